@@ -1,0 +1,83 @@
+package shard
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+)
+
+// Option configures a Loop in New.
+type Option func(*config)
+
+// config holds a Loop's settings; defaultConfig states every default.
+type config struct {
+	// cpu is the index into the process's allowed CPU set that Run pins its
+	// thread to; -1 leaves the thread unpinned.
+	cpu int
+	// events is the size of the epoll_wait events array.
+	events int
+	// maxTasks caps the tasks run per round so queued work cannot starve I/O.
+	maxTasks int
+	// queueLimit caps the tasks waiting in the queue; 0 means unbounded.
+	queueLimit int
+	// onPanic receives panics recovered from callbacks.
+	onPanic func(v any, stack []byte)
+}
+
+func defaultConfig() config {
+	return config{
+		cpu:        -1,
+		events:     256,
+		maxTasks:   1024,
+		queueLimit: 0,
+		onPanic:    printPanic,
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.cpu < -1:
+		return fmt.Errorf("%w: WithCPU(%d): want an index >= 0", ErrInvalidOption, c.cpu)
+	case c.events < 1 || c.events > 1<<16:
+		return fmt.Errorf("%w: WithEventsPerWait(%d): want 1..65536", ErrInvalidOption, c.events)
+	case c.maxTasks < 1:
+		return fmt.Errorf("%w: WithMaxTasksPerRound(%d): want >= 1", ErrInvalidOption, c.maxTasks)
+	case c.queueLimit < 0:
+		return fmt.Errorf("%w: WithTaskQueueLimit(%d): want >= 0", ErrInvalidOption, c.queueLimit)
+	case c.onPanic == nil:
+		return fmt.Errorf("%w: WithPanicHandler(nil)", ErrInvalidOption)
+	}
+	return nil
+}
+
+// WithCPU makes Run pin its OS thread to the index-th CPU of the process's
+// allowed set (sched_getaffinity), taken modulo the set's size, so shard i of
+// an engine can pass i. Default: not pinned.
+func WithCPU(index int) Option { return func(c *config) { c.cpu = index } }
+
+// WithEventsPerWait sets how many ready fds one epoll_wait may report.
+// Default 256.
+func WithEventsPerWait(n int) Option { return func(c *config) { c.events = n } }
+
+// WithMaxTasksPerRound caps the queued tasks run in one round; the rest wait
+// for the next round, which then polls without blocking. Default 1024.
+func WithMaxTasksPerRound(n int) Option { return func(c *config) { c.maxTasks = n } }
+
+// WithTaskQueueLimit bounds the task queue: Submit returns ErrQueueFull when n
+// tasks are already waiting. Default 0: unbounded (Submit never fails for
+// lack of room, and memory grows with the backlog).
+func WithTaskQueueLimit(n int) Option { return func(c *config) { c.queueLimit = n } }
+
+// WithPanicHandler sets the hook that receives a panic recovered from a
+// callback, with the stack of the panicking goroutine. It runs on the loop.
+// Default: print both to standard error.
+func WithPanicHandler(h func(v any, stack []byte)) Option {
+	return func(c *config) { c.onPanic = h }
+}
+
+func printPanic(v any, stack []byte) {
+	fmt.Fprintf(os.Stderr, "shard: recovered panic in callback: %v\n%s", v, stack)
+}
+
+// stack is a seam so a recovered panic reports where it happened.
+func stack() []byte { return debug.Stack() }

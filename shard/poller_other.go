@@ -1,0 +1,22 @@
+//go:build !linux
+
+package shard
+
+// poller is a stand-in so the module compiles off Linux; New fails with
+// ErrUnsupported before any of these methods can be reached.
+type poller struct{}
+
+func newPoller(int) (*poller, error)            { return nil, ErrUnsupported }
+func (*poller) wait(int) (int, error)           { return 0, ErrUnsupported }
+func (*poller) wake()                           {}
+func (*poller) drainWake()                      {}
+func (*poller) add(int, Events, uint32) error   { return ErrUnsupported }
+func (*poller) mod(int, Events, uint32) error   { return ErrUnsupported }
+func (*poller) del(int) error                   { return ErrUnsupported }
+func (*poller) event(int) (int, uint32, Events) { return -1, 0, 0 }
+func (*poller) isWake(int) bool                 { return false }
+func (*poller) close() error                    { return nil }
+
+func pinThread(int) error { return ErrUnsupported }
+func currentCPU() int     { return -1 }
+func gettid() int         { return 0 }

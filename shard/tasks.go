@@ -1,0 +1,116 @@
+package shard
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// taskQueue is the loop's inbox from other goroutines: a mutex-guarded slice
+// that the loop swaps with its own when it drains. Both slices keep their
+// capacity, so a steady flow of tasks allocates nothing (a lock-free list
+// would allocate a node per task).
+//
+// The queue is unbounded unless WithTaskQueueLimit is set; then Submit fails
+// with ErrQueueFull while the limit is reached.
+type taskQueue struct {
+	mu      sync.Mutex
+	pending []func() // guarded by mu
+	closed  bool     // guarded by mu; set once by release
+
+	// waiting counts tasks in pending. Producers add under mu; the loop
+	// reads it without the lock to decide whether it may sleep.
+	waiting atomic.Int64
+
+	// Loop-only: the batch being run and the next task in it.
+	batch []func()
+	next  int
+}
+
+// Submit queues fn to run on the loop and wakes the loop if it may be asleep.
+// Tasks from one goroutine run in the order they were submitted. Submit never
+// blocks. It returns ErrClosed once Close has begun (fn will never run) and
+// ErrQueueFull when the queue is bounded and full. Any goroutine, the loop's
+// own included.
+func (l *Loop) Submit(fn func()) error {
+	q := &l.tasks
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if l.cfg.queueLimit > 0 && len(q.pending) >= l.cfg.queueLimit {
+		q.mu.Unlock()
+		return ErrQueueFull
+	}
+	q.pending = append(q.pending, fn)
+	q.waiting.Add(1)
+	// The eventfd is written under mu so that release, which takes mu
+	// before closing it, can never race with this write to a reused fd.
+	l.wakeLocked()
+	q.mu.Unlock()
+	return nil
+}
+
+// wakeLocked writes the eventfd if the loop may be asleep and no wake-up is
+// already in flight. The caller holds tasks.mu and has checked closed.
+func (l *Loop) wakeLocked() {
+	if l.sleeping.Load() && l.wakeSent.CompareAndSwap(false, true) {
+		l.poller.wake()
+	}
+}
+
+// wake wakes the loop unless it is closed; used by Exit, Break and Close.
+func (l *Loop) wake() {
+	q := &l.tasks
+	q.mu.Lock()
+	if !q.closed {
+		l.wakeLocked()
+	}
+	q.mu.Unlock()
+}
+
+// hasTasks reports whether tasks are waiting, in the batch or the queue.
+func (q *taskQueue) hasTasks() bool {
+	return q.next < len(q.batch) || q.waiting.Load() > 0
+}
+
+// runTasks runs up to max tasks: first what is left of the current batch,
+// then a new batch taken from the queue.
+func (l *Loop) runTasks(max int) {
+	l.taskBudget = max
+	for !l.safely(l.runBatch, 0) {
+	}
+	l.stats.tasks.Add(uint64(max - l.taskBudget))
+}
+
+func (l *Loop) runBatch(int64) {
+	q := &l.tasks
+	for l.taskBudget > 0 && !l.breaking() {
+		if q.next == len(q.batch) {
+			if q.waiting.Load() == 0 {
+				return
+			}
+			q.mu.Lock()
+			q.batch, q.pending = q.pending, q.batch[:0]
+			q.waiting.Store(0)
+			q.mu.Unlock()
+			q.next = 0
+		}
+		fn := q.batch[q.next]
+		q.batch[q.next] = nil
+		q.next++
+		l.taskBudget--
+		fn()
+	}
+}
+
+// drop discards every waiting task; release calls it after marking the
+// queue closed. It returns how many were dropped.
+func (q *taskQueue) drop() int {
+	n := len(q.batch) - q.next + len(q.pending)
+	clear(q.batch)
+	clear(q.pending)
+	q.batch, q.pending, q.next = nil, nil, 0
+	q.waiting.Store(0)
+	return n
+}
