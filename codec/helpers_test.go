@@ -1,0 +1,97 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// strictSource wraps Bytes and fails the test when a decoder breaks the
+// Source contract: Peek beyond Buffered, or Discard (decoders never discard).
+type strictSource struct {
+	t testing.TB
+	Bytes
+}
+
+func (s *strictSource) Peek(n int) ([]byte, error) {
+	if n > s.Buffered() {
+		s.t.Fatalf("Peek(%d) with only %d buffered", n, s.Buffered())
+	}
+	return s.Bytes.Peek(n)
+}
+
+// decodeFunc is the shape every framing decoder has.
+type decodeFunc func(Source) ([]byte, int, error)
+
+// feed writes chunks into a source one at a time and decodes every frame
+// that becomes complete, copying each (the source reuses memory). It returns
+// the frames and the first error other than ErrNeedMore, and checks that a
+// frame is only returned with n > 0 and n <= Buffered.
+func feed(t testing.TB, dec decodeFunc, chunks ...[]byte) ([][]byte, error) {
+	t.Helper()
+	src := &strictSource{t: t}
+	var frames [][]byte
+	for _, c := range chunks {
+		src.Write(c)
+		for {
+			f, n, err := dec(src)
+			if errors.Is(err, ErrNeedMore) {
+				break
+			}
+			if err != nil {
+				return frames, err
+			}
+			if n <= 0 || n > src.Buffered() {
+				t.Fatalf("frame wire length %d with %d buffered", n, src.Buffered())
+			}
+			frames = append(frames, bytes.Clone(f))
+			src.Discard(n)
+		}
+	}
+	if src.Buffered() != 0 {
+		return frames, errLeftover
+	}
+	return frames, nil
+}
+
+var errLeftover = errors.New("bytes left undecoded")
+
+// splits returns the ways of cutting wire in two at every byte boundary,
+// plus the one-byte-at-a-time feed.
+func splits(wire []byte) [][][]byte {
+	var out [][][]byte
+	for i := 0; i <= len(wire); i++ {
+		out = append(out, [][]byte{wire[:i], wire[i:]})
+	}
+	var bytewise [][]byte
+	for i := range wire {
+		bytewise = append(bytewise, wire[i:i+1])
+	}
+	return append(out, bytewise)
+}
+
+// checkSplits decodes wire under every split and requires the same frames.
+func checkSplits(t *testing.T, dec decodeFunc, wire []byte, want [][]byte) {
+	t.Helper()
+	for _, chunks := range splits(wire) {
+		got, err := feed(t, dec, chunks...)
+		if err != nil {
+			t.Fatalf("split %d chunks (first %d bytes): %v", len(chunks), len(chunks[0]), err)
+		}
+		if !equalFrames(got, want) {
+			t.Fatalf("split %d chunks (first %d bytes): got %q, want %q", len(chunks), len(chunks[0]), got, want)
+		}
+	}
+}
+
+func equalFrames(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
