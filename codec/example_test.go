@@ -40,3 +40,28 @@ func ExampleLengthField() {
 	// frame "world", 7 bytes on the wire
 	// need more, buffered: 5
 }
+
+// Lines ending in "\n" or "\r\n", fed in two reads that split a line.
+func ExampleNewLine() {
+	line := codec.NewLine(1024)
+	var in codec.Bytes
+	in.Write([]byte("PING\r\nSET k v\r\nGET"))
+	for round := 0; round < 2; round++ {
+		for {
+			frame, n, err := line.Decode(&in)
+			if errors.Is(err, codec.ErrNeedMore) {
+				break
+			}
+			if err != nil {
+				panic(err)
+			}
+			fmt.Printf("%q\n", frame)
+			in.Discard(n)
+		}
+		in.Write([]byte(" k\n"))
+	}
+	// Output:
+	// "PING"
+	// "SET k v"
+	// "GET k"
+}
