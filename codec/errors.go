@@ -36,9 +36,15 @@ var (
 	ErrAmbiguousLength = errors.New("codec: ambiguous message length")
 
 	// ErrUnsupported is returned by the HTTP decoder for a well-formed request
-	// it cannot serve: an HTTP version other than 1.0 and 1.1 (answer 505) or a
-	// transfer coding other than chunked (answer 501).
+	// it cannot serve: a transfer coding other than chunked (a server answers
+	// 501), or, together with ErrVersion, an HTTP version other than 1.0 and
+	// 1.1.
 	ErrUnsupported = errors.New("codec: unsupported protocol feature")
+
+	// ErrVersion is returned, together with ErrUnsupported, for a request
+	// line naming an HTTP version other than 1.0 and 1.1 (a server answers
+	// 505).
+	ErrVersion = errors.New("codec: unsupported HTTP version")
 
 	// ErrInvalidConfig is returned by the constructors (NewLengthField,
 	// NewDelimiter, NewFixed, ...) and by encoders given arguments that do not

@@ -256,8 +256,11 @@ func FuzzDelimiter(f *testing.F) {
 			if len(fr) > d.max {
 				fr = fr[:d.max]
 			}
-			if bytes.Contains(fr, sep) || (len(sep) > 1 && bytes.HasSuffix(append(bytes.Clone(fr), sep[:len(sep)-1]...), sep)) {
-				continue // the limit cut or a delimiter overlap made it ambiguous
+			if bytes.Index(append(bytes.Clone(fr), sep...), sep) != len(fr) {
+				// The frame's tail and the delimiter overlap into an earlier
+				// delimiter ("0\n0" then "0\n00"): not a frame this
+				// delimiter can carry.
+				continue
 			}
 			if d.line && bytes.HasSuffix(fr, []byte("\r")) {
 				continue
