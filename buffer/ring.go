@@ -28,10 +28,10 @@ const (
 // The zero value is ready to use: it allocates with make (a nil Pool) and
 // holds at most DefaultMaxCap bytes.
 //
-//	                head                 head+n (mod len)
-//	  buf: [ ....... |#### unread ######| ....... free ....... ]
-//	  or, wrapped:
-//	  buf: [## unread tail ##| ... free ... |#### unread head ####]
+//	              head                 head+n (mod len)
+//	buf: [ ....... |#### unread ######| ....... free ....... ]
+//	or, wrapped:
+//	buf: [## unread tail ##| ... free ... |#### unread head ####]
 type Ring struct {
 	pool   *Pool  // where buf comes from and goes back to; nil means make
 	buf    []byte // the block, len == cap; nil when the Ring holds no memory
