@@ -64,10 +64,10 @@ func churn(pool *Pool) {
 
 func FuzzRing(f *testing.F) {
 	f.Add([]byte{0})
-	f.Add([]byte{2, 0, 200, 1, 3, 100, 1, 0, 150, 1, 1, 200, 1})         // write, discard, wrap, peek across
-	f.Add([]byte{1, 0, 0, 2, 2, 0, 0, 2, 7, 0, 0, 2, 0, 9, 0})            // write, next all, churn, check
-	f.Add([]byte{0, 4, 255, 255, 0, 255, 255, 4, 255, 255, 6})            // growth to the cap, full errors
-	f.Add([]byte{3, 4, 0, 16, 0, 0, 2, 3, 50, 0, 4, 0, 16, 5, 10, 0})     // reads, write, discard, read
+	f.Add([]byte{2, 0, 200, 1, 3, 100, 1, 0, 150, 1, 1, 200, 1})           // write, discard, wrap, peek across
+	f.Add([]byte{1, 0, 0, 2, 2, 0, 0, 2, 7, 0, 0, 2, 0, 9, 0})             // write, next all, churn, check
+	f.Add([]byte{0, 4, 255, 255, 0, 255, 255, 4, 255, 255, 6})             // growth to the cap, full errors
+	f.Add([]byte{3, 4, 0, 16, 0, 0, 2, 3, 50, 0, 4, 0, 16, 5, 10, 0})      // reads, write, discard, read
 	f.Add([]byte{5, 0, 100, 0, 3, 90, 0, 0, 80, 0, 1, 60, 0, 2, 30, 0, 8}) // wrap then next across the end
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		o := &opReader{ops}
@@ -186,7 +186,7 @@ func FuzzRing(f *testing.F) {
 func FuzzChain(f *testing.F) {
 	f.Add([]byte{0})
 	f.Add([]byte{1, 0, 100, 0, 2, 50, 0, 4, 30, 0, 3, 0, 4, 255, 255})        // write, append, consume in parts
-	f.Add([]byte{3, 1, 10, 0, 2, 5, 0, 1, 10, 0, 4, 12, 0, 5, 4, 3, 0})        // owned between blocks, reset
+	f.Add([]byte{3, 1, 10, 0, 2, 5, 0, 1, 10, 0, 4, 12, 0, 5, 4, 3, 0})       // owned between blocks, reset
 	f.Add([]byte{0, 0, 255, 1, 0, 255, 1, 3, 1, 0, 4, 200, 1, 3, 2, 0, 6, 0}) // large writes, buffers max
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		o := &opReader{ops}
@@ -296,8 +296,8 @@ func FuzzChain(f *testing.F) {
 
 func FuzzView(f *testing.F) {
 	f.Add([]byte{0})
-	f.Add([]byte{0, 10, 0, 0, 20, 0, 3, 25, 0, 8})                  // two pushes, Next across them
-	f.Add([]byte{1, 100, 0, 5, 7, 4, 90, 0, 6, 2, 200, 0, 8, 9})     // write, until, skip, readwith, churn
+	f.Add([]byte{0, 10, 0, 0, 20, 0, 3, 25, 0, 8})                    // two pushes, Next across them
+	f.Add([]byte{1, 100, 0, 5, 7, 4, 90, 0, 6, 2, 200, 0, 8, 9})      // write, until, skip, readwith, churn
 	f.Add([]byte{0, 0, 1, 3, 0, 1, 7, 3, 50, 0, 9, 4, 0, 1, 8, 2, 5}) // peek then release
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		o := &opReader{ops}
