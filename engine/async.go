@@ -1,0 +1,130 @@
+package engine
+
+import "fmt"
+
+// asyncWrite is one AsyncWrite or AsyncWritev on its way to the loop.
+type asyncWrite struct {
+	c    *Conn
+	id   uint64
+	b    []byte
+	bs   [][]byte
+	n    int
+	done func(error)
+}
+
+// AsyncWrite queues b for sending from any goroutine. Calls on one
+// connection keep their order, and mix with the loop's own writes in the
+// order they reach the loop. The engine does not copy b: leave it untouched
+// until done runs. done (may be nil) runs exactly once, on the connection's
+// shard, with nil once b was handed to the kernel or with the error that
+// stopped it (ErrConnClosed, ErrOutputFull, ErrEngineStopped). AsyncWrite
+// itself returns ErrOutputFull without queueing when the bytes already in
+// flight to the shard would pass WithMaxQueuedOutput, and ErrEngineStopped
+// once the shard is gone; done does not run then. Any goroutine.
+func (c *Conn) AsyncWrite(b []byte, done func(error)) error {
+	return c.sh.postWrite(asyncWrite{c: c, id: c.id, b: b, n: len(b), done: done})
+}
+
+// AsyncWritev is AsyncWrite for several slices sent in order as one write.
+// Any goroutine.
+func (c *Conn) AsyncWritev(bs [][]byte, done func(error)) error {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	return c.sh.postWrite(asyncWrite{c: c, id: c.id, bs: bs, n: n, done: done})
+}
+
+func (s *shardCtx) postWrite(w asyncWrite) error {
+	max := int64(s.e.cfg.maxQueued)
+	if q := w.c.asyncQueued.Add(int64(w.n)); q > max {
+		w.c.asyncQueued.Add(-int64(w.n))
+		return fmt.Errorf("%w: %d bytes in flight + %d", ErrOutputFull, q-int64(w.n), w.n)
+	}
+	s.amu.Lock()
+	s.async = append(s.async, w)
+	post := !s.asyncPosted
+	s.asyncPosted = true
+	s.amu.Unlock()
+	if post {
+		if err := s.loop.Submit(s.drainAsync); err != nil {
+			s.amu.Lock()
+			s.async = s.async[:len(s.async)-1]
+			s.asyncPosted = false
+			s.amu.Unlock()
+			w.c.asyncQueued.Add(-int64(w.n))
+			return ErrEngineStopped
+		}
+	}
+	return nil
+}
+
+// drainAsync appends every queued AsyncWrite to its connection's output.
+// One task per batch, however many writes the batch holds. Loop only.
+func (s *shardCtx) drainAsync() {
+	s.amu.Lock()
+	batch := s.async
+	s.async = s.asyncSpare[:0]
+	s.asyncPosted = false
+	s.amu.Unlock()
+	for i := range batch {
+		s.applyWrite(&batch[i])
+		batch[i] = asyncWrite{}
+	}
+	s.asyncSpare = batch[:0]
+	s.flushDirty()
+}
+
+func (s *shardCtx) applyWrite(w *asyncWrite) {
+	c := w.c
+	c.asyncQueued.Add(-int64(w.n))
+	if err := c.writable(w.n); err != nil || c.id != w.id {
+		if c.state != stateOpen {
+			err = ErrConnClosed
+		}
+		if w.done != nil {
+			w.done(err)
+		}
+		return
+	}
+	if w.n == 0 {
+		if w.done != nil {
+			w.done(nil)
+		}
+		return
+	}
+	if w.bs == nil {
+		c.out.Append(w.b, releaseFor(w.done))
+	} else {
+		last := len(w.bs) - 1
+		for last > 0 && len(w.bs[last]) == 0 {
+			last--
+		}
+		for i, b := range w.bs[:last+1] {
+			var rel func(bool)
+			if i == last {
+				rel = releaseFor(w.done)
+			}
+			if len(b) > 0 || rel != nil {
+				c.out.Append(b, rel)
+			}
+		}
+	}
+	c.markDirty()
+}
+
+// releaseFor turns an AsyncWrite callback into the outbound chain's release
+// hook. The chain runs hooks in order, so the last slice's hook runs after
+// every earlier byte was sent.
+func releaseFor(done func(error)) func(bool) {
+	if done == nil {
+		return nil
+	}
+	return func(sent bool) {
+		if sent {
+			done(nil)
+		} else {
+			done(ErrConnClosed)
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/shard"
+)
+
+// Conn is a buffered connection (libevent's bufferevent) owned by one shard.
+// Its methods are loop only, that is, for the Handler callbacks and the
+// functions the engine runs on the connection's shard, unless a method says
+// "any goroutine". Other goroutines use AsyncWrite, or Engine.Conn(id) for a
+// handle that offers only what is safe from anywhere.
+//
+// Slices returned by Peek and Next stay valid until the callback returns or
+// the next call that reads, discards or writes on this connection, whichever
+// comes first.
+type Conn struct {
+	sh  *shardCtx
+	h   Handler
+	ctx any
+	id  uint64
+	fd  int
+
+	// view is the unread rest of the shard's read buffer while OnTraffic
+	// runs; in holds what handlers left unread between calls. At most one
+	// of the two holds bytes.
+	view []byte
+	in   buffer.Ring
+	out  buffer.Chain
+
+	// asyncQueued counts bytes of AsyncWrite calls not yet appended to out;
+	// any goroutine adds, the loop subtracts.
+	asyncQueued atomic.Int64
+
+	timer     *connTimer // deadlines, idle timeout, heartbeat, linger; nil until needed
+	events    shard.Events
+	state     connState
+	closeCode closeCode
+	flags     connFlags
+	unix      bool
+}
+
+// connState is where a connection is in its life:
+//
+//	open ──Close──> closing ──(output flushed, SHUT_WR sent, peer EOF or linger)──> closed
+//	  │                                                                              ^
+//	  └──────────────── Abort, error, reset, timeout ─────────────────────────────────┘
+type connState uint8
+
+const (
+	stateOpen connState = iota
+	stateClosing
+	stateClosed
+)
+
+type connFlags uint16
+
+const (
+	flagWatched     connFlags = 1 << iota // registered in the shard's epoll
+	flagReadEOF                           // the peer's EOF was read
+	flagWriteShut                         // shutdown(SHUT_WR) sent
+	flagShutPend                          // CloseWrite: shut down once output drains
+	flagUserPaused                        // PauseRead
+	flagWaterPaused                       // output above the high watermark
+	flagWantWrite                         // waiting for EPOLLOUT
+	flagDirty                             // in the shard's dirty list: output to flush
+	flagInCallback                        // a handler callback is running for this conn
+	flagOpened                            // OnOpen ran, so OnClose must run
+)
+
+// ID returns the connection's 64-bit ID, unique for the engine's life: the
+// shard index in the top 16 bits, a per-shard counter below. Any goroutine.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Shard returns the index of the shard that owns the connection. Any
+// goroutine.
+func (c *Conn) Shard() int { return c.sh.idx }
+
+// Fd returns the socket's file descriptor, for socket options; do not read,
+// write or close it. Loop only.
+func (c *Conn) Fd() int { return c.fd }
+
+// Context returns the value set with SetContext. Loop only.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetContext attaches a value of the application's to the connection. Loop
+// only.
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// Engine returns the engine the connection belongs to. Any goroutine.
+func (c *Conn) Engine() *Engine { return c.sh.e }
+
+// LocalAddr returns the local address (asked of the kernel on each call).
+// Loop only.
+func (c *Conn) LocalAddr() net.Addr { return sockName(c.fd, c.unix, false) }
+
+// RemoteAddr returns the peer's address (asked of the kernel on each call).
+// Loop only.
+func (c *Conn) RemoteAddr() net.Addr { return sockName(c.fd, c.unix, true) }
+
+// Closed reports whether the connection is closed or closing. Loop only.
+func (c *Conn) Closed() bool { return c.state != stateOpen }
+
+// Buffered returns the number of unread bytes. Loop only.
+func (c *Conn) Buffered() int { return len(c.view) + c.in.Len() }
+
+// InboundBuffered is Buffered, under libevent's name. Loop only.
+func (c *Conn) InboundBuffered() int { return c.Buffered() }
+
+// Peek returns the next n unread bytes without consuming them, contiguous
+// and without a copy where they already are. It returns ErrNotEnough when
+// fewer are buffered. Loop only; valid as the Conn doc says.
+func (c *Conn) Peek(n int) ([]byte, error) {
+	if len(c.view) > 0 {
+		if n > len(c.view) || n < 0 {
+			return nil, ErrNotEnough
+		}
+		return c.view[:n], nil
+	}
+	if n > c.in.Len() || n < 0 {
+		return nil, ErrNotEnough
+	}
+	return c.in.Peek(n)
+}
+
+// Next returns the next n unread bytes and consumes them. It returns
+// ErrNotEnough when fewer are buffered. Loop only; valid as the Conn doc
+// says.
+func (c *Conn) Next(n int) ([]byte, error) {
+	if len(c.view) > 0 {
+		if n > len(c.view) || n < 0 {
+			return nil, ErrNotEnough
+		}
+		b := c.view[:n:n]
+		c.view = c.view[n:]
+		return b, nil
+	}
+	if n > c.in.Len() || n < 0 {
+		return nil, ErrNotEnough
+	}
+	return c.in.Next(n)
+}
+
+// Discard drops up to n unread bytes and returns how many it dropped. Loop
+// only.
+func (c *Conn) Discard(n int) (int, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	if len(c.view) > 0 {
+		n = min(n, len(c.view))
+		c.view = c.view[n:]
+		return n, nil
+	}
+	return c.in.Discard(n)
+}
+
+// Read copies unread bytes into p (io.Reader). It returns 0, nil when
+// nothing is buffered: the rest arrives in a later OnTraffic. Loop only.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(c.view) > 0 {
+		n := copy(p, c.view)
+		c.view = c.view[n:]
+		return n, nil
+	}
+	if c.in.Len() == 0 {
+		return 0, nil
+	}
+	return c.in.Read(p)
+}
+
+// OutboundBuffered returns the bytes queued for sending. Loop only.
+func (c *Conn) OutboundBuffered() int { return c.out.Len() }
+
+// PauseRead stops reading from the connection until ResumeRead
+// (bufferevent_disable(EV_READ)). Loop only.
+func (c *Conn) PauseRead() {
+	c.flags |= flagUserPaused
+	c.updateInterest()
+}
+
+// ResumeRead undoes PauseRead. Bytes that arrived meanwhile are delivered
+// then. Loop only.
+func (c *Conn) ResumeRead() {
+	c.flags &^= flagUserPaused
+	c.updateInterest()
+}
+
+// SetReadDeadline closes the connection (reason: a timeout error) if t
+// passes while it is set; the zero time clears it. Arriving bytes do not
+// clear it: a server that wants a request within a time sets it when the
+// request begins and clears it when the request is complete. Loop only.
+func (c *Conn) SetReadDeadline(t time.Time) { c.setDeadline(&c.timers().readDL, t) }
+
+// SetWriteDeadline closes the connection (reason: a timeout error) if t
+// passes while output is still queued; the zero time clears it. Loop only.
+func (c *Conn) SetWriteDeadline(t time.Time) { c.setDeadline(&c.timers().writeDL, t) }
+
+// wantRead reports whether the connection should be watched for input.
+func (c *Conn) wantRead() bool {
+	if c.state == stateClosed || c.flags&flagReadEOF != 0 {
+		return false
+	}
+	if c.state == stateClosing {
+		return true // read and discard until the peer's EOF
+	}
+	return c.flags&(flagUserPaused|flagWaterPaused) == 0
+}
+
+// updateInterest brings the epoll registration in line with what the
+// connection wants. A connection that wants nothing leaves the epoll set.
+func (c *Conn) updateInterest() {
+	if c.state == stateClosed {
+		return
+	}
+	var ev shard.Events
+	if c.wantRead() {
+		ev |= shard.EventRead
+	}
+	if c.flags&flagWantWrite != 0 {
+		ev |= shard.EventWrite
+	}
+	if ev != 0 && c.sh.e.cfg.edge {
+		ev |= shard.EventEdge
+	}
+	watched := c.flags&flagWatched != 0
+	switch {
+	case watched && ev == c.events:
+		return
+	case ev == 0:
+		if watched {
+			c.sh.loop.Unwatch(c.fd)
+			c.flags &^= flagWatched
+		}
+	case !watched:
+		if err := c.sh.loop.Watch(c.fd, ev, (*connEvents)(c)); err != nil {
+			c.closeNow(err)
+			return
+		}
+		c.flags |= flagWatched
+	default:
+		if err := c.sh.loop.Modify(c.fd, ev); err != nil {
+			c.closeNow(err)
+			return
+		}
+	}
+	c.events = ev
+}

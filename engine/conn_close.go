@@ -1,0 +1,145 @@
+package engine
+
+import "golang.org/x/sys/unix"
+
+// closeCode is why a graceful close began; it becomes OnClose's reason.
+type closeCode uint8
+
+const (
+	closeLocal   closeCode = iota // Close from the application
+	closePeer                     // the peer's EOF came first
+	closeStopped                  // Engine.Stop
+)
+
+func (k closeCode) err() error {
+	switch k {
+	case closePeer:
+		return ErrPeerClosed
+	case closeStopped:
+		return ErrEngineStopped
+	}
+	return ErrLocalClose
+}
+
+// Close closes the connection gracefully: queued output is sent, then the
+// write side is shut down (the peer reads EOF), then input is read and
+// dropped until the peer's EOF or the linger timeout, and only then is the
+// fd closed. Closing at once with unread input would make Linux send a reset
+// and drop what it had not sent yet. OnClose runs when the fd is closed.
+// Close returns nil; closing a closed connection does nothing. Loop only.
+func (c *Conn) Close() error {
+	c.closeGracefully(closeLocal)
+	return nil
+}
+
+// CloseWrite half-closes: queued output is sent, then shutdown(SHUT_WR).
+// Reading goes on until the peer closes; writes after CloseWrite fail with
+// ErrConnClosed. Loop only.
+func (c *Conn) CloseWrite() error {
+	if c.state != stateOpen {
+		return ErrConnClosed
+	}
+	if c.flags&(flagShutPend|flagWriteShut) != 0 {
+		return nil
+	}
+	c.flags |= flagShutPend
+	if c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
+		c.shutWrite()
+	}
+	return nil
+}
+
+// Abort closes at once: queued output is dropped and the peer sees a reset
+// (SO_LINGER 0). OnClose runs with ErrAborted. Loop only.
+func (c *Conn) Abort() {
+	c.abortWith(ErrAborted)
+}
+
+func (c *Conn) abortWith(reason error) {
+	if c.state == stateClosed {
+		return
+	}
+	_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	c.closeNow(reason)
+}
+
+func (c *Conn) closeGracefully(code closeCode) {
+	if c.state != stateOpen {
+		return
+	}
+	c.state = stateClosing
+	c.closeCode = code
+	if c.flags&flagReadEOF != 0 && code == closeLocal {
+		c.closeCode = closePeer
+	}
+	c.view = nil
+	c.in.Release()
+	c.flags &^= flagUserPaused
+	if c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
+		c.shutWriteThenLinger()
+		return
+	}
+	// flush, or the EPOLLOUT that is armed, ends in drained, which comes
+	// back to shutWriteThenLinger.
+	c.updateInterest()
+	if c.flags&flagWantWrite == 0 {
+		c.markDirty()
+	}
+}
+
+// shutWrite sends the FIN after the queued output.
+func (c *Conn) shutWrite() {
+	c.flags &^= flagShutPend
+	if c.flags&flagWriteShut != 0 {
+		return
+	}
+	c.flags |= flagWriteShut
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+		c.closeNow(wrapSyscall("shutdown", err))
+	}
+}
+
+// shutWriteThenLinger is the second half of a graceful close.
+func (c *Conn) shutWriteThenLinger() {
+	c.shutWrite()
+	if c.state == stateClosed {
+		return
+	}
+	if c.flags&flagReadEOF != 0 {
+		c.finishClose()
+		return
+	}
+	c.timers().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
+	c.armTimer()
+	c.updateInterest()
+}
+
+// finishClose ends a graceful close once the peer's EOF has been read.
+func (c *Conn) finishClose() {
+	c.closeNow(c.closeCode.err())
+}
+
+// closeNow closes the fd and tells the handler. Queued output is dropped:
+// AsyncWrite callbacks for it get ErrConnClosed.
+func (c *Conn) closeNow(reason error) {
+	if c.state == stateClosed {
+		return
+	}
+	c.state = stateClosed
+	s := c.sh
+	if c.timer != nil {
+		c.timer.t.Stop()
+	}
+	if c.flags&flagWatched != 0 {
+		s.loop.Unwatch(c.fd)
+		c.flags &^= flagWatched
+	}
+	unix.Close(c.fd)
+	c.view = nil
+	c.in.Release()
+	c.out.Reset()
+	s.forget(c)
+	if c.flags&flagOpened != 0 {
+		c.h.OnClose(c, reason)
+	}
+}

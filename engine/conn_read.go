@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/shard"
+	"golang.org/x/sys/unix"
+)
+
+// connEvents is a Conn seen as the shard's fd handler. The conversion from
+// *Conn is free and an interface holding it does not allocate.
+type connEvents Conn
+
+// HandleEvents is the connection's readiness entry point. Loop only.
+func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
+	c := (*Conn)(ce)
+	defer c.recoverPanic()
+	if ev&(shard.EventRead|shard.EventHup|shard.EventErr|shard.EventPeerClosed) != 0 && c.wantRead() {
+		c.readReady()
+	}
+	if c.state != stateClosed && c.flags&flagWantWrite != 0 &&
+		ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0 {
+		c.flags &^= flagWantWrite
+		c.flush()
+	}
+	c.sh.flushDirty()
+}
+
+// recoverPanic turns a panic in a handler callback into an abort of that
+// connection only.
+func (c *Conn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.flags &^= flagInCallback
+	c.view = nil
+	err := fmt.Errorf("%w: %v", ErrPanic, v)
+	c.sh.e.cfg.logger.Error("handler panic; connection aborted", "conn", c.id, "panic", v)
+	c.sh.panics.Add(1)
+	c.abortWith(err)
+	c.sh.flushDirty()
+}
+
+// readReady reads what the socket has, up to the read budget, and hands it
+// to the handler.
+func (c *Conn) readReady() {
+	s := c.sh
+	budget := s.e.cfg.readBudget
+	for budget > 0 && c.wantRead() {
+		var n int
+		var err error
+		if c.in.Len() == 0 {
+			n, err = rawRead(c.fd, s.readBuf)
+			if n > 0 {
+				c.view = s.readBuf[:n]
+				c.deliver(n)
+				if len(c.view) > 0 && c.state != stateClosed {
+					// Keep only what the handler left unread.
+					if _, werr := c.in.Write(c.view); werr != nil {
+						c.view = nil
+						c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, c.in.Len()))
+						return
+					}
+				}
+				c.view = nil
+			}
+		} else {
+			s.readFd = c.fd
+			n, err = c.in.ReadWith(s.readInto)
+			if errors.Is(err, buffer.ErrBufferFull) {
+				c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, c.in.Len()))
+				return
+			}
+			if n > 0 {
+				c.deliver(n)
+			}
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			c.closeNow(wrapSyscall("read", err))
+			return
+		case n == 0:
+			c.readEOF()
+			return
+		}
+		budget -= n
+		if n < len(s.readBuf) {
+			// A short read emptied the socket: skip the read that would
+			// only say EAGAIN. Level-triggered epoll reports what comes
+			// next; edge-triggered mode must read until EAGAIN.
+			if !s.e.cfg.edge {
+				return
+			}
+		}
+	}
+	if budget <= 0 && s.e.cfg.edge && c.wantRead() {
+		// Edge-triggered: no new edge will come for bytes already
+		// waiting, so finish them in a later round.
+		c.sh.requeueRead(c)
+	}
+}
+
+// deliver accounts for n new bytes and gives them to the handler, unless
+// the connection is closing and only drains input.
+func (c *Conn) deliver(n int) {
+	c.sh.bytesIn.Add(uint64(n))
+	if c.timer != nil {
+		c.timer.last = c.sh.loop.Now()
+	}
+	if c.state != stateOpen {
+		c.view = nil
+		c.in.Release()
+		return
+	}
+	c.flags |= flagInCallback
+	c.h.OnTraffic(c)
+	c.flags &^= flagInCallback
+}
+
+// readEOF handles the peer's half-close.
+func (c *Conn) readEOF() {
+	c.flags |= flagReadEOF
+	if c.state == stateClosing {
+		c.finishClose()
+		return
+	}
+	c.updateInterest()
+	c.flags |= flagInCallback
+	c.h.OnReadEOF(c)
+	c.flags &^= flagInCallback
+}

@@ -1,0 +1,46 @@
+// Package engine is shardnet's server and client engine: listeners, an
+// acceptor, a load balancer and N shard loops that own buffered connections.
+//
+// # Threads and ownership
+//
+// Each shard is a shard.Loop on its own locked OS thread (optionally pinned
+// to a CPU). A connection lives its whole life on one shard, and its state,
+// buffers and timers are touched only there: every Handler callback and
+// every Conn method marked "loop only" runs on that thread, without locks.
+// Other goroutines reach a connection through AsyncWrite, or through the
+// Handle that Engine.Conn returns, which only queues work on the shard.
+//
+// Accepting: listeners are watched by an acceptor loop that hands each new
+// fd to the shard the balancer picks; with WithReusePort every shard has its
+// own SO_REUSEPORT socket instead and the kernel spreads connections.
+//
+// # Data path
+//
+// A readable socket is read into the shard's shared read buffer and
+// OnTraffic sees those bytes without a copy; only what the handler leaves
+// unread is copied into the connection's pooled ring. Small writes made
+// during one callback are gathered and sent with one writev when the
+// callback returns; a large write to an idle socket goes straight from the
+// caller's slice. When the socket is full the rest waits in the pooled
+// outbound chain for EPOLLOUT. An idle connection holds no buffer memory.
+//
+// # Closing
+//
+// Close sends what is queued, shuts down the write side, reads until the
+// peer's EOF (or a linger timeout) and then closes, so the peer loses
+// nothing; CloseWrite is the half-close alone; Abort resets at once.
+// Engine.Stop does the same for every connection, bounded by its context.
+//
+// # Quick start
+//
+//	type echo struct{ engine.BaseHandler }
+//
+//	func (echo) OnTraffic(c *engine.Conn) {
+//		b, _ := c.Next(c.Buffered())
+//		c.Write(b)
+//	}
+//
+//	e, err := engine.Serve(echo{}, []string{"tcp://127.0.0.1:7000"})
+//	...
+//	e.Stop(ctx)
+package engine

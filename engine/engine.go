@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/shard"
+	"golang.org/x/sys/unix"
+)
+
+// Engine runs N shards and the listeners that feed them. Its methods are
+// safe from any goroutine.
+type Engine struct {
+	cfg     config
+	h       Handler
+	pool    *buffer.Pool
+	shards  []*shardCtx
+	loads   loads
+	offload *workerPool
+
+	mu        sync.Mutex  // guards listeners and stopping
+	listeners []*listener // guarded by mu
+	stopping  bool        // guarded by mu
+	stopOnce  sync.Once
+	stopErr   error
+	stopped   chan struct{} // closed when Stop has finished
+
+	acceptLoop *shard.Loop   // the acceptor-mode listeners' loop; guarded by mu, made on first Listen
+	acceptDone chan struct{} // closed when acceptLoop's goroutine returns
+
+	running   bool         // the shard goroutines were started; set once in New
+	liveTotal atomic.Int64 // live connections over all shards, for WithMaxConns
+	overLimit atomic.Uint64
+}
+
+// New starts an engine: its shards run at once, each on its own locked OS
+// thread, and h.OnBoot runs before New returns. Add listeners with Listen;
+// make outbound connections with Dial or Enroll.
+func New(h Handler, opts ...Option) (*Engine, error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{})}
+	for i := 0; i < cfg.shards; i++ {
+		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic)}
+		if cfg.pin {
+			sopts = append(sopts, shard.WithCPU(i))
+		}
+		loop, err := shard.New(sopts...)
+		if err != nil {
+			e.closeShards()
+			return nil, err
+		}
+		e.shards = append(e.shards, newShardCtx(e, i, loop))
+	}
+	e.loads = loads(e.shards)
+	e.offload = newWorkerPool(cfg.workers, cfg.workQueue)
+	for _, s := range e.shards {
+		go s.run()
+	}
+	e.running = true
+	if cfg.tick > 0 {
+		for _, s := range e.shards {
+			s := s
+			_ = s.loop.Submit(func() { s.loop.Every(cfg.tick, func() { e.h.OnTick(s.idx); s.flushDirty() }) })
+		}
+	}
+	if err := h.OnBoot(e); err != nil {
+		e.Stop(context.Background())
+		return nil, fmt.Errorf("engine: OnBoot: %w", err)
+	}
+	return e, nil
+}
+
+// run is a shard's goroutine. The loop locks it to its thread for good.
+func (s *shardCtx) run() {
+	defer close(s.loopDone)
+	runtime.LockOSThread()
+	s.tid.Store(int64(unix.Gettid()))
+	if err := s.loop.Run(); err != nil && !errors.Is(err, shard.ErrClosed) {
+		s.e.cfg.logger.Error("shard loop failed", "shard", s.idx, "err", err)
+	}
+}
+
+func (e *Engine) loopPanic(v any, stack []byte) {
+	e.cfg.logger.Error("panic in shard callback", "panic", v, "stack", string(stack))
+}
+
+// Shards returns the number of shards. Any goroutine.
+func (e *Engine) Shards() int { return len(e.shards) }
+
+// onLoop reports whether the caller runs on one of the engine's shard
+// threads.
+func (e *Engine) onLoop() bool {
+	tid := int64(unix.Gettid())
+	for _, s := range e.shards {
+		if s.tid.Load() == tid {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop stops accepting, closes every connection gracefully (queued output
+// is sent) until ctx ends, aborts what is left, and frees the shards. It
+// waits for all of that and returns ctx's error if it had to abort
+// connections. Called from a callback it only starts the stop and returns
+// nil: a shard cannot wait for itself. Safe to call more than once; later
+// calls wait for the first to finish.
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.onLoop() {
+		e.stopOnce.Do(func() { go e.stop(context.WithoutCancel(ctx)) })
+		return nil
+	}
+	e.stopOnce.Do(func() { e.stop(ctx) })
+	<-e.stopped
+	return e.stopErr
+}
+
+func (e *Engine) stop(ctx context.Context) {
+	defer close(e.stopped)
+	e.mu.Lock()
+	e.stopping = true
+	ls := e.listeners
+	e.listeners = nil
+	e.mu.Unlock()
+	for _, l := range ls {
+		l.close()
+	}
+	if e.acceptLoop != nil {
+		_ = e.acceptLoop.Close()
+		<-e.acceptDone
+	}
+	// Close every connection gracefully on its shard, then wait for the
+	// shards to empty or ctx to end.
+	for _, s := range e.shards {
+		s := s
+		_ = s.loop.Submit(func() {
+			for _, c := range s.snapshot() {
+				c.closeGracefully(closeStopped)
+			}
+			s.abortDials(ErrEngineStopped)
+			s.flushDirty()
+		})
+	}
+	if err := e.waitEmpty(ctx); err != nil {
+		e.stopErr = err
+		for _, s := range e.shards {
+			s := s
+			done := make(chan struct{})
+			if s.loop.Submit(func() {
+				for _, c := range s.snapshot() {
+					c.abortWith(ErrEngineStopped)
+				}
+				close(done)
+			}) == nil {
+				<-done
+			}
+		}
+	}
+	e.closeShards()
+	e.offload.stop()
+}
+
+// closeShards stops every loop and waits for its goroutine.
+func (e *Engine) closeShards() {
+	for _, s := range e.shards {
+		_ = s.loop.Close()
+	}
+	if e.running {
+		for _, s := range e.shards {
+			<-s.loopDone
+		}
+	}
+}
+
+// waitEmpty polls until every shard has no connection, or ctx ends.
+func (e *Engine) waitEmpty(ctx context.Context) error {
+	return pollUntil(ctx, func() bool {
+		for _, s := range e.shards {
+			if s.live.Load() > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Conn returns a handle on the live connection with the ID, from any
+// goroutine, or false if there is none.
+func (e *Engine) Conn(id uint64) (Handle, bool) {
+	idx := int(id >> 48)
+	if idx >= len(e.shards) {
+		return Handle{}, false
+	}
+	s := e.shards[idx]
+	c, ok := s.lookup(id)
+	if !ok {
+		return Handle{}, false
+	}
+	return Handle{c: c, id: id}, true
+}
+
+// Offload runs fn on the engine's bounded worker pool, off every shard, for
+// work that may block. fn answers with AsyncWrite. It returns
+// ErrOffloadFull when the pool's queue is full and ErrEngineStopped after
+// Stop. Any goroutine.
+func (e *Engine) Offload(fn func()) error { return e.offload.submit(fn) }
+
+// loads adapts the shards to balancer.Loads.
+type loads []*shardCtx
+
+func (l loads) Len() int       { return len(l) }
+func (l loads) Load(i int) int { return int(l[i].live.Load()) }

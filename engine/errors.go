@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrEngineStopped is the close reason of connections the engine closed
+	// while stopping, and is returned by operations started after Stop.
+	ErrEngineStopped = errors.New("engine: stopped")
+
+	// ErrConnClosed is returned by writes on a connection that is closed or
+	// closing, and handed to AsyncWrite callbacks whose bytes were dropped
+	// for that reason.
+	ErrConnClosed = errors.New("engine: connection closed")
+
+	// ErrPeerClosed is the close reason when the peer closed its side and
+	// the connection ended without a local error.
+	ErrPeerClosed = errors.New("engine: closed by peer")
+
+	// ErrLocalClose is the close reason after Close or CloseWrite from the
+	// application.
+	ErrLocalClose = errors.New("engine: closed locally")
+
+	// ErrAborted is the close reason after Abort.
+	ErrAborted = errors.New("engine: aborted")
+
+	// ErrRejected is the close reason when OnOpen returned an error; the
+	// error OnOpen returned is wrapped with it.
+	ErrRejected = errors.New("engine: rejected by handler")
+
+	// ErrTooManyConns is the close reason for a connection accepted past
+	// WithMaxConns.
+	ErrTooManyConns = errors.New("engine: too many connections")
+
+	// ErrOutputFull is returned by Write and AsyncWrite when the bytes would
+	// take the connection's queued output past WithMaxQueuedOutput.
+	ErrOutputFull = errors.New("engine: queued output over the limit")
+
+	// ErrInboundFull is the close reason of a connection whose unread input
+	// passed WithMaxInbound.
+	ErrInboundFull = errors.New("engine: unread input over the limit")
+
+	// ErrNotEnough is returned by Peek and Next when fewer bytes than asked
+	// for are buffered.
+	ErrNotEnough = errors.New("engine: not enough bytes buffered")
+
+	// ErrPanic is the close reason of a connection whose callback panicked;
+	// the panic value is in the wrapped message.
+	ErrPanic = errors.New("engine: handler panicked")
+
+	// ErrUnknownConn is returned by Engine.Conn operations for an ID that is
+	// not, or no longer, a live connection.
+	ErrUnknownConn = errors.New("engine: no such connection")
+
+	// ErrInvalidOption is wrapped by New when an option is out of range; the
+	// message names the option.
+	ErrInvalidOption = errors.New("engine: invalid option")
+
+	// ErrOffloadFull is returned by Offload when the worker pool's queue is
+	// full.
+	ErrOffloadFull = errors.New("engine: offload queue full")
+)
+
+// timeoutError is a deadline or idle timeout. It satisfies net.Error with
+// Timeout() == true, and errors.Is(err, ErrTimeout).
+type timeoutError struct{ what string }
+
+func (e *timeoutError) Error() string   { return "engine: " + e.what + " timeout" }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Is(target error) bool {
+	return target == ErrTimeout
+}
+
+// ErrTimeout matches, with errors.Is, every timeout the engine reports:
+// idle, read, write, linger and connect timeouts. The errors themselves
+// satisfy net.Error with Timeout() == true.
+var ErrTimeout = errors.New("engine: timeout")
+
+var (
+	errIdleTimeout    error = &timeoutError{"idle"}
+	errReadTimeout    error = &timeoutError{"read"}
+	errWriteTimeout   error = &timeoutError{"write"}
+	errConnectTimeout error = &timeoutError{"connect"}
+	errLingerTimeout  error = &timeoutError{"linger"}
+)
+
+func optionError(name string, v any, want string) error {
+	return fmt.Errorf("%w: %s(%v): want %s", ErrInvalidOption, name, v, want)
+}

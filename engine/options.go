@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/shardnet/shardnet/balancer"
+)
+
+// Option configures an Engine in New.
+type Option func(*config)
+
+// config holds an engine's settings. defaultConfig states every default;
+// validate checks them once, in New.
+type config struct {
+	shards        int               // number of shard loops; default GOMAXPROCS
+	pin           bool              // pin shard i's thread to CPU i of the allowed set
+	balancer      balancer.Balancer // shard choice for accepted and dialed connections
+	reusePort     bool              // one SO_REUSEPORT listener per shard, no hand-off
+	noDelay       bool              // TCP_NODELAY on TCP connections
+	keepAlive     time.Duration     // TCP keep-alive idle time; 0 off
+	userTimeout   time.Duration     // TCP_USER_TIMEOUT; 0 off
+	sndBuf        int               // SO_SNDBUF; 0 leaves the kernel's
+	rcvBuf        int               // SO_RCVBUF; 0 leaves the kernel's
+	readBuf       int               // the shard's shared read buffer
+	readBudget    int               // bytes read from one connection per readiness report
+	maxInbound    int               // cap on unread bytes kept per connection
+	lowWater      int               // resume reading under this much queued output
+	highWater     int               // pause reading over this much queued output
+	maxQueued     int               // refuse writes past this much queued output
+	idleTimeout   time.Duration     // close after this long without traffic; 0 off
+	lingerTimeout time.Duration     // how long Close waits for the peer's EOF
+	maxConns      int               // total live connections; 0 unlimited
+	edge          bool              // edge-triggered connections
+	tick          time.Duration     // period of Handler.OnTick; 0 off
+	heartbeat     time.Duration     // period of the heartbeat hook; 0 off
+	onHeartbeat   func(c *Conn)     // the heartbeat hook
+	workers       int               // offload pool size
+	workQueue     int               // offload queue length
+	blockSize     int               // outbound chain block size
+	logger        *slog.Logger      // quiet by default
+}
+
+func defaultConfig() config {
+	return config{
+		shards:        runtime.GOMAXPROCS(0),
+		balancer:      balancer.RoundRobin(),
+		noDelay:       true,
+		readBuf:       64 << 10,
+		readBudget:    256 << 10,
+		maxInbound:    64 << 20,
+		lowWater:      256 << 10,
+		highWater:     1 << 20,
+		maxQueued:     64 << 20,
+		lingerTimeout: 5 * time.Second,
+		workers:       runtime.GOMAXPROCS(0) * 4,
+		workQueue:     4096,
+		blockSize:     8 << 10,
+		logger:        slog.New(slog.DiscardHandler),
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.shards < 1 || c.shards > 1<<16:
+		return optionError("WithShards", c.shards, "1..65536")
+	case c.balancer == nil:
+		return optionError("WithBalancer", nil, "a balancer")
+	case c.keepAlive < 0:
+		return optionError("WithKeepAlive", c.keepAlive, ">= 0")
+	case c.userTimeout < 0:
+		return optionError("WithUserTimeout", c.userTimeout, ">= 0")
+	case c.sndBuf < 0 || c.rcvBuf < 0:
+		return optionError("WithSocketBuffers", [2]int{c.sndBuf, c.rcvBuf}, ">= 0")
+	case c.readBuf < 512:
+		return optionError("WithReadBufferSize", c.readBuf, ">= 512")
+	case c.readBudget < c.readBuf:
+		return optionError("WithReadBudget", c.readBudget, ">= the read buffer size")
+	case c.maxInbound < c.readBuf:
+		return optionError("WithMaxInbound", c.maxInbound, ">= the read buffer size")
+	case c.lowWater < 0 || c.highWater < c.lowWater:
+		return optionError("WithWatermarks", [2]int{c.lowWater, c.highWater}, "0 <= low <= high")
+	case c.maxQueued < c.highWater:
+		return optionError("WithMaxQueuedOutput", c.maxQueued, ">= the high watermark")
+	case c.idleTimeout < 0:
+		return optionError("WithIdleTimeout", c.idleTimeout, ">= 0")
+	case c.lingerTimeout <= 0:
+		return optionError("WithLingerTimeout", c.lingerTimeout, "> 0")
+	case c.maxConns < 0:
+		return optionError("WithMaxConns", c.maxConns, ">= 0")
+	case c.tick < 0:
+		return optionError("WithTick", c.tick, ">= 0")
+	case c.heartbeat < 0 || (c.heartbeat > 0 && c.onHeartbeat == nil):
+		return optionError("WithHeartbeat", c.heartbeat, "a period >= 0 and a hook")
+	case c.workers < 1 || c.workQueue < 1:
+		return optionError("WithOffloadPool", [2]int{c.workers, c.workQueue}, "workers >= 1, queue >= 1")
+	case c.blockSize < 256:
+		return optionError("WithBlockSize", c.blockSize, ">= 256")
+	case c.logger == nil:
+		return optionError("WithLogger", nil, "a logger")
+	}
+	return nil
+}
+
+// WithShards sets the number of shard loops. Default runtime.GOMAXPROCS(0),
+// which follows the process's CPU quota.
+func WithShards(n int) Option { return func(c *config) { c.shards = n } }
+
+// WithPinning pins shard i's OS thread to CPU i (modulo the count) of the
+// process's allowed CPU set. Default off.
+func WithPinning(on bool) Option { return func(c *config) { c.pin = on } }
+
+// WithBalancer sets how accepted and dialed connections are spread over the
+// shards. Default round-robin. It does not apply with WithReusePort, where
+// the kernel spreads connections over the shards' listeners.
+func WithBalancer(b balancer.Balancer) Option { return func(c *config) { c.balancer = b } }
+
+// WithReusePort gives every shard its own SO_REUSEPORT listener for each
+// TCP address, so the kernel balances and no acceptor hands fds over.
+// Default off. Unix sockets always use the acceptor.
+func WithReusePort(on bool) Option { return func(c *config) { c.reusePort = on } }
+
+// WithNoDelay sets TCP_NODELAY on TCP connections. Default on.
+func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
+
+// WithKeepAlive turns on TCP keep-alive probes after d of idleness (0: off,
+// the default).
+func WithKeepAlive(d time.Duration) Option { return func(c *config) { c.keepAlive = d } }
+
+// WithUserTimeout sets TCP_USER_TIMEOUT: a connection whose sent data stays
+// unacknowledged for d is closed by the kernel, so a vanished peer is
+// noticed even while we write. Default 0 (the kernel's).
+func WithUserTimeout(d time.Duration) Option { return func(c *config) { c.userTimeout = d } }
+
+// WithSocketBuffers sets SO_SNDBUF and SO_RCVBUF (0 keeps the kernel's
+// default and its auto-tuning). Default 0, 0.
+func WithSocketBuffers(snd, rcv int) Option {
+	return func(c *config) { c.sndBuf, c.rcvBuf = snd, rcv }
+}
+
+// WithReadBufferSize sets the size of each shard's shared read buffer: the
+// most one read(2) takes. Default 64 KiB.
+func WithReadBufferSize(n int) Option { return func(c *config) { c.readBuf = n } }
+
+// WithReadBudget caps the bytes read from one connection per readiness
+// report, so one flooding connection cannot starve the others on its
+// shard. Default 256 KiB.
+func WithReadBudget(n int) Option { return func(c *config) { c.readBudget = n } }
+
+// WithMaxInbound caps the unread bytes kept for one connection; past it the
+// connection is closed with ErrInboundFull. Default 64 MiB.
+func WithMaxInbound(n int) Option { return func(c *config) { c.maxInbound = n } }
+
+// WithWatermarks sets libevent's write watermarks on queued output: above
+// high the engine stops reading the connection, below low it reads again
+// and calls OnDrained. Default 256 KiB and 1 MiB.
+func WithWatermarks(low, high int) Option {
+	return func(c *config) { c.lowWater, c.highWater = low, high }
+}
+
+// WithMaxQueuedOutput caps a connection's queued output, counting bytes
+// still in flight to its shard from AsyncWrite. Past it writes fail with
+// ErrOutputFull instead of growing memory without bound. Default 64 MiB.
+func WithMaxQueuedOutput(n int) Option { return func(c *config) { c.maxQueued = n } }
+
+// WithIdleTimeout closes connections with no traffic either way for d
+// (close reason satisfies errors.Is(err, ErrTimeout)). Default 0: off.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// WithLingerTimeout bounds how long a graceful Close waits for the peer's
+// EOF after sending its own. Default 5 s.
+func WithLingerTimeout(d time.Duration) Option { return func(c *config) { c.lingerTimeout = d } }
+
+// WithMaxConns caps the engine's live connections; one accepted past it is
+// closed at once and counted in Stats. Default 0: no cap.
+func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithEdgeTriggered registers connections edge-triggered. Default off
+// (level-triggered), which measured the same here and is simpler to reason
+// about with read budgets.
+func WithEdgeTriggered(on bool) Option { return func(c *config) { c.edge = on } }
+
+// WithTick calls Handler.OnTick on every shard every d. Default 0: off.
+func WithTick(d time.Duration) Option { return func(c *config) { c.tick = d } }
+
+// WithHeartbeat calls fn on every connection's shard every period while the
+// connection is open, for protocol-level pings. Default off.
+func WithHeartbeat(period time.Duration, fn func(c *Conn)) Option {
+	return func(c *config) { c.heartbeat, c.onHeartbeat = period, fn }
+}
+
+// WithOffloadPool sizes the worker pool behind Offload: workers goroutines
+// and a queue of queue functions. Default 4×GOMAXPROCS workers, 4096 queued.
+func WithOffloadPool(workers, queue int) Option {
+	return func(c *config) { c.workers, c.workQueue = workers, queue }
+}
+
+// WithBlockSize sets the size of the pooled blocks outbound bytes are
+// copied into. Default 8 KiB.
+func WithBlockSize(n int) Option { return func(c *config) { c.blockSize = n } }
+
+// WithLogger sets where the engine logs (accept errors, recovered panics).
+// Default: a logger that discards everything.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/shard"
+	"golang.org/x/sys/unix"
+)
+
+// maxIovecs caps the slices handed to one writev (the kernel's IOV_MAX is
+// 1024; 64 covers a deep pipeline of small messages).
+const maxIovecs = 64
+
+// shardCtx is the engine's side of one shard: the loop, its shared read
+// buffer, its connections and counters.
+type shardCtx struct {
+	e    *Engine
+	idx  int
+	loop *shard.Loop
+	pool *buffer.Pool
+
+	// Loop only.
+	readBuf  []byte
+	readFd   int                         // the fd readInto reads from
+	readInto func(p []byte) (int, error) // made once: read(readFd, p)
+	bufs     [][]byte                    // scratch for writev
+	iov      []unix.Iovec                // scratch for writev
+	dirty    []*Conn                     // connections with output to flush
+	nextID   uint64                      // the per-shard part of the next ID
+	rereads  []*Conn                     // edge-triggered: reads to finish
+	dialing  map[int]*dialState          // connects in progress, by fd
+
+	// byID holds the live connections. The loop writes it under mu (once
+	// per connection); any goroutine may look an ID up.
+	mu   sync.Mutex
+	byID map[uint64]*Conn
+
+	// async holds AsyncWrite requests for this shard's connections; guarded
+	// by amu. One task drains it; asyncPosted says it is queued.
+	amu         sync.Mutex
+	async       []asyncWrite
+	asyncSpare  []asyncWrite
+	asyncPosted bool
+
+	// Counters: the loop writes, any goroutine reads.
+	live     atomic.Int64 // live connections (the balancer's load)
+	opened   atomic.Uint64
+	closed   atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	panics   atomic.Uint64
+	rejected atomic.Uint64
+	loopDone chan struct{} // closed when the loop goroutine has returned
+	tid      atomic.Int64  // the loop's OS thread
+}
+
+func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
+	s := &shardCtx{
+		e:        e,
+		idx:      idx,
+		loop:     loop,
+		pool:     e.pool,
+		readBuf:  make([]byte, e.cfg.readBuf),
+		iov:      make([]unix.Iovec, maxIovecs),
+		bufs:     make([][]byte, 0, maxIovecs),
+		byID:     make(map[uint64]*Conn),
+		dialing:  make(map[int]*dialState),
+		loopDone: make(chan struct{}),
+	}
+	s.readInto = func(p []byte) (int, error) { return rawRead(s.readFd, p) }
+	return s
+}
+
+// flushDirty writes the output that callbacks queued. Every engine entry
+// point on the loop ends with it, so writes made during one callback leave
+// in one writev.
+func (s *shardCtx) flushDirty() {
+	for i := 0; i < len(s.dirty); i++ {
+		c := s.dirty[i]
+		s.dirty[i] = nil
+		c.flags &^= flagDirty
+		if c.state != stateClosed && c.flags&flagWantWrite == 0 {
+			if c.out.Len() > 0 {
+				c.flush()
+			} else {
+				c.drained()
+			}
+		}
+	}
+	s.dirty = s.dirty[:0]
+	if len(s.rereads) > 0 {
+		s.finishRereads()
+	}
+}
+
+// requeueRead remembers an edge-triggered connection whose read budget ran
+// out with bytes still waiting.
+func (s *shardCtx) requeueRead(c *Conn) {
+	if len(s.rereads) == 0 {
+		_ = s.loop.Submit(s.finishRereads)
+	}
+	s.rereads = append(s.rereads, c)
+}
+
+func (s *shardCtx) finishRereads() {
+	batch := s.rereads
+	s.rereads = nil
+	for _, c := range batch {
+		if c.state != stateClosed && c.wantRead() {
+			c.readReady()
+		}
+	}
+}
+
+// register makes a Conn of a connected fd on this shard and opens it. Loop
+// only.
+func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
+	s.nextID++
+	c := &Conn{sh: s, h: h, fd: fd, id: uint64(s.idx)<<48 | s.nextID, unix: isUnix}
+	c.in.Init(s.pool, s.e.cfg.maxInbound)
+	c.out.Init(s.pool, s.e.cfg.blockSize)
+	s.mu.Lock()
+	s.byID[c.id] = c
+	s.mu.Unlock()
+	s.opened.Add(1)
+	c.updateInterest()
+	if c.state == stateClosed {
+		return c
+	}
+	c.startTimers()
+	c.flags |= flagOpened | flagInCallback
+	err := h.OnOpen(c)
+	c.flags &^= flagInCallback
+	if err != nil {
+		c.closeNow(&wrapError{ErrRejected, err})
+	}
+	return c
+}
+
+// forget removes a closed connection from the shard's tables.
+func (s *shardCtx) forget(c *Conn) {
+	s.mu.Lock()
+	_, ok := s.byID[c.id]
+	delete(s.byID, c.id)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.live.Add(-1)
+	s.e.liveTotal.Add(-1)
+	s.closed.Add(1)
+}
+
+// snapshot returns the live connections. Loop only.
+func (s *shardCtx) snapshot() []*Conn {
+	s.mu.Lock()
+	all := make([]*Conn, 0, len(s.byID))
+	for _, c := range s.byID {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	return all
+}
+
+// lookup returns the live connection with the ID, from any goroutine. The
+// result may close at any moment; use it only through the shard's queue.
+func (s *shardCtx) lookup(id uint64) (*Conn, bool) {
+	s.mu.Lock()
+	c, ok := s.byID[id]
+	s.mu.Unlock()
+	return c, ok
+}

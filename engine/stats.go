@@ -1,0 +1,64 @@
+package engine
+
+import "time"
+
+// ShardStats is a snapshot of one shard's counters.
+type ShardStats struct {
+	// Shard is the shard's index.
+	Shard int
+	// Conns is the number of live connections.
+	Conns int
+	// Opened and Closed count connections since New.
+	Opened, Closed uint64
+	// BytesIn and BytesOut count bytes read and written.
+	BytesIn, BytesOut uint64
+	// Panics counts handler panics that aborted a connection.
+	Panics uint64
+	// TasksQueued is the depth of the shard's task queue.
+	TasksQueued int
+	// Iterations counts the loop's rounds.
+	Iterations uint64
+	// Busy is the time the loop spent working rather than waiting.
+	Busy time.Duration
+	// Lag is how long the round in progress has run (0 while the loop
+	// waits): a large value means a handler blocks the shard.
+	Lag time.Duration
+	// CPU is the CPU the loop's thread was last seen on.
+	CPU int
+}
+
+// Stats is a snapshot of the engine's counters.
+type Stats struct {
+	// Shards holds each shard's counters.
+	Shards []ShardStats
+	// Refused counts connections closed at once because of WithMaxConns or
+	// because the process was out of file descriptors.
+	Refused uint64
+}
+
+// Stats returns the engine's counters. Any goroutine.
+func (e *Engine) Stats() Stats {
+	st := Stats{Shards: make([]ShardStats, len(e.shards)), Refused: e.overLimit.Load()}
+	for i, s := range e.shards {
+		ls := s.loop.Stats()
+		st.Shards[i] = ShardStats{
+			Shard:       i,
+			Conns:       int(s.live.Load()),
+			Opened:      s.opened.Load(),
+			Closed:      s.closed.Load(),
+			BytesIn:     s.bytesIn.Load(),
+			BytesOut:    s.bytesOut.Load(),
+			Panics:      s.panics.Load(),
+			TasksQueued: ls.TasksQueued,
+			Iterations:  ls.Iterations,
+			Busy:        ls.Busy,
+			Lag:         ls.Lag,
+			CPU:         s.loop.CPU(),
+		}
+	}
+	return st
+}
+
+// Conns returns the number of live connections over all shards. Any
+// goroutine.
+func (e *Engine) Conns() int { return int(e.liveTotal.Load()) }
