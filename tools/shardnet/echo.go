@@ -1,0 +1,35 @@
+package main
+
+import (
+	"io"
+
+	"github.com/shardnet/shardnet/engine"
+)
+
+// echoHandler writes back whatever arrives, without a copy on the read side.
+type echoHandler struct{ engine.BaseHandler }
+
+func (echoHandler) OnTraffic(c *engine.Conn) {
+	b, _ := c.Next(c.Buffered())
+	c.Write(b)
+}
+
+// OnReadEOF closes after the echoed bytes are out: the peer's half-close
+// ends the conversation.
+func (echoHandler) OnReadEOF(c *engine.Conn) { c.Close() }
+
+func runEcho(args []string, stdout, stderr io.Writer) int {
+	var sf serverFlags
+	fs := newFlagSet("echo", "Echo server: every byte read is written back, in order.", `  shardnet echo                                  # 127.0.0.1:7000, GOMAXPROCS shards
+  shardnet echo -addr :7000 -shards 4 -pin       # all interfaces, 4 pinned shards
+  shardnet echo -addr 127.0.0.1:7000,[::1]:7000  # IPv4 and IPv6
+  shardnet echo -addr unix:///tmp/echo.sock      # a unix socket
+  shardnet echo -reuseport -idle 30s -stats 1s   # kernel balancing, idle timeout, stats each second
+  echo hello | nc -N 127.0.0.1 7000              # try it
+`, stderr)
+	sf.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	return serve("echo", &sf, echoHandler{}, nil, stdout, stderr)
+}

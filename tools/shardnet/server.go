@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shardnet/shardnet/balancer"
+	"github.com/shardnet/shardnet/engine"
+)
+
+// serverFlags are the flags every server command shares.
+type serverFlags struct {
+	addrs     addrList
+	shards    int
+	balancer  string
+	reusePort bool
+	pin       bool
+	idle      time.Duration
+	stats     time.Duration
+	verbose   bool
+}
+
+// addrList is a repeatable, comma-separated -addr flag.
+type addrList []string
+
+func (a *addrList) String() string { return strings.Join(*a, ",") }
+
+func (a *addrList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*a = append(*a, s)
+		}
+	}
+	return nil
+}
+
+func (sf *serverFlags) register(fs *flag.FlagSet) {
+	fs.Var(&sf.addrs, "addr", "address to serve, repeatable or comma-separated: host:port, tcp://, tcp4://, tcp6://, unix:///path (default 127.0.0.1:7000)")
+	fs.IntVar(&sf.shards, "shards", 0, "number of shards (default GOMAXPROCS)")
+	fs.StringVar(&sf.balancer, "balancer", "rr", "how connections are spread over shards: rr|lc|hash|p2c")
+	fs.BoolVar(&sf.reusePort, "reuseport", false, "one SO_REUSEPORT listener per shard (the kernel balances; -balancer does not apply)")
+	fs.BoolVar(&sf.pin, "pin", false, "pin shard i to CPU i of the allowed set")
+	fs.DurationVar(&sf.idle, "idle", 0, "close connections idle this long (0: never)")
+	fs.DurationVar(&sf.stats, "stats", 0, "print per-shard stats this often (0: only at exit)")
+	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
+}
+
+// options turns the flags into engine options.
+func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
+	b, err := balancer.Parse(sf.balancer)
+	if err != nil {
+		return nil, err
+	}
+	opts := []engine.Option{
+		engine.WithBalancer(b),
+		engine.WithReusePort(sf.reusePort),
+		engine.WithPinning(sf.pin),
+		engine.WithIdleTimeout(sf.idle),
+	}
+	if sf.shards > 0 {
+		opts = append(opts, engine.WithShards(sf.shards))
+	}
+	if sf.verbose {
+		opts = append(opts, engine.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
+	}
+	return opts, nil
+}
+
+// serve starts the engine on the flags' addresses, prints the start-up
+// line, and runs until SIGINT or SIGTERM; then it stops gracefully and
+// prints the totals.
+func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option, stdout, stderr io.Writer) int {
+	if len(sf.addrs) == 0 {
+		sf.addrs = addrList{"127.0.0.1:7000"}
+	}
+	opts, err := sf.options(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		return 2
+	}
+	e, err := engine.Serve(h, sf.addrs, append(opts, extra...)...)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		return 1
+	}
+	var bound []string
+	for _, a := range e.Addrs() {
+		bound = append(bound, a.Network()+"://"+a.String())
+	}
+	mode := "balancer=" + sf.balancer
+	if sf.reusePort {
+		mode = "reuseport"
+	}
+	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	var tick <-chan time.Time
+	if sf.stats > 0 {
+		t := time.NewTicker(sf.stats)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			printStats(stdout, e.Stats())
+		case s := <-sig:
+			fmt.Fprintf(stdout, "shardnet %s: %v, stopping\n", name, s)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := e.Stop(ctx)
+			cancel()
+			printStats(stdout, e.Stats())
+			if err != nil {
+				fmt.Fprintf(stderr, "shardnet %s: stop: %v\n", name, err)
+				return 1
+			}
+			return 0
+		}
+	}
+}
+
+func printStats(w io.Writer, st engine.Stats) {
+	var total engine.ShardStats
+	for _, s := range st.Shards {
+		fmt.Fprintf(w, "shard %d: conns=%d opened=%d closed=%d in=%d out=%d queued-tasks=%d iterations=%d busy=%v cpu=%d\n",
+			s.Shard, s.Conns, s.Opened, s.Closed, s.BytesIn, s.BytesOut, s.TasksQueued, s.Iterations, s.Busy.Round(time.Millisecond), s.CPU)
+		total.Conns += s.Conns
+		total.Opened += s.Opened
+		total.Closed += s.Closed
+		total.BytesIn += s.BytesIn
+		total.BytesOut += s.BytesOut
+	}
+	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d\n",
+		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused)
+}
+
+// newFlagSet makes a command's flag set with a usage text that shows
+// examples.
+func newFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: shardnet %s [flags]\n\n%s\n\nflags:\n", name, synopsis)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nexamples:\n%s", examples)
+	}
+	return fs
+}
+
+// parseFlags parses args and maps -help to exit code 0.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		return 2, false
+	}
+	return 0, true
+}
