@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// stressFlag turns on the runs too heavy for CI (10,000 connections, a
+// server in a child process). SHARDNET_STRESS=1 or STRESS=1 (the Makefile's
+// switch) does the same.
+var stressFlag = flag.Bool("engine.stress", false, "run the engine's heavy stress tests")
+
+func stress() bool {
+	return *stressFlag || os.Getenv("SHARDNET_STRESS") == "1" || os.Getenv("STRESS") == "1"
+}
+
+// childEnv, when set, makes the test binary run a server instead of the
+// tests: the parent re-executes itself so that the server has its own
+// process (its own fd limit, its own CPU time to measure).
+const childEnv = "SHARDNET_ENGINE_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
+	}
+	// Every test must leave no goroutine behind; per-test checks (stop
+	// tests) use goleak.VerifyNone as well.
+	goleak.VerifyTestMain(m)
+}
+
+// echoHandler sends back every byte it gets.
+type echoHandler struct{ BaseHandler }
+
+func (echoHandler) OnTraffic(c *Conn) {
+	b, _ := c.Next(c.Buffered())
+	_, _ = c.Write(b)
+}
+
+// fdCount returns the number of open fds of this process.
+func fdCount(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("read /proc/self/fd: %v", err)
+	}
+	return len(ents) - 1 // the directory's own fd
+}
+
+var warmOnce sync.Once
+
+// fdBaseline returns the fd count once the runtime's own fds (Go's netpoll
+// epoll fd and its wake-up pipe) exist, so that they do not look like a
+// leak: a warm-up Listen/Close creates them.
+func fdBaseline(t testing.TB) int {
+	t.Helper()
+	warmOnce.Do(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		ln.Close()
+	})
+	return fdCount(t)
+}
+
+// checkFds waits a little for the fd count to come back to base (closes
+// done by other goroutines may be in flight) and fails if it does not.
+func checkFds(t testing.TB, base int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	n := fdCount(t)
+	for n > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		n = fdCount(t)
+	}
+	if n > base {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var names []string
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			names = append(names, e.Name()+"->"+l)
+		}
+		t.Errorf("fd leak: %d open, %d before; open: %v", n, base, names)
+	}
+}
+
+// startEngine starts an engine with h on a loopback port and returns it and
+// the address. Cleanup stops it (within 10 s, which must succeed) and then
+// checks that every fd the engine opened is closed. Clients the test opens
+// after startEngine are closed by their own cleanups, which run first.
+func startEngine(t testing.TB, h Handler, opts ...Option) (*Engine, string) {
+	t.Helper()
+	return startEngineAt(t, h, "tcp://127.0.0.1:0", opts...)
+}
+
+func startEngineAt(t testing.TB, h Handler, addr string, opts ...Option) (*Engine, string) {
+	t.Helper()
+	base := fdBaseline(t)
+	e, err := New(h, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	bound, err := e.Listen(addr)
+	if err != nil {
+		e.Stop(context.Background())
+		t.Fatalf("Listen(%s): %v", addr, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		checkFds(t, base)
+	})
+	return e, bound.String()
+}
+
+// dialT dials addr and closes the connection at cleanup.
+func dialT(t testing.TB, network, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// roundTrip writes msg and reads len(msg) bytes back within d.
+func roundTrip(nc net.Conn, msg []byte, d time.Duration) ([]byte, error) {
+	nc.SetDeadline(time.Now().Add(d))
+	defer nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(msg); err != nil {
+		return nil, err
+	}
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(nc, got)
+	return got, err
+}
+
+// stopCtx is a context for Stop in tests.
+func stopCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// child is a server in a child process: the test binary re-executed with
+// childEnv=mode. It prints its address on its first stdout line and serves
+// until its stdin closes.
+type child struct {
+	cmd   *exec.Cmd
+	addr  string
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func startChild(t *testing.T, mode string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+mode), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := &child{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	t.Cleanup(func() {
+		ch.stdin.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("child %s: %v", mode, err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("child %s did not stop within 20 s", mode)
+		}
+	})
+	lineC := make(chan string, 1)
+	go func() {
+		line, _ := ch.out.ReadString('\n')
+		lineC <- strings.TrimSpace(line)
+	}()
+	select {
+	case line := <-lineC:
+		if line == "" {
+			t.Fatalf("child %s printed no address", mode)
+		}
+		ch.addr = line
+	case <-time.After(20 * time.Second):
+		t.Fatalf("child %s did not start within 20 s", mode)
+	}
+	return ch
+}
+
+// runChild is the child's main. Modes: "echo" (a plain echo server),
+// "emfile" (an echo server whose fd limit is 256).
+func runChild(mode string) int {
+	var opts []Option
+	switch mode {
+	case "echo":
+	case "emfile":
+		if err := limitFds(256); err != nil {
+			fmt.Fprintln(os.Stderr, "child: setrlimit:", err)
+			return 2
+		}
+		opts = append(opts, WithShards(2))
+	default:
+		fmt.Fprintln(os.Stderr, "child: unknown mode", mode)
+		return 2
+	}
+	e, err := New(echoHandler{}, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	addr, err := e.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	fmt.Println(addr.String())
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "child: stop:", err)
+		return 1
+	}
+	return 0
+}
