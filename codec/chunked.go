@@ -10,6 +10,10 @@ import (
 // trailer line; real clients send a few bytes.
 const maxChunkLine = 4096
 
+// chunkWindow is the most chunk data one ChunkedBody.Decode hands out, to
+// bound what it peeks (and a copying Source copies) in one call.
+const chunkWindow = 64 << 10
+
 // maxTrailer bounds the whole trailer section of a chunked body.
 const maxTrailer = 16 << 10
 
@@ -66,11 +70,19 @@ func (c *ChunkedBody) Decode(src Source) (data []byte, n int, err error) {
 	if buffered == 0 {
 		return nil, 0, ErrNeedMore
 	}
-	b, err := src.Peek(buffered)
-	if err != nil {
-		return nil, 0, err
-	}
+	// Peek only what the current step needs (a line, a piece of data, a
+	// CRLF), so a Source that copies to make bytes contiguous copies little.
+	// Earlier peeked slices stay valid until Discard, so growing is safe.
+	var b []byte
 	off := 0
+	ensure := func(k int) error {
+		if want := min(buffered, off+k); want > len(b) {
+			var err error
+			b, err = src.Peek(want)
+			return err
+		}
+		return nil
+	}
 	// partial returns what was consumed so far, or ErrNeedMore if nothing.
 	partial := func() ([]byte, int, error) {
 		if off > 0 {
@@ -81,6 +93,9 @@ func (c *ChunkedBody) Decode(src Source) (data []byte, n int, err error) {
 	for {
 		switch c.state {
 		case chunkSize:
+			if err := ensure(maxChunkLine); err != nil {
+				return nil, 0, err
+			}
 			line, next, err := chunkLine(b, off, "chunk-size line")
 			if err == ErrNeedMore {
 				return partial()
@@ -103,6 +118,9 @@ func (c *ChunkedBody) Decode(src Source) (data []byte, n int, err error) {
 				c.state, c.remaining = chunkData, size
 			}
 		case chunkData:
+			if err := ensure(int(min(c.remaining, chunkWindow))); err != nil {
+				return nil, 0, err
+			}
 			k := int(min(int64(len(b)-off), c.remaining))
 			if k == 0 {
 				return partial()
@@ -113,6 +131,9 @@ func (c *ChunkedBody) Decode(src Source) (data []byte, n int, err error) {
 			}
 			return b[off : off+k : off+k], off + k, nil
 		case chunkDataEnd:
+			if err := ensure(2); err != nil {
+				return nil, 0, err
+			}
 			if len(b)-off < 2 {
 				if len(b)-off == 1 && b[off] != '\r' {
 					return nil, 0, fmt.Errorf("%w: chunk data not followed by CRLF at offset %d", ErrMalformed, off)
@@ -125,6 +146,9 @@ func (c *ChunkedBody) Decode(src Source) (data []byte, n int, err error) {
 			off += 2
 			c.state = chunkSize
 		case chunkTrailer:
+			if err := ensure(maxChunkLine); err != nil {
+				return nil, 0, err
+			}
 			line, next, err := chunkLine(b, off, "trailer line")
 			if err == ErrNeedMore {
 				return partial()

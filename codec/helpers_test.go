@@ -7,17 +7,23 @@ import (
 )
 
 // strictSource wraps Bytes and fails the test when a decoder breaks the
-// Source contract: Peek beyond Buffered, or Discard (decoders never discard).
+// Source contract by peeking beyond Buffered. Like a ring that must copy
+// wrapped bytes, it returns a fresh copy from every Peek, so a decoder that
+// relied on two peeks sharing memory would fail. It records the largest
+// Peek.
 type strictSource struct {
 	t testing.TB
 	Bytes
+	maxPeek int
 }
 
 func (s *strictSource) Peek(n int) ([]byte, error) {
 	if n > s.Buffered() {
 		s.t.Fatalf("Peek(%d) with only %d buffered", n, s.Buffered())
 	}
-	return s.Bytes.Peek(n)
+	s.maxPeek = max(s.maxPeek, n)
+	b, err := s.Bytes.Peek(n)
+	return bytes.Clone(b), err
 }
 
 // decodeFunc is the shape every framing decoder has.

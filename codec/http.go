@@ -132,21 +132,33 @@ func (d *HTTPDecoder) Decode(src Source, req *Request) (n int, err error) {
 	req.Minor, req.ContentLength, req.nheaders = 0, 0, 0
 	req.Chunked, req.KeepAlive, req.ExpectContinue = false, false, false
 
-	buffered := src.Buffered()
-	if buffered == 0 {
+	limit := min(src.Buffered(), d.lim.MaxHeaderBytes)
+	if limit == 0 {
 		return 0, ErrNeedMore
 	}
-	b, err := src.Peek(min(buffered, d.lim.MaxHeaderBytes))
-	if err != nil {
-		return 0, err
+	// A small window first, widened only for a longer head: see
+	// RESPDecoder.Decode.
+	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
+		b, err := src.Peek(w)
+		if err != nil {
+			return 0, err
+		}
+		n, err := d.parse(b, req)
+		if err == ErrNeedMore && w < limit {
+			continue
+		}
+		return n, err
 	}
+}
 
+// parse parses the request head at the start of b into req.
+func (d *HTTPDecoder) parse(b []byte, req *Request) (int, error) {
 	pos := 0
 	for pos < len(b) && (b[pos] == '\n' || b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n') {
 		pos += 1 + int(b[pos]&1) // "\r\n" is two bytes ('\r' is odd), "\n" one
 	}
 	// The request line.
-	line, next, err := d.line(b, pos, d.lim.MaxRequestLine, "request line")
+	line, next, err := d.line(b, pos, pos, d.lim.MaxRequestLine, "request line")
 	if err != nil {
 		if err == ErrNeedMore && string(b[pos:]) != "\r" {
 			// Fail early on garbage (a TLS handshake, a binary protocol):
@@ -165,7 +177,7 @@ func (d *HTTPDecoder) Decode(src Source, req *Request) (n int, err error) {
 
 	var h headerState
 	for {
-		line, next, err := d.line(b, pos, d.lim.MaxHeaderBytes, "header block")
+		line, next, err := d.line(b, pos, 0, d.lim.MaxHeaderBytes, "header block")
 		if err != nil {
 			return 0, err
 		}
@@ -195,13 +207,9 @@ func (d *HTTPDecoder) Decode(src Source, req *Request) (n int, err error) {
 
 // line returns the line starting at b[pos] without its CRLF or LF, and the
 // offset after it. A missing line end means ErrNeedMore, or
-// ErrHeaderTooLarge once limit bytes (counted from pos for the request line,
-// from 0 for the header block) hold none.
-func (d *HTTPDecoder) line(b []byte, pos, limit int, what string) ([]byte, int, error) {
-	base := pos
-	if what == "header block" {
-		base = 0
-	}
+// ErrHeaderTooLarge once the limit bytes from base (the request line's
+// start, or 0 for the whole head) hold none.
+func (d *HTTPDecoder) line(b []byte, pos, base, limit int, what string) ([]byte, int, error) {
 	window := b[pos:min(len(b), base+limit)]
 	i := bytes.IndexByte(window, '\n')
 	if i < 0 {

@@ -70,27 +70,40 @@ func (d *Delimiter) Decode(src Source) (frame []byte, n int, err error) {
 	if d.line {
 		window = d.max + 2 // the content, then "\r\n"
 	}
-	window = min(window, buffered)
-	b, err := src.Peek(window)
-	if err != nil {
-		return nil, 0, err
-	}
-	// A multi-byte delimiter may have started in the last len-1 bytes we
-	// scanned, so back up that far.
+	limit := min(window, buffered)
+	// Scan only bytes not scanned before: a multi-byte delimiter may have
+	// started in the last len-1 bytes scanned, so back up that far. The peek
+	// window starts small and doubles, so a Source that copies to make
+	// bytes contiguous copies about one frame, not all that is buffered.
 	from := max(0, d.scanned-(len(d.delim)-1))
-	var i int
-	if len(d.delim) == 1 {
-		i = bytes.IndexByte(b[from:], d.delim[0])
-	} else {
-		i = bytes.Index(b[from:], d.delim)
+	var b []byte
+	i := -1
+	for {
+		w := min(limit, max(firstWindow, 2*d.scanned))
+		b, err = src.Peek(w)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(d.delim) == 1 {
+			i = bytes.IndexByte(b[from:], d.delim[0])
+		} else {
+			i = bytes.Index(b[from:], d.delim)
+		}
+		if i >= 0 {
+			break
+		}
+		d.scanned = w
+		from = max(0, w-(len(d.delim)-1))
+		if w == limit {
+			break
+		}
 	}
 	if i < 0 {
-		d.scanned = window
-		if window == buffered && buffered <= d.limitWithoutDelimiter() {
+		if limit == buffered && buffered <= d.limitWithoutDelimiter() {
 			return nil, 0, ErrNeedMore
 		}
 		d.scanned = 0
-		return nil, 0, fmt.Errorf("%w: no delimiter within %d bytes (offset 0 to %d), limit %d", ErrFrameTooLarge, window, window, d.max)
+		return nil, 0, fmt.Errorf("%w: no delimiter within %d bytes (offset 0 to %d), limit %d", ErrFrameTooLarge, limit, limit, d.max)
 	}
 	d.scanned = 0
 	end := from + i // index of the delimiter

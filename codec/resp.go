@@ -80,15 +80,33 @@ func (c *Command) Name(name string) bool {
 // length past a limit, reported as soon as it is read) or ErrMalformed, with
 // the offset.
 func (d *RESPDecoder) Decode(src Source, cmd *Command) (n int, err error) {
-	cmd.Args = cmd.Args[:0]
-	buffered := src.Buffered()
-	if buffered == 0 {
+	limit := min(src.Buffered(), d.lim.MaxCommand)
+	if limit == 0 {
 		return 0, ErrNeedMore
 	}
-	b, err := src.Peek(min(buffered, d.lim.MaxCommand))
-	if err != nil {
-		return 0, err
+	// Parse in a small window first and widen it only when the command is
+	// longer, so a Source that copies to make bytes contiguous (a wrapped
+	// ring) copies about one command, not everything buffered.
+	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
+		b, err := src.Peek(w)
+		if err != nil {
+			return 0, err
+		}
+		n, err := d.decodeCommand(b, cmd)
+		if err == ErrNeedMore && w < limit {
+			continue
+		}
+		return n, err
 	}
+}
+
+// firstWindow is the first Peek size of the decoders that do not know a
+// frame's length up front (RESP, HTTP, Delimiter): most requests fit.
+const firstWindow = 1024
+
+// decodeCommand parses one command at the start of b.
+func (d *RESPDecoder) decodeCommand(b []byte, cmd *Command) (int, error) {
+	cmd.Args = cmd.Args[:0]
 	if b[0] != '*' {
 		return d.decodeInline(b, cmd)
 	}
@@ -270,14 +288,25 @@ type Value struct {
 // returns its wire length n. Arrays are returned as headers; see Value.
 // Errors wrap ErrFrameTooLarge or ErrMalformed, with the offset.
 func (d *RESPDecoder) DecodeValue(src Source) (v Value, n int, err error) {
-	buffered := src.Buffered()
-	if buffered == 0 {
+	limit := min(src.Buffered(), d.lim.MaxCommand)
+	if limit == 0 {
 		return Value{}, 0, ErrNeedMore
 	}
-	b, err := src.Peek(min(buffered, d.lim.MaxCommand))
-	if err != nil {
-		return Value{}, 0, err
+	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
+		b, err := src.Peek(w)
+		if err != nil {
+			return Value{}, 0, err
+		}
+		v, n, err := d.decodeValue(b)
+		if err == ErrNeedMore && w < limit {
+			continue
+		}
+		return v, n, err
 	}
+}
+
+// decodeValue parses one value at the start of b.
+func (d *RESPDecoder) decodeValue(b []byte) (v Value, n int, err error) {
 	v.Kind = Kind(b[0])
 	switch v.Kind {
 	case KindSimpleString, KindError:

@@ -54,18 +54,27 @@ type Bytes struct {
 	off int
 }
 
-// NewBytes returns a Bytes that reads b, which it does not copy; appending
-// with Write may reuse b's spare capacity.
+// NewBytes returns a Bytes that reads b, which it does not copy. The Bytes
+// owns b from then on: Write may append into b's spare capacity, and reuse
+// b's memory once all of it has been consumed.
 func NewBytes(b []byte) *Bytes { return &Bytes{buf: b} }
 
-// Write appends p to the unread bytes. It always succeeds. Writing does not
-// move unread bytes, but may reallocate, so slices from an earlier Peek stay
-// valid (they keep pointing at the old memory) until Discard as promised.
+// Write appends p to the unread bytes. It always succeeds. It never moves
+// or overwrites unread bytes, so slices from an earlier Peek stay valid
+// until Discard as promised: when the slice is full it moves the unread
+// bytes to a new one (dropping the consumed ones, so a long stream does not
+// grow it forever), leaving the old memory to the peeked slices.
 func (b *Bytes) Write(p []byte) (int, error) {
 	if b.off == len(b.buf) && b.off > 0 {
 		// Everything was consumed: start again at the front instead of
 		// growing. Peeked slices are already dead (Discard happened).
 		b.buf, b.off = b.buf[:0], 0
+	}
+	if b.off > 0 && len(b.buf)+len(p) > cap(b.buf) {
+		unread := len(b.buf) - b.off
+		nb := make([]byte, unread, 2*(unread+len(p)))
+		copy(nb, b.buf[b.off:])
+		b.buf, b.off = nb, 0
 	}
 	b.buf = append(b.buf, p...)
 	return len(p), nil
