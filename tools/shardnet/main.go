@@ -1,6 +1,10 @@
 // Command shardnet runs shardnet's servers and its load generator.
 //
 //	shardnet echo  [flags]   echo server (default 127.0.0.1:7000)
+//	shardnet http  [flags]   HTTP/1.1 server
+//	shardnet kv    [flags]   RESP key-value server
+//	shardnet proxy [flags]   TCP proxy
+//	shardnet bench [flags]   load generator
 //
 // Run "shardnet <command> -help" for a command's flags and examples.
 package main
@@ -22,6 +26,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"echo", "echo server: writes back every byte it reads", runEcho},
+		{"http", "HTTP/1.1 server: /plaintext and /json, keep-alive and pipelining", runHTTP},
+		{"kv", "RESP (Redis protocol) key-value server", runKV},
+		{"proxy", "TCP (layer 4) proxy with back-pressure", runProxy},
+		{"bench", "load generator: echo or sink, verifies every byte", runBench},
 	}
 }
 

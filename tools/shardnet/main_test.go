@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,5 +191,53 @@ func TestHelpAndErrors(t *testing.T) {
 				t.Fatalf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
 			}
 		})
+	}
+}
+
+func TestDebugEndpointServesStats(t *testing.T) {
+	// Take a free loopback port for the debug listener.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := probe.Addr().String()
+	probe.Close()
+	s := startServer(t, "echo", "-addr", "127.0.0.1:0", "-shards", "2", "-debug", debugAddr)
+	var vars struct {
+		Shardnet struct {
+			Shards []struct{ Shard, Conns int }
+		} `json:"shardnet"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + debugAddr + "/debug/vars")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&vars)
+			resp.Body.Close()
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /debug/vars: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(vars.Shardnet.Shards) != 2 {
+		t.Fatalf("expvar shows %d shards, want 2: %+v", len(vars.Shardnet.Shards), vars)
+	}
+	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/goroutine?debug=1")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	s.stop(t)
+
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"echo", "-addr", "127.0.0.1:0", "-debug", "0.0.0.0:6060"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("non-loopback -debug: exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "not a loopback address") {
+		t.Fatalf("stderr: %s", stderr.String())
 	}
 }

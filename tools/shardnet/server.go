@@ -25,6 +25,7 @@ type serverFlags struct {
 	pin       bool
 	idle      time.Duration
 	stats     time.Duration
+	debug     string
 	verbose   bool
 }
 
@@ -50,6 +51,7 @@ func (sf *serverFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&sf.pin, "pin", false, "pin shard i to CPU i of the allowed set")
 	fs.DurationVar(&sf.idle, "idle", 0, "close connections idle this long (0: never)")
 	fs.DurationVar(&sf.stats, "stats", 0, "print per-shard stats this often (0: only at exit)")
+	fs.StringVar(&sf.debug, "debug", "", "serve net/http/pprof and per-shard stats (expvar JSON at /debug/vars) on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
 }
 
@@ -100,6 +102,15 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		mode = "reuseport"
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
+	if sf.debug != "" {
+		stopDebug, err := serveDebug(sf.debug, e)
+		if err != nil {
+			fmt.Fprintf(stderr, "shardnet %s: -debug: %v\n", name, err)
+			e.Stop(context.Background())
+			return 1
+		}
+		defer stopDebug()
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
