@@ -27,6 +27,8 @@ type Source interface {
 // src.Discard(n), which it must do before decoding the next frame. n may be
 // larger than len(frame) (a stripped header or delimiter).
 type Decoder interface {
+	// Decode returns the next frame and its wire length, ErrNeedMore, or
+	// an error after which the stream cannot be framed.
 	Decode(src Source) (frame []byte, n int, err error)
 }
 
@@ -34,6 +36,7 @@ type Decoder interface {
 // buffer.Chain. Write must take (copy or send) all of p before it returns: an
 // encoder may reuse the memory of a header it passed.
 type Sink interface {
+	// Write queues all of p for sending, or returns an error.
 	Write(p []byte) (int, error)
 }
 
