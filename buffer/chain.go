@@ -56,7 +56,7 @@ func appendCopy[T string | []byte](c *Chain, p T) int {
 	total := len(p)
 	for len(p) > 0 {
 		s := c.tail
-		if s == nil || s.owned || s.w == len(s.buf) {
+		if s == nil || s.box == nil || s.w == len(s.buf) {
 			s = c.addBlock(len(p))
 		}
 		k := copy(s.buf[s.w:], p)
@@ -77,9 +77,9 @@ func (c *Chain) addBlock(want int) *segment {
 	if want > size {
 		size = max(size, min(want, maxCopyBlock))
 	}
-	b := c.pool.Get(size)
 	s := c.pool.getSeg()
-	s.buf = b[:cap(b)]
+	s.box = c.pool.getBox(size)
+	s.buf = s.box.B
 	c.link(s)
 	return s
 }
@@ -108,7 +108,7 @@ func (c *Chain) Append(p []byte, release func(consumed bool)) {
 		return
 	}
 	s := c.pool.getSeg()
-	s.buf, s.w, s.owned, s.release = p, len(p), true, release
+	s.buf, s.w, s.release = p, len(p), release
 	c.link(s)
 	c.n += len(p)
 }
@@ -173,8 +173,8 @@ func (c *Chain) unlinkHead() {
 // slice to release. The node is recycled before release runs, so a release
 // that writes to the Chain finds it consistent.
 func (c *Chain) drop(s *segment, consumed bool) {
-	if !s.owned {
-		c.pool.Put(s.buf)
+	if s.box != nil {
+		c.pool.putBox(s.box)
 		c.pool.putSeg(s)
 		return
 	}

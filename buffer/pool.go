@@ -118,26 +118,11 @@ func (p *Pool) Get(n int) []byte {
 	if p == nil {
 		return make([]byte, n)
 	}
-	var b []byte
-	c := classOf(n)
-	if c < 0 {
-		b = make([]byte, n)
-	} else {
-		size := 1 << (c + minClassShift)
-		bb := p.classes[c].Get()
-		if cap(bb.B) == size {
-			b = bb.B[:size]
-		} else {
-			// A header bytebufferpool made because the class was empty; its
-			// buffer (if any) is not of our size.
-			b = make([]byte, size)
-		}
+	bb := p.getBox(n)
+	b := bb.B
+	if cap(b) <= 1<<maxClassShift {
 		bb.B = nil
-		p.boxes.Put(bb)
-	}
-	p.outstanding.Add(int64(cap(b)))
-	if p.debug != nil {
-		p.debug.get(b)
+		p.boxes.Put(bb) // a header made for an unpooled block is just dropped
 	}
 	return b[:n]
 }
@@ -149,7 +134,52 @@ func (p *Pool) Put(b []byte) {
 	if p == nil || cap(b) == 0 {
 		return
 	}
-	b = b[:cap(b)]
+	bb, _ := p.boxes.Get().(*bytebufferpool.ByteBuffer)
+	if bb == nil {
+		bb = new(bytebufferpool.ByteBuffer)
+	}
+	bb.B = b
+	p.putBox(bb)
+}
+
+// getBox is Get for this package's own types: it returns the block (full
+// capacity, at least n > 0 bytes) in the bytebufferpool header it was stored
+// in. Chain and View keep the header beside the block and give both back
+// with putBox, which saves two sync.Pool operations per block over Get and
+// Put. Blocks above the largest class come in a new header.
+func (p *Pool) getBox(n int) *bytebufferpool.ByteBuffer {
+	if p == nil {
+		return &bytebufferpool.ByteBuffer{B: make([]byte, n)}
+	}
+	c := classOf(n)
+	var bb *bytebufferpool.ByteBuffer
+	if c < 0 {
+		bb = &bytebufferpool.ByteBuffer{B: make([]byte, n)}
+	} else {
+		size := 1 << (c + minClassShift)
+		bb = p.classes[c].Get()
+		if cap(bb.B) == size {
+			bb.B = bb.B[:size]
+		} else {
+			// A header bytebufferpool made because the class was empty; its
+			// buffer (if any) is not of our size.
+			bb.B = make([]byte, size)
+		}
+	}
+	p.outstanding.Add(int64(len(bb.B)))
+	if p.debug != nil {
+		p.debug.get(bb.B)
+	}
+	return bb
+}
+
+// putBox takes back a block and its header; bb.B may have any length but
+// must start where the block did. Neither may be touched afterwards.
+func (p *Pool) putBox(bb *bytebufferpool.ByteBuffer) {
+	if p == nil || cap(bb.B) == 0 {
+		return
+	}
+	b := bb.B[:cap(bb.B)]
 	if p.debug != nil {
 		// Before the block is visible to other goroutines again.
 		p.debug.put(b)
@@ -158,10 +188,6 @@ func (p *Pool) Put(b []byte) {
 	c := exactClass(len(b))
 	if c < 0 {
 		return // too large to pool, or not a class size: the GC takes it
-	}
-	bb, _ := p.boxes.Get().(*bytebufferpool.ByteBuffer)
-	if bb == nil {
-		bb = new(bytebufferpool.ByteBuffer)
 	}
 	// The full length matters: bytebufferpool calibrates on len(bb.B) and
 	// would otherwise learn that every block is empty and drop them.

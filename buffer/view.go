@@ -1,6 +1,10 @@
 package buffer
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/valyala/bytebufferpool"
+)
 
 // View is a zero-copy reader over a queue of blocks, the kind of buffer a
 // netpoll-style reader stands on. Blocks are pushed in (ownership moves to
@@ -74,13 +78,13 @@ func (v *View) Write(p []byte) (int, error) {
 // only during the call. It leaves every slice v returned intact.
 func (v *View) ReadWith(read func(p []byte) (int, error)) (int, error) {
 	s := v.tail
+	var fresh *bytebufferpool.ByteBuffer
 	var p []byte
 	if s != nil && s.w < len(s.buf) {
 		p = s.buf[s.w:]
 	} else {
-		s = nil
-		p = v.pool.Get(v.size())
-		p = p[:cap(p)]
+		fresh = v.pool.getBox(v.size())
+		p = fresh.B
 	}
 	k, err := read(p[:len(p):len(p)])
 	if k < 0 {
@@ -89,12 +93,12 @@ func (v *View) ReadWith(read func(p []byte) (int, error)) (int, error) {
 	if k > len(p) {
 		panic("buffer: View.ReadWith: read reported more bytes than the slice it was given")
 	}
-	if s == nil {
+	if fresh != nil {
 		if k == 0 {
-			v.pool.Put(p)
+			v.pool.putBox(fresh)
 			return 0, err
 		}
-		s = v.newBlock(p)
+		s = v.newBlock(fresh)
 	}
 	v.filled(s, k)
 	return k, err
@@ -105,14 +109,13 @@ func (v *View) room() *segment {
 	if s := v.tail; s != nil && s.w < len(s.buf) {
 		return s
 	}
-	b := v.pool.Get(v.size())
-	return v.newBlock(b[:cap(b)])
+	return v.newBlock(v.pool.getBox(v.size()))
 }
 
-// newBlock links an empty node for block b at the tail.
-func (v *View) newBlock(b []byte) *segment {
+// newBlock links an empty node for the block in bb at the tail.
+func (v *View) newBlock(bb *bytebufferpool.ByteBuffer) *segment {
 	s := v.pool.getSeg()
-	s.buf = b
+	s.buf, s.box = bb.B, bb
 	v.link(s)
 	return s
 }
@@ -217,8 +220,7 @@ func (v *View) Release() {
 		if v.head == nil {
 			v.tail = nil
 		}
-		v.pool.Put(s.buf)
-		v.pool.putSeg(s)
+		v.free(s)
 	}
 	v.releasePinned()
 }
@@ -230,8 +232,7 @@ func (v *View) Reset() {
 	for v.head != nil {
 		s := v.head
 		v.head = s.next
-		v.pool.Put(s.buf)
-		v.pool.putSeg(s)
+		v.free(s)
 	}
 	v.tail, v.cur, v.n = nil, nil, 0
 	v.releasePinned()
@@ -241,21 +242,31 @@ func (v *View) releasePinned() {
 	for v.pinned != nil {
 		s := v.pinned
 		v.pinned = s.next
-		v.pool.Put(s.buf)
-		v.pool.putSeg(s)
+		v.free(s)
 	}
+}
+
+// free gives an unlinked node and its block back to the pool.
+func (v *View) free(s *segment) {
+	if s.box != nil {
+		v.pool.putBox(s.box)
+	} else {
+		v.pool.Put(s.buf) // a block pushed in, from Get
+	}
+	v.pool.putSeg(s)
 }
 
 // gather copies the next n unread bytes, which span blocks, into a new
 // pooled block pinned until Release, and returns the copy.
 func (v *View) gather(n int) []byte {
-	b := v.pool.Get(n)
+	bb := v.pool.getBox(n)
+	b := bb.B
 	k := 0
 	for s := v.cur; k < n; s = s.next {
-		k += copy(b[k:], s.buf[s.r:s.w])
+		k += copy(b[k:], s.buf[s.r:min(s.w, s.r+n-k)])
 	}
 	p := v.pool.getSeg()
-	p.buf, p.next = b, v.pinned
+	p.buf, p.box, p.next = b, bb, v.pinned
 	v.pinned = p
 	return b[:n:n]
 }
