@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
 )
 
@@ -100,4 +101,37 @@ func equalFrames(a, b [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// fuzzAllocBound is the most a decoder may allocate while decoding one fuzz
+// input to its end or first error: an error message and a few argument
+// slots, never anything in proportion to a declared length.
+const fuzzAllocBound = 16 << 10
+
+// allocatedBy returns the bytes the heap allocated while f ran.
+func allocatedBy(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// checkAllocs decodes every frame in data (no copies, a plain Bytes) until
+// the first error, and fails if that allocated more than fuzzAllocBound.
+func checkAllocs(t *testing.T, data []byte, next func(Source) (int, error)) {
+	t.Helper()
+	src := NewBytes(data)
+	got := allocatedBy(func() {
+		for {
+			n, err := next(src)
+			if err != nil {
+				return
+			}
+			src.Discard(n)
+		}
+	})
+	if got > fuzzAllocBound {
+		t.Fatalf("decoding %d bytes allocated %d bytes", len(data), got)
+	}
 }

@@ -376,6 +376,8 @@ func FuzzHTTPRequest(f *testing.F) {
 			cut = int(split) % (len(data) + 1)
 		}
 		whole, errWhole := feed(t, httpDecoder(d), data)
+		var r0 Request
+		checkAllocs(t, data, func(s Source) (int, error) { return d.Decode(s, &r0) })
 		parts, errParts := feed(t, httpDecoder(d), data[:cut], data[cut:])
 		if !equalFrames(whole, parts) || (errWhole == nil) != (errParts == nil) {
 			t.Fatalf("split at %d changed the result: %q/%v vs %q/%v", cut, whole, errWhole, parts, errParts)
@@ -422,6 +424,12 @@ func FuzzChunkedBody(f *testing.F) {
 			cut = int(split) % (len(data) + 1)
 		}
 		whole, errWhole := feed(t, chunkedDecoder(max), data)
+		var cb ChunkedBody
+		cb.Reset(max)
+		checkAllocs(t, data, func(s Source) (int, error) {
+			_, n, err := cb.Decode(s)
+			return n, err
+		})
 		parts, errParts := feed(t, chunkedDecoder(max), data[:cut], data[cut:])
 		w, p := bytes.Join(whole, nil), bytes.Join(parts, nil)
 		if !bytes.Equal(w, p) || (errWhole == nil) != (errParts == nil) {

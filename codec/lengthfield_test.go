@@ -305,6 +305,10 @@ func FuzzLengthField(f *testing.F) {
 			return
 		}
 		whole, errWhole := feed(t, lf.Decode, data)
+		checkAllocs(t, data, func(s Source) (int, error) {
+			_, n, err := lf.Decode(s)
+			return n, err
+		})
 		cut := 0
 		if len(data) > 0 {
 			cut = int(split) % (len(data) + 1)

@@ -227,6 +227,12 @@ func FuzzDelimiter(f *testing.F) {
 			}
 		}
 		whole, errWhole := feed(t, d.Decode, data)
+		d.Reset()
+		checkAllocs(t, data, func(s Source) (int, error) {
+			_, n, err := d.Decode(s)
+			return n, err
+		})
+		d.Reset()
 		cut := 0
 		if len(data) > 0 {
 			cut = int(split) % (len(data) + 1)
@@ -295,6 +301,10 @@ func FuzzFixed(f *testing.F) {
 			cut = int(split) % (len(data) + 1)
 		}
 		got, err := feed(t, fx.Decode, data[:cut], data[cut:])
+		checkAllocs(t, data, func(s Source) (int, error) {
+			_, n, err := fx.Decode(s)
+			return n, err
+		})
 		if len(data)%int(size) != 0 && !errors.Is(err, errLeftover) || len(data)%int(size) == 0 && err != nil {
 			t.Fatalf("%d bytes in %d-byte frames: %v", len(data), size, err)
 		}

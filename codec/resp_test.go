@@ -229,6 +229,8 @@ func FuzzRESPCommand(f *testing.F) {
 			cut = int(split) % (len(data) + 1)
 		}
 		whole, errWhole := feed(t, cmdDecoder(d), data)
+		var c0 Command
+		checkAllocs(t, data, func(s Source) (int, error) { return d.Decode(s, &c0) })
 		parts, errParts := feed(t, cmdDecoder(d), data[:cut], data[cut:])
 		if !equalFrames(whole, parts) || (errWhole == nil) != (errParts == nil) {
 			t.Fatalf("split at %d changed the result: %q/%v vs %q/%v", cut, whole, errWhole, parts, errParts)
@@ -260,6 +262,10 @@ func FuzzRESPValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind uint8, i int64, data []byte) {
 		d, _ := NewRESPDecoder(RESPLimits{MaxArgs: 8, MaxBulk: 64, MaxInline: 64, MaxCommand: 256})
 		feed(t, valueDecoder(d), data)
+		checkAllocs(t, data, func(s Source) (int, error) {
+			_, n, err := d.DecodeValue(s)
+			return n, err
+		})
 
 		var wire []byte
 		var want string

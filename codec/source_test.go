@@ -111,3 +111,15 @@ func TestDecodersPeekLittle(t *testing.T) {
 		})
 	}
 }
+
+// The fuzz targets' allocation check must see an allocation the size of a
+// declared length, or it proves nothing.
+func TestAllocatedBySeesLargeAllocation(t *testing.T) {
+	var keep []byte
+	if got := allocatedBy(func() { keep = make([]byte, 1<<20) }); got < 1<<20 {
+		t.Fatalf("allocatedBy saw %d bytes of a 1 MiB allocation", got)
+	}
+	if len(keep) != 1<<20 {
+		t.Fatal("allocation vanished")
+	}
+}
