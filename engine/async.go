@@ -68,11 +68,20 @@ func (s *shardCtx) drainAsync() {
 	s.asyncPosted = false
 	s.amu.Unlock()
 	for i := range batch {
-		s.applyWrite(&batch[i])
+		s.applyGuarded(&batch[i])
 		batch[i] = asyncWrite{}
 	}
 	s.asyncSpare = batch[:0]
 	s.flushDirty()
+}
+
+// applyGuarded is applyWrite under the connection's panic guard: done is
+// handler code, and a panic in it must abort that connection only, not
+// escape the task and drop the rest of the batch (whose done callbacks would
+// then never run).
+func (s *shardCtx) applyGuarded(w *asyncWrite) {
+	defer w.c.recoverPanic()
+	s.applyWrite(w)
 }
 
 func (s *shardCtx) applyWrite(w *asyncWrite) {

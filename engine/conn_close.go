@@ -140,6 +140,20 @@ func (c *Conn) closeNow(reason error) {
 	c.out.Reset()
 	s.forget(c)
 	if c.flags&flagOpened != 0 {
-		c.h.OnClose(c, reason)
+		c.callOnClose(reason)
 	}
+}
+
+// callOnClose runs OnClose. The connection is already gone, so a panic there
+// is only logged and counted: it must not escape into whatever closed the
+// connection (Engine.Stop closing a whole shard, a flush of other
+// connections).
+func (c *Conn) callOnClose(reason error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.sh.panics.Add(1)
+			c.sh.e.cfg.logger.Error("handler panic in OnClose", "conn", c.id, "panic", v)
+		}
+	}()
+	c.h.OnClose(c, reason)
 }

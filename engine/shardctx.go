@@ -22,15 +22,16 @@ type shardCtx struct {
 	pool *buffer.Pool
 
 	// Loop only.
-	readBuf  []byte
-	readFd   int                         // the fd readInto reads from
-	readInto func(p []byte) (int, error) // made once: read(readFd, p)
-	bufs     [][]byte                    // scratch for writev
-	iov      []unix.Iovec                // scratch for writev
-	dirty    []*Conn                     // connections with output to flush
-	nextID   uint64                      // the per-shard part of the next ID
-	rereads  []*Conn                     // edge-triggered: reads to finish
-	dialing  map[int]*dialState          // connects in progress, by fd
+	readBuf   []byte
+	readFd    int                         // the fd readInto reads from
+	readInto  func(p []byte) (int, error) // made once: read(readFd, p)
+	bufs      [][]byte                    // scratch for writev
+	iov       []unix.Iovec                // scratch for writev
+	dirty     []*Conn                     // connections with output to flush
+	dirtyNext int                         // the next dirty entry flushDirty takes
+	nextID    uint64                      // the per-shard part of the next ID
+	rereads   []*Conn                     // edge-triggered: reads to finish
+	dialing   map[int]*dialState          // connects in progress, by fd
 
 	// byID holds the live connections. The loop writes it under mu (once
 	// per connection); any goroutine may look an ID up.
@@ -76,22 +77,38 @@ func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
 // flushDirty writes the output that callbacks queued. Every engine entry
 // point on the loop ends with it, so writes made during one callback leave
 // in one writev.
+//
+// It is re-entrant: a flush runs handler code (OnDrained, AsyncWrite
+// callbacks), and a panic there aborts the connection, whose recovery
+// flushes again. dirtyNext is shared by the nested calls, so each entry is
+// taken once and the list is only truncated when all of it was taken.
 func (s *shardCtx) flushDirty() {
-	for i := 0; i < len(s.dirty); i++ {
-		c := s.dirty[i]
-		s.dirty[i] = nil
+	for s.dirtyNext < len(s.dirty) {
+		c := s.dirty[s.dirtyNext]
+		s.dirty[s.dirtyNext] = nil
+		s.dirtyNext++
 		c.flags &^= flagDirty
 		if c.state != stateClosed && c.flags&flagWantWrite == 0 {
-			if c.out.Len() > 0 {
-				c.flush()
-			} else {
-				c.drained()
-			}
+			c.flushGuarded()
 		}
 	}
 	s.dirty = s.dirty[:0]
+	s.dirtyNext = 0
 	if len(s.rereads) > 0 {
 		s.finishRereads()
+	}
+}
+
+// flushGuarded is flush (or drained) for flushDirty: a panic in the
+// handler code it runs aborts this connection only, as in any other
+// callback, instead of escaping into the shard's task and leaving the
+// dirty list half done.
+func (c *Conn) flushGuarded() {
+	defer c.recoverPanic()
+	if c.out.Len() > 0 {
+		c.flush()
+	} else {
+		c.drained()
 	}
 }
 
@@ -130,13 +147,23 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 		return c
 	}
 	c.startTimers()
-	c.flags |= flagOpened | flagInCallback
-	err := h.OnOpen(c)
-	c.flags &^= flagInCallback
-	if err != nil {
+	c.flags |= flagOpened
+	if err := c.open(h); err != nil {
 		c.closeNow(&wrapError{ErrRejected, err})
 	}
 	return c
+}
+
+// open runs OnOpen. A panic there aborts the connection (its OnClose gets
+// ErrPanic) like a panic in any other callback; it must not escape into the
+// shard's task, which would leave the connection registered and its fd
+// open with nobody to close it.
+func (c *Conn) open(h Handler) error {
+	defer c.recoverPanic()
+	c.flags |= flagInCallback
+	err := h.OnOpen(c)
+	c.flags &^= flagInCallback
+	return err
 }
 
 // forget removes a closed connection from the shard's tables.
