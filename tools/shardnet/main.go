@@ -5,6 +5,7 @@
 //	shardnet kv    [flags]   RESP key-value server
 //	shardnet proxy [flags]   TCP proxy
 //	shardnet bench [flags]   load generator
+//	shardnet soak  [flags]   soak test: server here, load from client processes
 //
 // Run "shardnet <command> -help" for a command's flags and examples.
 package main
@@ -30,6 +31,7 @@ func commands() []command {
 		{"kv", "RESP (Redis protocol) key-value server", runKV},
 		{"proxy", "TCP (layer 4) proxy with back-pressure", runProxy},
 		{"bench", "load generator: echo or sink, verifies every byte", runBench},
+		{"soak", "soak test: echo server plus verifying load from client processes", runSoak},
 	}
 }
 
@@ -49,6 +51,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
+	}
+	if args[0] == "soak-client" { // started by soak; not listed
+		return runSoakClient(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "shardnet: unknown command %q\n\n", args[0])
 	usage(stderr)
