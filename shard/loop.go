@@ -102,6 +102,9 @@ func (l *Loop) Run() error {
 	}
 	l.loopTid.Store(int64(gettid()))
 	defer l.loopTid.Store(0)
+	// A callback's runtime.Goexit unwinds through here mid-round: no
+	// round is running once Run is gone.
+	defer l.stats.roundStart.Store(0)
 	defer l.exitReq.Store(false)
 	defer l.breakReq.Store(false)
 	for rounds := 0; ; rounds++ {
@@ -145,6 +148,7 @@ func (l *Loop) RunOnce(block bool) error {
 	defer runtime.UnlockOSThread()
 	l.loopTid.Store(int64(gettid()))
 	defer l.loopTid.Store(0)
+	defer l.stats.roundStart.Store(0) // see Run
 	err := l.round(block)
 	l.exitReq.Store(false)
 	l.breakReq.Store(false)
@@ -165,9 +169,11 @@ func (l *Loop) Exit(after time.Duration) {
 		return
 	}
 	// A closed loop has no Run to end, so the error is of no interest.
-	_ = l.Submit(func() {
+	// The task ignores the queue limit: a full queue must not make Run
+	// miss its end.
+	_ = l.submit(func() {
 		l.AfterFunc(after, func() { l.exitReq.Store(true) })
-	})
+	}, false)
 }
 
 // Break makes Run return as soon as the running callback returns, leaving
@@ -185,8 +191,19 @@ func (l *Loop) Break() {
 // starts the stop, and Run frees everything on its way out. Close is safe to
 // call more than once and from any goroutine.
 func (l *Loop) Close() error {
-	l.closing.Store(true)
-	l.wake()
+	// Shut the queue at once, not when Run gets round to release: a Submit
+	// from now on fails with ErrClosed instead of queueing a task that
+	// would be dropped. The eventfd stays open until release, which comes
+	// after this under the same mutex, so the wake-up cannot hit a reused
+	// fd number.
+	q := &l.tasks
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		l.closing.Store(true)
+		l.wakeLocked()
+	}
+	q.mu.Unlock()
 	if tid := l.loopTid.Load(); tid != 0 && tid == int64(gettid()) {
 		return nil
 	}
@@ -203,9 +220,10 @@ func (l *Loop) release() error {
 	l.released = true
 	q := &l.tasks
 	q.mu.Lock()
-	q.closed = true
+	q.closed = true // already, unless a callback's Goexit skipped Close's part
 	dropped := q.drop()
 	q.mu.Unlock()
+	l.evIdx, l.evN = 0, 0
 	l.stats.dropped.Add(uint64(dropped))
 	for _, t := range l.timers {
 		t.index = 0
@@ -228,30 +246,41 @@ func (l *Loop) Now() time.Duration { return time.Duration(l.clock()) }
 
 func (l *Loop) clock() int64 { return int64(time.Since(l.epoch)) }
 
-func (l *Loop) breaking() bool { return l.breakReq.Load() }
+// breaking reports whether the round must stop after the running callback:
+// Break was called, or Close (from a callback, which cannot wait for the
+// round to end; the rest of the round belongs to a closed loop).
+func (l *Loop) breaking() bool { return l.breakReq.Load() || l.closing.Load() }
 
 // round is one iteration: wait, dispatch fds, fire timers, run tasks.
+//
+// A round cut short by Break (or a callback's runtime.Goexit) leaves events
+// it has not delivered in the events array; the next round delivers them
+// before it polls again. Polling first would overwrite them, and an
+// edge-triggered or one-shot fd is not reported twice: its owner would wait
+// forever.
 func (l *Loop) round(block bool) error {
-	timeout := 0
-	if block && !l.tasks.hasTasks() && !l.exitReq.Load() && !l.breakReq.Load() {
-		timeout = l.timeoutMs()
-		if timeout != 0 {
-			l.sleeping.Store(true)
-			// Producers check sleeping after they queue; re-checking
-			// here after setting it closes the gap between the two.
-			if l.tasks.waiting.Load() > 0 || l.exitReq.Load() || l.breakReq.Load() || l.closing.Load() {
-				timeout = 0
+	if l.evIdx >= l.evN {
+		timeout := 0
+		if block && !l.tasks.hasTasks() && !l.exitReq.Load() && !l.breakReq.Load() {
+			timeout = l.timeoutMs()
+			if timeout != 0 {
+				l.sleeping.Store(true)
+				// Producers check sleeping after they queue; re-checking
+				// here after setting it closes the gap between the two.
+				if l.tasks.waiting.Load() > 0 || l.exitReq.Load() || l.breakReq.Load() || l.closing.Load() {
+					timeout = 0
+				}
 			}
 		}
-	}
-	n, err := l.poller.wait(timeout)
-	l.sleeping.Store(false)
-	if err != nil {
-		return err
+		n, err := l.poller.wait(timeout)
+		l.sleeping.Store(false)
+		if err != nil {
+			return err
+		}
+		l.evIdx, l.evN = 0, n
 	}
 	start := l.clock()
 	l.stats.roundStart.Store(start)
-	l.evIdx, l.evN = 0, n
 	for !l.safely(l.dispatch, 0) {
 	}
 	if len(l.timers) > 0 {

@@ -11,7 +11,8 @@ type Stats struct {
 	Watched int
 	// Timers is the number of scheduled timers.
 	Timers int
-	// TasksQueued is the number of tasks waiting in the queue.
+	// TasksQueued is the number of tasks waiting to run, those held back by
+	// the per-round cap included.
 	TasksQueued int
 	// TasksRun counts the tasks run since New.
 	TasksRun uint64
@@ -47,7 +48,7 @@ func (l *Loop) Stats() Stats {
 	s := Stats{
 		Watched:      int(l.stats.watched.Load()),
 		Timers:       int(l.stats.timers.Load()),
-		TasksQueued:  int(l.tasks.waiting.Load()),
+		TasksQueued:  int(l.tasks.waiting.Load() + l.tasks.left.Load()),
 		TasksRun:     l.stats.tasks.Load(),
 		TasksDropped: l.stats.dropped.Load(),
 		Iterations:   l.stats.iterations.Load(),

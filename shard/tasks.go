@@ -21,6 +21,10 @@ type taskQueue struct {
 	// reads it without the lock to decide whether it may sleep.
 	waiting atomic.Int64
 
+	// left is how many tasks of the batch wait behind the per-round cap;
+	// the loop writes it after each run of tasks, Stats reads it.
+	left atomic.Int64
+
 	// Loop-only: the batch being run and the next task in it.
 	batch []func()
 	next  int
@@ -31,14 +35,17 @@ type taskQueue struct {
 // blocks. It returns ErrClosed once Close has begun (fn will never run) and
 // ErrQueueFull when the queue is bounded and full. Any goroutine, the loop's
 // own included.
-func (l *Loop) Submit(fn func()) error {
+func (l *Loop) Submit(fn func()) error { return l.submit(fn, true) }
+
+// submit is Submit; limited says whether the queue limit applies.
+func (l *Loop) submit(fn func(), limited bool) error {
 	q := &l.tasks
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if l.cfg.queueLimit > 0 && len(q.pending) >= l.cfg.queueLimit {
+	if limited && l.cfg.queueLimit > 0 && len(q.pending) >= l.cfg.queueLimit {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
@@ -81,6 +88,7 @@ func (l *Loop) runTasks(max int) {
 	for !l.safely(l.runBatch, 0) {
 	}
 	l.stats.tasks.Add(uint64(max - l.taskBudget))
+	l.tasks.left.Store(int64(len(l.tasks.batch) - l.tasks.next))
 }
 
 func (l *Loop) runBatch(int64) {
@@ -112,5 +120,6 @@ func (q *taskQueue) drop() int {
 	clear(q.pending)
 	q.batch, q.pending, q.next = nil, nil, 0
 	q.waiting.Store(0)
+	q.left.Store(0)
 	return n
 }

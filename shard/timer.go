@@ -1,6 +1,9 @@
 package shard
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Timer is a one-shot or periodic callback on a Loop's timer heap. It knows
 // its index in the heap, so Stop and Reset cost O(log n).
@@ -65,7 +68,11 @@ func (t *Timer) Reset(d time.Duration) bool {
 		d = 0
 	}
 	l := t.loop
-	when := l.clock() + int64(d)
+	now := l.clock()
+	when := now + int64(d)
+	if when < now {
+		when = math.MaxInt64 // d is too far off to add: never, in effect
+	}
 	if t.index != 0 {
 		t.when = when
 		l.timers.fix(t)
@@ -194,7 +201,11 @@ func (l *Loop) timeoutMs() int {
 	if d <= 0 {
 		return 0
 	}
-	ms := (d + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	// Round up without adding first: d may be near MaxInt64.
+	ms := d / int64(time.Millisecond)
+	if d%int64(time.Millisecond) != 0 {
+		ms++
+	}
 	if ms > 1<<30 {
 		ms = 1 << 30
 	}

@@ -1,0 +1,129 @@
+package shard
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSubmitManyProducers: 16 goroutines submit 100k tasks each to a running
+// loop. Every task runs exactly once, and each producer's tasks run in the
+// order it submitted them.
+func TestSubmitManyProducers(t *testing.T) {
+	const producers = 16
+	perProducer := 100_000
+	if testing.Short() {
+		perProducer = 10_000
+	}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{name: "default"},
+		// A cap of one task per round makes the loop sleep and wake far
+		// more often, which is where lost wake-ups hide.
+		{name: "one task per round", opts: []Option{WithMaxTasksPerRound(1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := perProducer
+			if len(tc.opts) > 0 {
+				n /= 10
+			}
+			l := newLoop(t, tc.opts...)
+			done := startRun(t, l)
+			// next[p] is the sequence number producer p's next task must
+			// carry; it is touched only on the loop.
+			next := make([]int, producers)
+			bad := 0
+			var wg sync.WaitGroup
+			for p := 0; p < producers; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < n; i++ {
+						err := l.Submit(func() {
+							if next[p] != i {
+								bad++
+							}
+							next[p] = i + 1
+						})
+						if err != nil {
+							t.Errorf("Submit: %v", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			// FIFO: a task submitted after all the others runs last.
+			l.Submit(func() { l.Exit(0) })
+			if err := waitRun(t, done, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if bad != 0 {
+				t.Fatalf("%d tasks ran out of their producer's order", bad)
+			}
+			for p, got := range next {
+				if got != n {
+					t.Fatalf("producer %d: %d of %d tasks ran", p, got, n)
+				}
+			}
+			if s := l.Stats(); s.TasksRun != uint64(producers*n+1) {
+				t.Fatalf("Stats.TasksRun = %d, want %d", s.TasksRun, producers*n+1)
+			}
+		})
+	}
+}
+
+func TestTaskQueueLimit(t *testing.T) {
+	l := newLoop(t, WithTaskQueueLimit(3))
+	ran := 0
+	for i := 0; i < 3; i++ {
+		if err := l.Submit(func() { ran++ }); err != nil {
+			t.Fatalf("Submit %d: %v", i, err)
+		}
+	}
+	if err := l.Submit(func() { ran++ }); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Submit to a full queue: %v, want ErrQueueFull", err)
+	}
+	// Exit(after) must not be lost to a full queue: it is the only way
+	// to end Run later.
+	l.Exit(time.Millisecond)
+	done := startRun(t, l)
+	if err := waitRun(t, done, slack); err != nil {
+		t.Fatal(err)
+	}
+	if ran != 3 {
+		t.Fatalf("%d of 3 queued tasks ran", ran)
+	}
+	if err := l.Submit(func() {}); err != nil {
+		t.Fatalf("Submit once the queue drained: %v", err)
+	}
+}
+
+// TestSubmitFromLoop: a task may submit more tasks; they run after it, in
+// order, and a round does not run more than its cap.
+func TestSubmitFromLoop(t *testing.T) {
+	l := newLoop(t, WithMaxTasksPerRound(4))
+	var order []int
+	l.Submit(func() {
+		order = append(order, 0)
+		for i := 1; i <= 6; i++ {
+			l.Submit(func() { order = append(order, i) })
+		}
+	})
+	rounds(t, l, 1)
+	if len(order) != 4 {
+		t.Fatalf("first round ran %d tasks, want the cap of 4", len(order))
+	}
+	rounds(t, l, 1)
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("order %v", order)
+		}
+	}
+	if len(order) != 7 {
+		t.Fatalf("ran %d of 7 tasks in two rounds", len(order))
+	}
+}
