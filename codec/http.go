@@ -126,7 +126,8 @@ func (r *Request) Header(name string) []byte {
 // for a transfer coding other than chunked (501) or, with ErrVersion, a
 // version other than 1.0 and 1.1 (505); ErrMalformed, with ErrAmbiguousLength
 // for smuggling-prone framing, for anything else (400). Malformed input is
-// reported as soon as the line holding it is complete.
+// reported as soon as the line holding it is complete. After an error the
+// fields of req are unspecified.
 func (d *HTTPDecoder) Decode(src Source, req *Request) (n int, err error) {
 	req.Method, req.Target = nil, nil
 	req.Minor, req.ContentLength, req.nheaders = 0, 0, 0

@@ -259,6 +259,10 @@ func FuzzRESPValue(f *testing.F) {
 	f.Add(uint8(0), int64(0), []byte("+OK\r\n-ERR x\r\n:5\r\n$3\r\nabc\r\n$-1\r\n*2\r\n*-1\r\n"))
 	f.Add(uint8(1), int64(-1), []byte("$5\r\nab"))
 	f.Add(uint8(3), int64(1<<62), []byte(":-999999999999999999\r\n"))
+	// noCRLF is what the simple-string appenders do to CR and LF, byte by
+	// byte (strings.Map would also rewrite invalid UTF-8, which RESP passes
+	// through; the fuzzer found that oracle bug).
+	noCRLF := strings.NewReplacer("\r", " ", "\n", " ")
 	f.Fuzz(func(t *testing.T, kind uint8, i int64, data []byte) {
 		d, _ := NewRESPDecoder(RESPLimits{MaxArgs: 8, MaxBulk: 64, MaxInline: 64, MaxCommand: 256})
 		feed(t, valueDecoder(d), data)
@@ -271,9 +275,9 @@ func FuzzRESPValue(f *testing.F) {
 		var want string
 		switch kind % 6 {
 		case 0:
-			wire, want = AppendSimpleString(nil, string(data)), "+"+strings.Map(noCRLF, string(data))
+			wire, want = AppendSimpleString(nil, string(data)), "+"+noCRLF.Replace(string(data))
 		case 1:
-			wire, want = AppendError(nil, string(data)), "-"+strings.Map(noCRLF, string(data))
+			wire, want = AppendError(nil, string(data)), "-"+noCRLF.Replace(string(data))
 		case 2:
 			wire, want = AppendInt(nil, i), ":"+strconv.FormatInt(i, 10)
 		case 3:
@@ -297,9 +301,3 @@ func FuzzRESPValue(f *testing.F) {
 	})
 }
 
-func noCRLF(r rune) rune {
-	if r == '\r' || r == '\n' {
-		return ' '
-	}
-	return r
-}
