@@ -300,4 +300,3 @@ func FuzzRESPValue(f *testing.F) {
 		}
 	})
 }
-
