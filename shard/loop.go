@@ -220,7 +220,7 @@ func (l *Loop) release() error {
 	l.released = true
 	q := &l.tasks
 	q.mu.Lock()
-	q.closed = true // already, unless a callback's Goexit skipped Close's part
+	q.closed = true // Close has set it already; kept so release stands alone
 	dropped := q.drop()
 	q.mu.Unlock()
 	l.evIdx, l.evN = 0, 0

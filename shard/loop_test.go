@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -687,7 +688,7 @@ func TestWithCPU(t *testing.T) {
 	})
 	for _, index := range []int{0, len(allowed) - 1, len(allowed), 2*len(allowed) + 1} {
 		want := allowed[index%len(allowed)]
-		t.Run("index="+itoa(index), func(t *testing.T) {
+		t.Run("index="+strconv.Itoa(index), func(t *testing.T) {
 			l := newLoop(t, WithCPU(index))
 			startRun(t, l)
 			var got unix.CPUSet
@@ -711,13 +712,6 @@ func TestWithCPU(t *testing.T) {
 	if mine != set {
 		t.Fatalf("the test's own thread changed affinity to %v", mine)
 	}
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 func TestStats(t *testing.T) {

@@ -13,29 +13,41 @@ import (
 // test's own clock, and that they fire in deadline order.
 func TestTimersFireInOrderNeverEarly(t *testing.T) {
 	l := newLoop(t)
-	delays := []time.Duration{30, 1, 200, 0, 50, 5, 120, 10, 75, 2}
+	// At least 5 ms apart, so that arming them one after another (well
+	// under 5 ms, checked below) cannot reorder their deadlines.
+	delays := []time.Duration{30, 5, 200, 0, 50, 15, 120, 10, 75, 20}
 	for i := range delays {
 		delays[i] *= time.Millisecond
 	}
 	var fired []time.Duration
-	var armed []time.Time
-	for _, d := range delays {
-		armed = append(armed, time.Now())
-		l.AfterFunc(d, func() {
+	var whens []int64
+	armed := make([]time.Time, len(delays))
+	begin := time.Now()
+	for i, d := range delays {
+		armed[i] = time.Now()
+		var tm *Timer
+		tm = l.AfterFunc(d, func() {
 			fired = append(fired, d)
-			if el := time.Since(armed[slices.Index(delays, d)]); el < d {
+			whens = append(whens, tm.when)
+			if el := time.Since(armed[i]); el < d {
 				t.Errorf("%v timer fired after %v", d, el)
 			}
 		})
 	}
+	arming := time.Since(begin)
 	deadline := time.Now().Add(200*time.Millisecond + slack)
 	for len(fired) < len(delays) && time.Now().Before(deadline) {
 		if err := l.RunOnce(true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := slices.Sorted(slices.Values(delays))
-	if !slices.Equal(fired, want) {
+	if len(fired) != len(delays) {
+		t.Fatalf("%d of %d timers fired", len(fired), len(delays))
+	}
+	if !slices.IsSorted(whens) {
+		t.Fatalf("fired out of deadline order: %v", fired)
+	}
+	if want := slices.Sorted(slices.Values(delays)); arming < 5*time.Millisecond && !slices.Equal(fired, want) {
 		t.Fatalf("fired %v, want %v", fired, want)
 	}
 	if n := l.Stats().Timers; n != 0 {
