@@ -313,6 +313,12 @@ func (l *Loop) dispatch(int64) {
 		if w.h == nil || w.gen != gen {
 			continue // unwatched, or unwatched and reused, this round
 		}
+		// Only what the fd is watched for now: a Modify earlier in the
+		// round (say, the engine pausing reads on a connection from its
+		// peer's handler) must hold for events already reported.
+		if ev &= w.ev | EventErr | EventHup; ev == 0 {
+			continue
+		}
 		w.h.HandleEvents(fd, ev)
 	}
 }

@@ -221,17 +221,20 @@ func TestReadiness(t *testing.T) {
 }
 
 // TestUnwatchInSameRound makes two fds ready in one round. Whichever handler
-// runs first unwatches the other: the other's event, already in this round's
-// list, must not be delivered. With reuse, the first handler also closes the
+// runs first unwatches the other (or changes its interest to write only):
+// the other's read event, already in this round's list, must not be
+// delivered. With reuse, the first handler also closes the
 // other fd, puts a new readable file on the same number and watches it: the
 // stale event must not reach the new owner either.
 func TestUnwatchInSameRound(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		reuse bool
+		name   string
+		reuse  bool
+		modify bool // Modify the other fd to write-only instead of Unwatch
 	}{
 		{name: "unwatch"},
 		{name: "unwatch close reuse rewatch", reuse: true},
+		{name: "modify away the reported interest", modify: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLoop(t)
@@ -257,6 +260,12 @@ func TestUnwatchInSameRound(t *testing.T) {
 					first = fd
 					if l.evN != 2 {
 						t.Errorf("%d events in the round, want both fds", l.evN)
+					}
+					if tc.modify {
+						if err := l.Modify(other, EventWrite|EventOneShot); err != nil {
+							t.Errorf("Modify: %v", err)
+						}
+						return
 					}
 					if err := l.Unwatch(other); err != nil {
 						t.Errorf("Unwatch: %v", err)
