@@ -132,10 +132,16 @@ func (r *Ring) Discard(n int) (int, error) {
 // maximum capacity, Write writes nothing and returns 0, ErrBufferFull.
 func (r *Ring) Write(p []byte) (int, error) {
 	if len(p) == 0 {
+		if r.n == 0 {
+			r.Release() // a block kept for Next: that slice just expired
+		}
 		return 0, nil
 	}
 	need := r.n + len(p)
 	if need > r.limit() {
+		if r.n == 0 {
+			r.Release() // a block kept for Next: that slice just expired
+		}
 		return 0, ErrBufferFull
 	}
 	if need > len(r.buf) {

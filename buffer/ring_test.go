@@ -148,6 +148,7 @@ func TestRingEmptyHoldsNoMemory(t *testing.T) {
 		{name: "Next then Release", empty: func(r *Ring) { r.Next(100); r.Release() }},
 		{name: "Next then Discard(0)", empty: func(r *Ring) { r.Next(100); r.Discard(0) }},
 		{name: "Next then a failed Next", empty: func(r *Ring) { r.Next(100); r.Next(1) }},
+		{name: "Next then an empty Write", empty: func(r *Ring) { r.Next(100); r.Write(nil) }},
 		{name: "Next then ReadWith of nothing", empty: func(r *Ring) {
 			r.Next(100)
 			r.ReadWith(func([]byte) (int, error) { return -1, errors.New("EAGAIN") })
