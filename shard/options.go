@@ -69,8 +69,9 @@ func WithMaxTasksPerRound(n int) Option { return func(c *config) { c.maxTasks = 
 func WithTaskQueueLimit(n int) Option { return func(c *config) { c.queueLimit = n } }
 
 // WithPanicHandler sets the hook that receives a panic recovered from a
-// callback, with the stack of the panicking goroutine. It runs on the loop.
-// Default: print both to standard error.
+// callback, with the stack of the panicking goroutine. It runs on the loop,
+// which then carries on with the next callback. A panic in the hook itself
+// is not recovered. Default: print both to standard error.
 func WithPanicHandler(h func(v any, stack []byte)) Option {
 	return func(c *config) { c.onPanic = h }
 }

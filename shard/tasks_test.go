@@ -127,3 +127,54 @@ func TestSubmitFromLoop(t *testing.T) {
 		t.Fatalf("ran %d of 7 tasks in two rounds", len(order))
 	}
 }
+
+// TestNoLostWakeups ping-pongs with the loop from several goroutines: each
+// submits one task and waits for it before the next, so the loop goes to
+// sleep between most tasks and every Submit races with the loop falling
+// asleep. A lost wake-up shows as a task that does not run within slack
+// (with no timer the loop would sleep forever). The variant with a 1 ms
+// ticker makes the loop's sleeps end on their own too, racing the eventfd.
+func TestNoLostWakeups(t *testing.T) {
+	const producers = 4
+	pings := 5000
+	if testing.Short() {
+		pings = 200
+	}
+	for _, tc := range []struct {
+		name   string
+		ticker bool
+	}{
+		{name: "infinite sleeps"},
+		{name: "with a 1ms ticker", ticker: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLoop(t)
+			if tc.ticker {
+				l.Every(time.Millisecond, func() {})
+			}
+			startRun(t, l)
+			var wg sync.WaitGroup
+			for p := 0; p < producers; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					back := make(chan struct{}, 1)
+					task := func() { back <- struct{}{} }
+					for i := 0; i < pings; i++ {
+						if err := l.Submit(task); err != nil {
+							t.Errorf("Submit: %v", err)
+							return
+						}
+						select {
+						case <-back:
+						case <-time.After(slack):
+							t.Errorf("ping %d: task did not run within %v (lost wake-up)", i, slack)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
