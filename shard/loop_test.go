@@ -420,6 +420,11 @@ func TestAfterClose(t *testing.T) {
 	l.Exit(0)
 	l.Exit(time.Millisecond)
 	l.Break()
+	// A timer armed on a closed loop is never scheduled.
+	tm := l.AfterFunc(time.Millisecond, func() { t.Error("timer on a closed loop fired") })
+	if tm.Active() || l.Stats().Timers != 0 {
+		t.Fatalf("AfterFunc after Close: active %v, Stats.Timers %d", tm.Active(), l.Stats().Timers)
+	}
 }
 
 // TestCloseFromCallback closes the loop from each kind of callback: Close

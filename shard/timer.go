@@ -62,12 +62,17 @@ func (t *Timer) Stop() bool {
 
 // Reset schedules the timer to fire d from now, whether or not it was
 // scheduled before, and reports whether it was. A periodic timer keeps its
-// period and continues from the new deadline. Loop only.
+// period and continues from the new deadline. Once the loop is closing it
+// schedules nothing (the heap is being freed) and only stops the timer.
+// Loop only.
 func (t *Timer) Reset(d time.Duration) bool {
+	l := t.loop
+	if l.closing.Load() {
+		return t.Stop()
+	}
 	if d < 0 {
 		d = 0
 	}
-	l := t.loop
 	now := l.clock()
 	when := now + int64(d)
 	if when < now {
