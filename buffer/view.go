@@ -25,7 +25,7 @@ import (
 type View struct {
 	pool      *Pool    // where blocks and nodes come from and go back; nil means make
 	head      *segment // oldest block still held; those before cur are fully read
-	cur       *segment // first block with unread bytes; when n == 0, nil or an empty tail
+	cur       *segment // first block with unread bytes; nil when n == 0
 	tail      *segment // newest block; Write fills its room
 	pinned    *segment // blocks holding copies for reads across blocks
 	n         int      // unread bytes
@@ -44,7 +44,8 @@ func (v *View) Len() int { return v.n }
 
 // Push appends the bytes of b to the unread bytes without copying and takes
 // b: it must come from Get of v's pool, and the caller must not touch it
-// again. The room past len(b), up to cap(b), becomes room for Write.
+// again. The room past len(b), up to cap(b), becomes room for Write and
+// ReadWith.
 func (v *View) Push(b []byte) {
 	if len(b) == 0 {
 		v.pool.Put(b)
@@ -212,10 +213,7 @@ func (v *View) Until(delim byte) ([]byte, error) {
 // unread bytes stays.
 func (v *View) Release() {
 	for v.head != nil && v.head.r == v.head.w {
-		s := v.head
-		if s == v.cur {
-			v.cur = nil // an empty tail block: nothing is unread
-		}
+		s := v.head // read to its end, so it is before cur (or cur is nil)
 		v.head = s.next
 		if v.head == nil {
 			v.tail = nil
