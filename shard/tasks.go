@@ -21,8 +21,10 @@ type taskQueue struct {
 	// reads it without the lock to decide whether it may sleep.
 	waiting atomic.Int64
 
-	// left is how many tasks of the batch wait behind the per-round cap;
-	// the loop writes it after each run of tasks, Stats reads it.
+	// left is how many tasks of the loop's batch have not run yet (those
+	// held back by the per-round cap, between rounds). The loop writes it
+	// when it takes a batch and after each run of tasks; Stats and the
+	// queue limit read it.
 	left atomic.Int64
 
 	// Loop-only: the batch being run and the next task in it.
@@ -45,7 +47,9 @@ func (l *Loop) submit(fn func(), limited bool) error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if limited && l.cfg.queueLimit > 0 && len(q.pending) >= l.cfg.queueLimit {
+	// The limit counts the tasks held back by the per-round cap too, so
+	// that it bounds everything waiting, not just the inbox.
+	if limited && l.cfg.queueLimit > 0 && len(q.pending)+int(q.left.Load()) >= l.cfg.queueLimit {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
@@ -76,6 +80,10 @@ func (l *Loop) wake() {
 	q.mu.Unlock()
 }
 
+// maxKeptTasks is the largest task slice kept for reuse after it is drained
+// (128 KiB of func values).
+const maxKeptTasks = 16 << 10
+
 // hasTasks reports whether tasks are waiting, in the batch or the queue.
 func (q *taskQueue) hasTasks() bool {
 	return q.next < len(q.batch) || q.waiting.Load() > 0
@@ -98,11 +106,19 @@ func (l *Loop) runBatch(int64) {
 			if q.waiting.Load() == 0 {
 				return
 			}
+			// The spent batch becomes the next inbox, so a steady flow
+			// allocates nothing; one grown by a burst is let go instead
+			// of pinning its memory for the loop's lifetime.
+			spent := q.batch[:0]
+			if cap(spent) > maxKeptTasks {
+				spent = nil
+			}
 			q.mu.Lock()
-			q.batch, q.pending = q.pending, q.batch[:0]
+			q.batch, q.pending = q.pending, spent
 			q.waiting.Store(0)
 			q.mu.Unlock()
 			q.next = 0
+			q.left.Store(int64(len(q.batch)))
 		}
 		fn := q.batch[q.next]
 		q.batch[q.next] = nil

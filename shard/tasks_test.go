@@ -104,6 +104,47 @@ func TestTaskQueueLimit(t *testing.T) {
 	}
 }
 
+// TestTaskQueueLimitCountsHeldBack: tasks taken from the inbox but held back
+// by the per-round cap still count against the limit, so it bounds all the
+// memory waiting tasks hold.
+func TestTaskQueueLimitCountsHeldBack(t *testing.T) {
+	l := newLoop(t, WithTaskQueueLimit(4), WithMaxTasksPerRound(2))
+	noop := func() {}
+	for i := 0; i < 4; i++ {
+		if err := l.Submit(noop); err != nil {
+			t.Fatalf("Submit %d: %v", i, err)
+		}
+	}
+	rounds(t, l, 1) // runs 2, holds 2 back
+	for i := 0; i < 2; i++ {
+		if err := l.Submit(noop); err != nil {
+			t.Fatalf("Submit into the 2 freed places: %v", err)
+		}
+	}
+	if err := l.Submit(noop); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Submit with 2 held back and 2 queued: %v, want ErrQueueFull", err)
+	}
+	if s := l.Stats(); s.TasksQueued != 4 {
+		t.Fatalf("Stats.TasksQueued = %d, want 4", s.TasksQueued)
+	}
+}
+
+// TestBurstMemoryReleased: the task slices grown by a burst are not kept for
+// the loop's lifetime once the burst has drained.
+func TestBurstMemoryReleased(t *testing.T) {
+	l := newLoop(t, WithMaxTasksPerRound(1<<20))
+	noop := func() {}
+	for i := 0; i < 100_000; i++ {
+		l.Submit(noop)
+	}
+	rounds(t, l, 1) // takes and runs the burst
+	l.Submit(noop)
+	rounds(t, l, 1) // swaps the burst's slice out
+	if c := max(cap(l.tasks.batch), cap(l.tasks.pending)); c > maxKeptTasks {
+		t.Fatalf("a drained burst left a task slice of capacity %d", c)
+	}
+}
+
 // TestSubmitFromLoop: a task may submit more tasks; they run after it, in
 // order, and a round does not run more than its cap.
 func TestSubmitFromLoop(t *testing.T) {
