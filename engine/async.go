@@ -42,6 +42,11 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 		return fmt.Errorf("%w: %d bytes in flight + %d", ErrOutputFull, q-int64(w.n), w.n)
 	}
 	s.amu.Lock()
+	if s.asyncClosed {
+		s.amu.Unlock()
+		w.c.asyncQueued.Add(-int64(w.n))
+		return ErrEngineStopped
+	}
 	s.async = append(s.async, w)
 	post := !s.asyncPosted
 	s.asyncPosted = true
@@ -134,6 +139,24 @@ func releaseFor(done func(error)) func(bool) {
 			done(nil)
 		} else {
 			done(ErrConnClosed)
+		}
+	}
+}
+
+// failAsync runs after the shard's loop is gone: AsyncWrites that were
+// accepted but whose drain task the closing loop dropped get their done
+// with ErrEngineStopped (on the stopping goroutine, the shard being gone),
+// and later ones are refused up front.
+func (s *shardCtx) failAsync() {
+	s.amu.Lock()
+	batch := s.async
+	s.async = nil
+	s.asyncClosed = true
+	s.amu.Unlock()
+	for _, w := range batch {
+		w.c.asyncQueued.Add(-int64(w.n))
+		if w.done != nil {
+			w.done(ErrEngineStopped)
 		}
 	}
 }

@@ -116,11 +116,12 @@ func (e *Engine) onLoop() bool {
 // Stop stops accepting, closes every connection gracefully (queued output
 // is sent) until ctx ends, aborts what is left, and frees the shards. It
 // waits for all of that and returns ctx's error if it had to abort
-// connections. Called from a callback it only starts the stop and returns
-// nil: a shard cannot wait for itself. Safe to call more than once; later
-// calls wait for the first to finish.
+// connections. Called from a callback, or from a function running on the
+// Offload pool, it only starts the stop and returns nil: a shard or a
+// worker cannot wait for itself. Safe to call more than once; later calls
+// wait for the first to finish.
 func (e *Engine) Stop(ctx context.Context) error {
-	if e.onLoop() {
+	if e.onLoop() || e.offload.onWorker() {
 		e.stopOnce.Do(func() { go e.stop(context.WithoutCancel(ctx)) })
 		return nil
 	}
@@ -171,6 +172,9 @@ func (e *Engine) stop(ctx context.Context) {
 		}
 	}
 	e.closeShards()
+	for _, s := range e.shards {
+		s.failAsync()
+	}
 	e.offload.stop()
 }
 

@@ -44,6 +44,7 @@ type shardCtx struct {
 	async       []asyncWrite
 	asyncSpare  []asyncWrite
 	asyncPosted bool
+	asyncClosed bool // the loop is gone: refuse, see failAsync
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)
