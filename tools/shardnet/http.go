@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/shardnet/shardnet/codec"
@@ -129,7 +131,12 @@ func (h *httpHandler) OnTraffic(c *engine.Conn) {
 	for {
 		out, v, began := h.serve(c, st, sh)
 		if len(out) > 0 {
-			c.Write(out)
+			if _, err := c.Write(out); err != nil {
+				// Past WithMaxQueuedOutput: the client sends and never
+				// reads. Drop it rather than buffer without bound.
+				c.Abort()
+				return
+			}
 		}
 		if cap(out) > httpMaxScratch {
 			out = make([]byte, 0, 4096)
@@ -331,22 +338,38 @@ func httpShardCount(sf *serverFlags) int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// httpAddr is the http command's default address.
+const httpAddr = "127.0.0.1:8080"
+
+// httpDefaultAddr makes -addr's help name def as the default, in place of
+// the echo server's port that the shared flag text gives. The caller sets
+// the address itself when -addr is not given.
+func httpDefaultAddr(fs *flag.FlagSet, def string) {
+	f := fs.Lookup("addr")
+	f.Usage = strings.Replace(f.Usage, "(default 127.0.0.1:7000)", "(default "+def+")", 1)
+}
+
+// runHTTP is the http command.
 func runHTTP(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	fs := newFlagSet("http", `HTTP/1.1 server: GET /plaintext answers "Hello, World!" (text/plain), GET /json
 answers {"message":"Hello, World!"}, any other path 404. Keep-alive and
-pipelining; a request head must arrive whole within -idle of its first byte.`, `  shardnet http -addr 127.0.0.1:8080                   # GOMAXPROCS shards
+pipelining; a request head must arrive whole within -idle of its first byte.`, `  shardnet http                                        # 127.0.0.1:8080, GOMAXPROCS shards
   shardnet http -addr :8080 -shards 4 -pin -reuseport  # 4 pinned shards, kernel balancing
   shardnet http -addr 127.0.0.1:8080 -idle 2s          # shed idle and slow clients after 2 s
   curl -i http://127.0.0.1:8080/plaintext              # try it
   wrk -t2 -c64 -d10s http://127.0.0.1:8080/plaintext   # load it
 `, stderr)
 	sf.register(fs)
+	httpDefaultAddr(fs, httpAddr)
 	sf.idle = httpDefaultIdle
 	fs.Lookup("idle").DefValue = httpDefaultIdle.String()
 	fs.Lookup("idle").Usage = "close connections idle this long, and those whose request head is not whole this long after its first byte (0: never)"
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if len(sf.addrs) == 0 {
+		sf.addrs = addrList{httpAddr}
 	}
 	h := newHTTPHandler(httpShardCount(&sf), sf.idle)
 	return serve("http", &sf, h, []engine.Option{engine.WithTick(time.Second)}, stdout, stderr)

@@ -42,6 +42,8 @@ type kvHandler struct {
 	shards []kvShard            // indexed by Conn.Shard
 }
 
+// newKVHandler makes a handler with an empty keyspace for an engine of n
+// shards.
 func newKVHandler(n int) *kvHandler {
 	dec, err := codec.NewRESPDecoder(codec.RESPLimits{})
 	if err != nil {
@@ -64,7 +66,12 @@ func (h *kvHandler) OnTraffic(c *engine.Conn) {
 	for {
 		out, v := h.serve(c, sh)
 		if len(out) > 0 {
-			c.Write(out)
+			if _, err := c.Write(out); err != nil {
+				// Past WithMaxQueuedOutput: the client sends and never
+				// reads. Drop it rather than buffer without bound.
+				c.Abort()
+				return
+			}
 		}
 		if cap(out) > kvMaxScratch {
 			out = make([]byte, 0, 4096)
@@ -148,20 +155,29 @@ func (h *kvHandler) exec(out []byte, sh *kvShard, args [][]byte) (_ []byte, quit
 // (and of Redis's deadlines).
 func nowMilli() int64 { return time.Now().UnixMilli() }
 
+// kvAddr is the kv command's default address: next to Redis's 6379, so
+// both can run on one machine.
+const kvAddr = "127.0.0.1:6380"
+
+// runKV is the kv command.
 func runKV(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	fs := newFlagSet("kv", `RESP (Redis protocol) key-value server over a sharded in-memory map:
 PING ECHO SET (EX PX NX XX KEEPTTL GET) GET DEL EXISTS INCR DECR INCRBY DECRBY
 MGET MSET EXPIRE TTL PTTL PERSIST DBSIZE FLUSHALL SELECT QUIT, and the CONFIG GET
 and COMMAND replies redis-cli and redis-benchmark ask for. Keys with a TTL
-expire on access and in a sweep ten times a second.`, `  shardnet kv -addr 127.0.0.1:6380                      # GOMAXPROCS shards
+expire on access and in a sweep ten times a second.`, `  shardnet kv                                           # 127.0.0.1:6380, GOMAXPROCS shards
   shardnet kv -addr :6380 -shards 4 -pin -reuseport     # 4 pinned shards, kernel balancing
   redis-cli -p 6380 SET greeting hello EX 60            # try it
   redis-benchmark -p 6380 -t ping,set,get,incr,mset -q  # load it
 `, stderr)
 	sf.register(fs)
+	httpDefaultAddr(fs, kvAddr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if len(sf.addrs) == 0 {
+		sf.addrs = addrList{kvAddr}
 	}
 	h := newKVHandler(httpShardCount(&sf))
 	return serve("kv", &sf, h, []engine.Option{engine.WithTick(kvSweepEvery)}, stdout, stderr)

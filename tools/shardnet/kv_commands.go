@@ -135,6 +135,7 @@ func kvParseInt(b []byte) (int64, bool) {
 	return 0, false
 }
 
+// kvPing is PING [message].
 func kvPing(_ *kvHandler, out []byte, _ *kvShard, args [][]byte) []byte {
 	switch len(args) {
 	case 1:
@@ -145,6 +146,7 @@ func kvPing(_ *kvHandler, out []byte, _ *kvShard, args [][]byte) []byte {
 	return kvWrongArgs(out, "ping")
 }
 
+// kvSelect is SELECT index; only database 0 exists.
 func kvSelect(_ *kvHandler, out []byte, _ *kvShard, args [][]byte) []byte {
 	n, ok := kvParseInt(args[1])
 	switch {
@@ -156,6 +158,7 @@ func kvSelect(_ *kvHandler, out []byte, _ *kvShard, args [][]byte) []byte {
 	return codec.AppendSimpleString(out, "OK")
 }
 
+// kvGet is GET key.
 func kvGet(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	st := &h.store.stripes[h.store.stripeOf(args[1])]
 	st.mu.Lock()
@@ -252,6 +255,7 @@ func kvDeadline(arg []byte, unit int64, cmd string, clk *kvClock) (int64, string
 	return now + v, ""
 }
 
+// kvDel is DEL key [key ...], atomic over its keys; it counts the keys deleted.
 func kvDel(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	keys := args[1:]
 	sh.idx = h.store.lockKeys(keys, 1, sh.idx)
@@ -265,6 +269,7 @@ func kvDel(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	return codec.AppendInt(out, int64(n))
 }
 
+// kvExists is EXISTS key [key ...]; a key named twice counts twice, as in Redis.
 func kvExists(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	keys := args[1:]
 	sh.idx = h.store.lockKeys(keys, 1, sh.idx)
@@ -317,6 +322,7 @@ func kvIncr(sign int64) func(h *kvHandler, out []byte, sh *kvShard, args [][]byt
 	}
 }
 
+// kvMGet is MGET key [key ...], one moment's values: its stripes are locked together.
 func kvMGet(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	keys := args[1:]
 	sh.idx = h.store.lockKeys(keys, 1, sh.idx)
@@ -413,6 +419,7 @@ func kvTTL(unit int64) func(h *kvHandler, out []byte, sh *kvShard, args [][]byte
 	}
 }
 
+// kvPersist is PERSIST key: it drops the key's TTL.
 func kvPersist(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	st := &h.store.stripes[h.store.stripeOf(args[1])]
 	st.mu.Lock()
@@ -437,6 +444,7 @@ func kvDBSize(h *kvHandler, out []byte, sh *kvShard, _ [][]byte) []byte {
 	return codec.AppendInt(out, int64(n))
 }
 
+// kvFlushAll is FLUSHALL [ASYNC|SYNC]: new maps under every lock, so the old memory is freed.
 func kvFlushAll(h *kvHandler, out []byte, sh *kvShard, args [][]byte) []byte {
 	if len(args) > 2 || len(args) == 2 && !kvIs(args[1], "async") && !kvIs(args[1], "sync") {
 		return codec.AppendError(out, kvErrSyntax)
@@ -486,6 +494,7 @@ func kvConfig(_ *kvHandler, out []byte, _ *kvShard, args [][]byte) []byte {
 	return out
 }
 
+// containsInt reports whether v is in s.
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {

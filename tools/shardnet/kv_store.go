@@ -49,6 +49,7 @@ type kvEntry struct {
 	exp int64 // deadline in Unix milliseconds; 0: none. Alive until now passes it, as in Redis.
 }
 
+// newKVStore returns an empty keyspace.
 func newKVStore() *kvStore {
 	s := &kvStore{seed: maphash.MakeSeed()}
 	for i := range s.stripes {
