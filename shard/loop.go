@@ -161,7 +161,9 @@ func (l *Loop) RunOnce(block bool) error {
 }
 
 // Exit makes Run return: after the current round when after <= 0, else once
-// after has passed (event_base_loopexit). Any goroutine.
+// after has passed (event_base_loopexit). Called while the loop is not
+// running, it ends the next Run after that Run's first round (or, with
+// after > 0, once after has passed from that round). Any goroutine.
 func (l *Loop) Exit(after time.Duration) {
 	if after <= 0 {
 		l.exitReq.Store(true)
@@ -177,8 +179,9 @@ func (l *Loop) Exit(after time.Duration) {
 }
 
 // Break makes Run return as soon as the running callback returns, leaving
-// the rest of the round for the next Run (event_base_loopbreak). Any
-// goroutine.
+// the rest of the round (ready fds, due timers, queued tasks) for the next
+// Run (event_base_loopbreak). Called while the loop is not running, it makes
+// the next Run return at once. Any goroutine.
 func (l *Loop) Break() {
 	l.breakReq.Store(true)
 	l.wake()
