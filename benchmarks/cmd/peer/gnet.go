@@ -1,0 +1,48 @@
+package main
+
+import (
+	"github.com/panjf2000/gnet/v2"
+)
+
+// gnetEcho and gnetHTTP run on gnet v2's event loops (one per -loops).
+type gnetEcho struct{ gnet.BuiltinEventEngine }
+
+func (*gnetEcho) OnBoot(gnet.Engine) gnet.Action { ready(); return gnet.None }
+
+func (*gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
+	b, _ := c.Next(-1)
+	c.Write(b)
+	return gnet.None
+}
+
+type gnetHTTP struct{ gnet.BuiltinEventEngine }
+
+func (*gnetHTTP) OnBoot(gnet.Engine) gnet.Action { ready(); return gnet.None }
+
+func (*gnetHTTP) OnTraffic(c gnet.Conn) gnet.Action {
+	s := getScratch()
+	closeAfter := serveHTTP(gnetSource{c}, s)
+	if len(s.out) > 0 {
+		c.Write(s.out)
+	}
+	putScratch(s)
+	if closeAfter {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// gnetSource shows a gnet connection's inbound buffer as a codec.Source.
+type gnetSource struct{ c gnet.Conn }
+
+func (s gnetSource) Buffered() int              { return s.c.InboundBuffered() }
+func (s gnetSource) Peek(n int) ([]byte, error) { return s.c.Peek(n) }
+func (s gnetSource) Discard(n int) (int, error) { return s.c.Discard(n) }
+
+func serveGnet(addr, mode string, loops int) error {
+	var h gnet.EventHandler = &gnetEcho{}
+	if mode == "http" {
+		h = &gnetHTTP{}
+	}
+	return gnet.Run(h, "tcp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithReusePort(false))
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"github.com/lesismal/nbio"
+)
+
+// serveNbio runs on nbio's pollers (one per -loops); OnData runs on the
+// poller goroutine that read the bytes (nbio's default).
+func serveNbio(addr, mode string, loops int) error {
+	e := nbio.NewEngine(nbio.Config{Network: "tcp", Addrs: []string{addr}, NPoller: loops})
+	if mode == "echo" {
+		e.OnData(func(c *nbio.Conn, data []byte) { c.Write(data) })
+	} else {
+		e.OnData(nbioHTTP)
+	}
+	if err := e.Start(); err != nil {
+		return err
+	}
+	ready()
+	select {}
+}
+
+// nbioPending is an HTTP connection's unparsed leftover between reads; nbio
+// hands each read's bytes in the poller's buffer and keeps none itself.
+type nbioPending struct{ b []byte }
+
+func nbioHTTP(c *nbio.Conn, data []byte) {
+	p, _ := c.Session().(*nbioPending)
+	src := sliceSource{b: data}
+	if p != nil && len(p.b) > 0 {
+		p.b = append(p.b, data...)
+		src.b = p.b
+	}
+	s := getScratch()
+	closeAfter := serveHTTP(&src, s)
+	if len(s.out) > 0 {
+		c.Write(s.out)
+	}
+	putScratch(s)
+	if closeAfter {
+		c.Close()
+		return
+	}
+	rest := src.rest()
+	switch {
+	case len(rest) == 0:
+		if p != nil {
+			p.b = p.b[:0]
+		}
+	case len(rest) > httpMaxBody+64<<10:
+		c.Close()
+	default:
+		if p == nil {
+			p = &nbioPending{}
+			c.SetSession(p)
+		}
+		p.b = append(p.b[:0], rest...) // copy: rest may alias the poller's buffer, or p.b itself (copy handles the overlap)
+	}
+}
