@@ -224,7 +224,7 @@ func parseChunkSize(line []byte, off int) (int64, error) {
 	}
 rest:
 	if i == 0 {
-		return 0, fmt.Errorf("%w: chunk size at offset %d is not hexadecimal: %q", ErrMalformed, off, line)
+		return 0, fmt.Errorf("%w: chunk size at offset %d is not hexadecimal: %q", ErrMalformed, off, clip(line))
 	}
 	ext := line[i:]
 	for len(ext) > 0 && (ext[0] == ' ' || ext[0] == '\t') {

@@ -51,3 +51,11 @@ var (
 	// fit the configuration; the message names the offending field.
 	ErrInvalidConfig = errors.New("codec: invalid configuration")
 )
+
+// maxQuoted is the most input bytes an error message quotes: enough to
+// recognise the mistake, while a hostile line of kilobytes cannot make an
+// error allocate in proportion to it (the fuzzer found that one).
+const maxQuoted = 32
+
+// clip returns b cut to maxQuoted bytes, for quoting input in an error.
+func clip(b []byte) []byte { return b[:min(len(b), maxQuoted)] }

@@ -270,7 +270,7 @@ func (d *HTTPDecoder) parseRequestLine(line []byte, pos int, req *Request) error
 	proto := rest[sp2+1:]
 	protoAt := pos + sp1 + 1 + sp2 + 1
 	if len(proto) != 8 || string(proto[:5]) != "HTTP/" || proto[6] != '.' || !isDigit(proto[5]) || !isDigit(proto[7]) {
-		return fmt.Errorf("%w: bad HTTP version %q at offset %d", ErrMalformed, proto, protoAt)
+		return fmt.Errorf("%w: bad HTTP version %q at offset %d", ErrMalformed, clip(proto), protoAt)
 	}
 	if proto[5] != '1' || proto[7] > '1' {
 		return fmt.Errorf("%w: %w: %q at offset %d", ErrUnsupported, ErrVersion, proto, protoAt)
@@ -349,7 +349,7 @@ func (h *headerState) note(hd Header, pos int) error {
 		if equalFoldASCII(hd.Name, "content-length") {
 			v, ok := parseContentLength(hd.Value)
 			if !ok {
-				return fmt.Errorf("%w: invalid Content-Length %q at offset %d", ErrMalformed, hd.Value, pos)
+				return fmt.Errorf("%w: invalid Content-Length %q at offset %d", ErrMalformed, clip(hd.Value), pos)
 			}
 			if h.hasCL && v != h.cl {
 				return fmt.Errorf("%w: %w: Content-Length %d at offset %d contradicts %d at offset %d", ErrMalformed, ErrAmbiguousLength, v, pos, h.cl, h.clAt)
@@ -361,7 +361,7 @@ func (h *headerState) note(hd Header, pos int) error {
 			h.hasTE, h.teAt = true, pos
 			for tok := range tokens(hd.Value) {
 				if !equalFoldASCII(tok, "chunked") {
-					return fmt.Errorf("%w: transfer coding %q at offset %d", ErrUnsupported, tok, pos)
+					return fmt.Errorf("%w: transfer coding %q at offset %d", ErrUnsupported, clip(tok), pos)
 				}
 				h.chunked++
 			}

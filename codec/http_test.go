@@ -452,3 +452,33 @@ func FuzzChunkedBody(f *testing.F) {
 		}
 	})
 }
+
+// Errors quote at most a short prefix of the input: a hostile multi-kilobyte
+// line must not make the error message (and its allocation) that large.
+func TestErrorsQuoteLittle(t *testing.T) {
+	long := strings.Repeat("\x12", 4000)
+	d, _ := NewHTTPDecoder(HTTPLimits{})
+	var req Request
+	_, errCL := d.Decode(NewBytes([]byte("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: "+long+"\r\n\r\n")), &req)
+	_, errTE := d.Decode(NewBytes([]byte("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x"+long+"\r\n\r\n")), &req)
+	_, errVer := d.Decode(NewBytes([]byte("GET / HTTP/1.1"+long+"\r\n")), &req)
+	var c ChunkedBody
+	c.Reset(1 << 20)
+	_, _, errChunk := c.Decode(NewBytes([]byte(long + "\r\n")))
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{name: "content-length", err: errCL},
+		{name: "transfer-encoding", err: errTE},
+		{name: "version", err: errVer},
+		{name: "chunk size", err: errChunk},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil || len(tc.err.Error()) > 300 {
+				t.Fatalf("error of %d bytes: %.300v", len(fmt.Sprint(tc.err)), tc.err)
+			}
+		})
+	}
+}
