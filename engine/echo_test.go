@@ -83,22 +83,38 @@ func echoMany(t *testing.T, addr string, conns, maxSize int, budget int64, timeo
 
 // TestEchoRandomSizes echoes messages of 1 B … 1 MiB over 1,000 concurrent
 // connections (100 with -short), at most 256 MiB in all.
+//
+// Edge-triggered mode runs with a small read budget, so that large
+// messages take the path where a connection's budget runs out with bytes
+// still waiting and no new edge will come for them.
 func TestEchoRandomSizes(t *testing.T) {
-	conns := 1000
-	if testing.Short() {
-		conns = 100
+	tests := []struct {
+		name  string
+		conns int
+		opts  []Option
+	}{
+		{name: "level-triggered", conns: 1000},
+		{name: "edge-triggered", conns: 300, opts: []Option{WithEdgeTriggered(true), WithReadBufferSize(4096), WithReadBudget(8192)}},
 	}
-	e, addr := startEngine(t, echoHandler{})
-	start := time.Now()
-	total := echoMany(t, addr, conns, 1<<20, 200<<20, 90*time.Second)
-	t.Logf("%d connections, %d MiB echoed in %v", conns, total>>20, time.Since(start))
-	var in, out uint64
-	for _, s := range e.Stats().Shards {
-		in += s.BytesIn
-		out += s.BytesOut
-	}
-	if in != out {
-		t.Fatalf("server read %d bytes and wrote %d", in, out)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conns := tc.conns
+			if testing.Short() {
+				conns /= 10
+			}
+			e, addr := startEngine(t, echoHandler{}, tc.opts...)
+			start := time.Now()
+			total := echoMany(t, addr, conns, 1<<20, 200<<20, 90*time.Second)
+			t.Logf("%d connections, %d MiB echoed in %v", conns, total>>20, time.Since(start))
+			var in, out uint64
+			for _, s := range e.Stats().Shards {
+				in += s.BytesIn
+				out += s.BytesOut
+			}
+			if in != out {
+				t.Fatalf("server read %d bytes and wrote %d", in, out)
+			}
+		})
 	}
 }
 

@@ -95,9 +95,6 @@ func (s *shardCtx) flushDirty() {
 	}
 	s.dirty = s.dirty[:0]
 	s.dirtyNext = 0
-	if len(s.rereads) > 0 {
-		s.finishRereads()
-	}
 }
 
 // flushGuarded is flush (or drained) for flushDirty: a panic in the
@@ -114,7 +111,9 @@ func (c *Conn) flushGuarded() {
 }
 
 // requeueRead remembers an edge-triggered connection whose read budget ran
-// out with bytes still waiting.
+// out with bytes still waiting: no new edge will report them. One task per
+// batch finishes them after this round's I/O, with a fresh budget, so a
+// flooding connection gets one budget per round like the others.
 func (s *shardCtx) requeueRead(c *Conn) {
 	if len(s.rereads) == 0 {
 		_ = s.loop.Submit(s.finishRereads)
@@ -122,14 +121,24 @@ func (s *shardCtx) requeueRead(c *Conn) {
 	s.rereads = append(s.rereads, c)
 }
 
+// finishRereads is requeueRead's task. It ends with flushDirty like every
+// other entry point: the handlers it runs write, and those writes must
+// leave now, not whenever some other event flushes the shard.
 func (s *shardCtx) finishRereads() {
 	batch := s.rereads
 	s.rereads = nil
 	for _, c := range batch {
 		if c.state != stateClosed && c.wantRead() {
-			c.readReady()
+			c.rereadGuarded()
 		}
 	}
+	s.flushDirty()
+}
+
+// rereadGuarded is readReady under the connection's panic guard.
+func (c *Conn) rereadGuarded() {
+	defer c.recoverPanic()
+	c.readReady()
 }
 
 // register makes a Conn of a connected fd on this shard and opens it. Loop
