@@ -584,3 +584,42 @@ func TestHTTPAndKVHelp(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHTTPServe checks that the request path never panics and answers the
+// same whether the input arrives in one piece or in pieces of any size: a
+// pipelining client must not see a different stream because of how TCP
+// split it.
+func FuzzHTTPServe(f *testing.F) {
+	f.Add([]byte(wrkGet+wrkGet), uint8(1))
+	f.Add([]byte("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n0\r\n\r\n"+wrkGet), uint8(3))
+	f.Add([]byte("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nabcd"+wrkGet), uint8(7))
+	f.Add([]byte("GET /json HTTP/1.0\r\n\r\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		run := func(chunk int) (string, bool) {
+			h := newHTTPHandler(1, time.Second)
+			st, sh := &httpConn{}, &h.shards[0]
+			sh.date = []byte("Sun, 06 Nov 1994 08:49:37 GMT") // both runs alike
+			src := codec.NewBytes(nil)
+			var got []byte
+			for off := 0; off < len(in); off += chunk {
+				src.Write(in[off:min(off+chunk, len(in))])
+				for {
+					out, v, _ := h.serve(src, st, sh)
+					got = append(got, out...)
+					if v == httpClose {
+						return string(got), true
+					}
+					if v != httpFull {
+						break
+					}
+				}
+			}
+			return string(got), false
+		}
+		whole, wholeClosed := run(max(len(in), 1))
+		split, splitClosed := run(int(step%16) + 1)
+		if whole != split || wholeClosed != splitClosed {
+			t.Fatalf("whole input: closed=%v %q\nin pieces of %d: closed=%v %q", wholeClosed, whole, step%16+1, splitClosed, split)
+		}
+	})
+}

@@ -113,7 +113,7 @@ func (h *kvHandler) serve(src codec.Source, sh *kvShard) ([]byte, kvVerdict) {
 		}
 		var quit bool
 		if len(sh.cmd.Args) > 0 {
-			sh.clk = kvClock{}
+			sh.clk = kvClock{read: h.store.now}
 			out, quit = h.exec(out, sh, sh.cmd.Args)
 		}
 		src.Discard(n)

@@ -30,6 +30,7 @@ const kvStripes = 256
 // are freed and memory stays bounded.
 type kvStore struct {
 	seed    maphash.Seed
+	now     func() int64 // Unix milliseconds; nowMilli but in tests
 	stripes [kvStripes]kvStripe
 }
 
@@ -51,7 +52,7 @@ type kvEntry struct {
 
 // newKVStore returns an empty keyspace.
 func newKVStore() *kvStore {
-	s := &kvStore{seed: maphash.MakeSeed()}
+	s := &kvStore{seed: maphash.MakeSeed(), now: nowMilli}
 	for i := range s.stripes {
 		s.stripes[i].m = make(map[string]*kvEntry)
 		s.stripes[i].volatile = make(map[string]*kvEntry)
@@ -100,12 +101,15 @@ func (s *kvStore) unlockAll(idx []int) {
 
 // kvClock reads the wall clock at most once per command, and only when a
 // key with a deadline is touched: most keys have none.
-type kvClock struct{ t int64 }
+type kvClock struct {
+	t    int64
+	read func() int64 // the clock: the store's now
+}
 
 // now returns the command's time in Unix milliseconds.
 func (c *kvClock) now() int64 {
 	if c.t == 0 {
-		c.t = nowMilli()
+		c.t = c.read()
 	}
 	return c.t
 }
@@ -189,7 +193,7 @@ func (s *kvStore) sweep(shard, shards int) {
 		st := &s.stripes[i]
 		for range kvSweepRounds {
 			st.mu.Lock()
-			now, seen, expired := nowMilli(), 0, 0
+			now, seen, expired := s.now(), 0, 0
 			// Map iteration starts at a random place, so successive
 			// rounds sample different keys.
 			for k, e := range st.volatile {
