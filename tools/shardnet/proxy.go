@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,12 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	for _, b := range backends {
+		if !validBackend(b) {
+			fmt.Fprintf(stderr, "shardnet proxy: -backend %q: want host:port, tcp[46]://host:port or unix:///path\n", b)
+			return 2
+		}
+	}
 	if connectTimeout <= 0 || downFor < 0 {
 		fmt.Fprintln(stderr, "shardnet proxy: -connect-timeout must be > 0 and -down-for >= 0")
 		return 2
@@ -77,6 +85,19 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		opts = append(opts, engine.WithReadBufferSize(spliceLeadRead))
 	}
 	return serve("proxy", &sf, h, opts, stdout, stderr)
+}
+
+// validBackend checks a backend address the way Dial will read it, so a
+// typo fails at start-up rather than as a log line per client.
+func validBackend(addr string) bool {
+	if strings.HasPrefix(addr, "unix://") {
+		return len(addr) > len("unix://")
+	}
+	for _, scheme := range []string{"tcp://", "tcp4://", "tcp6://"} {
+		addr = strings.TrimPrefix(addr, scheme)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port != ""
 }
 
 // lockedWriter serializes log lines written from several shards.
@@ -221,12 +242,15 @@ func (p *pair) dial() {
 // dialed runs on the client's shard when a connect ends.
 func (p *pair) dialed(up *engine.Conn, err error) {
 	if err != nil {
+		if errors.Is(err, engine.ErrEngineStopped) {
+			return // the engine closes the client too
+		}
 		b := p.h.backends.at((p.start + p.attempts - 1) % p.h.backends.len())
 		if b.markDown() {
 			p.h.log.printf("backend %s is down (%v); skipping it for %v", b.addr, err, p.h.backends.downFor)
 		}
 		p.lastErr = err
-		if p.client.Closed() || errors.Is(err, engine.ErrEngineStopped) {
+		if p.client.Closed() {
 			return
 		}
 		p.dial()

@@ -62,9 +62,12 @@ func (d *direction) forward(b []byte) {
 		return
 	}
 	if dst.OutboundBuffered() == 0 {
-		dst.Write(b)
+		if _, err := dst.Write(b); err != nil {
+			d.broken()
+			return
+		}
 	} else {
-		for len(b) > 0 {
+		for len(b) > 0 && !dst.Closed() {
 			buf := d.p.pool.get(len(b))
 			n := copy(buf, b)
 			b = b[n:]
@@ -85,7 +88,16 @@ func (d *direction) writeOwned(buf []byte) {
 		d.owned = d.owned[:len(d.owned)-1]
 		d.ownedBytes -= cap(buf)
 		d.p.pool.put(buf)
+		d.broken()
 	}
+}
+
+// broken ends the pair after dst refused bytes (closed under us, or over
+// the engine's queue cap): dropping them and going on would corrupt the
+// stream, so both ends see a reset instead.
+func (d *direction) broken() {
+	d.src.Abort()
+	d.dst.Abort()
 }
 
 // sent is the release of the oldest owned buffer: dst has sent it (or

@@ -70,7 +70,13 @@ func (d *direction) spliceMore() {
 	}
 	if dst.OutboundBuffered() > 0 {
 		// The lead went to dst's queue: send it now, splice if it left.
-		if dst.Flush() != nil || dst.OutboundBuffered() > 0 {
+		// If dst is full, wait for the queue to leave rather than let the
+		// engine read src a lead at a time.
+		if dst.Flush() != nil {
+			return
+		}
+		if dst.OutboundBuffered() > 0 {
+			d.pause()
 			return
 		}
 	}

@@ -435,3 +435,28 @@ func TestProxyBackPressureBoundsMemory(t *testing.T) {
 		})
 	}
 }
+
+func TestProxyFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "help shows examples", args: []string{"-help"}, wantCode: 0, wantErr: "examples:"},
+		{name: "no backend", args: []string{"-listen", "127.0.0.1:0"}, wantCode: 2, wantErr: "-backend is required"},
+		{name: "backend without port", args: []string{"-listen", "127.0.0.1:0", "-backend", "localhost"}, wantCode: 2, wantErr: "want host:port"},
+		{name: "zero connect timeout", args: []string{"-backend", "127.0.0.1:1", "-connect-timeout", "0s"}, wantCode: 2, wantErr: "-connect-timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := dispatch(append([]string{"proxy"}, tc.args...), &stdout, &stderr); code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.wantCode, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Fatalf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
+			}
+		})
+	}
+}
