@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -108,6 +109,20 @@ func newHTTPHandler(n int, headTimeout time.Duration) *httpHandler {
 		h.shards[i].out = make([]byte, 0, 4096)
 	}
 	return h
+}
+
+// OnBoot checks that the engine runs as many shards as the per-shard
+// state was made for (httpShardCount must agree with the engine's default).
+func (h *httpHandler) OnBoot(e *engine.Engine) error {
+	return httpCheckShards(e, len(h.shards))
+}
+
+// httpCheckShards is OnBoot's check, shared by the http and kv handlers.
+func httpCheckShards(e *engine.Engine, made int) error {
+	if e.Shards() != made {
+		return fmt.Errorf("per-shard state made for %d shards, engine runs %d", made, e.Shards())
+	}
+	return nil
 }
 
 // OnOpen gives the connection its state.

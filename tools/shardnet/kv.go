@@ -57,6 +57,9 @@ func newKVHandler(n int) *kvHandler {
 	return h
 }
 
+// OnBoot checks that the engine runs as many shards as h was made for.
+func (h *kvHandler) OnBoot(e *engine.Engine) error { return httpCheckShards(e, len(h.shards)) }
+
 // OnTick sweeps this shard's share of the stripes for expired keys.
 func (h *kvHandler) OnTick(shard int) { h.store.sweep(shard, len(h.shards)) }
 
