@@ -150,6 +150,12 @@ func (e *Engine) Addrs() []net.Addr {
 // Loop only (the acceptor's loop).
 func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 	e := a.l.e
+	if a.shard >= 0 {
+		// A reuse-port listener opens its connections on its own shard:
+		// what their OnOpen wrote leaves now, whichever way the batch
+		// ends, not at the shard's next unrelated event.
+		defer e.shards[a.shard].flushDirty()
+	}
 	for i := 0; i < 256; i++ {
 		fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch {
@@ -178,9 +184,6 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 			a.pause()
 			return
 		}
-	}
-	if a.shard >= 0 {
-		e.shards[a.shard].flushDirty()
 	}
 }
 
@@ -234,7 +237,9 @@ func (e *Engine) handoff(fd int, sa unix.Sockaddr, isUnix bool, own int) {
 		s.register(fd, e.h, isUnix)
 		return
 	}
-	if err := s.loop.Submit(func() { s.register(fd, e.h, isUnix) }); err != nil {
+	// flushDirty: OnOpen may have written (a greeting), and this task is
+	// the entry point that must send it.
+	if err := s.loop.Submit(func() { s.register(fd, e.h, isUnix); s.flushDirty() }); err != nil {
 		s.live.Add(-1)
 		e.liveTotal.Add(-1)
 		unix.Close(fd)

@@ -40,6 +40,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.out.Write(b)
 		c.flags |= flagWantWrite
 		c.updateInterest()
+		c.armWriteDeadline()
 		c.checkHighWater()
 		return n + len(b), nil
 	}
@@ -154,10 +155,21 @@ func (c *Conn) flush() {
 			// spend a syscall to hear EAGAIN.
 			c.flags |= flagWantWrite
 			c.updateInterest()
+			c.armWriteDeadline()
 			return
 		}
 	}
 	c.drained()
+}
+
+// armWriteDeadline runs when queued output starts waiting for EPOLLOUT. The
+// timer only watches the write deadline while output is queued, so a
+// deadline set while nothing was queued is armed here; otherwise output
+// that stalls later would never time out.
+func (c *Conn) armWriteDeadline() {
+	if c.timer != nil && c.timer.writeDL != 0 {
+		c.armTimer()
+	}
 }
 
 // belowLowWater resumes reading after the output fell under the low
@@ -178,9 +190,6 @@ func (c *Conn) drained() {
 		return
 	}
 	c.updateInterest() // drop EPOLLOUT interest
-	if c.timer != nil {
-		c.timer.writeDL = 0
-	}
 	switch {
 	case c.state == stateClosing:
 		c.shutWriteThenLinger()

@@ -355,3 +355,56 @@ func TestEnroll(t *testing.T) {
 		t.Fatalf("Conns() = %d after 4 Enrolls", e.Conns())
 	}
 }
+
+// helloHandler greets every new connection with a short line from OnOpen.
+type helloHandler struct{ echoHandler }
+
+func (helloHandler) OnOpen(c *Conn) error {
+	_, err := c.WriteString("hello\n")
+	return err
+}
+
+// TestGreeting: a short write made in OnOpen leaves at once, however the
+// connection arrived (the acceptor's hand-off, a reuse-port listener's own
+// shard, Enroll), without waiting for some other event on the shard.
+func TestGreeting(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []Option
+		enroll bool
+	}{
+		{name: "acceptor"},
+		{name: "reuse-port", opts: []Option{WithReusePort(true)}},
+		{name: "enroll", enroll: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, addr := startEngine(t, helloHandler{}, append([]Option{WithShards(2)}, tc.opts...)...)
+			if tc.enroll {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				addr = ln.Addr().String()
+				go func() {
+					sc, err := ln.Accept()
+					if err == nil {
+						e.Enroll(sc)
+					}
+				}()
+			}
+			for i := 0; i < 4; i++ {
+				nc := dialT(t, "tcp", addr)
+				nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+				line := make([]byte, 6)
+				if _, err := io.ReadFull(nc, line); err != nil || string(line) != "hello\n" {
+					t.Fatalf("greeting %d: %q, %v", i, line, err)
+				}
+				if tc.enroll {
+					break
+				}
+			}
+		})
+	}
+}
