@@ -139,6 +139,13 @@ func bench(cfg benchConfig, stdout, stderr io.Writer) int {
 	if cfg.mode == "sink" {
 		// Keep a bounded queue per connection; OnDrained refills it.
 		opts = append(opts, engine.WithWatermarks(sinkLow, sinkHigh))
+	} else {
+		// A connection's output is at most its pipeline; the engine must
+		// not stop reading echoes because of it, or a deep pipeline of
+		// large messages would deadlock against a server that also waits
+		// for its output to drain.
+		q := max(64<<20, 2*cfg.pipeline*cfg.size)
+		opts = append(opts, engine.WithMaxQueuedOutput(q), engine.WithWatermarks(q, q))
 	}
 	e, err := engine.New(benchHandler{r}, opts...)
 	if err != nil {

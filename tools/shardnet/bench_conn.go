@@ -76,6 +76,11 @@ func (s *benchShard) pump(now int64) {
 	due := uint64(float64(now) / 1e9 * s.perSec)
 	for s.issued < due && len(s.ready) > 0 && !s.r.stopping.Load() {
 		bc := s.ready[len(s.ready)-1]
+		if bc.c.Closed() {
+			s.ready = s.ready[:len(s.ready)-1]
+			bc.listed = false
+			continue
+		}
 		bc.sendOne(now)
 		s.issued++
 		if bc.c.Closed() || bc.sent-bc.recv >= uint64(s.r.cfg.pipeline) {
