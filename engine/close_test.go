@@ -358,3 +358,83 @@ func TestHandlerPanic(t *testing.T) {
 		})
 	}
 }
+
+// shutHandler answers "bye" with "ok" and a half-close, then counts what
+// it still reads.
+type shutHandler struct {
+	BaseHandler
+	rec       *recHandler
+	afterShut atomic.Int64
+	writeErr  chan error
+}
+
+func (h *shutHandler) OnTraffic(c *Conn) {
+	b, _ := c.Next(c.Buffered())
+	if string(b) == "bye" {
+		c.WriteString("ok")
+		c.CloseWrite()
+		_, err := c.WriteString("too late")
+		h.writeErr <- err
+		return
+	}
+	h.afterShut.Add(int64(len(b)))
+}
+
+func (h *shutHandler) OnClose(c *Conn, reason error) { h.rec.OnClose(c, reason) }
+
+// TestCloseWrite: the server's half-close sends what was queued and then
+// EOF, refuses later writes, and goes on reading until the client closes.
+func TestCloseWrite(t *testing.T) {
+	h := &shutHandler{rec: newRecHandler(1), writeErr: make(chan error, 1)}
+	_, addr := startEngine(t, h, WithShards(1))
+	nc := dialT(t, "tcp", addr)
+	nc.Write([]byte("bye"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(nc)
+	if err != nil || string(got) != "ok" {
+		t.Fatalf("read %q, %v; want ok and EOF", got, err)
+	}
+	if err := <-h.writeErr; !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("Write after CloseWrite: %v, want ErrConnClosed", err)
+	}
+	if _, err := nc.Write([]byte("still reading?")); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return h.afterShut.Load() == 14 }) {
+		t.Fatalf("server read %d bytes after its half-close, want 14", h.afterShut.Load())
+	}
+	nc.Close()
+	if ev := recvClose(t, h.rec); !errors.Is(ev.reason, ErrPeerClosed) {
+		t.Fatalf("OnClose reason %v, want ErrPeerClosed", ev.reason)
+	}
+}
+
+// rejectHandler refuses every connection from OnOpen.
+type rejectHandler struct {
+	BaseHandler
+	rec *recHandler
+}
+
+var errNotToday = errors.New("not today")
+
+func (rejectHandler) OnOpen(*Conn) error              { return errNotToday }
+func (h rejectHandler) OnClose(c *Conn, reason error) { h.rec.OnClose(c, reason) }
+
+// TestReject: an error from OnOpen closes the connection, and the close
+// reason carries both ErrRejected and the handler's error.
+func TestReject(t *testing.T) {
+	h := rejectHandler{rec: newRecHandler(1)}
+	e, addr := startEngine(t, h, WithShards(1))
+	nc := dialT(t, "tcp", addr)
+	ev := recvClose(t, h.rec)
+	if !errors.Is(ev.reason, ErrRejected) || !errors.Is(ev.reason, errNotToday) {
+		t.Fatalf("OnClose reason %v; want ErrRejected wrapping the handler's error", ev.reason)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); !closedByPeer(err) {
+		t.Fatalf("read on a rejected connection: %v", err)
+	}
+	if n := e.Conns(); n != 0 {
+		t.Fatalf("Conns() = %d after the rejection", n)
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"runtime"
 	"sort"
@@ -249,4 +250,131 @@ func testFairness(t *testing.T, opts ...Option) {
 func isTimeout(err error) bool {
 	ne, ok := err.(interface{ Timeout() bool })
 	return ok && ne.Timeout()
+}
+
+// fullHandler fills a connection's output from OnOpen until the cap
+// refuses, and reports what the refused Write did.
+type fullHandler struct {
+	BaseHandler
+	res chan fullResult
+}
+
+type fullResult struct {
+	id            uint64
+	err           error
+	before, after int // OutboundBuffered around the refused Write
+}
+
+func (h *fullHandler) OnOpen(c *Conn) error {
+	chunk := make([]byte, 64<<10)
+	for i := 0; i < 1000; i++ {
+		before := c.OutboundBuffered()
+		if _, err := c.Write(chunk); err != nil {
+			h.res <- fullResult{c.ID(), err, before, c.OutboundBuffered()}
+			return nil
+		}
+	}
+	h.res <- fullResult{id: c.ID()}
+	return nil
+}
+
+// TestOutputCap: past WithMaxQueuedOutput, Write fails with ErrOutputFull
+// and queues nothing; AsyncWrite refuses up front when the bytes in flight
+// pass the cap, and otherwise reports the refusal to done.
+func TestOutputCap(t *testing.T) {
+	const maxQ = 2 << 20
+	h := &fullHandler{res: make(chan fullResult, 1)}
+	e, addr := startEngine(t, h, WithShards(1), WithWatermarks(256<<10, 1<<20), WithMaxQueuedOutput(maxQ))
+	_ = dialT(t, "tcp", addr) // never reads
+	var r fullResult
+	select {
+	case r = <-h.res:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnOpen did not report")
+	}
+	if !errors.Is(r.err, ErrOutputFull) || r.before != r.after || r.before > maxQ {
+		t.Fatalf("refused Write: %v, queued %d -> %d; want ErrOutputFull, nothing added, at most %d", r.err, r.before, r.after, maxQ)
+	}
+	hd, ok := e.Conn(r.id)
+	if !ok {
+		t.Fatal("connection gone")
+	}
+	if err := hd.AsyncWrite(make([]byte, maxQ+1), func(error) { t.Error("done ran for a refused AsyncWrite") }); !errors.Is(err, ErrOutputFull) {
+		t.Fatalf("AsyncWrite past the cap: %v, want ErrOutputFull", err)
+	}
+	done := make(chan error, 1)
+	if err := hd.AsyncWrite(make([]byte, 128<<10), func(err error) { done <- err }); err != nil {
+		t.Fatalf("small AsyncWrite: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrOutputFull) {
+			t.Fatalf("small AsyncWrite onto a full queue: done(%v), want ErrOutputFull", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("done did not run")
+	}
+}
+
+// pauseHandler counts what it reads, and pauses reading on "pause".
+type pauseHandler struct {
+	BaseHandler
+	read   atomic.Int64
+	paused chan uint64
+}
+
+func (h *pauseHandler) OnTraffic(c *Conn) {
+	b, _ := c.Next(c.Buffered())
+	h.read.Add(int64(len(b)))
+	if bytes.HasSuffix(b, []byte("pause")) {
+		c.PauseRead()
+		h.paused <- c.ID()
+	}
+}
+
+// TestPauseRead: after PauseRead nothing is delivered; ResumeRead delivers
+// what arrived meanwhile.
+func TestPauseRead(t *testing.T) {
+	h := &pauseHandler{paused: make(chan uint64, 1)}
+	e, addr := startEngine(t, h, WithShards(1))
+	nc := dialT(t, "tcp", addr)
+	nc.Write([]byte("pause"))
+	var id uint64
+	select {
+	case id = <-h.paused:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pause")
+	}
+	nc.Write(make([]byte, 1000))
+	time.Sleep(100 * time.Millisecond)
+	if n := h.read.Load(); n != 5 {
+		t.Fatalf("read %d bytes while paused, want only the 5 before", n)
+	}
+	hd, _ := e.Conn(id)
+	hd.Do((*Conn).ResumeRead)
+	if !waitFor(5*time.Second, func() bool { return h.read.Load() == 1005 }) {
+		t.Fatalf("read %d bytes after ResumeRead, want 1005", h.read.Load())
+	}
+}
+
+// hoardHandler never consumes its input.
+type hoardHandler struct {
+	BaseHandler
+	rec *recHandler
+}
+
+func (hoardHandler) OnTraffic(*Conn)                 {}
+func (h hoardHandler) OnClose(c *Conn, reason error) { h.rec.OnClose(c, reason) }
+
+// TestMaxInbound: a handler that leaves more than WithMaxInbound unread
+// gets its connection closed with ErrInboundFull, not a growing buffer.
+func TestMaxInbound(t *testing.T) {
+	h := hoardHandler{rec: newRecHandler(1)}
+	_, addr := startEngine(t, h, WithShards(1), WithReadBufferSize(4096), WithReadBudget(4096), WithMaxInbound(16<<10))
+	nc := dialT(t, "tcp", addr)
+	go nc.Write(make([]byte, 1<<20))
+	ev := recvClose(t, h.rec)
+	if !errors.Is(ev.reason, ErrInboundFull) {
+		t.Fatalf("OnClose reason %v, want ErrInboundFull", ev.reason)
+	}
 }
