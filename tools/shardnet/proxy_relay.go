@@ -49,7 +49,9 @@ func (d *direction) relay() {
 	}
 	b, _ := src.Next(src.Buffered())
 	d.forward(b)
-	if d.p.h.splice {
+	// A lead shorter than the read buffer emptied the socket: splicing
+	// would only hear EAGAIN. Small messages stay on the copy path.
+	if d.p.h.splice && len(b) >= spliceLeadRead {
 		d.spliceMore()
 	}
 }
