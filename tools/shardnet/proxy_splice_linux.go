@@ -38,6 +38,7 @@ type spliceState struct {
 	size int  // the pipe's capacity
 	n    int  // bytes in the pipe
 	off  bool // splice failed to start on these sockets: copy instead
+	used bool // a splice from src has succeeded
 }
 
 func (s *spliceState) open() bool {
@@ -97,12 +98,19 @@ func (d *direction) spliceMore() {
 				continue
 			case err == unix.EAGAIN:
 				return
-			case err == unix.EINVAL && moved == 0:
-				d.sp.off = true // these sockets cannot splice
+			case err == unix.EINVAL && !d.sp.used:
+				d.sp.off = true // these sockets cannot splice: copy
 				return
-			case err != nil, n == 0:
-				return // an error or EOF: the engine's next read reports it
+			case err != nil:
+				// Reset, say. The socket reports an error once, so the
+				// engine's next read would see a plain EOF: end the pair
+				// as the copy path does.
+				d.src.Abort()
+				return
+			case n == 0:
+				return // EOF stays readable: the engine's next read reports it
 			}
+			d.sp.used = true
 			d.sp.n = int(n)
 		}
 		m, err := unix.Splice(d.sp.r, nil, dstFd, nil, d.sp.n, spliceFlags)
