@@ -24,7 +24,7 @@ import (
 //	                        │ refused/timeout: mark backend down, dial the next
 //	                        └ none left: close client, log a line
 
-// proxyDefaults are the proxy's tunables; flags override some of them.
+// The relay's bound on queued output, per direction of a pair.
 const (
 	// proxyHigh is the queued output, per direction, past which the
 	// proxy stops reading the sending side: with proxyLow, it bounds a

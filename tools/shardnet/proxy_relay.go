@@ -1,11 +1,6 @@
 package main
 
-import (
-	"sync/atomic"
-	"time"
-
-	"github.com/shardnet/shardnet/engine"
-)
+import "github.com/shardnet/shardnet/engine"
 
 // direction relays one way of a pair, from src to dst, with back-pressure.
 // Loop only.
@@ -180,38 +175,4 @@ func (p *relayPool) put(b []byte) {
 			return
 		}
 	}
-}
-
-// backendSet is the proxy's backends, chosen round-robin; any goroutine.
-type backendSet struct {
-	list    []*backend
-	rr      atomic.Uint64 // the next round-robin start; every shard adds
-	downFor time.Duration
-}
-
-// backend is one backend address and until when it is skipped.
-type backend struct {
-	addr      string
-	downFor   time.Duration
-	downUntil atomic.Int64 // unix nanoseconds; any shard writes and reads
-}
-
-func newBackendSet(addrs []string, downFor time.Duration) *backendSet {
-	s := &backendSet{downFor: downFor}
-	for _, a := range addrs {
-		s.list = append(s.list, &backend{addr: a, downFor: downFor})
-	}
-	return s
-}
-
-func (s *backendSet) len() int                { return len(s.list) }
-func (s *backendSet) at(i int) *backend       { return s.list[i] }
-func (s *backendSet) next() int               { return int((s.rr.Add(1) - 1) % uint64(len(s.list))) }
-func (b *backend) isDown() bool               { return time.Now().UnixNano() < b.downUntil.Load() }
-func (b *backend) markDownUntil(t int64) bool { return b.downUntil.Swap(t) < time.Now().UnixNano() }
-
-// markDown skips the backend for downFor and reports whether it was up
-// until now, so the log says so once per outage.
-func (b *backend) markDown() bool {
-	return b.markDownUntil(time.Now().Add(b.downFor).UnixNano())
 }

@@ -460,3 +460,56 @@ func TestProxyFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestValidBackend(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:80", true},
+		{"localhost:8080", true},
+		{"[::1]:80", true},
+		{"tcp://10.0.0.1:80", true},
+		{"tcp6://[::1]:80", true},
+		{"unix:///tmp/s.sock", true},
+		{"localhost", false},
+		{"127.0.0.1:", false},
+		{"unix://", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			if got := validBackend(tc.addr); got != tc.want {
+				t.Fatalf("validBackend(%q) = %v, want %v", tc.addr, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackendSetRoundRobinAndDownMarks(t *testing.T) {
+	s := newBackendSet([]string{"a:1", "b:1", "c:1"}, time.Hour)
+	var got []int
+	for i := 0; i < 6; i++ {
+		got = append(got, s.next())
+	}
+	if fmt.Sprint(got) != "[0 1 2 0 1 2]" {
+		t.Fatalf("round-robin starts %v", got)
+	}
+	b := s.at(1)
+	if b.isDown() {
+		t.Fatal("a fresh backend is down")
+	}
+	if !b.markDown() {
+		t.Fatal("the first mark of an outage must report the change (it is logged)")
+	}
+	if b.markDown() {
+		t.Fatal("a second mark during the same outage must not be logged again")
+	}
+	if !b.isDown() {
+		t.Fatal("a marked backend is not skipped")
+	}
+	short := newBackendSet([]string{"a:1"}, 0).at(0)
+	short.markDown()
+	if short.isDown() {
+		t.Fatal("with -down-for 0 a backend is never skipped")
+	}
+}
