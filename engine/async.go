@@ -20,7 +20,9 @@ type asyncWrite struct {
 // stopped it (ErrConnClosed, ErrOutputFull, ErrEngineStopped). AsyncWrite
 // itself returns ErrOutputFull without queueing when the bytes already in
 // flight to the shard would pass WithMaxQueuedOutput, and ErrEngineStopped
-// once the shard is gone; done does not run then. Any goroutine.
+// once the shard is gone; done does not run then. A write that races the
+// engine's stop may instead be accepted and get done(ErrEngineStopped) on
+// the goroutine that saw the shard end. Any goroutine.
 func (c *Conn) AsyncWrite(b []byte, done func(error)) error {
 	return c.sh.postWrite(asyncWrite{c: c, id: c.id, b: b, n: len(b), done: done})
 }
@@ -53,12 +55,12 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 	s.amu.Unlock()
 	if post {
 		if err := s.loop.Submit(s.drainAsync); err != nil {
-			s.amu.Lock()
-			s.async = s.async[:len(s.async)-1]
-			s.asyncPosted = false
-			s.amu.Unlock()
-			w.c.asyncQueued.Add(-int64(w.n))
-			return ErrEngineStopped
+			// The loop closed under us. Taking our write back out
+			// would race with other writers appending after it (the
+			// last element need not be ours), so hand the whole queue,
+			// ours included, to failAsync: every write in it gets done
+			// exactly once with ErrEngineStopped, and we return nil.
+			s.failAsync()
 		}
 	}
 	return nil

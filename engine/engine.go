@@ -145,18 +145,36 @@ func (e *Engine) stop(ctx context.Context) {
 		<-e.acceptDone
 	}
 	// Close every connection gracefully on its shard, then wait for the
-	// shards to empty or ctx to end.
+	// shards to empty or ctx to end. The close-all tasks must have run
+	// before the emptiness check means anything: tasks queued ahead of
+	// them (a Dial's connect, a hand-off) may yet add a connection, and
+	// with no connection live the check would pass at once and the loops
+	// would close with those tasks unrun (a Dial's callback never called).
+	passed := make(chan struct{}, len(e.shards))
 	for _, s := range e.shards {
 		s := s
-		_ = s.loop.Submit(func() {
+		if s.loop.Submit(func() {
+			defer func() { passed <- struct{}{} }()
 			for _, c := range s.snapshot() {
 				c.closeGracefully(closeStopped)
 			}
 			s.abortDials(ErrEngineStopped)
 			s.flushDirty()
-		})
+		}) != nil {
+			passed <- struct{}{}
+		}
 	}
-	if err := e.waitEmpty(ctx); err != nil {
+	err := func() error {
+		for range e.shards {
+			select {
+			case <-passed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return e.waitEmpty(ctx)
+	}()
+	if err != nil {
 		e.stopErr = err
 		for _, s := range e.shards {
 			s := s

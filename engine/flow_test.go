@@ -242,7 +242,7 @@ func testFairness(t *testing.T, opts ...Option) {
 	// flooding client and whatever else runs): a starved connection
 	// would wait for the flood to end, which it does not while pinging,
 	// so its round trip would hit the 5 s deadline.
-	if max := rtts[len(rtts)-1]; max > time.Second {
+	if max := rtts[len(rtts)-1]; max > 2500*time.Millisecond {
 		t.Fatalf("a round trip took %v while another connection flooded the shard", max)
 	}
 }
