@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// method is what the results were measured on and how.
+type method struct {
+	Date      string `json:"date"`
+	CPU       string `json:"cpu"`
+	CPUs      int    `json:"cpus"`
+	Kernel    string `json:"kernel"`
+	Go        string `json:"go"`
+	Commit    string `json:"commit"`
+	Dirty     bool   `json:"dirty"`
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
+	Wrk       string `json:"wrk"`
+	Iperf3    string `json:"iperf3"`
+	HAProxy   string `json:"haproxy"`
+	Redis     string `json:"redis"`
+	Duration  string `json:"duration"`
+	Rounds    int    `json:"rounds"`
+	IdleConns int    `json:"idle_conns"`
+	Command   string `json:"command"`
+	Pinned    bool   `json:"pinned"`
+	Elapsed   string `json:"elapsed"`
+}
+
+func describeMachine(d time.Duration, rounds, idle int) *method {
+	m := &method{
+		Date:      time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		CPUs:      runtime.NumCPU(),
+		Kernel:    firstLine(run("uname", "-r")),
+		Go:        runtime.Version(),
+		Commit:    firstLine(run("git", "rev-parse", "--short", "HEAD")),
+		Dirty:     strings.TrimSpace(run("git", "status", "--porcelain", "--untracked-files=no")) != "",
+		LoadStart: loadavg(),
+		Wrk:       firstLine(run("wrk", "-v")),
+		Iperf3:    firstLine(run("iperf3", "--version")),
+		HAProxy:   firstLine(run("haproxy", "-v")),
+		Redis:     firstLine(run("redis-server", "--version")),
+		Duration:  d.String(),
+		Rounds:    rounds,
+		IdleConns: idle,
+		Command:   "cd benchmarks && go run ./cmd/bench " + strings.Join(os.Args[1:], " "),
+		Pinned:    haveTaskset,
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func run(name string, args ...string) string {
+	b, _ := exec.Command(name, args...).CombinedOutput()
+	return string(b)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(l)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}

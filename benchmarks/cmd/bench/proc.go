@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
+// (100 on every Linux the driver targets; the method section says so).
+const clockTicks = 100
+
+// pinning says where a process runs: on one CPU through taskset, or free.
+type pinning struct {
+	cpu        int // -1: not pinned
+	gomaxprocs int // 0: leave GOMAXPROCS unset
+}
+
+// proc is a started child process whose output lines are kept (for the
+// raw record) and also offered on a channel (for readiness and markers).
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	lines chan string // stdout and stderr lines, merged, while someone listens
+	mu    sync.Mutex
+	out   bytes.Buffer // everything printed, for the raw record
+	done  chan struct{}
+	err   error
+}
+
+// start runs argv with the pinning, capturing its output.
+func start(name string, pin pinning, argv []string, extraEnv ...string) (*proc, error) {
+	if pin.cpu >= 0 && haveTaskset {
+		argv = append([]string{"taskset", "-c", strconv.Itoa(pin.cpu)}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = os.Environ()
+	if pin.gomaxprocs > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(pin.gomaxprocs))
+	}
+	cmd.Env = append(cmd.Env, extraEnv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{name: name, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	fmt.Fprintf(&p.out, "$ %s\n", strings.Join(argv, " "))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var wg sync.WaitGroup
+	for _, r := range []*bufio.Scanner{bufio.NewScanner(stdout), bufio.NewScanner(stderr)} {
+		wg.Add(1)
+		go func(sc *bufio.Scanner) {
+			defer wg.Done()
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				p.mu.Lock()
+				p.out.WriteString(line)
+				p.out.WriteByte('\n')
+				p.mu.Unlock()
+				select {
+				case p.lines <- line:
+				default: // nobody is listening for markers any more
+				}
+			}
+		}(r)
+	}
+	go func() {
+		wg.Wait()
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// output returns what the process has printed so far.
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitLine waits for a line with the prefix, or the process's end, or d.
+func (p *proc) waitLine(prefix string, d time.Duration) (string, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case l := <-p.lines:
+			if strings.HasPrefix(l, prefix) {
+				return l, nil
+			}
+		case <-p.done:
+			// Lines may still be queued.
+			for {
+				select {
+				case l := <-p.lines:
+					if strings.HasPrefix(l, prefix) {
+						return l, nil
+					}
+				default:
+					return "", fmt.Errorf("%s exited (%v) before printing %q", p.name, p.err, prefix)
+				}
+			}
+		case <-t.C:
+			return "", fmt.Errorf("%s: no %q within %v", p.name, prefix, d)
+		}
+	}
+}
+
+// wait waits for the process to end by itself, at most d.
+func (p *proc) wait(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s: still running after %v, killed", p.name, d)
+	}
+}
+
+// stop ends the process: SIGTERM, then SIGKILL after two seconds.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// cpuTicks returns the process's user+system time, all threads, in clock
+// ticks, from /proc/PID/stat.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields count from the
+	// last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	}
+	return u + s, nil
+}
+
+// rssKiB returns VmRSS from /proc/PID/status.
+func rssKiB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			if len(f) >= 2 {
+				return strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// fdCount returns how many fds the process holds.
+func fdCount(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// waitPort waits until addr accepts a TCP connection.
+func waitPort(addr string, d time.Duration, p *proc) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if p != nil {
+			select {
+			case <-p.done:
+				return fmt.Errorf("%s exited (%v): %s", p.name, p.err, lastLines(p.output(), 5))
+			default:
+			}
+		}
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: nothing accepts on %s after %v", p.name, addr, d)
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, " | ")
+}
+
+// window is what was sampled of a server and its client between two moments.
+type window struct {
+	seconds    float64
+	serverCPU  float64 // seconds of CPU
+	clientCPU  float64
+	mallocs    int64 // -1 if the server does not report them
+	serverPeer bool
+}
+
+// snapshot is one sample of the processes' counters.
+type snapshot struct {
+	at      time.Time
+	server  int64
+	client  int64
+	mallocs int64
+}
+
+func takeSnapshot(server, client *proc, peer bool) snapshot {
+	s := snapshot{at: time.Now(), mallocs: -1}
+	s.server, _ = cpuTicks(server.pid())
+	if client != nil {
+		s.client, _ = cpuTicks(client.pid())
+	}
+	if peer {
+		s.mallocs = askMallocs(server)
+	}
+	return s
+}
+
+// askMallocs makes a peer print its malloc count (SIGUSR1) and reads it.
+func askMallocs(p *proc) int64 {
+	// Drop stale lines so the answer is this request's.
+	for {
+		select {
+		case <-p.lines:
+			continue
+		default:
+		}
+		break
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return -1
+	}
+	l, err := p.waitLine("mallocs ", time.Second)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(l, "mallocs "), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func between(a, b snapshot) window {
+	w := window{
+		seconds:   b.at.Sub(a.at).Seconds(),
+		serverCPU: float64(b.server-a.server) / clockTicks,
+		clientCPU: float64(b.client-a.client) / clockTicks,
+		mallocs:   -1,
+	}
+	if a.mallocs >= 0 && b.mallocs >= 0 {
+		w.mallocs = b.mallocs - a.mallocs
+	}
+	return w
+}

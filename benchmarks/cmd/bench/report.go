@@ -1,0 +1,380 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// stat is one (suite, cell, peer)'s samples reduced to medians.
+type stat struct {
+	n, errors             int
+	rate, lo, hi          float64
+	cpuNs, srvPct, cliPct float64
+	p50, p99, allocs      float64
+	notes                 []string
+}
+
+type key struct{ suite, cell, peer string }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return -1
+	}
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// aggregate reduces samples; runs with errors count in errors, not in
+// the figures.
+func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
+	type acc struct{ rate, cpu, srv, cli, p50, p99, allocs []float64 }
+	accs := map[key]*acc{}
+	stats := map[key]*stat{}
+	order := map[string][]string{} // suite -> cells in order
+	for _, s := range samples {
+		k := key{s.Suite, s.Cell, s.Peer}
+		if stats[k] == nil {
+			stats[k] = &stat{}
+			accs[k] = &acc{}
+			if !slices.Contains(order[s.Suite], s.Cell) {
+				order[s.Suite] = append(order[s.Suite], s.Cell)
+			}
+		}
+		st, a := stats[k], accs[k]
+		if s.Errors > 0 {
+			st.errors += s.Errors
+			if s.Note != "" && len(st.notes) < 2 {
+				st.notes = append(st.notes, s.Note)
+			}
+			continue
+		}
+		st.n++
+		a.rate = append(a.rate, s.Rate)
+		add := func(dst *[]float64, v float64) {
+			if v >= 0 {
+				*dst = append(*dst, v)
+			}
+		}
+		add(&a.cpu, s.ServerCPUPerMsgNs)
+		add(&a.srv, s.ServerCPUPct)
+		add(&a.cli, s.ClientCPUPct)
+		add(&a.p50, s.P50us)
+		add(&a.p99, s.P99us)
+		add(&a.allocs, s.AllocsPerMsg)
+	}
+	for k, st := range stats {
+		a := accs[k]
+		st.rate, st.cpuNs, st.srvPct, st.cliPct = median(a.rate), median(a.cpu), median(a.srv), median(a.cli)
+		st.p50, st.p99, st.allocs = median(a.p50), median(a.p99), median(a.allocs)
+		st.lo, st.hi = -1, -1
+		if len(a.rate) > 0 {
+			st.lo, st.hi = slices.Min(a.rate), slices.Max(a.rate)
+		}
+	}
+	return stats, order
+}
+
+func human(v float64) string {
+	switch {
+	case v < 0:
+		return "–"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func num(v float64, format string) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+type reportOut struct{ markdown, readme string }
+
+// suiteInfo says how each suite's figures read.
+var suiteInfo = map[string]struct{ title, rate, cpu string }{
+	"echo":     {"Echo, server pinned to CPU 0 (1 loop, GOMAXPROCS=1), `shardnet bench` pinned to CPU 1", "msgs/s", "server CPU ns/msg"},
+	"http":     {"HTTP plaintext, server pinned to CPU 0, wrk -t1 pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
+	"latency":  {"Latency at a fixed rate (bench -rate 20000, 50 connections, 64 B, one in flight), pinned", "msgs/s", "server CPU ns/msg"},
+	"unpinned": {"Echo with all cores: nothing pinned, 2 loops, GOMAXPROCS unset, bench with 2 shards", "msgs/s", "server CPU ns/msg"},
+	"idle":     {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
+	"proxy":    {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
+	"kv":       {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
+}
+
+var suiteOrder = []string{"echo", "http", "latency", "unpinned", "idle", "proxy", "kv"}
+
+func suitePeers(suite string) []string {
+	switch suite {
+	case "proxy":
+		return proxyVariants
+	case "kv":
+		return kvServers
+	}
+	return peers
+}
+
+func report(m *method, samples []Sample) reportOut {
+	m.LoadEnd = loadavg()
+	stats, order := aggregate(samples)
+	var full, sum strings.Builder
+	meth := methodMarkdown(m)
+	targets := targetsMarkdown(stats, order)
+
+	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
+	full.WriteString(meth)
+	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
+	sum.WriteString(meth)
+	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
+	sum.WriteString("\n![echo msgs/s](results/echo-rate.svg)\n![echo server CPU per message](results/echo-cpu.svg)\n![HTTP req/s](results/http-rate.svg)\n")
+
+	for _, suite := range suiteOrder {
+		cellsOf := order[suite]
+		if len(cellsOf) == 0 {
+			continue
+		}
+		info := suiteInfo[suite]
+		ps := suitePeers(suite)
+		// Summary: one row per cell, one column per peer.
+		fmt.Fprintf(&sum, "\n### %s\n\n%s, median of the rounds", suite, info.title)
+		if info.cpu != "" {
+			fmt.Fprintf(&sum, " · %s", info.cpu)
+		}
+		sum.WriteString(":\n\n| cell |")
+		for _, p := range ps {
+			fmt.Fprintf(&sum, " %s |", p)
+		}
+		sum.WriteString("\n|---|" + strings.Repeat("---:|", len(ps)) + "\n")
+		for _, c := range cellsOf {
+			fmt.Fprintf(&sum, "| %s |", c)
+			for _, p := range ps {
+				st := stats[key{suite, c, p}]
+				switch {
+				case st == nil:
+					sum.WriteString(" |")
+				case st.n == 0:
+					sum.WriteString(" failed |")
+				case info.cpu != "" && st.cpuNs >= 0:
+					fmt.Fprintf(&sum, " %s · %s |", human(st.rate), num(st.cpuNs, "%.0f"))
+				default:
+					fmt.Fprintf(&sum, " %s |", human(st.rate))
+				}
+			}
+			sum.WriteString("\n")
+		}
+		// Full table: one row per cell and peer.
+		fmt.Fprintf(&full, "\n## %s\n\n%s.\n\n", suite, info.title)
+		fmt.Fprintf(&full, "| cell | peer | %s median | min–max | %s | server CPU %% | client CPU %% | p50 µs | p99 µs | allocs/msg | runs | errors |\n", info.rate, orDash(info.cpu))
+		full.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, c := range cellsOf {
+			for _, p := range ps {
+				st := stats[key{suite, c, p}]
+				if st == nil {
+					continue
+				}
+				errs := "0"
+				if st.errors > 0 {
+					errs = fmt.Sprintf("%d: %s", st.errors, strings.ReplaceAll(strings.Join(st.notes, "; "), "|", "/"))
+				}
+				fmt.Fprintf(&full, "| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %d | %s |\n", c, p,
+					human(st.rate), human(st.lo), human(st.hi), num(st.cpuNs, "%.0f"), num(st.srvPct, "%.0f"), num(st.cliPct, "%.0f"),
+					num(st.p50, "%.0f"), num(st.p99, "%.0f"), num(st.allocs, "%.3f"), st.n, errs)
+			}
+		}
+	}
+	return reportOut{markdown: full.String(), readme: sum.String()}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func methodMarkdown(m *method) string {
+	var b strings.Builder
+	dirty := ""
+	if m.Dirty {
+		dirty = " (with uncommitted changes)"
+	}
+	pin := "server `taskset -c 0`, GOMAXPROCS=1, one loop; client `taskset -c 1`, GOMAXPROCS=1 (bench -shards 1, wrk -t1)"
+	if !m.Pinned {
+		pin = "not pinned (taskset missing or one CPU)"
+	}
+	fmt.Fprintf(&b, "- Machine: %s, %d CPUs; kernel %s; %s; commit `%s`%s; %s.\n", m.CPU, m.CPUs, m.Kernel, m.Go, m.Commit, dirty, m.Date)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s. Elapsed %s.\n", m.LoadStart, m.LoadEnd, m.Elapsed)
+	fmt.Fprintf(&b, "- Pinning: %s.\n", pin)
+	fmt.Fprintf(&b, "- Each run %s; %d rounds, the peers interleaved in every round (net gnet netpoll nbio shardnet, net gnet …); idle, unpinned, proxy and kv at most 3 rounds. Figures are medians of the rounds; min–max in RESULTS.md.\n", m.Duration, m.Rounds)
+	b.WriteString("- Server CPU per message: utime+stime of the server process (all threads) from /proc/PID/stat, sampled 0.2 s after the load starts counting and 0.1 s before it ends, divided by the messages the client counted over the same time. Client CPU % the same way. allocs/msg: runtime.MemStats.Mallocs in the server over that window (read on SIGUSR1) ÷ messages.\n")
+	fmt.Fprintf(&b, "- Tools: `shardnet bench` (this commit; echo bytes verified), %s, %s, %s, %s.\n", m.Wrk, m.Iperf3, m.HAProxy, m.Redis)
+	fmt.Fprintf(&b, "- Idle: %d connections from 127.0.0.2–5 held by `cmd/idleclient` (a separate process), RSS from /proc/PID/status before any and 1 s after the server holds them all.\n", m.IdleConns)
+	fmt.Fprintf(&b, "- Command: `%s`.\n", m.Command)
+	return b.String()
+}
+
+// targetsMarkdown compares shardnet with the targets of issue 8.
+func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("| target | cell | measured | verdict |\n|---|---|---|---|\n")
+	row := func(target, cell, measured, verdict string) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, measured, verdict)
+	}
+	get := func(suite, cell, peer string) *stat {
+		st := stats[key{suite, cell, peer}]
+		if st == nil || st.n == 0 {
+			return nil
+		}
+		return st
+	}
+	for _, suite := range []string{"echo", "unpinned"} {
+		for _, c := range order[suite] {
+			sh := get(suite, c, "shardnet")
+			var best *stat
+			bestName := ""
+			for _, p := range goPeers {
+				if st := get(suite, c, p); st != nil && (best == nil || st.rate > best.rate) {
+					best, bestName = st, p
+				}
+			}
+			if sh == nil || best == nil {
+				row("echo ≥1.1× best Go peer", suite+" "+c, "no data", "–")
+				continue
+			}
+			r := sh.rate / best.rate
+			cr := sh.cpuNs / best.cpuNs
+			measured := fmt.Sprintf("%.2f× %s (%s vs %s msgs/s); CPU/msg %.2f× (%.0f vs %.0f ns); client CPU %.0f%%", r, bestName, human(sh.rate), human(best.rate), cr, sh.cpuNs, best.cpuNs, sh.cliPct)
+			verdict := "**missed**"
+			switch {
+			case r >= 1.1:
+				verdict = "met (≥1.1×)"
+			case sh.cliPct > 90 && r >= 0.97 && cr <= 0.91:
+				verdict = "met (client-bound: rate within 3%, CPU/msg ≤0.91×)"
+			}
+			row("echo ≥1.1× best Go peer, or equal at ≤0.91× CPU when client >90%", suite+" "+c, measured, verdict)
+		}
+	}
+	for _, c := range order["latency"] {
+		sh := get("latency", c, "shardnet")
+		var best *stat
+		bestName := ""
+		for _, p := range goPeers {
+			if st := get("latency", c, p); st != nil && st.p99 >= 0 && (best == nil || st.p99 < best.p99) {
+				best, bestName = st, p
+			}
+		}
+		if sh == nil || best == nil {
+			continue
+		}
+		v := "**missed**"
+		if sh.p99 <= best.p99 {
+			v = "met"
+		}
+		row("p99 ≤ best Go peer's", c, fmt.Sprintf("shardnet p99 %.0f µs (p50 %.0f) vs %s %.0f µs (p50 %.0f)", sh.p99, sh.p50, bestName, best.p99, best.p50), v)
+	}
+	for _, c := range order["http"] {
+		sh, g := get("http", c, "shardnet"), get("http", c, "gnet")
+		if sh == nil || g == nil {
+			continue
+		}
+		r := sh.rate / g.rate
+		v := "**missed**"
+		if r >= 1.1 {
+			v = "met"
+		}
+		row("HTTP ≥1.1× gnet", c, fmt.Sprintf("%.2f× (%s vs %s req/s); CPU/req %.2f×; client CPU %.0f%%", r, human(sh.rate), human(g.rate), sh.cpuNs/g.cpuNs, sh.cliPct), v)
+	}
+	for _, c := range order["idle"] {
+		if sh := get("idle", c, "shardnet"); sh != nil {
+			v := "**missed**"
+			if sh.rate <= 256 {
+				v = "met"
+			}
+			bestName, best := "", -1.0
+			for _, p := range goPeers {
+				if st := get("idle", c, p); st != nil && (best < 0 || st.rate < best) {
+					best, bestName = st.rate, p
+				}
+			}
+			row("idle ≤256 B/conn", c, fmt.Sprintf("%.0f B/conn (best Go peer %s %.0f B)", sh.rate, bestName, best), v)
+		}
+	}
+	for _, c := range order["proxy"] {
+		h := get("proxy", c, "haproxy")
+		for _, p := range []string{"shardnet", "shardnet-splice"} {
+			sh := get("proxy", c, p)
+			if sh == nil || h == nil {
+				continue
+			}
+			r := sh.rate / h.rate
+			v := "**missed**"
+			if r >= 1 {
+				v = "met"
+			}
+			row("proxy ≥ HAProxy", c+" ("+p+")", fmt.Sprintf("%.2f× (%.1f vs %.1f Gbit/s)", r, sh.rate, h.rate), v)
+		}
+	}
+	for _, c := range order["kv"] {
+		sh, rd := get("kv", c, "shardnet"), get("kv", c, "redis")
+		if sh == nil || rd == nil {
+			continue
+		}
+		r := sh.rate / rd.rate
+		v := "**missed**"
+		if r >= 1 {
+			v = "met"
+		}
+		row("kv ≥ redis-server", c, fmt.Sprintf("%.2f× (%s vs %s ops/s)", r, human(sh.rate), human(rd.rate)), v)
+	}
+	worst, where := -1.0, ""
+	for _, suite := range []string{"echo", "http"} {
+		for _, c := range order[suite] {
+			if sh := get(suite, c, "shardnet"); sh != nil && sh.allocs > worst {
+				worst, where = sh.allocs, suite+" "+c
+			}
+		}
+	}
+	if worst >= 0 {
+		v := "**missed**"
+		if worst < 0.001 {
+			v = "met"
+		}
+		row("zero allocations per message", "echo and http cells", fmt.Sprintf("highest median %.4f allocs/msg (%s)", worst, where), v)
+	}
+	return b.String()
+}
+
+// The README keeps its other sections; this one sits between the markers.
+const (
+	readmeBegin = "<!-- engines:begin (written by cmd/bench) -->"
+	readmeEnd   = "<!-- engines:end -->"
+)
+
+func updateReadme(path, section string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	block := readmeBegin + "\n" + section + readmeEnd
+	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	if i >= 0 && j > i {
+		s = s[:i] + block + s[j+len(readmeEnd):]
+	} else {
+		s = strings.TrimRight(s, "\n") + "\n\n## engines: results\n\n" + block + "\n"
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
