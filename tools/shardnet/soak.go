@@ -27,6 +27,7 @@ type soakReport struct {
 	Bytes      uint64 `json:"bytes_verified"`
 	Mismatches uint64 `json:"mismatches"`
 	Errors     uint64 `json:"errors"`
+	Refused    uint64 `json:"refused"`
 	LastError  string `json:"last_error,omitempty"`
 	Done       bool   `json:"done"`
 }
@@ -78,6 +79,7 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 	lifetime := fs.Duration("lifetime", 10*time.Second, "mean connection lifetime before a client closes and reopens it (churn)")
 	maxSize := fs.Int("maxsize", 32<<10, "largest message, bytes (sizes are random from 1)")
 	shards := fs.Int("shards", 0, "server shards (default GOMAXPROCS)")
+	maxConns := fs.Int("maxconns", 0, "server connection cap (default -conns plus 5% and 500: churn means the server briefly holds closed-but-unseen connections)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -86,7 +88,10 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 		fmt.Fprintln(stderr, "shardnet soak: need -clients >= 1 and -conns >= -clients")
 		return 2
 	}
-	opts := []engine.Option{engine.WithMaxConns(*conns + 1000)}
+	if *maxConns == 0 {
+		*maxConns = *conns + *conns/20 + 500
+	}
+	opts := []engine.Option{engine.WithMaxConns(*maxConns)}
 	if *shards > 0 {
 		opts = append(opts, engine.WithShards(*shards))
 	}
@@ -157,6 +162,7 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 			t.Bytes += r.Bytes
 			t.Mismatches += r.Mismatches
 			t.Errors += r.Errors
+			t.Refused += r.Refused
 			if r.LastError != "" {
 				t.LastError = r.LastError
 			}
@@ -179,8 +185,8 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 				rssAtHalf = s.RSS
 			}
 			t := sum()
-			fmt.Fprintf(stdout, "%6.0fs server-conns=%d client-live=%d opened=%d closed=%d verified=%dMiB mismatches=%d errors=%d rss=%dMiB fds=%d goroutines=%d\n",
-				time.Since(start).Seconds(), e.Conns(), t.Live, t.Opened, t.Closed, t.Bytes>>20, t.Mismatches, t.Errors, s.RSS>>20, s.Fds, s.Goroutines)
+			fmt.Fprintf(stdout, "%6.0fs server-conns=%d client-live=%d opened=%d closed=%d verified=%dMiB mismatches=%d errors=%d refused=%d rss=%dMiB fds=%d goroutines=%d\n",
+				time.Since(start).Seconds(), e.Conns(), t.Live, t.Opened, t.Closed, t.Bytes>>20, t.Mismatches, t.Errors, t.Refused, s.RSS>>20, s.Fds, s.Goroutines)
 		case <-clientsDone:
 			running = false
 		}
@@ -212,7 +218,8 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 
 	res := soakResult{
 		Duration: duration.String(), Conns: *conns, Clients: *clients,
-		Opened: t.Opened, Closed: t.Closed, BytesVerified: t.Bytes, Mismatches: t.Mismatches, Errors: t.Errors, LastError: t.LastError,
+		Opened: t.Opened, Closed: t.Closed, BytesVerified: t.Bytes, Mismatches: t.Mismatches, Errors: t.Errors, Refused: t.Refused,
+		ServerRefused: e.Stats().Refused, LastError: t.LastError,
 		RSSStartMiB: mib(base.RSS), RSSHalfMiB: mib(rssAtHalf), RSSPeakMiB: mib(peak.RSS), RSSAfterLoadMiB: mib(rssLoaded), RSSEndMiB: mib(end.RSS),
 		FdsStart: base.Fds, FdsPeak: peak.Fds, FdsEnd: end.Fds,
 		GoroutinesStart: base.Goroutines, GoroutinesPeak: peak.Goroutines, GoroutinesEnd: end.Goroutines,
@@ -246,8 +253,8 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 	if *jsonOut {
 		json.NewEncoder(stdout).Encode(res)
 	} else {
-		fmt.Fprintf(stdout, "soak: %s, %d conns, %d clients: opened=%d closed=%d verified=%dMiB mismatches=%d errors=%d\n",
-			res.Duration, res.Conns, res.Clients, res.Opened, res.Closed, res.BytesVerified>>20, res.Mismatches, res.Errors)
+		fmt.Fprintf(stdout, "soak: %s, %d conns, %d clients: opened=%d closed=%d verified=%dMiB mismatches=%d errors=%d refused=%d (server shed %d at its limits)\n",
+			res.Duration, res.Conns, res.Clients, res.Opened, res.Closed, res.BytesVerified>>20, res.Mismatches, res.Errors, res.Refused, res.ServerRefused)
 		fmt.Fprintf(stdout, "server rss MiB: start=%d half=%d peak=%d loaded-idle=%d end=%d; fds: start=%d peak=%d end=%d; goroutines: start=%d peak=%d end=%d\n",
 			res.RSSStartMiB, res.RSSHalfMiB, res.RSSPeakMiB, res.RSSAfterLoadMiB, res.RSSEndMiB, res.FdsStart, res.FdsPeak, res.FdsEnd, res.GoroutinesStart, res.GoroutinesPeak, res.GoroutinesEnd)
 		if t.LastError != "" {
@@ -272,6 +279,8 @@ type soakResult struct {
 	BytesVerified   uint64   `json:"bytes_verified"`
 	Mismatches      uint64   `json:"mismatches"`
 	Errors          uint64   `json:"errors"`
+	Refused         uint64   `json:"refused"`
+	ServerRefused   uint64   `json:"server_refused"`
 	LastError       string   `json:"last_error,omitempty"`
 	RSSStartMiB     int64    `json:"rss_start_mib"`
 	RSSHalfMiB      int64    `json:"rss_half_mib"`

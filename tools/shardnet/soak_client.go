@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -16,6 +18,9 @@ import (
 // add, the reporter reads.
 type soakCounters struct {
 	live, opened, closed, bytes, mismatches, errors atomic.Int64
+	// refused counts connections the server closed before their first
+	// answer: shed at its connection or fd limit, not a failure mid-stream.
+	refused atomic.Int64
 	lastErr                                         atomic.Value // string
 }
 
@@ -41,7 +46,8 @@ func runSoakClient(args []string, stdout, stderr io.Writer) int {
 	var c soakCounters
 	report := func(done bool) {
 		r := soakReport{Client: *id, Live: int(c.live.Load()), Opened: uint64(c.opened.Load()), Closed: uint64(c.closed.Load()),
-			Bytes: uint64(c.bytes.Load()), Mismatches: uint64(c.mismatches.Load()), Errors: uint64(c.errors.Load()), Done: done}
+			Bytes: uint64(c.bytes.Load()), Mismatches: uint64(c.mismatches.Load()), Errors: uint64(c.errors.Load()),
+			Refused: uint64(c.refused.Load()), Done: done}
 		if s, ok := c.lastErr.Load().(string); ok {
 			r.LastError = s
 		}
@@ -115,6 +121,14 @@ func soakConn(ctx context.Context, d *net.Dialer, addr string, rng *rand.Rand, b
 		c.opened.Add(1)
 		c.live.Add(1)
 		busy := rng.Float64() < busyShare
+		exchanged := false
+		failIO := func(err error) {
+			if !exchanged && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+				c.refused.Add(1)
+				return
+			}
+			fail(err)
+		}
 		until := time.Now().Add(time.Duration(rng.ExpFloat64() * float64(lifetime)))
 		for ctx.Err() == nil && time.Now().Before(until) {
 			size := 1 + rng.IntN(64)
@@ -130,14 +144,15 @@ func soakConn(ctx context.Context, d *net.Dialer, addr string, rng *rand.Rand, b
 			}
 			nc.SetDeadline(time.Now().Add(30 * time.Second))
 			if _, err := nc.Write(msg); err != nil {
-				fail(err)
+				failIO(err)
 				break
 			}
 			got := rbuf[:size]
 			if _, err := io.ReadFull(nc, got); err != nil {
-				fail(err)
+				failIO(err)
 				break
 			}
+			exchanged = true
 			if !bytes.Equal(got, msg) {
 				bad := 0
 				for j := range got {
