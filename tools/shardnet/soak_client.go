@@ -21,7 +21,7 @@ type soakCounters struct {
 	// refused counts connections the server closed before their first
 	// answer: shed at its connection or fd limit, not a failure mid-stream.
 	refused atomic.Int64
-	lastErr                                         atomic.Value // string
+	lastErr atomic.Value // string
 }
 
 // runSoakClient is the hidden "soak-client" command that runSoak starts: it
