@@ -1,5 +1,5 @@
 // Command bench is the benchmark driver: it builds the peer servers
-// (../peer), `shardnet` and the idle client, runs every configuration for
+// (../peer-net, ../peer-gnet, …), `shardnet` and the idle client, runs every configuration for
 // every peer interleaved (A B C … A B C …) for -rounds rounds, and writes
 // the raw output, the samples, a Markdown table, charts and the README
 // section.
@@ -133,7 +133,7 @@ func main() {
 	if err := charts(*out, samples); err != nil {
 		fmt.Println("bench: charts:", err)
 	}
-	if *readme != "" {
+	if *readme != "" && len(samples) > 0 {
 		must(updateReadme(*readme, rep.readme))
 	}
 	bad := 0
@@ -249,9 +249,11 @@ func sizeName(n int) string {
 func build(bin string) error {
 	must(os.MkdirAll(bin, 0o755))
 	steps := [][]string{
-		{".", "go", "build", "-o", filepath.Join(bin, "peer"), "./cmd/peer"},
 		{".", "go", "build", "-o", filepath.Join(bin, "idleclient"), "./cmd/idleclient"},
 		{"..", "go", "build", "-o", filepath.Join(bin, "shardnet"), "./tools/shardnet"},
+	}
+	for _, p := range peers {
+		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, "peer-"+p), "./cmd/peer-" + p})
 	}
 	for _, s := range steps {
 		cmd := exec.Command(s[1], s[2:]...)

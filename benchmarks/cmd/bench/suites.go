@@ -117,9 +117,9 @@ var (
 	freePin   = pinning{cpu: -1}
 )
 
-// startPeer starts bin/peer and waits until it accepts.
+// startPeer starts bin/peer-PEER and waits until it accepts.
 func (d *driver) startPeer(peer, mode, addr string, pin pinning, loops int, extra ...string) (*proc, error) {
-	argv := append([]string{filepath.Join(d.bin, "peer"), "-peer", peer, "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
+	argv := append([]string{filepath.Join(d.bin, "peer-"+peer), "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
 	p, err := start(peer, pin, argv)
 	if err != nil {
 		return nil, err

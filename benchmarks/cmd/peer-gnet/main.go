@@ -1,13 +1,17 @@
+// Command peer-gnet is the benchmark echo and HTTP plaintext server on gnet
+// v2: OnTraffic on gnet's event loops (one per -loops). Flags, signals and
+// the shared HTTP behaviour are in ../../internal/peer.
 package main
 
 import (
 	"github.com/panjf2000/gnet/v2"
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
 
 // gnetEcho and gnetHTTP run on gnet v2's event loops (one per -loops).
 type gnetEcho struct{ gnet.BuiltinEventEngine }
 
-func (*gnetEcho) OnBoot(gnet.Engine) gnet.Action { ready(); return gnet.None }
+func (*gnetEcho) OnBoot(gnet.Engine) gnet.Action { peer.Ready(); return gnet.None }
 
 func (*gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
 	b, _ := c.Next(-1)
@@ -17,15 +21,15 @@ func (*gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
 
 type gnetHTTP struct{ gnet.BuiltinEventEngine }
 
-func (*gnetHTTP) OnBoot(gnet.Engine) gnet.Action { ready(); return gnet.None }
+func (*gnetHTTP) OnBoot(gnet.Engine) gnet.Action { peer.Ready(); return gnet.None }
 
 func (*gnetHTTP) OnTraffic(c gnet.Conn) gnet.Action {
-	s := getScratch()
-	closeAfter := serveHTTP(gnetSource{c}, s)
-	if len(s.out) > 0 {
-		c.Write(s.out)
+	s := peer.GetScratch()
+	closeAfter := peer.ServeHTTP(gnetSource{c}, s)
+	if len(s.Out) > 0 {
+		c.Write(s.Out)
 	}
-	putScratch(s)
+	peer.PutScratch(s)
 	if closeAfter {
 		return gnet.Close
 	}
@@ -46,3 +50,5 @@ func serveGnet(addr, mode string, loops int) error {
 	}
 	return gnet.Run(h, "tcp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithReusePort(false))
 }
+
+func main() { peer.Main("gnet", serveGnet) }

@@ -1,6 +1,11 @@
+// Command peer-net is the benchmark echo and HTTP plaintext server on Go's
+// net: one goroutine per connection, blocking reads and writes on the
+// runtime's netpoller. Flags, signals and the shared HTTP behaviour are in
+// ../../internal/peer.
 package main
 
 import (
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 	"net"
 )
 
@@ -10,12 +15,12 @@ const netEchoBuffer = 32 << 10
 
 // serveNet is Go's net: one goroutine per connection, blocking reads and
 // writes on the runtime's netpoller.
-func serveNet(addr, mode string) error {
+func serveNet(addr, mode string, _ int) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	ready()
+	peer.Ready()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -53,7 +58,7 @@ func netHTTP(c net.Conn) {
 	have := 0
 	for {
 		if have == len(buf) {
-			if len(buf) >= httpMaxBody+64<<10 {
+			if len(buf) >= peer.MaxBody+64<<10 {
 				return
 			}
 			buf = append(buf, make([]byte, len(buf))...)
@@ -61,22 +66,24 @@ func netHTTP(c net.Conn) {
 		n, err := c.Read(buf[have:])
 		have += n
 		if n > 0 {
-			src := sliceSource{b: buf[:have]}
-			s := getScratch()
-			closeAfter := serveHTTP(&src, s)
-			if len(s.out) > 0 {
-				if _, werr := c.Write(s.out); werr != nil {
+			src := peer.SliceSource{B: buf[:have]}
+			s := peer.GetScratch()
+			closeAfter := peer.ServeHTTP(&src, s)
+			if len(s.Out) > 0 {
+				if _, werr := c.Write(s.Out); werr != nil {
 					closeAfter = true
 				}
 			}
-			putScratch(s)
+			peer.PutScratch(s)
 			if closeAfter {
 				return
 			}
-			have = copy(buf, src.rest())
+			have = copy(buf, src.Rest())
 		}
 		if err != nil {
 			return
 		}
 	}
 }
+
+func main() { peer.Main("net", serveNet) }

@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"errors"
@@ -16,14 +16,14 @@ import (
 // the answers of that read leave in one write; every request gets the same
 // plaintext response, whose Date is refreshed once a second.
 
-// httpMaxBody bounds a request body the servers wait for (wrk sends none).
-const httpMaxBody = 64 << 10
+// MaxBody bounds a request body the servers wait for (wrk sends none).
+const MaxBody = 64 << 10
 
 // httpDecoder is shared by every connection: it holds only its limits.
 var httpDecoder = mustDecoder()
 
 func mustDecoder() *codec.HTTPDecoder {
-	d, err := codec.NewHTTPDecoder(codec.HTTPLimits{MaxBody: httpMaxBody})
+	d, err := codec.NewHTTPDecoder(codec.HTTPLimits{MaxBody: MaxBody})
 	if err != nil {
 		panic("peer: HTTP limits rejected: " + err.Error())
 	}
@@ -65,54 +65,56 @@ func startDateClock() {
 // closed after it.
 var errorResponse = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
-// httpScratch is the per-read working memory: a parsed request head and the
-// responses gathered for one write. It comes from a pool (every peer the
+// Scratch is the per-read working memory: a parsed request head and the
+// responses gathered for one write. Its fields are the decoder's output and the responses; it comes from a pool (every peer the
 // same way), so it costs nothing per idle connection.
-type httpScratch struct {
-	req codec.Request
-	out []byte
+type Scratch struct {
+	Req codec.Request
+	Out []byte
 }
 
-var scratchPool = sync.Pool{New: func() any { return &httpScratch{out: make([]byte, 0, 4096)} }}
+var scratchPool = sync.Pool{New: func() any { return &Scratch{Out: make([]byte, 0, 4096)} }}
 
-func getScratch() *httpScratch { return scratchPool.Get().(*httpScratch) }
+// GetScratch takes a Scratch from the pool.
+func GetScratch() *Scratch { return scratchPool.Get().(*Scratch) }
 
-func putScratch(s *httpScratch) {
-	if cap(s.out) > 1<<20 {
-		s.out = make([]byte, 0, 4096)
+// PutScratch returns s to the pool.
+func PutScratch(s *Scratch) {
+	if cap(s.Out) > 1<<20 {
+		s.Out = make([]byte, 0, 4096)
 	}
-	s.out = s.out[:0]
+	s.Out = s.Out[:0]
 	scratchPool.Put(s)
 }
 
-// serveHTTP answers every complete request buffered in src, in order: it
-// appends each response to s.out and discards the request. It returns true
-// when the connection must be closed once s.out has been written (the client
+// ServeHTTP answers every complete request buffered in src, in order: it
+// appends each response to s.Out and discards the request. It returns true
+// when the connection must be closed once s.Out has been written (the client
 // asked for it, or sent a request the decoder rejected).
-func serveHTTP(src codec.Source, s *httpScratch) (closeAfter bool) {
+func ServeHTTP(src codec.Source, s *Scratch) (closeAfter bool) {
 	resp := currentResponses.Load()
 	for {
-		n, err := httpDecoder.Decode(src, &s.req)
+		n, err := httpDecoder.Decode(src, &s.Req)
 		if err != nil {
 			if errors.Is(err, codec.ErrNeedMore) {
 				return false
 			}
-			s.out = append(s.out, errorResponse...)
+			s.Out = append(s.Out, errorResponse...)
 			return true
 		}
-		if s.req.Chunked {
-			s.out = append(s.out, errorResponse...)
+		if s.Req.Chunked {
+			s.Out = append(s.Out, errorResponse...)
 			return true
 		}
-		total := n + int(s.req.ContentLength)
+		total := n + int(s.Req.ContentLength)
 		if src.Buffered() < total {
 			return false // wait for the whole body
 		}
-		keep := s.req.KeepAlive
+		keep := s.Req.KeepAlive
 		if keep {
-			s.out = append(s.out, resp.keepAlive...)
+			s.Out = append(s.Out, resp.keepAlive...)
 		} else {
-			s.out = append(s.out, resp.closing...)
+			s.Out = append(s.Out, resp.closing...)
 		}
 		src.Discard(total)
 		if !keep {
@@ -121,28 +123,29 @@ func serveHTTP(src codec.Source, s *httpScratch) (closeAfter bool) {
 	}
 }
 
-// sliceSource is a codec.Source over bytes the peer already holds in one
+// SliceSource is a codec.Source over bytes the peer already holds in one
 // slice (Go's net read buffer, nbio's read buffer or a connection's
 // leftover).
-type sliceSource struct {
-	b []byte
+type SliceSource struct {
+	B []byte
 	r int
 }
 
-func (s *sliceSource) Buffered() int { return len(s.b) - s.r }
+// Buffered, Peek and Discard make SliceSource a codec.Source.
+func (s *SliceSource) Buffered() int { return len(s.B) - s.r }
 
-func (s *sliceSource) Peek(n int) ([]byte, error) {
-	if n > len(s.b)-s.r {
+func (s *SliceSource) Peek(n int) ([]byte, error) {
+	if n > len(s.B)-s.r {
 		return nil, codec.ErrNeedMore
 	}
-	return s.b[s.r : s.r+n], nil
+	return s.B[s.r : s.r+n], nil
 }
 
-func (s *sliceSource) Discard(n int) (int, error) {
-	n = min(n, len(s.b)-s.r)
+func (s *SliceSource) Discard(n int) (int, error) {
+	n = min(n, len(s.B)-s.r)
 	s.r += n
 	return n, nil
 }
 
-// rest returns the bytes not yet consumed.
-func (s *sliceSource) rest() []byte { return s.b[s.r:] }
+// Rest returns the bytes not yet consumed.
+func (s *SliceSource) Rest() []byte { return s.B[s.r:] }

@@ -1,7 +1,12 @@
+// Command peer-netpoll is the benchmark echo and HTTP plaintext server on
+// cloudwego/netpoll: OnRequest on netpoll's goroutine pool, loops set by
+// -loops. Flags, signals and the shared HTTP behaviour are in
+// ../../internal/peer.
 package main
 
 import (
 	"context"
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 
 	"github.com/cloudwego/netpoll"
 )
@@ -24,7 +29,7 @@ func serveNetpoll(addr, mode string, loops int) error {
 	if err != nil {
 		return err
 	}
-	ready()
+	peer.Ready()
 	return loop.Serve(ln)
 }
 
@@ -42,14 +47,14 @@ func netpollEcho(_ context.Context, c netpoll.Connection) error {
 
 func netpollHTTP(_ context.Context, c netpoll.Connection) error {
 	r, w := c.Reader(), c.Writer()
-	s := getScratch()
-	closeAfter := serveHTTP(netpollSource{r}, s)
+	s := peer.GetScratch()
+	closeAfter := peer.ServeHTTP(netpollSource{r}, s)
 	var err error
-	if len(s.out) > 0 {
-		w.WriteBinary(s.out)
-		err = w.Flush() // Flush returns once the bytes are written, so s.out may go back to the pool.
+	if len(s.Out) > 0 {
+		w.WriteBinary(s.Out)
+		err = w.Flush() // Flush returns once the bytes are written, so s.Out may go back to the pool.
 	}
-	putScratch(s)
+	peer.PutScratch(s)
 	r.Release()
 	if closeAfter {
 		c.Close()
@@ -68,3 +73,5 @@ func (s netpollSource) Discard(n int) (int, error) {
 	}
 	return n, nil
 }
+
+func main() { peer.Main("netpoll", serveNetpoll) }

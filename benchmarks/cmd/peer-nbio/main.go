@@ -1,7 +1,12 @@
+// Command peer-nbio is the benchmark echo and HTTP plaintext server on
+// lesismal/nbio: OnData on the poller goroutine that read the bytes (one
+// poller per -loops). Flags, signals and the shared HTTP behaviour are in
+// ../../internal/peer.
 package main
 
 import (
 	"github.com/lesismal/nbio"
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
 
 // serveNbio runs on nbio's pollers (one per -loops); OnData runs on the
@@ -16,7 +21,7 @@ func serveNbio(addr, mode string, loops int) error {
 	if err := e.Start(); err != nil {
 		return err
 	}
-	ready()
+	peer.Ready()
 	select {}
 }
 
@@ -26,28 +31,28 @@ type nbioPending struct{ b []byte }
 
 func nbioHTTP(c *nbio.Conn, data []byte) {
 	p, _ := c.Session().(*nbioPending)
-	src := sliceSource{b: data}
+	src := peer.SliceSource{B: data}
 	if p != nil && len(p.b) > 0 {
 		p.b = append(p.b, data...)
-		src.b = p.b
+		src.B = p.b
 	}
-	s := getScratch()
-	closeAfter := serveHTTP(&src, s)
-	if len(s.out) > 0 {
-		c.Write(s.out)
+	s := peer.GetScratch()
+	closeAfter := peer.ServeHTTP(&src, s)
+	if len(s.Out) > 0 {
+		c.Write(s.Out)
 	}
-	putScratch(s)
+	peer.PutScratch(s)
 	if closeAfter {
 		c.Close()
 		return
 	}
-	rest := src.rest()
+	rest := src.Rest()
 	switch {
 	case len(rest) == 0:
 		if p != nil {
 			p.b = p.b[:0]
 		}
-	case len(rest) > httpMaxBody+64<<10:
+	case len(rest) > peer.MaxBody+64<<10:
 		c.Close()
 	default:
 		if p == nil {
@@ -57,3 +62,5 @@ func nbioHTTP(c *nbio.Conn, data []byte) {
 		p.b = append(p.b[:0], rest...) // copy: rest may alias the poller's buffer, or p.b itself (copy handles the overlap)
 	}
 }
+
+func main() { peer.Main("nbio", serveNbio) }

@@ -1,6 +1,10 @@
+// Command peer-shardnet is the benchmark echo and HTTP plaintext server on
+// shardnet's engine: OnTraffic on its shards (one per -loops). Flags, signals
+// and the shared HTTP behaviour are in ../../internal/peer.
 package main
 
 import (
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 	"github.com/shardnet/shardnet/engine"
 )
 
@@ -16,12 +20,12 @@ type shardnetHTTP struct{ engine.BaseHandler }
 
 // OnTraffic parses straight from the engine's Conn, which is a codec.Source.
 func (shardnetHTTP) OnTraffic(c *engine.Conn) {
-	s := getScratch()
-	closeAfter := serveHTTP(c, s)
-	if len(s.out) > 0 {
-		c.Write(s.out)
+	s := peer.GetScratch()
+	closeAfter := peer.ServeHTTP(c, s)
+	if len(s.Out) > 0 {
+		c.Write(s.Out)
 	}
-	putScratch(s)
+	peer.PutScratch(s)
 	if closeAfter {
 		c.Close()
 	}
@@ -35,6 +39,8 @@ func serveShardnet(addr, mode string, loops int) error {
 	if _, err := engine.Serve(h, []string{"tcp://" + addr}, engine.WithShards(loops)); err != nil {
 		return err
 	}
-	ready()
+	peer.Ready()
 	select {}
 }
+
+func main() { peer.Main("shardnet", serveShardnet) }

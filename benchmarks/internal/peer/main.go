@@ -1,0 +1,84 @@
+// Package peer is what the benchmark servers under cmd/peer-* share: the
+// command line, the signals the driver uses, and the HTTP behaviour (see
+// http.go). Each engine's server is its own binary, so that no engine's
+// package init (gnet starts a goroutine pool, netpoll its pollers) runs in
+// another engine's process.
+//
+//	peer-gnet -mode http -addr 127.0.0.1:8080 -loops 1
+//
+// A server prints "ready" on stdout once it accepts connections. SIGUSR1
+// prints "mallocs N" (runtime.MemStats.Mallocs) on stdout, so the driver
+// can count allocations over a window; SIGTERM ends it, writing -cpuprofile
+// first.
+package peer
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+)
+
+// Serve starts an engine's server on addr in mode "echo" or "http" with
+// the given number of event loops; it calls Ready once it accepts and
+// returns only on failure.
+type Serve func(addr, mode string, loops int) error
+
+// Main parses the flags, sets up profiling and signals and runs serve.
+func Main(name string, serve Serve) {
+	mode := flag.String("mode", "echo", "echo|http")
+	addr := flag.String("addr", "127.0.0.1:7000", "listen address host:port")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops (ignored by net)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
+	flag.Parse()
+	if *mode != "echo" && *mode != "http" {
+		fail(name, fmt.Errorf("-mode %q: want echo or http", *mode))
+	}
+	if *loops < 1 {
+		fail(name, fmt.Errorf("-loops %d: want at least 1", *loops))
+	}
+	if *mode == "http" {
+		startDateClock()
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(name, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(name, err)
+		}
+	}
+	go signals(*cpuprofile != "")
+	fail(name, serve(*addr, *mode, *loops))
+}
+
+// Ready tells the driver the server accepts connections.
+func Ready() { fmt.Println("ready") }
+
+func signals(profiling bool) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	for sig := range ch {
+		if sig == syscall.SIGUSR1 {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("mallocs %d\n", ms.Mallocs)
+			continue
+		}
+		if profiling {
+			pprof.StopCPUProfile()
+		}
+		os.Exit(0)
+	}
+}
+
+func fail(name string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "peer-%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
