@@ -35,7 +35,7 @@ var haveTaskset bool
 
 func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
-	duration := flag.Duration("duration", 3*time.Second, "length of each measured run")
+	duration := flag.Duration("duration", 2*time.Second, "length of each measured run (2 s keeps the full run near 25 minutes on 2 cores)")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
 	suites := flag.String("suites", "echo,http,latency,idle,unpinned,proxy,kv", "suites to run")
 	out := flag.String("out", "results", "results directory")
