@@ -149,3 +149,68 @@ func TestAsyncWriteOrder(t *testing.T) {
 		t.Fatalf("Stats BytesOut = %d, want %d", out, want)
 	}
 }
+
+// wakeHandler counts OnTraffic calls that found nothing to read.
+type wakeHandler struct {
+	addrHandler
+	woken atomic.Int64
+}
+
+func (h *wakeHandler) OnTraffic(c *Conn) {
+	if c.Buffered() == 0 {
+		h.woken.Add(1)
+	}
+	c.Discard(c.Buffered())
+}
+
+// TestHandleOps: AsyncWritev sends its slices in order as one write (empty
+// ones included) with one done; Wake runs OnTraffic with nothing to read;
+// Handle.Close closes gracefully; a handle of a closed connection is inert.
+func TestHandleOps(t *testing.T) {
+	h := &wakeHandler{}
+	e, addr := startEngine(t, h, WithShards(2))
+	nc := dialT(t, "tcp", addr)
+	c := h.serverSide(t, nc)
+	hd, ok := e.Conn(c.ID())
+	if !ok {
+		t.Fatal("no handle")
+	}
+	var calls atomic.Int64
+	done := make(chan error, 2)
+	parts := [][]byte{[]byte("one "), nil, []byte("two "), {}, []byte("three")}
+	if err := hd.AsyncWritev(parts, func(err error) { calls.Add(1); done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("AsyncWritev done: %v", err)
+	}
+	got := make([]byte, len("one two three"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(nc, got); err != nil || string(got) != "one two three" {
+		t.Fatalf("AsyncWritev sent %q, %v", got, err)
+	}
+	if err := hd.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return h.woken.Load() == 1 }) {
+		t.Fatalf("Wake: OnTraffic ran %d times with nothing to read, want 1", h.woken.Load())
+	}
+	if err := hd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("after Handle.Close: %v, want EOF", err)
+	}
+	nc.Close()
+	if !waitFor(5*time.Second, func() bool { _, ok := e.Conn(c.ID()); return !ok }) {
+		t.Fatal("connection still found after closing")
+	}
+	// The stale handle: its tasks find the ID gone and do nothing.
+	if err := hd.Wake(); err != nil {
+		t.Fatalf("Wake on a closed connection: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if h.woken.Load() != 1 || calls.Load() != 1 {
+		t.Fatalf("stale handle ran OnTraffic (%d) or a second done (%d)", h.woken.Load(), calls.Load())
+	}
+}
