@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
+	"golang.org/x/sys/unix"
 )
 
 // closeEvent is one OnClose, seen from the test goroutine.
@@ -406,5 +407,90 @@ func TestGreeting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sockoptHandler reads socket options of each new connection on its shard.
+type sockoptHandler struct {
+	BaseHandler
+	got chan map[string]int
+}
+
+func (h *sockoptHandler) OnOpen(c *Conn) error {
+	m := map[string]int{}
+	get := func(name string, level, opt int) {
+		v, err := unix.GetsockoptInt(c.Fd(), level, opt)
+		if err != nil {
+			v = -1
+		}
+		m[name] = v
+	}
+	get("nodelay", unix.IPPROTO_TCP, unix.TCP_NODELAY)
+	get("keepalive", unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	get("keepidle", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+	get("usertimeout", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+	get("sndbuf", unix.SOL_SOCKET, unix.SO_SNDBUF)
+	h.got <- m
+	return nil
+}
+
+// TestSocketOptions: the engine's socket options reach accepted
+// connections.
+func TestSocketOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		want map[string]int
+		// atLeast holds lower bounds (the kernel doubles SO_SNDBUF).
+		atLeast map[string]int
+	}{
+		{name: "defaults", want: map[string]int{"nodelay": 1, "keepalive": 0, "usertimeout": 0}},
+		{name: "set", opts: []Option{WithNoDelay(false), WithKeepAlive(30 * time.Second),
+			WithUserTimeout(1500 * time.Millisecond), WithSocketBuffers(64<<10, 0)},
+			want:    map[string]int{"nodelay": 0, "keepalive": 1, "keepidle": 30, "usertimeout": 1500},
+			atLeast: map[string]int{"sndbuf": 64 << 10}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &sockoptHandler{got: make(chan map[string]int, 1)}
+			_, addr := startEngine(t, h, append([]Option{WithShards(1)}, tc.opts...)...)
+			_ = dialT(t, "tcp", addr)
+			var got map[string]int
+			select {
+			case got = <-h.got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no OnOpen")
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %d, want %d", k, got[k], v)
+				}
+			}
+			for k, v := range tc.atLeast {
+				if got[k] < v {
+					t.Errorf("%s = %d, want at least %d", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestPinning: with WithPinning each shard's thread runs on its own CPU of
+// the allowed set.
+func TestPinning(t *testing.T) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() < 2 {
+		t.Skipf("needs 2 allowed CPUs (%d, %v)", set.Count(), err)
+	}
+	e, addr := startEngine(t, echoHandler{}, WithShards(2), WithPinning(true))
+	for i := 0; i < 2; i++ {
+		if !echoCheck(t, dialT(t, "tcp", addr), i) {
+			t.FailNow()
+		}
+	}
+	st := e.Stats()
+	a, b := st.Shards[0].CPU, st.Shards[1].CPU
+	if a < 0 || b < 0 || a == b || !set.IsSet(a) || !set.IsSet(b) {
+		t.Fatalf("shard CPUs %d and %d; want two distinct allowed CPUs", a, b)
 	}
 }
