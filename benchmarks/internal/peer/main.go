@@ -8,8 +8,9 @@
 //
 // A server prints "ready" on stdout once it accepts connections. SIGUSR1
 // prints "mallocs N" (runtime.MemStats.Mallocs) on stdout, so the driver
-// can count allocations over a window; SIGTERM ends it, writing -cpuprofile
-// first.
+// can count allocations over a window; SIGUSR2 writes a heap profile to
+// -memprofile (after a GC), for the idle-memory analysis; SIGTERM ends it,
+// writing -cpuprofile first.
 package peer
 
 import (
@@ -33,6 +34,7 @@ func Main(name string, serve Serve) {
 	addr := flag.String("addr", "127.0.0.1:7000", "listen address host:port")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops (ignored by net)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
+	memprofile := flag.String("memprofile", "", "write a heap profile here on SIGUSR2")
 	flag.Parse()
 	if *mode != "echo" && *mode != "http" {
 		fail(name, fmt.Errorf("-mode %q: want echo or http", *mode))
@@ -52,17 +54,28 @@ func Main(name string, serve Serve) {
 			fail(name, err)
 		}
 	}
-	go signals(*cpuprofile != "")
+	go signals(*cpuprofile != "", *memprofile)
 	fail(name, serve(*addr, *mode, *loops))
 }
 
 // Ready tells the driver the server accepts connections.
 func Ready() { fmt.Println("ready") }
 
-func signals(profiling bool) {
+func signals(profiling bool, memprofile string) {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range ch {
+		if sig == syscall.SIGUSR2 {
+			if memprofile != "" {
+				runtime.GC()
+				if f, err := os.Create(memprofile); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+				fmt.Println("memprofile written")
+			}
+			continue
+		}
 		if sig == syscall.SIGUSR1 {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
