@@ -51,8 +51,8 @@ func buildResponses(now time.Time) *responses {
 	return &responses{keepAlive: mk(false), closing: mk(true)}
 }
 
-// startDateClock sets the responses and refreshes them once a second.
-func startDateClock() {
+// StartDateClock sets the responses and refreshes them once a second.
+func StartDateClock() {
 	currentResponses.Store(buildResponses(time.Now()))
 	go func() {
 		for now := range time.Tick(time.Second) {

@@ -43,7 +43,7 @@ func Main(name string, serve Serve) {
 		fail(name, fmt.Errorf("-loops %d: want at least 1", *loops))
 	}
 	if *mode == "http" {
-		startDateClock()
+		StartDateClock()
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

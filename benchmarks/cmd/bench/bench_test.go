@@ -1,0 +1,128 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
+)
+
+func TestParseWrk(t *testing.T) {
+	out := `Running 2s test @ http://127.0.0.1:21001/plaintext
+  1 threads and 50 connections
+  Latency Distribution
+     50%  512.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    3.50ms
+  10000 requests in 2.00s, 1.00MB read
+  Socket errors: connect 0, read 1, write 2, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:  5000.50
+`
+	if m := wrkRate.FindStringSubmatch(out); m == nil || m[1] != "5000.50" {
+		t.Errorf("rate: %v", m)
+	}
+	pct := wrkPct.FindAllStringSubmatch(out, -1)
+	if len(pct) != 2 || pct[0][2] != "512.00" || pct[0][3] != "us" || pct[1][2] != "3.50" || pct[1][3] != "ms" {
+		t.Errorf("percentiles: %v", pct)
+	}
+	if m := wrkSockErr.FindStringSubmatch(out); m == nil || strings.Join(m[1:], ",") != "0,1,2,3" {
+		t.Errorf("socket errors: %v", m)
+	}
+	if m := wrkNon2xx.FindStringSubmatch(out); m == nil || m[1] != "4" {
+		t.Errorf("non-2xx: %v", m)
+	}
+}
+
+func TestJSONAndCSVParts(t *testing.T) {
+	if got := jsonPart("bench: x\n{\n  \"messages\": 3\n}\n[ 1.0s] 5 msgs/s\n"); got != "{\n  \"messages\": 3\n}" {
+		t.Errorf("jsonPart = %q", got)
+	}
+	if got := csvPart("\"test\",\"rps\"\nSET: 1\r\"SET\",\"5.0\"\nnoise\n"); got != "\"test\",\"rps\"\n\"SET\",\"5.0\"\n" {
+		t.Errorf("csvPart = %q", got)
+	}
+}
+
+func TestCPUTicksAndRSS(t *testing.T) {
+	if _, err := cpuTicks(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+	if r, err := rssKiB(os.Getpid()); err != nil || r <= 0 {
+		t.Errorf("rss %d, %v", r, err)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"empty", nil, -1},
+		{"odd", []float64{3, 1, 2}, 2},
+		{"even", []float64{4, 1, 3, 2}, 2.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := median(tc.in); got != tc.want {
+				t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUpdateReadmeKeepsTheRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	os.WriteFile(path, []byte("# b\n\n## buffer\nkeep\n\n"+readmeBegin+"\nold\n"+readmeEnd+"\ntail\n"), 0o644)
+	if err := updateReadme(path, "new\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	want := "# b\n\n## buffer\nkeep\n\n" + readmeBegin + "\nnew\n" + readmeEnd + "\ntail\n"
+	if string(b) != want {
+		t.Errorf("got %q, want %q", b, want)
+	}
+}
+
+// TestCheckHTTP runs checkHTTP against the shared HTTP code served over
+// Go's net, as peer-net does.
+func TestCheckHTTP(t *testing.T) {
+	peer.StartDateClock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				have := 0
+				for {
+					n, err := c.Read(buf[have:])
+					have += n
+					src := peer.SliceSource{B: buf[:have]}
+					s := peer.GetScratch()
+					closeAfter := peer.ServeHTTP(&src, s)
+					c.Write(s.Out)
+					peer.PutScratch(s)
+					if closeAfter || err != nil {
+						return
+					}
+					have = copy(buf, src.Rest())
+				}
+			}()
+		}
+	}()
+	if err := checkHTTP(ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+}
