@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -18,7 +19,7 @@ var peerColors = map[string]color.Color{
 	"shardnet": color.RGBA{0xd6, 0x27, 0x28, 0xff},
 }
 
-// charts draws grouped bars (one group per cell, one bar per peer) of the
+// charts draws, as SVG and PNG, grouped bars (one group per cell, one bar per peer) of the
 // echo rate, the echo server CPU per message and the HTTP rate.
 func charts(out string, samples []Sample) error {
 	stats, order := aggregate(samples)
@@ -59,8 +60,10 @@ func charts(out string, samples []Sample) error {
 		p.Legend.Top = true
 		p.NominalX(cellsOf...)
 		width := vg.Length(len(cellsOf))*vg.Points(75) + vg.Points(80)
-		if err := p.Save(width, 4*vg.Inch, filepath.Join(out, c.file)); err != nil {
-			return fmt.Errorf("%s: %w", c.file, err)
+		for _, f := range []string{c.file, strings.TrimSuffix(c.file, ".svg") + ".png"} {
+			if err := p.Save(width, 4*vg.Inch, filepath.Join(out, f)); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
 		}
 	}
 	return nil

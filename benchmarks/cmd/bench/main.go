@@ -38,6 +38,7 @@ func main() {
 	duration := flag.Duration("duration", 2*time.Second, "length of each measured run (2 s keeps the full run near 25 minutes on 2 cores)")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
 	suites := flag.String("suites", "echo,http,latency,idle,unpinned,proxy,kv", "suites to run")
+	only := flag.String("cells", "", "run only the cells whose name contains this")
 	out := flag.String("out", "results", "results directory")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
 	idleN := flag.Int("idle", 10000, "idle connections in the idle suite")
@@ -78,7 +79,7 @@ func main() {
 	}
 	var samples []Sample
 	for _, c := range cells(*quick) {
-		if !want[c.Suite] {
+		if !want[c.Suite] || !strings.Contains(c.Name, *only) {
 			continue
 		}
 		if c.Suite == "http" || c.Suite == "http-unpinned" {
@@ -120,31 +121,39 @@ func main() {
 				}
 			}
 		}
+		// Write what is done after every cell, so a run cut short still
+		// leaves its figures.
+		write(env, samples, start, *out, *readme)
 	}
-	elapsed := time.Since(start)
-	env.Elapsed = elapsed.Round(time.Second).String()
-	b, _ := json.MarshalIndent(struct {
-		Method  *method  `json:"method"`
-		Samples []Sample `json:"samples"`
-	}{env, samples}, "", " ")
-	must(os.WriteFile(filepath.Join(*out, "samples.json"), b, 0o644))
-	rep := report(env, samples)
-	must(os.WriteFile(filepath.Join(*out, "RESULTS.md"), []byte(rep.markdown), 0o644))
-	if err := charts(*out, samples); err != nil {
-		fmt.Println("bench: charts:", err)
-	}
-	if *readme != "" && len(samples) > 0 {
-		must(updateReadme(*readme, rep.readme))
-	}
+	write(env, samples, start, *out, *readme)
 	bad := 0
 	for _, s := range samples {
 		if s.Errors > 0 {
 			bad++
 		}
 	}
-	fmt.Printf("bench: %d samples, %d with errors, %v; results in %s\n", len(samples), bad, elapsed.Round(time.Second), *out)
+	fmt.Printf("bench: %d samples, %d with errors, %v; results in %s\n", len(samples), bad, time.Since(start).Round(time.Second), *out)
 	if bad > 0 {
 		os.Exit(1)
+	}
+}
+
+// write saves the samples, the Markdown report, the charts and the README
+// section for the samples so far.
+func write(env *method, samples []Sample, start time.Time, out, readme string) {
+	env.Elapsed = time.Since(start).Round(time.Second).String()
+	b, _ := json.MarshalIndent(struct {
+		Method  *method  `json:"method"`
+		Samples []Sample `json:"samples"`
+	}{env, samples}, "", " ")
+	must(os.WriteFile(filepath.Join(out, "samples.json"), b, 0o644))
+	rep := report(env, samples)
+	must(os.WriteFile(filepath.Join(out, "RESULTS.md"), []byte(rep.markdown), 0o644))
+	if err := charts(out, samples); err != nil {
+		fmt.Println("bench: charts:", err)
+	}
+	if readme != "" && len(samples) > 0 {
+		must(updateReadme(readme, rep.readme))
 	}
 }
 
