@@ -47,8 +47,8 @@ func (e *Engine) Listen(addr string) (net.Addr, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.stopping {
+		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
 	l := &listener{e: e, isUnix: network == "unix"}
@@ -56,8 +56,14 @@ func (e *Engine) Listen(addr string) (net.Addr, error) {
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)
 	} else if err := e.startAcceptLoop(); err != nil {
+		e.mu.Unlock()
 		return nil, err
 	}
+	acceptLoop := e.acceptLoop
+	e.mu.Unlock()
+	// The sockets are made and watched without e.mu: watching waits for
+	// the loops, and a shard may itself be waiting for e.mu (a callback
+	// calling Listen too), which would deadlock.
 	for i := 0; i < n; i++ {
 		fd, bound, err := listenSocket(network, address, n > 1)
 		if err != nil {
@@ -72,7 +78,7 @@ func (e *Engine) Listen(addr string) (net.Addr, error) {
 				address = bound.String() // the others bind the port the first got
 			}
 		}
-		a := &acceptor{l: l, fd: fd, shard: -1, spare: -1, loop: e.acceptLoop}
+		a := &acceptor{l: l, fd: fd, shard: -1, spare: -1, loop: acceptLoop}
 		if n > 1 {
 			a.shard, a.loop = i, e.shards[i].loop
 		}
@@ -87,7 +93,15 @@ func (e *Engine) Listen(addr string) (net.Addr, error) {
 			return nil, err
 		}
 	}
+	e.mu.Lock()
+	if e.stopping {
+		// Stop began meanwhile and did not see this listener.
+		e.mu.Unlock()
+		l.close()
+		return nil, ErrEngineStopped
+	}
 	e.listeners = append(e.listeners, l)
+	e.mu.Unlock()
 	return l.addr, nil
 }
 
@@ -110,8 +124,14 @@ func (e *Engine) startAcceptLoop() error {
 	return nil
 }
 
-// onLoop runs fn on the acceptor's loop and returns its error.
+// onLoop runs fn on the acceptor's loop and returns its error. Called on
+// that very loop (Listen from a callback of a reuse-port shard), it runs fn
+// at once: waiting for a task the loop would run after the caller returns
+// would wait forever.
 func (a *acceptor) onLoop(fn func() error) error {
+	if a.l.e.onShard(a.shard) {
+		return fn()
+	}
 	errc := make(chan error, 1)
 	if err := a.loop.Submit(func() { errc <- fn() }); err != nil {
 		return mapSubmitErr(err)
@@ -273,6 +293,10 @@ func (l *listener) close() {
 	var wg sync.WaitGroup
 	for _, a := range l.acceptors {
 		a := a
+		if l.e.onShard(a.shard) {
+			a.release() // on its own loop already: see onLoop
+			continue
+		}
 		wg.Add(1)
 		if a.loop.Submit(func() {
 			defer wg.Done()

@@ -111,15 +111,15 @@ func (e *Engine) dialSockaddr(sa unix.Sockaddr, isUnix bool, peer netip.AddrPort
 		idx = e.cfg.balancer.Pick(e.loads, peer)
 	}
 	s := e.shards[idx]
-	// Under e.mu, so that a Dial either queues its connect before Stop's
-	// close-all pass (which then fails it with ErrEngineStopped if it is
-	// still in progress) or is refused here. A connect queued later would
-	// make a connection after the shard was emptied, which Stop would wait
-	// for in vain, or be dropped unrun with the loop, its callback never
-	// called.
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.stopping {
+	// Under e.gate, so that a Dial either queues its connect before
+	// Stop's close-all pass (which then fails it with ErrEngineStopped if
+	// it is still in progress) or is refused here. A connect queued later
+	// would make a connection after the shard was emptied, which Stop
+	// would wait for in vain, or be dropped unrun with the loop, its
+	// callback never called.
+	e.gate.RLock()
+	defer e.gate.RUnlock()
+	if e.closing {
 		return ErrEngineStopped
 	}
 	return mapSubmitErr(s.loop.Submit(func() { s.startDial(sa, isUnix, cfg, cb) }))
@@ -255,9 +255,9 @@ func (e *Engine) EnrollFd(fd int, isUnix bool) error {
 		sa, _ = unix.Getpeername(fd)
 	}
 	// As in Dial: hand off before Stop's close-all pass, or not at all.
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.stopping {
+	e.gate.RLock()
+	defer e.gate.RUnlock()
+	if e.closing {
 		unix.Close(fd)
 		return ErrEngineStopped
 	}

@@ -23,9 +23,16 @@ type Engine struct {
 	loads   loads
 	offload *workerPool
 
-	mu        sync.Mutex  // guards listeners and stopping
+	mu        sync.Mutex  // guards listeners and stopping; never held while waiting on a loop
 	listeners []*listener // guarded by mu
 	stopping  bool        // guarded by mu
+
+	// gate orders Dial and Enroll against Stop: they hold it for reading
+	// while they check closing and queue their task, Stop holds it for
+	// writing to set closing. A lock of its own, so that a callback that
+	// dials never waits on e.mu.
+	gate    sync.RWMutex
+	closing bool // guarded by gate
 	stopOnce  sync.Once
 	stopErr   error
 	stopped   chan struct{} // closed when Stop has finished
@@ -101,6 +108,11 @@ func (e *Engine) loopPanic(v any, stack []byte) {
 // Shards returns the number of shards. Any goroutine.
 func (e *Engine) Shards() int { return len(e.shards) }
 
+// onShard reports whether the caller runs on shard i's thread.
+func (e *Engine) onShard(i int) bool {
+	return i >= 0 && e.shards[i].tid.Load() == int64(unix.Gettid())
+}
+
 // onLoop reports whether the caller runs on one of the engine's shard
 // threads.
 func (e *Engine) onLoop() bool {
@@ -132,6 +144,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 func (e *Engine) stop(ctx context.Context) {
 	defer close(e.stopped)
+	e.gate.Lock()
+	e.closing = true
+	e.gate.Unlock()
 	e.mu.Lock()
 	e.stopping = true
 	ls := e.listeners

@@ -494,3 +494,65 @@ func TestPinning(t *testing.T) {
 		t.Fatalf("shard CPUs %d and %d; want two distinct allowed CPUs", a, b)
 	}
 }
+
+// listenHandler opens a new listener from a callback when told "listen".
+type listenHandler struct {
+	echoHandler
+	res chan error
+}
+
+func (h *listenHandler) OnTraffic(c *Conn) {
+	b, _ := c.Next(c.Buffered())
+	if string(b) != "listen" {
+		c.Write(b)
+		return
+	}
+	a, err := c.Engine().Listen("tcp://127.0.0.1:0")
+	if err == nil {
+		c.WriteString(a.String())
+	}
+	h.res <- err
+}
+
+// TestListenFromCallback: Listen is callable from a shard's callback, also
+// with reuse-port listeners, which it registers on every shard, its own
+// included; and a second Listen on a busy port fails cleanly.
+func TestListenFromCallback(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{name: "acceptor"},
+		{name: "reuse-port", opts: []Option{WithReusePort(true)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &listenHandler{res: make(chan error, 1)}
+			e, addr := startEngine(t, h, append([]Option{WithShards(2)}, tc.opts...)...)
+			nc := dialT(t, "tcp", addr)
+			nc.Write([]byte("listen"))
+			select {
+			case err := <-h.res:
+				if err != nil {
+					t.Fatalf("Listen from a callback: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Listen from a callback did not return: the shard waits for itself")
+			}
+			buf := make([]byte, 64)
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := nc.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !echoCheck(t, dialT(t, "tcp", string(buf[:n])), 1) {
+				t.FailNow()
+			}
+			if len(tc.opts) == 0 { // SO_REUSEPORT lets one user bind twice
+				if _, err := e.Listen(string(buf[:n])); err == nil {
+					t.Fatal("a second Listen on a port in use succeeded")
+				}
+			}
+		})
+	}
+}
