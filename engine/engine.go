@@ -31,11 +31,11 @@ type Engine struct {
 	// while they check closing and queue their task, Stop holds it for
 	// writing to set closing. A lock of its own, so that a callback that
 	// dials never waits on e.mu.
-	gate    sync.RWMutex
-	closing bool // guarded by gate
-	stopOnce  sync.Once
-	stopErr   error
-	stopped   chan struct{} // closed when Stop has finished
+	gate     sync.RWMutex
+	closing  bool // guarded by gate
+	stopOnce sync.Once
+	stopErr  error
+	stopped  chan struct{} // closed when Stop has finished
 
 	acceptLoop *shard.Loop   // the acceptor-mode listeners' loop; guarded by mu, made on first Listen
 	acceptDone chan struct{} // closed when acceptLoop's goroutine returns
