@@ -111,6 +111,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 	}
 	if w.bs == nil {
 		c.out.Append(w.b, releaseFor(w.done))
+		c.sh.queued += len(w.b)
 	} else {
 		last := len(w.bs) - 1
 		for last > 0 && len(w.bs[last]) == 0 {
@@ -123,6 +124,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 			}
 			if len(b) > 0 || rel != nil {
 				c.out.Append(b, rel)
+				c.sh.queued += len(b)
 			}
 		}
 	}

@@ -137,6 +137,7 @@ func (c *Conn) closeNow(reason error) {
 	unix.Close(c.fd)
 	c.view = nil
 	c.in.Release()
+	s.queued -= c.out.Len()
 	c.out.Reset()
 	s.forget(c)
 	if c.flags&flagOpened != 0 {

@@ -77,6 +77,11 @@ func (c *Conn) readReady() {
 			if n > 0 {
 				c.deliver(n)
 			}
+			if c.in.Len() == 0 {
+				// The handler has returned, so its slices are dead: an
+				// idle connection holds no buffer memory.
+				c.in.Release()
+			}
 		}
 		switch {
 		case err == unix.EAGAIN:

@@ -38,6 +38,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			b = b[n:]
 		}
 		c.out.Write(b)
+		c.sh.queued += len(b)
 		c.flags |= flagWantWrite
 		c.updateInterest()
 		c.armWriteDeadline()
@@ -45,6 +46,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return n + len(b), nil
 	}
 	c.out.Write(b)
+	c.sh.queued += len(b)
 	c.markDirty()
 	return len(b), nil
 }
@@ -55,6 +57,7 @@ func (c *Conn) WriteString(s string) (int, error) {
 		return 0, err
 	}
 	c.out.WriteString(s)
+	c.sh.queued += len(s)
 	c.markDirty()
 	return len(s), nil
 }
@@ -70,6 +73,7 @@ func (c *Conn) Writev(bs ...[]byte) (int, error) {
 	}
 	for _, b := range bs {
 		c.out.Write(b)
+		c.sh.queued += len(b)
 	}
 	c.markDirty()
 	return total, nil
@@ -83,6 +87,7 @@ func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 		return err
 	}
 	c.out.Append(b, release)
+	c.sh.queued += len(b)
 	c.markDirty()
 	return nil
 }
@@ -140,6 +145,7 @@ func (c *Conn) flush() {
 		n, err := rawWritev(c.fd, s.bufs, &s.iov)
 		if n > 0 {
 			c.out.Consume(n)
+			s.queued -= n
 			s.bytesOut.Add(uint64(n))
 			c.touchWrite()
 			if c.flags&flagWaterPaused != 0 && c.out.Len() <= s.e.cfg.lowWater {

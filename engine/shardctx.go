@@ -22,16 +22,18 @@ type shardCtx struct {
 	pool *buffer.Pool
 
 	// Loop only.
-	readBuf   []byte
-	readFd    int                         // the fd readInto reads from
-	readInto  func(p []byte) (int, error) // made once: read(readFd, p)
-	bufs      [][]byte                    // scratch for writev
-	iov       []unix.Iovec                // scratch for writev
-	dirty     []*Conn                     // connections with output to flush
-	dirtyNext int                         // the next dirty entry flushDirty takes
-	nextID    uint64                      // the per-shard part of the next ID
-	rereads   []*Conn                     // edge-triggered: reads to finish
-	dialing   map[int]*dialState          // connects in progress, by fd
+	readBuf     []byte
+	readFd      int                         // the fd readInto reads from
+	readInto    func(p []byte) (int, error) // made once: read(readFd, p)
+	bufs        [][]byte                    // scratch for writev
+	iov         []unix.Iovec                // scratch for writev
+	dirty       []*Conn                     // connections with output to flush
+	dirtyNext   int                         // the next dirty entry flushDirty takes
+	queued      int                         // output bytes queued in this shard's connections
+	queuedShown int                         // the last queued value stored in queuedBytes
+	nextID      uint64                      // the per-shard part of the next ID
+	rereads     []*Conn                     // edge-triggered: reads to finish
+	dialing     map[int]*dialState          // connects in progress, by fd
 
 	// byID holds the live connections. The loop writes it under mu (once
 	// per connection); any goroutine may look an ID up.
@@ -52,10 +54,12 @@ type shardCtx struct {
 	closed   atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
-	panics   atomic.Uint64
-	rejected atomic.Uint64
-	loopDone chan struct{} // closed when the loop goroutine has returned
-	tid      atomic.Int64  // the loop's OS thread
+	// queuedBytes publishes queued, the output bytes waiting in this
+	// shard's connections; flushDirty stores it when it changed.
+	queuedBytes atomic.Int64
+	panics      atomic.Uint64
+	loopDone    chan struct{} // closed when the loop goroutine has returned
+	tid         atomic.Int64  // the loop's OS thread
 }
 
 func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
@@ -95,6 +99,10 @@ func (s *shardCtx) flushDirty() {
 	}
 	s.dirty = s.dirty[:0]
 	s.dirtyNext = 0
+	if s.queued != s.queuedShown {
+		s.queuedShown = s.queued
+		s.queuedBytes.Store(int64(s.queued))
+	}
 }
 
 // flushGuarded is flush (or drained) for flushDirty: a panic in the

@@ -12,6 +12,9 @@ type ShardStats struct {
 	Opened, Closed uint64
 	// BytesIn and BytesOut count bytes read and written.
 	BytesIn, BytesOut uint64
+	// QueuedBytes is the output waiting to be sent in the shard's
+	// connections (as of the end of the shard's last callback).
+	QueuedBytes int64
 	// Panics counts handler panics that aborted a connection.
 	Panics uint64
 	// TasksQueued is the depth of the shard's task queue.
@@ -48,6 +51,7 @@ func (e *Engine) Stats() Stats {
 			Closed:      s.closed.Load(),
 			BytesIn:     s.bytesIn.Load(),
 			BytesOut:    s.bytesOut.Load(),
+			QueuedBytes: s.queuedBytes.Load(),
 			Panics:      s.panics.Load(),
 			TasksQueued: ls.TasksQueued,
 			Iterations:  ls.Iterations,
