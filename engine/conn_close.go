@@ -23,8 +23,8 @@ func (k closeCode) err() error {
 
 // Close closes the connection gracefully: queued output is sent, then the
 // write side is shut down (the peer reads EOF), then input is read and
-// dropped until the peer's EOF or the linger timeout, and only then is the
-// fd closed. Closing at once with unread input would make Linux send a reset
+// dropped until the peer's EOF, and only then is the fd closed; the linger
+// timeout (WithLingerTimeout) bounds all of it. Closing at once with unread input would make Linux send a reset
 // and drop what it had not sent yet. OnClose runs when the fd is closed.
 // Close returns nil; closing a closed connection does nothing. Loop only.
 func (c *Conn) Close() error {
@@ -75,6 +75,11 @@ func (c *Conn) closeGracefully(code closeCode) {
 	c.view = nil
 	c.in.Release()
 	c.flags &^= flagUserPaused
+	// The linger timeout bounds the whole close, the flush included: a
+	// peer that never reads (or never opens its window) cannot keep a
+	// closing connection, and its queued output, forever.
+	c.timers().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
+	c.armTimer()
 	if c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
 		c.shutWriteThenLinger()
 		return
@@ -109,8 +114,10 @@ func (c *Conn) shutWriteThenLinger() {
 		c.finishClose()
 		return
 	}
-	c.timers().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
-	c.armTimer()
+	if ct := c.timers(); ct.lingerDL == 0 {
+		ct.lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
+		c.armTimer()
+	}
 	c.updateInterest()
 }
 

@@ -86,7 +86,9 @@ func (c *Conn) onTimer() {
 		c.closeNow(errReadTimeout)
 	case ct.writeDL != 0 && now >= ct.writeDL && c.out.Len() > 0:
 		c.closeNow(errWriteTimeout)
-	case cfg.idleTimeout > 0 && now-ct.last >= cfg.idleTimeout && c.state == stateOpen:
+	case cfg.idleTimeout > 0 && now-ct.last >= cfg.idleTimeout:
+		// Closing connections too: one whose peer went silent mid-close
+		// need not wait out the whole linger timeout.
 		c.closeNow(errIdleTimeout)
 	default:
 		if ct.beat != 0 && now >= ct.beat {

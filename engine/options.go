@@ -168,8 +168,10 @@ func WithMaxQueuedOutput(n int) Option { return func(c *config) { c.maxQueued = 
 // (close reason satisfies errors.Is(err, ErrTimeout)). Default 0: off.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
-// WithLingerTimeout bounds how long a graceful Close waits for the peer's
-// EOF after sending its own. Default 5 s.
+// WithLingerTimeout bounds a graceful Close from start to end: sending what
+// is queued, then waiting for the peer's EOF after our own. A peer that
+// does not read or does not close within it is cut off (close reason: a
+// timeout). Default 5 s.
 func WithLingerTimeout(d time.Duration) Option { return func(c *config) { c.lingerTimeout = d } }
 
 // WithMaxConns caps the engine's live connections; one accepted past it is
