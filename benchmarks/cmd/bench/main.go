@@ -40,6 +40,7 @@ func main() {
 	suites := flag.String("suites", "echo,http,latency,idle,unpinned,proxy,kv", "suites to run")
 	only := flag.String("cells", "", "run only the cells whose name contains this")
 	out := flag.String("out", "results", "results directory")
+	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
 	idleN := flag.Int("idle", 10000, "idle connections in the idle suite")
 	flag.Parse()
@@ -67,17 +68,34 @@ func main() {
 		d.bin, err = filepath.Abs(filepath.Join(*out, "bin"))
 		must(err)
 	}
-	os.RemoveAll(d.rawDir)
-	must(build(d.bin))
-	d.luaPath, err = filepath.Abs("pipeline.lua")
-	must(err)
-	env := describeMachine(*duration, *rounds, *idleN)
-
 	want := map[string]bool{}
 	for _, s := range strings.Split(*suites, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
 	var samples []Sample
+	if *merge {
+		var old struct {
+			Samples []Sample `json:"samples"`
+		}
+		if b, err := os.ReadFile(filepath.Join(*out, "samples.json")); err == nil {
+			must(json.Unmarshal(b, &old))
+		}
+		for _, s := range old.Samples {
+			if !want[s.Suite] {
+				samples = append(samples, s)
+			}
+		}
+		for s := range want {
+			os.RemoveAll(filepath.Join(d.rawDir, s))
+		}
+	} else {
+		os.RemoveAll(d.rawDir)
+	}
+	must(build(d.bin))
+	d.luaPath, err = filepath.Abs("pipeline.lua")
+	must(err)
+	env := describeMachine(*duration, *rounds, *idleN)
+
 	for _, c := range cells(*quick) {
 		if !want[c.Suite] || !strings.Contains(c.Name, *only) {
 			continue

@@ -322,6 +322,9 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 		case "s":
 			v *= 1e6
 		}
+		if v == 0 {
+			continue // wrk prints 0.00us when its histogram overflows (seen with pipelining): unknown
+		}
 		if m[1] == "50" {
 			s.P50us = v
 		} else {

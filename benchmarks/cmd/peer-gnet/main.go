@@ -25,7 +25,14 @@ func (*gnetHTTP) OnBoot(gnet.Engine) gnet.Action { peer.Ready(); return gnet.Non
 
 func (*gnetHTTP) OnTraffic(c gnet.Conn) gnet.Action {
 	s := peer.GetScratch()
-	closeAfter := peer.ServeHTTP(gnetSource{c}, s)
+	src, _ := s.Adapter.(*gnetSource)
+	if src == nil {
+		src = &gnetSource{}
+		s.Adapter = src
+	}
+	src.c = c
+	closeAfter := peer.ServeHTTP(src, s)
+	src.c = nil
 	if len(s.Out) > 0 {
 		c.Write(s.Out)
 	}
@@ -39,9 +46,9 @@ func (*gnetHTTP) OnTraffic(c gnet.Conn) gnet.Action {
 // gnetSource shows a gnet connection's inbound buffer as a codec.Source.
 type gnetSource struct{ c gnet.Conn }
 
-func (s gnetSource) Buffered() int              { return s.c.InboundBuffered() }
-func (s gnetSource) Peek(n int) ([]byte, error) { return s.c.Peek(n) }
-func (s gnetSource) Discard(n int) (int, error) { return s.c.Discard(n) }
+func (s *gnetSource) Buffered() int              { return s.c.InboundBuffered() }
+func (s *gnetSource) Peek(n int) ([]byte, error) { return s.c.Peek(n) }
+func (s *gnetSource) Discard(n int) (int, error) { return s.c.Discard(n) }
 
 func serveGnet(addr, mode string, loops int) error {
 	var h gnet.EventHandler = &gnetEcho{}

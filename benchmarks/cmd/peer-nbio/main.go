@@ -31,22 +31,23 @@ type nbioPending struct{ b []byte }
 
 func nbioHTTP(c *nbio.Conn, data []byte) {
 	p, _ := c.Session().(*nbioPending)
-	src := peer.SliceSource{B: data}
+	s := peer.GetScratch()
+	src := &s.Slice
+	src.B = data
 	if p != nil && len(p.b) > 0 {
 		p.b = append(p.b, data...)
 		src.B = p.b
 	}
-	s := peer.GetScratch()
-	closeAfter := peer.ServeHTTP(&src, s)
+	closeAfter := peer.ServeHTTP(src, s)
 	if len(s.Out) > 0 {
 		c.Write(s.Out)
 	}
+	rest := src.Rest()
 	peer.PutScratch(s)
 	if closeAfter {
 		c.Close()
 		return
 	}
-	rest := src.Rest()
 	switch {
 	case len(rest) == 0:
 		if p != nil {

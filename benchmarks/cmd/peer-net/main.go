@@ -66,19 +66,20 @@ func netHTTP(c net.Conn) {
 		n, err := c.Read(buf[have:])
 		have += n
 		if n > 0 {
-			src := peer.SliceSource{B: buf[:have]}
 			s := peer.GetScratch()
-			closeAfter := peer.ServeHTTP(&src, s)
+			src := &s.Slice
+			src.B = buf[:have]
+			closeAfter := peer.ServeHTTP(src, s)
 			if len(s.Out) > 0 {
 				if _, werr := c.Write(s.Out); werr != nil {
 					closeAfter = true
 				}
 			}
+			have = copy(buf, src.Rest())
 			peer.PutScratch(s)
 			if closeAfter {
 				return
 			}
-			have = copy(buf, src.Rest())
 		}
 		if err != nil {
 			return

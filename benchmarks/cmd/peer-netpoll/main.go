@@ -48,7 +48,14 @@ func netpollEcho(_ context.Context, c netpoll.Connection) error {
 func netpollHTTP(_ context.Context, c netpoll.Connection) error {
 	r, w := c.Reader(), c.Writer()
 	s := peer.GetScratch()
-	closeAfter := peer.ServeHTTP(netpollSource{r}, s)
+	src, _ := s.Adapter.(*netpollSource)
+	if src == nil {
+		src = &netpollSource{}
+		s.Adapter = src
+	}
+	src.r = r
+	closeAfter := peer.ServeHTTP(src, s)
+	src.r = nil
 	var err error
 	if len(s.Out) > 0 {
 		w.WriteBinary(s.Out)
@@ -65,9 +72,9 @@ func netpollHTTP(_ context.Context, c netpoll.Connection) error {
 // netpollSource shows a netpoll Reader as a codec.Source.
 type netpollSource struct{ r netpoll.Reader }
 
-func (s netpollSource) Buffered() int              { return s.r.Len() }
-func (s netpollSource) Peek(n int) ([]byte, error) { return s.r.Peek(n) }
-func (s netpollSource) Discard(n int) (int, error) {
+func (s *netpollSource) Buffered() int              { return s.r.Len() }
+func (s *netpollSource) Peek(n int) ([]byte, error) { return s.r.Peek(n) }
+func (s *netpollSource) Discard(n int) (int, error) {
 	if err := s.r.Skip(n); err != nil {
 		return 0, err
 	}

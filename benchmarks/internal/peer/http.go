@@ -71,6 +71,11 @@ var errorResponse = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nCon
 type Scratch struct {
 	Req codec.Request
 	Out []byte
+	// Slice is a reusable SliceSource and Adapter a peer's reusable
+	// codec.Source adapter: passing a fresh adapter value as a
+	// codec.Source would allocate on every read.
+	Slice   SliceSource
+	Adapter any
 }
 
 var scratchPool = sync.Pool{New: func() any { return &Scratch{Out: make([]byte, 0, 4096)} }}
@@ -84,6 +89,7 @@ func PutScratch(s *Scratch) {
 		s.Out = make([]byte, 0, 4096)
 	}
 	s.Out = s.Out[:0]
+	s.Slice = SliceSource{}
 	scratchPool.Put(s)
 }
 
