@@ -133,23 +133,7 @@ func (d *HTTPDecoder) Decode(src Source, req *Request) (n int, err error) {
 	req.Minor, req.ContentLength, req.nheaders = 0, 0, 0
 	req.Chunked, req.KeepAlive, req.ExpectContinue = false, false, false
 
-	limit := min(src.Buffered(), d.lim.MaxHeaderBytes)
-	if limit == 0 {
-		return 0, ErrNeedMore
-	}
-	// A small window first, widened only for a longer head: see
-	// RESPDecoder.Decode.
-	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
-		b, err := src.Peek(w)
-		if err != nil {
-			return 0, err
-		}
-		n, err := d.parse(b, req)
-		if err == ErrNeedMore && w < limit {
-			continue
-		}
-		return n, err
-	}
+	return decodeWindowed(src, d.lim.MaxHeaderBytes, func(b []byte) (int, error) { return d.parse(b, req) })
 }
 
 // parse parses the request head at the start of b into req.

@@ -80,29 +80,34 @@ func (c *Command) Name(name string) bool {
 // length past a limit, reported as soon as it is read) or ErrMalformed, with
 // the offset.
 func (d *RESPDecoder) Decode(src Source, cmd *Command) (n int, err error) {
-	limit := min(src.Buffered(), d.lim.MaxCommand)
+	return decodeWindowed(src, d.lim.MaxCommand, func(b []byte) (int, error) { return d.decodeCommand(b, cmd) })
+}
+
+// firstWindow is the first Peek size of the decoders that do not know a
+// frame's length up front (RESP, HTTP, Delimiter): most requests fit.
+const firstWindow = 1024
+
+// decodeWindowed runs parse over a small window of src first and doubles
+// the window, up to what is buffered and at most max bytes, only while
+// parse needs more: a Source that copies to make bytes contiguous (a
+// wrapped ring) then copies about one frame, not everything buffered.
+func decodeWindowed(src Source, max int, parse func(b []byte) (int, error)) (int, error) {
+	limit := min(src.Buffered(), max)
 	if limit == 0 {
 		return 0, ErrNeedMore
 	}
-	// Parse in a small window first and widen it only when the command is
-	// longer, so a Source that copies to make bytes contiguous (a wrapped
-	// ring) copies about one command, not everything buffered.
 	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
 		b, err := src.Peek(w)
 		if err != nil {
 			return 0, err
 		}
-		n, err := d.decodeCommand(b, cmd)
+		n, err := parse(b)
 		if err == ErrNeedMore && w < limit {
 			continue
 		}
 		return n, err
 	}
 }
-
-// firstWindow is the first Peek size of the decoders that do not know a
-// frame's length up front (RESP, HTTP, Delimiter): most requests fit.
-const firstWindow = 1024
 
 // decodeCommand parses one command at the start of b.
 func (d *RESPDecoder) decodeCommand(b []byte, cmd *Command) (int, error) {
@@ -288,21 +293,12 @@ type Value struct {
 // returns its wire length n. Arrays are returned as headers; see Value.
 // Errors wrap ErrFrameTooLarge or ErrMalformed, with the offset.
 func (d *RESPDecoder) DecodeValue(src Source) (v Value, n int, err error) {
-	limit := min(src.Buffered(), d.lim.MaxCommand)
-	if limit == 0 {
-		return Value{}, 0, ErrNeedMore
-	}
-	for w := min(limit, firstWindow); ; w = min(limit, 2*w) {
-		b, err := src.Peek(w)
-		if err != nil {
-			return Value{}, 0, err
-		}
-		v, n, err := d.decodeValue(b)
-		if err == ErrNeedMore && w < limit {
-			continue
-		}
-		return v, n, err
-	}
+	n, err = decodeWindowed(src, d.lim.MaxCommand, func(b []byte) (int, error) {
+		var k int
+		v, k, err = d.decodeValue(b)
+		return k, err
+	})
+	return v, n, err
 }
 
 // decodeValue parses one value at the start of b.
