@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // The fault tests of the reliability issue: peers that reset, churn,
@@ -78,6 +80,13 @@ func assertShardsAnswer(t *testing.T, e *Engine, addr string) {
 	}
 }
 
+// noLeaks checks, after the test's engine has stopped (cleanups run last
+// first, so this one, registered first, runs after Stop), that the test
+// left no goroutine behind.
+func noLeaks(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
 // resetClose closes nc with SO_LINGER 0: the server sees a reset.
 func resetClose(t *testing.T, nc net.Conn) {
 	t.Helper()
@@ -88,6 +97,7 @@ func resetClose(t *testing.T, nc net.Conn) {
 }
 
 func TestPeersResetMidReadAndMidWrite(t *testing.T) {
+	noLeaks(t)
 	h := &faultHandler{}
 	e, addr := startEngine(t, h, WithShards(2))
 	const cycles = 2000
@@ -135,6 +145,7 @@ func TestPeersResetMidReadAndMidWrite(t *testing.T) {
 }
 
 func TestConnectCloseChurn(t *testing.T) {
+	noLeaks(t)
 	cycles := 50000
 	if testing.Short() {
 		cycles = 5000
@@ -179,6 +190,7 @@ func TestConnectCloseChurn(t *testing.T) {
 }
 
 func TestHalfClosedPeerThatNeverReads(t *testing.T) {
+	noLeaks(t)
 	// The peer asks for 1 MiB, half-closes, and never reads: the server's
 	// graceful close cannot finish, and the idle timeout must end it and
 	// free what was queued.
@@ -212,9 +224,10 @@ func TestHalfClosedPeerThatNeverReads(t *testing.T) {
 }
 
 func TestDrippingPeersDoNotStallOthers(t *testing.T) {
+	noLeaks(t)
 	h := &faultHandler{}
 	e, addr := startEngine(t, h, WithShards(1), WithIdleTimeout(2*time.Second))
-	const drips, bytesEach = 5, 10
+	const drips, bytesEach = 5, 3
 	var wg sync.WaitGroup
 	errc := make(chan error, drips)
 	for i := 0; i < drips; i++ {
@@ -227,15 +240,15 @@ func TestDrippingPeersDoNotStallOthers(t *testing.T) {
 				return
 			}
 			defer nc.Close()
-			// One byte every 200 ms: slower than any burst, faster than
-			// the idle timeout, so it must be served and kept.
+			// One byte a second: slower than any burst, faster than the
+			// idle timeout, so it must be served and kept.
 			for j := 0; j < bytesEach; j++ {
 				got, err := roundTrip(nc, []byte{byte('a' + j)}, 5*time.Second)
 				if err != nil || got[0] != byte('a'+j) {
 					errc <- fmt.Errorf("drip byte %d: %q %v", j, got, err)
 					return
 				}
-				time.Sleep(200 * time.Millisecond)
+				time.Sleep(time.Second)
 			}
 		}()
 	}
@@ -284,6 +297,7 @@ func (h *windowHandler) OnOpen(c *Conn) error {
 }
 
 func TestZeroWindowPeerHitsWriteDeadline(t *testing.T) {
+	noLeaks(t)
 	const limit = 4 << 20
 	h := &windowHandler{chunk: make([]byte, 64<<10), flood: 8}
 	e, addr := startEngine(t, h, WithShards(2), WithWatermarks(limit/4, limit/2), WithMaxQueuedOutput(limit),
