@@ -110,7 +110,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 		return
 	}
 	if w.bs == nil {
-		c.out.Append(w.b, releaseFor(w.done))
+		c.bufs().out.Append(w.b, releaseFor(w.done))
 		c.sh.queued += len(w.b)
 	} else {
 		last := len(w.bs) - 1
@@ -123,7 +123,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 				rel = releaseFor(w.done)
 			}
 			if len(b) > 0 || rel != nil {
-				c.out.Append(b, rel)
+				c.bufs().out.Append(b, rel)
 				c.sh.queued += len(b)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/shard"
 )
 
@@ -25,12 +24,11 @@ type Conn struct {
 	id  uint64
 	fd  int
 
-	// view is the unread rest of the shard's read buffer while OnTraffic
-	// runs; in holds what handlers left unread between calls. At most one
-	// of the two holds bytes.
-	view []byte
-	in   buffer.Ring
-	out  buffer.Chain
+	// buf holds unread input between calls and output not yet sent; nil
+	// while there is neither (see connBufs). While OnTraffic runs, the
+	// bytes just read are the shard's view instead, and at most one of the
+	// two holds unread bytes.
+	buf *connBufs
 
 	// asyncQueued counts bytes of AsyncWrite calls not yet appended to out;
 	// any goroutine adds, the loop subtracts.
@@ -41,7 +39,6 @@ type Conn struct {
 	state     connState
 	closeCode closeCode
 	flags     connFlags
-	unix      bool
 }
 
 // connState is where a connection is in its life:
@@ -70,6 +67,7 @@ const (
 	flagDirty                             // in the shard's dirty list: output to flush
 	flagInCallback                        // a handler callback is running for this conn
 	flagOpened                            // OnOpen ran, so OnClose must run
+	flagUnix                              // a unix-domain socket
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the
@@ -96,53 +94,70 @@ func (c *Conn) Engine() *Engine { return c.sh.e }
 
 // LocalAddr returns the local address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) LocalAddr() net.Addr { return sockName(c.fd, c.unix, false) }
+func (c *Conn) LocalAddr() net.Addr { return sockName(c.fd, c.flags&flagUnix != 0, false) }
 
 // RemoteAddr returns the peer's address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) RemoteAddr() net.Addr { return sockName(c.fd, c.unix, true) }
+func (c *Conn) RemoteAddr() net.Addr { return sockName(c.fd, c.flags&flagUnix != 0, true) }
 
 // Closed reports whether the connection is closed or closing. Loop only.
 func (c *Conn) Closed() bool { return c.state != stateOpen }
 
 // Buffered returns the number of unread bytes. Loop only.
-func (c *Conn) Buffered() int { return len(c.view) + c.in.Len() }
+func (c *Conn) Buffered() int { return len(c.view()) + c.inLen() }
 
 // InboundBuffered is Buffered, under libevent's name. Loop only.
 func (c *Conn) InboundBuffered() int { return c.Buffered() }
+
+// view returns the unread rest of the bytes just read, while c's OnTraffic
+// runs. They stay in the shard's read buffer, which only one connection's
+// callback can be using at a time, so the view is the shard's and not a
+// field of every Conn.
+func (c *Conn) view() []byte {
+	if s := c.sh; s.viewOf == c {
+		return s.view
+	}
+	return nil
+}
+
+// dropView forgets c's view, if it has one.
+func (c *Conn) dropView() {
+	if s := c.sh; s.viewOf == c {
+		s.view, s.viewOf = nil, nil
+	}
+}
 
 // Peek returns the next n unread bytes without consuming them, contiguous
 // and without a copy where they already are. It returns ErrNotEnough when
 // fewer are buffered. Loop only; valid as the Conn doc says.
 func (c *Conn) Peek(n int) ([]byte, error) {
-	if len(c.view) > 0 {
-		if n > len(c.view) || n < 0 {
+	if v := c.view(); len(v) > 0 {
+		if n > len(v) || n < 0 {
 			return nil, ErrNotEnough
 		}
-		return c.view[:n], nil
+		return v[:n], nil
 	}
-	if n > c.in.Len() || n < 0 {
+	if n > c.inLen() || n < 0 {
 		return nil, ErrNotEnough
 	}
-	return c.in.Peek(n)
+	return c.buf.in.Peek(n)
 }
 
 // Next returns the next n unread bytes and consumes them. It returns
 // ErrNotEnough when fewer are buffered. Loop only; valid as the Conn doc
 // says.
 func (c *Conn) Next(n int) ([]byte, error) {
-	if len(c.view) > 0 {
-		if n > len(c.view) || n < 0 {
+	if v := c.view(); len(v) > 0 {
+		if n > len(v) || n < 0 {
 			return nil, ErrNotEnough
 		}
-		b := c.view[:n:n]
-		c.view = c.view[n:]
-		return b, nil
+		c.sh.view = v[n:]
+		return v[:n:n], nil
 	}
-	if n > c.in.Len() || n < 0 {
+	if n > c.inLen() || n < 0 {
 		return nil, ErrNotEnough
 	}
-	return c.in.Next(n)
+	return c.buf.in.Next(n)
 }
 
 // Discard drops up to n unread bytes and returns how many it dropped. Loop
@@ -151,30 +166,33 @@ func (c *Conn) Discard(n int) (int, error) {
 	if n <= 0 {
 		return 0, nil
 	}
-	if len(c.view) > 0 {
-		n = min(n, len(c.view))
-		c.view = c.view[n:]
+	if v := c.view(); len(v) > 0 {
+		n = min(n, len(v))
+		c.sh.view = v[n:]
 		return n, nil
 	}
-	return c.in.Discard(n)
+	if n = min(n, c.inLen()); n == 0 {
+		return 0, nil
+	}
+	return c.buf.in.Discard(n)
 }
 
 // Read copies unread bytes into p (io.Reader). It returns 0, nil when
 // nothing is buffered: the rest arrives in a later OnTraffic. Loop only.
 func (c *Conn) Read(p []byte) (int, error) {
-	if len(c.view) > 0 {
-		n := copy(p, c.view)
-		c.view = c.view[n:]
+	if v := c.view(); len(v) > 0 {
+		n := copy(p, v)
+		c.sh.view = v[n:]
 		return n, nil
 	}
-	if c.in.Len() == 0 {
+	if c.inLen() == 0 {
 		return 0, nil
 	}
-	return c.in.Read(p)
+	return c.buf.in.Read(p)
 }
 
 // OutboundBuffered returns the bytes queued for sending. Loop only.
-func (c *Conn) OutboundBuffered() int { return c.out.Len() }
+func (c *Conn) OutboundBuffered() int { return c.outLen() }
 
 // PauseRead stops reading from the connection until ResumeRead
 // (bufferevent_disable(EV_READ)). Loop only.

@@ -43,7 +43,7 @@ func (c *Conn) CloseWrite() error {
 		return nil
 	}
 	c.flags |= flagShutPend
-	if c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
+	if c.outLen() == 0 && c.flags&flagWantWrite == 0 {
 		c.shutWrite()
 	}
 	return nil
@@ -72,15 +72,15 @@ func (c *Conn) closeGracefully(code closeCode) {
 	if c.flags&flagReadEOF != 0 && code == closeLocal {
 		c.closeCode = closePeer
 	}
-	c.view = nil
-	c.in.Release()
+	c.dropView()
+	c.releaseIn()
 	c.flags &^= flagUserPaused
 	// The linger timeout bounds the whole close, the flush included: a
 	// peer that never reads (or never opens its window) cannot keep a
 	// closing connection, and its queued output, forever.
 	c.timers().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
 	c.armTimer()
-	if c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
+	if c.outLen() == 0 && c.flags&flagWantWrite == 0 {
 		c.shutWriteThenLinger()
 		return
 	}
@@ -142,10 +142,14 @@ func (c *Conn) closeNow(reason error) {
 		c.flags &^= flagWatched
 	}
 	unix.Close(c.fd)
-	c.view = nil
-	c.in.Release()
-	s.queued -= c.out.Len()
-	c.out.Reset()
+	c.dropView()
+	if b := c.buf; b != nil {
+		// The Conn keeps b: a callback that is still running further up
+		// the stack (an AsyncWrite done, for one) may be inside b.out.
+		b.in.Release()
+		s.queued -= b.out.Len()
+		b.out.Reset()
+	}
 	s.forget(c)
 	if c.flags&flagOpened != 0 {
 		c.callOnClose(reason)

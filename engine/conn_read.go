@@ -26,6 +26,7 @@ func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
 		c.flush()
 	}
 	c.sh.flushDirty()
+	c.returnBufs()
 }
 
 // recoverPanic turns a panic in a handler callback into an abort of that
@@ -36,7 +37,7 @@ func (c *Conn) recoverPanic() {
 		return
 	}
 	c.flags &^= flagInCallback
-	c.view = nil
+	c.dropView()
 	err := fmt.Errorf("%w: %v", ErrPanic, v)
 	c.sh.e.cfg.logger.Error("handler panic; connection aborted", "conn", c.id, "panic", v)
 	c.sh.panics.Add(1)
@@ -52,35 +53,37 @@ func (c *Conn) readReady() {
 	for budget > 0 && c.wantRead() {
 		var n int
 		var err error
-		if c.in.Len() == 0 {
+		if c.inLen() == 0 {
 			n, err = rawRead(c.fd, s.readBuf)
 			if n > 0 {
-				c.view = s.readBuf[:n]
+				s.view, s.viewOf = s.readBuf[:n], c
 				c.deliver(n)
-				if len(c.view) > 0 && c.state != stateClosed {
+				if v := c.view(); len(v) > 0 && c.state != stateClosed {
 					// Keep only what the handler left unread.
-					if _, werr := c.in.Write(c.view); werr != nil {
-						c.view = nil
-						c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, c.in.Len()))
+					in := &c.bufs().in
+					if _, werr := in.Write(v); werr != nil {
+						c.dropView()
+						c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, in.Len()))
 						return
 					}
 				}
-				c.view = nil
+				c.dropView()
 			}
 		} else {
+			in := &c.buf.in
 			s.readFd = c.fd
-			n, err = c.in.ReadWith(s.readInto)
+			n, err = in.ReadWith(s.readInto)
 			if errors.Is(err, buffer.ErrBufferFull) {
-				c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, c.in.Len()))
+				c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, in.Len()))
 				return
 			}
 			if n > 0 {
 				c.deliver(n)
 			}
-			if c.in.Len() == 0 {
-				// The handler has returned, so its slices are dead: an
-				// idle connection holds no buffer memory.
-				c.in.Release()
+			// The handler has returned, so its slices are dead: an idle
+			// connection holds no buffer memory.
+			if c.inLen() == 0 {
+				c.releaseIn()
 			}
 		}
 		switch {
@@ -120,8 +123,8 @@ func (c *Conn) deliver(n int) {
 		c.timer.last = c.sh.loop.Now()
 	}
 	if c.state != stateOpen {
-		c.view = nil
-		c.in.Release()
+		c.dropView()
+		c.releaseIn()
 		return
 	}
 	c.flags |= flagInCallback

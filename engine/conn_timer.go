@@ -55,7 +55,7 @@ func (c *Conn) armTimer() {
 		}
 	}
 	pick(ct.readDL)
-	if c.out.Len() > 0 {
+	if c.outLen() > 0 {
 		pick(ct.writeDL)
 	}
 	pick(ct.lingerDL)
@@ -84,7 +84,7 @@ func (c *Conn) onTimer() {
 		c.closeNow(errLingerTimeout)
 	case ct.readDL != 0 && now >= ct.readDL:
 		c.closeNow(errReadTimeout)
-	case ct.writeDL != 0 && now >= ct.writeDL && c.out.Len() > 0:
+	case ct.writeDL != 0 && now >= ct.writeDL && c.outLen() > 0:
 		c.closeNow(errWriteTimeout)
 	case cfg.idleTimeout > 0 && now-ct.last >= cfg.idleTimeout:
 		// Closing connections too: one whose peer went silent mid-close

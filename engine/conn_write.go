@@ -21,7 +21,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if err := c.writable(len(b)); err != nil {
 		return 0, err
 	}
-	if len(b) >= directWriteMin && c.out.Len() == 0 && c.flags&flagWantWrite == 0 {
+	if len(b) >= directWriteMin && c.outLen() == 0 && c.flags&flagWantWrite == 0 {
 		n, err := rawWrite(c.fd, b)
 		if n == len(b) {
 			c.sh.bytesOut.Add(uint64(n))
@@ -37,7 +37,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			c.touchWrite()
 			b = b[n:]
 		}
-		c.out.Write(b)
+		c.bufs().out.Write(b)
 		c.sh.queued += len(b)
 		c.flags |= flagWantWrite
 		c.updateInterest()
@@ -45,7 +45,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.checkHighWater()
 		return n + len(b), nil
 	}
-	c.out.Write(b)
+	c.bufs().out.Write(b)
 	c.sh.queued += len(b)
 	c.markDirty()
 	return len(b), nil
@@ -56,7 +56,7 @@ func (c *Conn) WriteString(s string) (int, error) {
 	if err := c.writable(len(s)); err != nil {
 		return 0, err
 	}
-	c.out.WriteString(s)
+	c.bufs().out.WriteString(s)
 	c.sh.queued += len(s)
 	c.markDirty()
 	return len(s), nil
@@ -72,7 +72,7 @@ func (c *Conn) Writev(bs ...[]byte) (int, error) {
 		return 0, err
 	}
 	for _, b := range bs {
-		c.out.Write(b)
+		c.bufs().out.Write(b)
 		c.sh.queued += len(b)
 	}
 	c.markDirty()
@@ -86,7 +86,7 @@ func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 	if err := c.writable(len(b)); err != nil {
 		return err
 	}
-	c.out.Append(b, release)
+	c.bufs().out.Append(b, release)
 	c.sh.queued += len(b)
 	c.markDirty()
 	return nil
@@ -111,8 +111,8 @@ func (c *Conn) writable(n int) error {
 	if c.state != stateOpen || c.flags&(flagWriteShut|flagShutPend) != 0 {
 		return ErrConnClosed
 	}
-	if c.out.Len()+n+int(c.asyncQueued.Load()) > c.sh.e.cfg.maxQueued {
-		return fmt.Errorf("%w: %d queued + %d", ErrOutputFull, c.out.Len(), n)
+	if c.outLen()+n+int(c.asyncQueued.Load()) > c.sh.e.cfg.maxQueued {
+		return fmt.Errorf("%w: %d queued + %d", ErrOutputFull, c.outLen(), n)
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (c *Conn) markDirty() {
 }
 
 func (c *Conn) checkHighWater() {
-	if c.flags&flagWaterPaused == 0 && c.out.Len() > c.sh.e.cfg.highWater {
+	if c.flags&flagWaterPaused == 0 && c.outLen() > c.sh.e.cfg.highWater {
 		c.flags |= flagWaterPaused
 		c.updateInterest()
 	}
@@ -136,19 +136,20 @@ func (c *Conn) checkHighWater() {
 // flush writes queued output until it is gone or the socket is full.
 func (c *Conn) flush() {
 	s := c.sh
-	for c.out.Len() > 0 {
-		s.bufs = c.out.Buffers(s.bufs[:0], maxIovecs)
+	for c.outLen() > 0 {
+		out := &c.buf.out
+		s.bufs = out.Buffers(s.bufs[:0], maxIovecs)
 		want := 0
 		for _, b := range s.bufs {
 			want += len(b)
 		}
 		n, err := rawWritev(c.fd, s.bufs, &s.iov)
 		if n > 0 {
-			c.out.Consume(n)
+			out.Consume(n)
 			s.queued -= n
 			s.bytesOut.Add(uint64(n))
 			c.touchWrite()
-			if c.flags&flagWaterPaused != 0 && c.out.Len() <= s.e.cfg.lowWater {
+			if c.flags&flagWaterPaused != 0 && c.outLen() <= s.e.cfg.lowWater {
 				c.belowLowWater()
 			}
 		}

@@ -34,6 +34,12 @@ type shardCtx struct {
 	nextID      uint64                      // the per-shard part of the next ID
 	rereads     []*Conn                     // edge-triggered: reads to finish
 	dialing     map[int]*dialState          // connects in progress, by fd
+	spareBufs   []*connBufs                 // for connections that need buffers, see connBufs
+
+	// view is the unread rest of the read buffer while viewOf's OnTraffic
+	// runs (see Conn.view).
+	view   []byte
+	viewOf *Conn
 
 	// byID holds the live connections. The loop writes it under mu (once
 	// per connection); any goroutine may look an ID up.
@@ -96,6 +102,7 @@ func (s *shardCtx) flushDirty() {
 		if c.state != stateClosed && c.flags&flagWantWrite == 0 {
 			c.flushGuarded()
 		}
+		c.returnBufs()
 	}
 	s.dirty = s.dirty[:0]
 	s.dirtyNext = 0
@@ -111,7 +118,7 @@ func (s *shardCtx) flushDirty() {
 // dirty list half done.
 func (c *Conn) flushGuarded() {
 	defer c.recoverPanic()
-	if c.out.Len() > 0 {
+	if c.outLen() > 0 {
 		c.flush()
 	} else {
 		c.drained()
@@ -153,9 +160,10 @@ func (c *Conn) rereadGuarded() {
 // only.
 func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
-	c := &Conn{sh: s, h: h, fd: fd, id: uint64(s.idx)<<48 | s.nextID, unix: isUnix}
-	c.in.Init(s.pool, s.e.cfg.maxInbound)
-	c.out.Init(s.pool, s.e.cfg.blockSize)
+	c := &Conn{sh: s, h: h, fd: fd, id: uint64(s.idx)<<48 | s.nextID}
+	if isUnix {
+		c.flags |= flagUnix
+	}
 	s.mu.Lock()
 	s.byID[c.id] = c
 	s.mu.Unlock()

@@ -73,13 +73,13 @@ func TestIdleConnectionHoldsNoBuffer(t *testing.T) {
 	if _, err := io.ReadFull(nc, rest); err != nil || string(rest) != "3456789" {
 		t.Fatalf("rest: %q, %v", rest, err)
 	}
-	held := make(chan [2]int, 1)
+	held := make(chan *connBufs, 1)
 	h2, ok := e.Conn(c.ID())
 	if !ok {
 		t.Fatal("connection not found")
 	}
-	h2.Do(func(c *Conn) { held <- [2]int{c.in.Cap(), c.out.Len()} })
-	if got := <-held; got != [2]int{0, 0} {
-		t.Fatalf("idle connection holds inbound cap %d and %d queued bytes, want none", got[0], got[1])
+	h2.Do(func(c *Conn) { held <- c.buf })
+	if b := <-held; b != nil {
+		t.Fatalf("idle connection holds buffers (inbound cap %d, %d queued bytes), want none", b.in.Cap(), b.out.Len())
 	}
 }
