@@ -177,11 +177,11 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		defer e.shards[a.shard].flushDirty()
 	}
 	for i := 0; i < 256; i++ {
-		fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, peer, err := rawAccept(lfd)
 		switch {
 		case err == nil:
 			a.backoff, a.warned = 0, false
-			e.handoff(fd, sa, a.l.isUnix, a.shard)
+			e.handoff(fd, peer, a.l.isUnix, a.shard)
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINTR || err == unix.ECONNABORTED:
@@ -237,7 +237,7 @@ func (a *acceptor) pause() {
 // handoff gives an accepted fd to a shard: the balancer's pick, or its own
 // shard for a reuse-port listener (then it runs on that shard's loop and
 // registers at once). Any goroutine.
-func (e *Engine) handoff(fd int, sa unix.Sockaddr, isUnix bool, own int) {
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int) {
 	if !e.admit() {
 		unix.Close(fd)
 		return
@@ -247,7 +247,7 @@ func (e *Engine) handoff(fd int, sa unix.Sockaddr, isUnix bool, own int) {
 	}
 	idx := own
 	if idx < 0 {
-		idx = e.cfg.balancer.Pick(e.loads, peerAddrPort(sa))
+		idx = e.cfg.balancer.Pick(e.loads, peer)
 	}
 	s := e.shards[idx]
 	// Count the connection now, not when the shard gets to it, so a burst
@@ -257,13 +257,7 @@ func (e *Engine) handoff(fd int, sa unix.Sockaddr, isUnix bool, own int) {
 		s.register(fd, e.h, isUnix)
 		return
 	}
-	// flushDirty: OnOpen may have written (a greeting), and this task is
-	// the entry point that must send it.
-	if err := s.loop.Submit(func() { s.register(fd, e.h, isUnix); s.flushDirty() }); err != nil {
-		s.live.Add(-1)
-		e.liveTotal.Add(-1)
-		unix.Close(fd)
-	}
+	s.postHandoff(fd, isUnix)
 }
 
 // admit counts a new connection against WithMaxConns, or refuses it.

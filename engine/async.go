@@ -54,7 +54,7 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 	s.asyncPosted = true
 	s.amu.Unlock()
 	if post {
-		if err := s.loop.Submit(s.drainAsync); err != nil {
+		if err := s.loop.Submit(s.drainAsyncFn); err != nil {
 			// The loop closed under us. Taking our write back out
 			// would race with other writers appending after it (the
 			// last element need not be ours), so hand the whole queue,

@@ -22,7 +22,6 @@ type Conn struct {
 	h   Handler
 	ctx any
 	id  uint64
-	fd  int
 
 	// buf holds unread input between calls and output not yet sent; nil
 	// while there is neither (see connBufs). While OnTraffic runs, the
@@ -35,7 +34,7 @@ type Conn struct {
 	asyncQueued atomic.Int64
 
 	timer     *connTimer // deadlines, idle timeout, heartbeat, linger; nil until needed
-	events    shard.Events
+	fd        int32
 	state     connState
 	closeCode closeCode
 	flags     connFlags
@@ -68,6 +67,8 @@ const (
 	flagInCallback                        // a handler callback is running for this conn
 	flagOpened                            // OnOpen ran, so OnClose must run
 	flagUnix                              // a unix-domain socket
+	flagPollRead                          // epoll interest includes EventRead
+	flagPollWrite                         // epoll interest includes EventWrite
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the
@@ -80,7 +81,7 @@ func (c *Conn) Shard() int { return c.sh.idx }
 
 // Fd returns the socket's file descriptor, for socket options; do not read,
 // write or close it. Loop only.
-func (c *Conn) Fd() int { return c.fd }
+func (c *Conn) Fd() int { return int(c.fd) }
 
 // Context returns the value set with SetContext. Loop only.
 func (c *Conn) Context() any { return c.ctx }
@@ -94,11 +95,11 @@ func (c *Conn) Engine() *Engine { return c.sh.e }
 
 // LocalAddr returns the local address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) LocalAddr() net.Addr { return sockName(c.fd, c.flags&flagUnix != 0, false) }
+func (c *Conn) LocalAddr() net.Addr { return sockName(int(c.fd), c.flags&flagUnix != 0, false) }
 
 // RemoteAddr returns the peer's address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) RemoteAddr() net.Addr { return sockName(c.fd, c.flags&flagUnix != 0, true) }
+func (c *Conn) RemoteAddr() net.Addr { return sockName(int(c.fd), c.flags&flagUnix != 0, true) }
 
 // Closed reports whether the connection is closed or closing. Loop only.
 func (c *Conn) Closed() bool { return c.state != stateOpen }
@@ -246,25 +247,32 @@ func (c *Conn) updateInterest() {
 		ev |= shard.EventEdge
 	}
 	watched := c.flags&flagWatched != 0
+	var want connFlags
+	if ev&shard.EventRead != 0 {
+		want |= flagPollRead
+	}
+	if ev&shard.EventWrite != 0 {
+		want |= flagPollWrite
+	}
 	switch {
-	case watched && ev == c.events:
+	case watched && want == c.flags&(flagPollRead|flagPollWrite):
 		return
 	case ev == 0:
 		if watched {
-			c.sh.loop.Unwatch(c.fd)
+			c.sh.loop.Unwatch(int(c.fd))
 			c.flags &^= flagWatched
 		}
 	case !watched:
-		if err := c.sh.loop.Watch(c.fd, ev, (*connEvents)(c)); err != nil {
+		if err := c.sh.loop.Watch(int(c.fd), ev, (*connEvents)(c)); err != nil {
 			c.closeNow(err)
 			return
 		}
 		c.flags |= flagWatched
 	default:
-		if err := c.sh.loop.Modify(c.fd, ev); err != nil {
+		if err := c.sh.loop.Modify(int(c.fd), ev); err != nil {
 			c.closeNow(err)
 			return
 		}
 	}
-	c.events = ev
+	c.flags = c.flags&^(flagPollRead|flagPollWrite) | want
 }

@@ -59,7 +59,7 @@ func (c *Conn) abortWith(reason error) {
 	if c.state == stateClosed {
 		return
 	}
-	_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	_ = unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	c.closeNow(reason)
 }
 
@@ -99,7 +99,7 @@ func (c *Conn) shutWrite() {
 		return
 	}
 	c.flags |= flagWriteShut
-	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
 		c.closeNow(wrapSyscall("shutdown", err))
 	}
 }
@@ -138,10 +138,10 @@ func (c *Conn) closeNow(reason error) {
 		c.timer.t.Stop()
 	}
 	if c.flags&flagWatched != 0 {
-		s.loop.Unwatch(c.fd)
+		s.loop.Unwatch(int(c.fd))
 		c.flags &^= flagWatched
 	}
-	unix.Close(c.fd)
+	unix.Close(int(c.fd))
 	c.dropView()
 	if b := c.buf; b != nil {
 		// The Conn keeps b: a callback that is still running further up

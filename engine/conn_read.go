@@ -54,7 +54,7 @@ func (c *Conn) readReady() {
 		var n int
 		var err error
 		if c.inLen() == 0 {
-			n, err = rawRead(c.fd, s.readBuf)
+			n, err = rawRead(int(c.fd), s.readBuf)
 			if n > 0 {
 				s.view, s.viewOf = s.readBuf[:n], c
 				c.deliver(n)
@@ -71,7 +71,7 @@ func (c *Conn) readReady() {
 			}
 		} else {
 			in := &c.buf.in
-			s.readFd = c.fd
+			s.readFd = int(c.fd)
 			n, err = in.ReadWith(s.readInto)
 			if errors.Is(err, buffer.ErrBufferFull) {
 				c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, in.Len()))

@@ -22,7 +22,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	if len(b) >= directWriteMin && c.outLen() == 0 && c.flags&flagWantWrite == 0 {
-		n, err := rawWrite(c.fd, b)
+		n, err := rawWrite(int(c.fd), b)
 		if n == len(b) {
 			c.sh.bytesOut.Add(uint64(n))
 			c.touchWrite()
@@ -143,7 +143,7 @@ func (c *Conn) flush() {
 		for _, b := range s.bufs {
 			want += len(b)
 		}
-		n, err := rawWritev(c.fd, s.bufs, &s.iov)
+		n, err := rawWritev(int(c.fd), s.bufs, &s.iov)
 		if n > 0 {
 			out.Consume(n)
 			s.queued -= n

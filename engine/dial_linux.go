@@ -261,6 +261,6 @@ func (e *Engine) EnrollFd(fd int, isUnix bool) error {
 		unix.Close(fd)
 		return ErrEngineStopped
 	}
-	e.handoff(fd, sa, isUnix, -1)
+	e.handoff(fd, peerAddrPort(sa), isUnix, -1)
 	return nil
 }

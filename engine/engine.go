@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shardnet/shardnet/balancer"
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/shard"
 	"golang.org/x/sys/unix"
@@ -20,7 +21,7 @@ type Engine struct {
 	h       Handler
 	pool    *buffer.Pool
 	shards  []*shardCtx
-	loads   loads
+	loads   balancer.Loads // the shards, as an interface made once: converting a slice to one allocates
 	offload *workerPool
 
 	mu        sync.Mutex  // guards listeners and stopping; never held while waiting on a loop

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"net/netip"
 	"time"
 	"unsafe"
 
@@ -45,6 +46,44 @@ func rawWrite(fd int, p []byte) (int, error) {
 		}
 		return int(n), nil
 	}
+}
+
+// rawAccept takes one pending connection from the non-blocking listener
+// lfd, and the peer's address for the balancer. It allocates nothing:
+// unix.Accept4 allocates the raw address and a Sockaddr on every call,
+// which on a burst of accepts is most of the garbage the engine makes. The
+// address is zero for unix-domain peers.
+func rawAccept(lfd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	for {
+		size := uint32(unsafe.Sizeof(rsa))
+		fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd),
+			uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+			unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return -1, netip.AddrPort{}, errno
+		}
+		return int(fd), rawAddrPort(&rsa), nil
+	}
+}
+
+// rawAddrPort reads an IPv4 or IPv6 socket address; ports are stored in
+// network byte order.
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
 }
 
 // rawWritev sends bufs with one writev, or one write when there is one

@@ -44,15 +44,24 @@ type shardCtx struct {
 	// byID holds the live connections. The loop writes it under mu (once
 	// per connection); any goroutine may look an ID up.
 	mu   sync.Mutex
-	byID map[uint64]*Conn
+	byID connTable
 
 	// async holds AsyncWrite requests for this shard's connections; guarded
 	// by amu. One task drains it; asyncPosted says it is queued.
-	amu         sync.Mutex
-	async       []asyncWrite
-	asyncSpare  []asyncWrite
-	asyncPosted bool
-	asyncClosed bool // the loop is gone: refuse, see failAsync
+	amu          sync.Mutex
+	async        []asyncWrite
+	asyncSpare   []asyncWrite
+	asyncPosted  bool
+	asyncClosed  bool   // the loop is gone: refuse, see failAsync
+	drainAsyncFn func() // s.drainAsync, made once: a method value allocates
+
+	// handoffs holds accepted fds for the loop to register; guarded by
+	// hmu. One task drains it; handoffPosted says it is queued.
+	hmu             sync.Mutex
+	handoffs        []handedOff
+	handoffsSpare   []handedOff
+	handoffPosted   bool
+	drainHandoffsFn func()
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)
@@ -77,11 +86,12 @@ func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
 		readBuf:  make([]byte, e.cfg.readBuf),
 		iov:      make([]unix.Iovec, maxIovecs),
 		bufs:     make([][]byte, 0, maxIovecs),
-		byID:     make(map[uint64]*Conn),
 		dialing:  make(map[int]*dialState),
 		loopDone: make(chan struct{}),
 	}
 	s.readInto = func(p []byte) (int, error) { return rawRead(s.readFd, p) }
+	s.drainAsyncFn = s.drainAsync
+	s.drainHandoffsFn = s.drainHandoffs
 	return s
 }
 
@@ -160,12 +170,12 @@ func (c *Conn) rereadGuarded() {
 // only.
 func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
-	c := &Conn{sh: s, h: h, fd: fd, id: uint64(s.idx)<<48 | s.nextID}
+	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
 	if isUnix {
 		c.flags |= flagUnix
 	}
 	s.mu.Lock()
-	s.byID[c.id] = c
+	s.byID.put(c)
 	s.mu.Unlock()
 	s.opened.Add(1)
 	c.updateInterest()
@@ -195,8 +205,7 @@ func (c *Conn) open(h Handler) error {
 // forget removes a closed connection from the shard's tables.
 func (s *shardCtx) forget(c *Conn) {
 	s.mu.Lock()
-	_, ok := s.byID[c.id]
-	delete(s.byID, c.id)
+	ok := s.byID.remove(c.id)
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -209,10 +218,7 @@ func (s *shardCtx) forget(c *Conn) {
 // snapshot returns the live connections. Loop only.
 func (s *shardCtx) snapshot() []*Conn {
 	s.mu.Lock()
-	all := make([]*Conn, 0, len(s.byID))
-	for _, c := range s.byID {
-		all = append(all, c)
-	}
+	all := s.byID.appendAll(make([]*Conn, 0, s.byID.n))
 	s.mu.Unlock()
 	return all
 }
@@ -221,7 +227,7 @@ func (s *shardCtx) snapshot() []*Conn {
 // result may close at any moment; use it only through the shard's queue.
 func (s *shardCtx) lookup(id uint64) (*Conn, bool) {
 	s.mu.Lock()
-	c, ok := s.byID[id]
+	c := s.byID.get(id)
 	s.mu.Unlock()
-	return c, ok
+	return c, c != nil
 }

@@ -17,9 +17,9 @@ type Loop struct {
 	epoch  time.Time // clock() counts monotonic nanoseconds from here
 
 	tasks   taskQueue
-	timers  timerHeap // loop only
-	watches []watch   // loop only; indexed by fd
-	gen     uint32    // loop only; the last generation handed to Watch
+	timers  timerHeap  // loop only
+	watches watchTable // loop only
+	gen     uint32     // loop only; the last generation handed to Watch
 
 	// runMu is held for as long as Run or RunOnce runs, so Close can wait
 	// for the loop to leave before it frees what the loop uses.
@@ -234,7 +234,7 @@ func (l *Loop) release() error {
 	clear(l.timers)
 	l.timers = nil
 	l.stats.timers.Store(0)
-	l.watches = nil
+	l.watches = watchTable{}
 	l.stats.watched.Store(0)
 	return l.poller.close()
 }
@@ -309,11 +309,8 @@ func (l *Loop) dispatch(int64) {
 			l.wakeSent.Store(false)
 			continue
 		}
-		if fd >= len(l.watches) {
-			continue
-		}
-		w := &l.watches[fd]
-		if w.h == nil || w.gen != gen {
+		w := l.watches.get(fd)
+		if w == nil || w.h == nil || w.gen != gen {
 			continue // unwatched, or unwatched and reused, this round
 		}
 		// Only what the fd is watched for now: a Modify earlier in the

@@ -18,13 +18,8 @@ func (l *Loop) Watch(fd int, ev Events, h Handler) error {
 	if h == nil {
 		return fmt.Errorf("shard: Watch(%d): nil handler", fd)
 	}
-	if fd >= len(l.watches) {
-		n := max(2*len(l.watches), fd+1, 64)
-		grown := make([]watch, n)
-		copy(grown, l.watches)
-		l.watches = grown
-	}
-	if l.watches[fd].h != nil {
+	w := l.watches.slot(fd)
+	if w.h != nil {
 		return fmt.Errorf("%w: fd %d", ErrWatched, fd)
 	}
 	l.gen++
@@ -34,7 +29,7 @@ func (l *Loop) Watch(fd int, ev Events, h Handler) error {
 	if err := l.poller.add(fd, ev&interest, l.gen); err != nil {
 		return err
 	}
-	l.watches[fd] = watch{h: h, gen: l.gen, ev: ev & interest}
+	*w = watch{h: h, gen: l.gen, ev: ev & interest}
 	l.stats.watched.Add(1)
 	return nil
 }
@@ -48,10 +43,10 @@ func (l *Loop) Modify(fd int, ev Events) error {
 	if err := checkInterest(fd, ev); err != nil {
 		return err
 	}
-	if fd >= len(l.watches) || l.watches[fd].h == nil {
+	w := l.watches.get(fd)
+	if w == nil || w.h == nil {
 		return fmt.Errorf("%w: fd %d", ErrNotWatched, fd)
 	}
-	w := &l.watches[fd]
 	if err := l.poller.mod(fd, ev&interest, w.gen); err != nil {
 		return err
 	}
@@ -65,10 +60,11 @@ func (l *Loop) Unwatch(fd int) error {
 	if l.closing.Load() {
 		return ErrClosed
 	}
-	if fd < 0 || fd >= len(l.watches) || l.watches[fd].h == nil {
+	w := l.watches.get(fd)
+	if w == nil || w.h == nil {
 		return fmt.Errorf("%w: fd %d", ErrNotWatched, fd)
 	}
-	l.watches[fd] = watch{}
+	*w = watch{}
 	l.stats.watched.Add(-1)
 	return l.poller.del(fd)
 }
@@ -76,10 +72,11 @@ func (l *Loop) Unwatch(fd int) error {
 // Watching reports the events fd is watched for, and whether it is watched.
 // Loop only.
 func (l *Loop) Watching(fd int) (Events, bool) {
-	if fd < 0 || fd >= len(l.watches) || l.watches[fd].h == nil {
+	w := l.watches.get(fd)
+	if w == nil || w.h == nil {
 		return 0, false
 	}
-	return l.watches[fd].ev, true
+	return w.ev, true
 }
 
 func checkInterest(fd int, ev Events) error {
