@@ -53,7 +53,9 @@ func (c *Conn) readReady() {
 	for budget > 0 && c.wantRead() {
 		var n int
 		var err error
+		asked := 0 // bytes the read could take, when known
 		if c.inLen() == 0 {
+			asked = len(s.readBuf)
 			n, err = rawRead(int(c.fd), s.readBuf)
 			if n > 0 {
 				s.view, s.viewOf = s.readBuf[:n], c
@@ -97,6 +99,13 @@ func (c *Conn) readReady() {
 			return
 		}
 		budget -= n
+		if s.e.cfg.edge && n < asked {
+			// Edge-triggered: a read shorter than asked drained the
+			// socket (epoll(7) says so for stream sockets), and bytes
+			// that arrive later raise a new edge, so a read to EAGAIN
+			// would only confirm it.
+			return
+		}
 		if !s.e.cfg.edge {
 			// Level-triggered: one read per readiness report. If bytes
 			// are left, the next epoll_wait reports the fd again, and
