@@ -12,26 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DialOption configures one Dial.
-type DialOption func(*dialConfig)
-
-type dialConfig struct {
-	shard   int           // -1: the balancer's pick
-	timeout time.Duration // connect timeout
-	h       Handler       // nil: the engine's handler
-}
-
-// OnShard puts the new connection on shard i, e.g. the shard of the client
-// connection a proxy dials for, so both ends live on one thread.
-func OnShard(i int) DialOption { return func(c *dialConfig) { c.shard = i } }
-
-// DialTimeout bounds the connect. Default 10 s.
-func DialTimeout(d time.Duration) DialOption { return func(c *dialConfig) { c.timeout = d } }
-
-// DialHandler gives the new connection its own handler instead of the
-// engine's (a proxy's upstream side, say).
-func DialHandler(h Handler) DialOption { return func(c *dialConfig) { c.h = h } }
-
 // dialState is a connect in progress, watched for writability.
 type dialState struct {
 	s      *shardCtx

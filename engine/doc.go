@@ -31,6 +31,13 @@
 // nothing; CloseWrite is the half-close alone; Abort resets at once.
 // Engine.Stop does the same for every connection, bounded by its context.
 //
+// # Platforms
+//
+// The engine runs on Linux only (epoll). Elsewhere the package compiles
+// with the same API, so code built on it compiles too, but New, Serve and
+// every call that would use an engine return an error wrapping
+// ErrUnsupported (engine_other.go).
+//
 // # Quick start
 //
 //	type echo struct{ engine.BaseHandler }

@@ -61,6 +61,13 @@ var (
 	// ErrOffloadFull is returned by Offload when the worker pool's queue is
 	// full.
 	ErrOffloadFull = errors.New("engine: offload queue full")
+
+	// ErrUnsupported is wrapped by every call that would start or use an
+	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
+	// other than Linux, where the engine's API compiles but does not run.
+	// The error names the platform, and errors.Is also matches the
+	// standard library's errors.ErrUnsupported. Never returned on Linux.
+	ErrUnsupported = errors.New("engine: unsupported platform (Linux only)")
 )
 
 // timeoutError is a deadline or idle timeout. It satisfies net.Error with

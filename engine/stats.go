@@ -38,31 +38,3 @@ type Stats struct {
 	// because the process was out of file descriptors.
 	Refused uint64
 }
-
-// Stats returns the engine's counters. Any goroutine.
-func (e *Engine) Stats() Stats {
-	st := Stats{Shards: make([]ShardStats, len(e.shards)), Refused: e.overLimit.Load()}
-	for i, s := range e.shards {
-		ls := s.loop.Stats()
-		st.Shards[i] = ShardStats{
-			Shard:       i,
-			Conns:       int(s.live.Load()),
-			Opened:      s.opened.Load(),
-			Closed:      s.closed.Load(),
-			BytesIn:     s.bytesIn.Load(),
-			BytesOut:    s.bytesOut.Load(),
-			QueuedBytes: s.queuedBytes.Load(),
-			Panics:      s.panics.Load(),
-			TasksQueued: ls.TasksQueued,
-			Iterations:  ls.Iterations,
-			Busy:        ls.Busy,
-			Lag:         ls.Lag,
-			CPU:         s.loop.CPU(),
-		}
-	}
-	return st
-}
-
-// Conns returns the number of live connections over all shards. Any
-// goroutine.
-func (e *Engine) Conns() int { return int(e.liveTotal.Load()) }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command shardnet runs shardnet's servers and its load generator.
 //
 //	shardnet echo  [flags]   echo server (default 127.0.0.1:7000)
