@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -409,32 +410,46 @@ func TestCloseWrite(t *testing.T) {
 	}
 }
 
-// rejectHandler refuses every connection from OnOpen.
+// rejectHandler refuses every connection from OnOpen, after writing its
+// greeting if it has one.
 type rejectHandler struct {
 	BaseHandler
-	rec *recHandler
+	rec      *recHandler
+	greeting string
 }
 
 var errNotToday = errors.New("not today")
 
-func (rejectHandler) OnOpen(*Conn) error              { return errNotToday }
+func (h rejectHandler) OnOpen(c *Conn) error {
+	if h.greeting != "" {
+		c.WriteString(h.greeting)
+	}
+	return errNotToday
+}
 func (h rejectHandler) OnClose(c *Conn, reason error) { h.rec.OnClose(c, reason) }
 
-// TestReject: an error from OnOpen closes the connection, and the close
-// reason carries both ErrRejected and the handler's error.
+// TestReject: an error from OnOpen closes the connection as Close does:
+// what OnOpen wrote first reaches the peer, then EOF, and the close reason
+// carries both ErrRejected and the handler's error.
 func TestReject(t *testing.T) {
-	h := rejectHandler{rec: newRecHandler(1)}
-	e, addr := startEngine(t, h, WithShards(1))
-	nc := dialT(t, "tcp", addr)
-	ev := recvClose(t, h.rec)
-	if !errors.Is(ev.reason, ErrRejected) || !errors.Is(ev.reason, errNotToday) {
-		t.Fatalf("OnClose reason %v; want ErrRejected wrapping the handler's error", ev.reason)
-	}
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := nc.Read(make([]byte, 1)); !closedByPeer(err) {
-		t.Fatalf("read on a rejected connection: %v", err)
-	}
-	if n := e.Conns(); n != 0 {
-		t.Fatalf("Conns() = %d after the rejection", n)
+	for _, greeting := range []string{"", "busy, try later\r\n"} {
+		t.Run(fmt.Sprintf("greeting %q", greeting), func(t *testing.T) {
+			h := rejectHandler{rec: newRecHandler(1), greeting: greeting}
+			e, addr := startEngine(t, h, WithShards(1))
+			nc := dialT(t, "tcp", addr)
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(nc)
+			if err != nil || string(got) != greeting {
+				t.Fatalf("read %q, %v; want %q and EOF", got, err, greeting)
+			}
+			nc.Close()
+			ev := recvClose(t, h.rec)
+			if !errors.Is(ev.reason, ErrRejected) || !errors.Is(ev.reason, errNotToday) {
+				t.Fatalf("OnClose reason %v; want ErrRejected wrapping the handler's error", ev.reason)
+			}
+			if n := e.Conns(); n != 0 {
+				t.Fatalf("Conns() = %d after the rejection", n)
+			}
+		})
 	}
 }

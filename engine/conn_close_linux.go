@@ -6,9 +6,10 @@ import "golang.org/x/sys/unix"
 type closeCode uint8
 
 const (
-	closeLocal   closeCode = iota // Close from the application
-	closePeer                     // the peer's EOF came first
-	closeStopped                  // Engine.Stop
+	closeLocal    closeCode = iota // Close from the application
+	closePeer                      // the peer's EOF came first
+	closeStopped                   // Engine.Stop
+	closeRejected                  // OnOpen returned an error (kept in the timer block)
 )
 
 func (k closeCode) err() error {
@@ -123,7 +124,22 @@ func (c *Conn) shutWriteThenLinger() {
 
 // finishClose ends a graceful close once the peer's EOF has been read.
 func (c *Conn) finishClose() {
+	if c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil {
+		c.closeNow(c.timer.rejected)
+		return
+	}
 	c.closeNow(c.closeCode.err())
+}
+
+// reject closes a connection whose OnOpen returned err the way Close does,
+// so what OnOpen wrote before refusing (a "503" or a "server busy" line)
+// reaches the peer; OnClose then gets err wrapped in ErrRejected.
+func (c *Conn) reject(err error) {
+	if c.state != stateOpen {
+		return // OnOpen closed or aborted it itself
+	}
+	c.timers().rejected = &wrapError{ErrRejected, err}
+	c.closeGracefully(closeRejected)
 }
 
 // closeNow closes the fd and tells the handler. Queued output is dropped:

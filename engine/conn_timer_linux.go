@@ -17,6 +17,7 @@ type connTimer struct {
 	writeDL  time.Duration // 0: none
 	lingerDL time.Duration // 0: none
 	beat     time.Duration // next heartbeat; 0: none
+	rejected error         // OnClose's reason after reject
 }
 
 // timers returns the connection's timer block, making it on first use.

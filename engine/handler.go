@@ -13,7 +13,9 @@ type Handler interface {
 
 	// OnOpen runs when a connection joins its shard. It may write (a
 	// greeting) or reject the connection by returning an error: the
-	// connection is then closed with a reason wrapping ErrRejected.
+	// connection is then closed as by Close, so what OnOpen wrote before
+	// refusing is sent first, and OnClose's reason wraps ErrRejected and
+	// the error. To refuse without sending anything, Abort and return.
 	OnOpen(c *Conn) error
 
 	// OnTraffic runs when bytes have arrived. Read them with Peek, Next,

@@ -185,7 +185,7 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 	c.startTimers()
 	c.flags |= flagOpened
 	if err := c.open(h); err != nil {
-		c.closeNow(&wrapError{ErrRejected, err})
+		c.reject(err)
 	}
 	return c
 }
