@@ -164,16 +164,28 @@ func (d *dialState) connected() {
 	if s.e.admit() {
 		s.live.Add(1)
 		c := s.register(d.fd, d.h, d.isUnix)
-		if c.state == stateClosed {
+		switch {
+		case c.state == stateOpen:
+			d.deliver(c)
+		case c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil:
+			d.cb(nil, fmt.Errorf("engine: dial: %w", c.timer.rejected))
+		default:
 			d.cb(nil, fmt.Errorf("engine: dial: connection closed during OnOpen: %w", ErrConnClosed))
-		} else {
-			d.cb(c, nil)
 		}
 		s.flushDirty()
 		return
 	}
 	unix.Close(d.fd)
 	d.cb(nil, ErrTooManyConns)
+}
+
+// deliver runs the callback with the open connection. A panic there
+// aborts that connection, as a panic in any of its handler's callbacks
+// would, instead of reaching the shard's panic hook with the connection
+// left open and nobody told.
+func (d *dialState) deliver(c *Conn) {
+	defer c.recoverPanic()
+	d.cb(c, nil)
 }
 
 func (d *dialState) fail(err error) {

@@ -245,3 +245,43 @@ func TestDialFromCallback(t *testing.T) {
 		t.Fatal("the dial from the callback never called back")
 	}
 }
+
+// TestDialOutcomes: a dial whose handler rejects it in OnOpen calls back
+// with the rejection, not with a closing connection; a panic in the
+// callback aborts that connection (OnClose with ErrPanic) and the shard
+// goes on serving.
+func TestDialOutcomes(t *testing.T) {
+	e, addr := startEngine(t, echoHandler{}, WithShards(1))
+
+	rejected := newRecHandler(1)
+	r := dialWait(t, e, addr, DialHandler(rejectHandler{rec: rejected}))
+	if r.c != nil || !errors.Is(r.err, ErrRejected) || !errors.Is(r.err, errNotToday) {
+		t.Fatalf("Dial with a rejecting OnOpen: %v, %v; want ErrRejected wrapping the handler's error", r.c, r.err)
+	}
+	if ev := recvClose(t, rejected); !errors.Is(ev.reason, ErrRejected) {
+		t.Fatalf("OnClose of the rejected dial: %v, want ErrRejected", ev.reason)
+	}
+
+	rec := newRecHandler(1)
+
+	panicked := make(chan struct{})
+	if err := e.Dial(addr, func(c *Conn, err error) {
+		if err != nil {
+			t.Errorf("Dial: %v", err)
+			close(panicked)
+			return
+		}
+		close(panicked)
+		panic("callback bug")
+	}, DialHandler(rec)); err != nil {
+		t.Fatal(err)
+	}
+	<-panicked
+	if ev := recvClose(t, rec); !errors.Is(ev.reason, ErrPanic) {
+		t.Fatalf("OnClose after a panicking Dial callback: %v, want ErrPanic", ev.reason)
+	}
+	// The shard still serves.
+	if got := dialWait(t, e, addr, DialHandler(newRecHandler(1))); got.err != nil || got.c == nil {
+		t.Fatalf("Dial after the panic: %v, %v", got.c, got.err)
+	}
+}
