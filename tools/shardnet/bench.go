@@ -82,7 +82,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection (echo mode)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to send")
 	fs.StringVar(&cfg.mode, "mode", "echo", "echo: verify the echo and time it; sink: only send")
-	fs.IntVar(&cfg.rate, "rate", 0, "fixed total message rate per second (0: as fast as possible); sent on a 100µs schedule over the connections with room in their pipeline, latency timed from each actual send")
+	fs.IntVar(&cfg.rate, "rate", 0, "fixed total message rate per second (0: as fast as possible); sent on a 100µs schedule over the connections with room in their pipeline; a message sent more than one tick late, because no connection had room, is timed from when it was due (coordinated omission corrected)")
 	fs.IntVar(&cfg.shards, "shards", 0, "client shards (default GOMAXPROCS)")
 	fs.BoolVar(&cfg.pin, "pin", false, "pin client shard i to CPU i of the allowed set")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the summary as one JSON object on stdout (progress lines go to stderr)")

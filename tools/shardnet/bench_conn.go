@@ -83,13 +83,29 @@ func (s *benchShard) pump(now int64) {
 			bc.listed = false
 			continue
 		}
-		bc.sendOne(now)
+		bc.sendOne(s.dueAt(s.issued, now))
 		s.issued++
 		if bc.c.Closed() || bc.sent-bc.recv >= uint64(s.r.cfg.pipeline) {
 			s.ready = s.ready[:len(s.ready)-1]
 			bc.listed = false
 		}
 	}
+}
+
+// dueAt returns the time message k of the shard's schedule is timed from:
+// when the schedule made it due, if that is more than one tick before now.
+// A message goes out late like that only because no connection had room
+// for it: the server was holding them all. Timing it from its actual send
+// would leave the stall out of the latencies (coordinated omission: the
+// generator waits for the server and then records only fast answers).
+// Lateness within one tick is the schedule's own granularity, not the
+// server's, so those messages are timed from now.
+func (s *benchShard) dueAt(k uint64, now int64) int64 {
+	due := int64(float64(k) * 1e9 / s.perSec)
+	if due < now-int64(rateTick) {
+		return due
+	}
+	return now
 }
 
 // benchConn is one connection's state and its handler. Loop only.

@@ -245,3 +245,60 @@ func TestBenchAllocatesNothingPerMessage(t *testing.T) {
 	}
 	echo.stop(t)
 }
+
+// stallingEcho echoes, except that after the first answer on a connection
+// it stops answering for stall, then catches up.
+func stallingEcho(t *testing.T, stall time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for answered := 0; ; answered++ {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if answered == 1 {
+						time.Sleep(stall)
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestBenchRateCountsStalls: at a fixed rate, a server that stalls for
+// 300 ms holds back the ~300 messages that fell due meanwhile; they are
+// timed from when they were due, so the stall shows in the tail. Timed
+// from their actual send, only one message in 1,500 would show it and p99
+// would stay small (coordinated omission).
+func TestBenchRateCountsStalls(t *testing.T) {
+	addr := stallingEcho(t, 300*time.Millisecond)
+	stdout, stderr, code := runBenchCmd(t, "-addr", addr, "-c", "1", "-pipeline", "1", "-rate", "1000", "-duration", "1500ms", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("-json output does not parse: %v\n%s", err, stdout)
+	}
+	if res.LatencyUs == nil || res.LatencyUs.P99 < 100e3 {
+		t.Fatalf("p99 %+v µs with a 300 ms stall in a 1.5 s run at 1000 msgs/s; want >= 100 ms", res.LatencyUs)
+	}
+	t.Logf("latency %+v µs", res.LatencyUs)
+}
