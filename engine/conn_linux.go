@@ -64,7 +64,6 @@ const (
 	flagWaterPaused                       // output above the high watermark
 	flagWantWrite                         // waiting for EPOLLOUT
 	flagDirty                             // in the shard's dirty list: output to flush
-	flagInCallback                        // a handler callback is running for this conn
 	flagOpened                            // OnOpen ran, so OnClose must run
 	flagUnix                              // a unix-domain socket
 	flagPollRead                          // epoll interest includes EventRead

@@ -36,7 +36,6 @@ func (c *Conn) recoverPanic() {
 	if v == nil {
 		return
 	}
-	c.flags &^= flagInCallback
 	c.dropView()
 	err := fmt.Errorf("%w: %v", ErrPanic, v)
 	c.sh.e.cfg.logger.Error("handler panic; connection aborted", "conn", c.id, "panic", v)
@@ -136,9 +135,7 @@ func (c *Conn) deliver(n int) {
 		c.releaseIn()
 		return
 	}
-	c.flags |= flagInCallback
 	c.h.OnTraffic(c)
-	c.flags &^= flagInCallback
 }
 
 // readEOF handles the peer's half-close.
@@ -149,7 +146,5 @@ func (c *Conn) readEOF() {
 		return
 	}
 	c.updateInterest()
-	c.flags |= flagInCallback
 	c.h.OnReadEOF(c)
-	c.flags &^= flagInCallback
 }

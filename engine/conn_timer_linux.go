@@ -94,9 +94,7 @@ func (c *Conn) onTimer() {
 	default:
 		if ct.beat != 0 && now >= ct.beat {
 			ct.beat = now + cfg.heartbeat
-			c.flags |= flagInCallback
 			cfg.onHeartbeat(c)
-			c.flags &^= flagInCallback
 		}
 		c.armTimer()
 	}

@@ -198,9 +198,7 @@ func (c *Conn) belowLowWater() {
 	c.flags &^= flagWaterPaused
 	c.updateInterest()
 	if c.state == stateOpen {
-		c.flags |= flagInCallback
 		c.h.OnDrained(c)
-		c.flags &^= flagInCallback
 	}
 }
 

@@ -62,8 +62,6 @@ func (h Handle) Abort() error {
 // goroutines to get the handler to look at state they changed.
 func (h Handle) Wake() error {
 	return h.Do(func(c *Conn) {
-		c.flags |= flagInCallback
 		c.h.OnTraffic(c)
-		c.flags &^= flagInCallback
 	})
 }

@@ -196,10 +196,7 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 // open with nobody to close it.
 func (c *Conn) open(h Handler) error {
 	defer c.recoverPanic()
-	c.flags |= flagInCallback
-	err := h.OnOpen(c)
-	c.flags &^= flagInCallback
-	return err
+	return h.OnOpen(c)
 }
 
 // forget removes a closed connection from the shard's tables.
