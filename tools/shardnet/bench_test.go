@@ -102,9 +102,10 @@ func TestBenchAgainstEcho(t *testing.T) {
 	echo.stop(t)
 }
 
-// corruptingEcho echoes like the echo server but flips one bit of the
-// byte at offset flipAt of each connection's stream.
-func corruptingEcho(t *testing.T, flipAt int) string {
+// netServer serves each connection accepted on a loopback port with
+// serve, on a goroutine of its own, until the test ends; it returns the
+// address.
+func netServer(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,27 +120,36 @@ func corruptingEcho(t *testing.T, flipAt int) string {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 32<<10)
-				seen := 0
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if i := flipAt - seen; i >= 0 && i < n {
-							buf[i] ^= 0x10
-						}
-						seen += n
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
+				serve(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// corruptingEcho echoes like the echo server but flips one bit of the
+// byte at offset flipAt of each connection's stream.
+func corruptingEcho(t *testing.T, flipAt int) string {
+	t.Helper()
+	return netServer(t, func(c net.Conn) {
+		buf := make([]byte, 32<<10)
+		seen := 0
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if i := flipAt - seen; i >= 0 && i < n {
+					buf[i] ^= 0x10
+				}
+				seen += n
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 }
 
 func TestBenchDetectsCorruption(t *testing.T) {
@@ -250,36 +260,21 @@ func TestBenchAllocatesNothingPerMessage(t *testing.T) {
 // it stops answering for stall, then catches up.
 func stallingEcho(t *testing.T, stall time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
+	return netServer(t, func(c net.Conn) {
+		buf := make([]byte, 32<<10)
+		for answered := 0; ; answered++ {
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 32<<10)
-				for answered := 0; ; answered++ {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if answered == 1 {
-						time.Sleep(stall)
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
+			if answered == 1 {
+				time.Sleep(stall)
+			}
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestBenchRateCountsStalls: at a fixed rate, a server that stalls for
