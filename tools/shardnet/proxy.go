@@ -76,15 +76,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		log:            &lockedWriter{w: stderr},
 	}
 	h.up = upstreamHandler{h}
-	// The engine's own watermarks pause reading the connection whose
-	// output is queued; a proxy must pause the other one instead (else a
-	// backend that echoes can deadlock against it), so they are set out
-	// of reach and the relay keeps its own bound.
-	opts := []engine.Option{engine.WithWatermarks(64<<20, 64<<20)}
-	if useSplice {
-		opts = append(opts, engine.WithReadBufferSize(spliceLeadRead))
-	}
-	return serve("proxy", &sf, h, opts, stdout, stderr)
+	return serve("proxy", &sf, h, proxyOptions(useSplice), stdout, stderr)
 }
 
 // validBackend checks a backend address the way Dial will read it, so a
@@ -141,6 +133,7 @@ func (h *proxyHandler) OnOpen(c *engine.Conn) error {
 	p.up.init(p, c)
 	p.down.init(p, nil)
 	c.SetContext(p)
+	h.tuneSocket(c)
 	c.PauseRead()
 	p.onDial = p.dialed
 	p.dial()
@@ -261,10 +254,13 @@ func (p *pair) dialed(up *engine.Conn, err error) {
 		return
 	}
 	p.upstream = up
+	p.h.tuneSocket(up)
 	up.SetContext(p)
 	p.up.dst = up
 	p.down.src = up
 	p.down.dst = p.client
+	p.up.dstH, _ = p.h.eng.Conn(up.ID())
+	p.down.dstH, _ = p.h.eng.Conn(p.client.ID())
 	p.client.ResumeRead()
 }
 

@@ -1,6 +1,10 @@
 package main
 
-import "golang.org/x/sys/unix"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // The -splice relay moves bytes socket -> pipe -> socket inside the kernel.
 //
@@ -10,9 +14,20 @@ import "golang.org/x/sys/unix"
 // buffer size in this mode) and calls OnTraffic, which forwards the lead
 // and then splices whatever else the socket holds, up to spliceBudget. The
 // EOF and socket errors stay sticky in the socket, so the engine's next read
-// still sees them. When dst is full the bytes left in the pipe are copied
-// out and queued on dst like any relayed bytes (the engine then waits for
-// EPOLLOUT, which the relay cannot), and src is paused until they leave.
+// still sees them.
+//
+// When dst is full (EAGAIN with bytes left in the pipe) the relay stalls:
+//
+//	splicing ──dst EAGAIN──> stalled: src paused, a small head of the pipe
+//	    ^                      queued on dst with WriteOwned
+//	    │                          │ the engine waits for EPOLLOUT, sends the head
+//	    │                          v
+//	    └──pipe emptied──── head released: a task on dst's shard splices the
+//	       (src resumed)    rest of the pipe (EAGAIN again: stalled again)
+//
+// Only the head is copied: the engine waits for EPOLLOUT only for queued
+// output, and the head's release is the relay's "dst is writable" signal.
+// The rest of the pipe stays in the kernel, in order behind the head.
 
 const (
 	// spliceLeadRead is the engine's read buffer in -splice mode: the
@@ -28,17 +43,21 @@ const (
 	spliceBudget = 1 << 20
 	// splicePipe is the pipe size asked for (F_SETPIPE_SZ); the kernel's
 	// 64 KiB default is kept if it refuses.
-	splicePipe  = 256 << 10
+	splicePipe = 256 << 10
+	// spliceHead is the most a stall copies out of the pipe to have the
+	// engine wait for dst: one page's worth is enough to get EPOLLOUT.
+	spliceHead  = 4 << 10
 	spliceFlags = unix.SPLICE_F_NONBLOCK | unix.SPLICE_F_MOVE
 )
 
 // spliceState is a direction's pipe. Loop only.
 type spliceState struct {
-	r, w int  // the pipe's ends, -1 until first used
-	size int  // the pipe's capacity
-	n    int  // bytes in the pipe
-	off  bool // splice failed to start on these sockets: copy instead
-	used bool // a splice from src has succeeded
+	r, w    int  // the pipe's ends, -1 until first used
+	size    int  // the pipe's capacity
+	n       int  // bytes in the pipe
+	off     bool // splice failed to start on these sockets: copy instead
+	used    bool // a splice from src has succeeded
+	stalled bool // dst was full: the pipe waits for the head's release
 }
 
 func (s *spliceState) open() bool {
@@ -65,12 +84,44 @@ func (s *spliceState) close() {
 	}
 }
 
+// rawSplice is splice(2) without offsets, through RawSyscall for the reason
+// the engine's reads and writes use it (engine/io_linux.go): every fd here
+// is non-blocking and the flags say SPLICE_F_NONBLOCK, so the call never
+// blocks, and skipping the scheduler's syscall enter/exit keeps sysmon off
+// the shard's core. EINTR is retried; EAGAIN is returned.
+func rawSplice(in, out, n int) (int, error) {
+	for {
+		m, _, errno := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), spliceFlags)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, errno
+		}
+		return int(m), nil
+	}
+}
+
+// rawPipeRead reads the pipe into b; see rawSplice for why it is raw.
+func rawPipeRead(fd int, b []byte) (int, error) {
+	for {
+		m, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, errno
+		}
+		return int(m), nil
+	}
+}
+
 // spliceMore splices from src's socket to dst's while both allow it. It
 // writes to dst's socket directly, so it runs only while dst has nothing
 // queued in the engine: otherwise bytes would overtake each other.
 func (d *direction) spliceMore() {
 	dst := d.dst
-	if d.paused || d.eof || d.sp.off || dst.Closed() {
+	if d.paused || d.eof || d.sp.off || d.sp.stalled || dst.Closed() {
 		return
 	}
 	if dst.OutboundBuffered() > 0 {
@@ -89,69 +140,109 @@ func (d *direction) spliceMore() {
 		d.sp.off = true
 		return
 	}
-	srcFd, dstFd := d.src.Fd(), dst.Fd()
+	srcFd := d.src.Fd()
 	for moved := 0; moved < spliceBudget; {
-		if d.sp.n == 0 {
-			n, err := unix.Splice(srcFd, nil, d.sp.w, nil, d.sp.size, spliceFlags)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return
-			case err == unix.EINVAL && !d.sp.used:
-				d.sp.off = true // these sockets cannot splice: copy
-				return
-			case err != nil:
-				// Reset, say. The socket reports an error once, so the
-				// engine's next read would see a plain EOF: end the pair
-				// as the copy path does.
-				d.src.Abort()
-				return
-			case n == 0:
-				return // EOF stays readable: the engine's next read reports it
-			}
-			d.sp.used = true
-			d.sp.n = int(n)
-		}
-		m, err := unix.Splice(d.sp.r, nil, dstFd, nil, d.sp.n, spliceFlags)
-		if m > 0 {
-			d.sp.n -= int(m)
-			moved += int(m)
-		}
+		n, err := rawSplice(srcFd, d.sp.w, d.sp.size)
 		switch {
-		case err == unix.EINTR || (err == nil && m > 0):
-		case err == unix.EAGAIN || err == nil:
-			d.flushPipe()
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINVAL && !d.sp.used:
+			d.sp.off = true // these sockets cannot splice: copy
 			return
 		case err != nil:
-			dst.Abort() // the pair follows in closed
+			// Reset, say. The socket reports an error once, so the
+			// engine's next read would see a plain EOF: end the pair
+			// as the copy path does.
+			d.src.Abort()
+			return
+		case n == 0:
+			return // EOF stays readable: the engine's next read reports it
+		}
+		d.sp.used = true
+		d.sp.n = n
+		moved += n
+		if !d.drainPipe() {
 			return
 		}
 	}
 }
 
-// flushPipe copies what is left in the pipe into dst's engine queue and
-// pauses src until it is sent: the engine then waits for dst to be
-// writable, which the splice path has no way to do.
-func (d *direction) flushPipe() {
-	if d.sp.n == 0 {
+// drainPipe splices the pipe into dst's socket and reports whether it is
+// empty. On EAGAIN it stalls; on an error it aborts dst (the pair follows
+// in closed).
+func (d *direction) drainPipe() bool {
+	dstFd := d.dst.Fd()
+	for d.sp.n > 0 {
+		m, err := rawSplice(d.sp.r, dstFd, d.sp.n)
+		switch {
+		case err == nil && m > 0:
+			d.sp.n -= m
+		case err == unix.EAGAIN || err == nil:
+			d.stall()
+			return false
+		default:
+			d.dst.Abort()
+			return false
+		}
+	}
+	return true
+}
+
+// stall runs when dst is full with bytes still in the pipe: it queues a
+// head of the pipe on dst, so that the engine waits for dst to be writable,
+// and pauses src until the pipe has gone out (see unstall).
+func (d *direction) stall() {
+	buf := d.p.pool.get(min(d.sp.n, spliceHead))
+	n, err := rawPipeRead(d.sp.r, buf)
+	if n <= 0 || err != nil {
+		d.p.pool.put(buf)
+		d.dst.Abort() // the pipe lost bytes: the stream is broken
 		return
 	}
+	d.sp.n -= n
+	d.sp.stalled = true
+	d.writeOwned(buf[:n])
+	if !d.paused && !d.dst.Closed() {
+		d.pause()
+	}
+}
+
+// unstall runs as a task on the shard once the head queued by stall has
+// been sent: dst took bytes again, so the rest of the pipe follows, and src
+// is read again once the pipe is empty. Loop only.
+func (d *direction) unstall() {
+	if !d.sp.stalled || d.dst.Closed() {
+		return
+	}
+	d.sp.stalled = false
+	if d.sp.n > 0 && !d.drainPipe() {
+		return
+	}
+	if d.eof {
+		return
+	}
+	if d.paused {
+		d.paused = false
+		if !d.src.Closed() {
+			d.src.ResumeRead()
+		}
+	}
+}
+
+// flushPipe copies what is left in the pipe into dst's engine queue, after
+// src's EOF: nothing more will come to splice, and the engine then sends
+// the rest and passes the half-close on after it.
+func (d *direction) flushPipe() {
+	d.sp.stalled = false
 	for d.sp.n > 0 {
 		buf := d.p.pool.get(d.sp.n)
-		n, err := unix.Read(d.sp.r, buf)
-		if n <= 0 {
+		n, err := rawPipeRead(d.sp.r, buf)
+		if n <= 0 || err != nil {
 			d.p.pool.put(buf)
-			if err == unix.EINTR {
-				continue
-			}
 			d.dst.Abort() // the pipe lost bytes: the stream is broken
 			return
 		}
 		d.sp.n -= n
 		d.writeOwned(buf[:n])
-	}
-	if !d.paused {
-		d.pause()
 	}
 }

@@ -167,8 +167,10 @@ func TestProxyIperf3(t *testing.T) {
 
 // hashingBackend accepts one connection, hashes everything it reads until
 // EOF, then answers with the hex SHA-256 and closes: the answer after the
-// client's half-close checks the way back too.
-func hashingBackend(t *testing.T) (addr string, sum <-chan string) {
+// client's half-close checks the way back too. With pace > 0 it sleeps that
+// long after each read of at most 64 KiB, so the proxy's writes to it fill
+// the socket and stall.
+func hashingBackend(t *testing.T, pace time.Duration) (addr string, sum <-chan string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -184,7 +186,11 @@ func hashingBackend(t *testing.T) (addr string, sum <-chan string) {
 		}
 		defer c.Close()
 		h := sha256.New()
-		if _, err := io.Copy(h, c); err != nil {
+		var r io.Reader = c
+		if pace > 0 {
+			r = &pacedReader{r: c, pace: pace}
+		}
+		if _, err := io.Copy(h, r); err != nil {
 			ch <- "read: " + err.Error()
 			return
 		}
@@ -193,6 +199,18 @@ func hashingBackend(t *testing.T) (addr string, sum <-chan string) {
 		ch <- s
 	}()
 	return ln.Addr().String(), ch
+}
+
+// pacedReader reads at most 64 KiB at a time and sleeps after each read.
+type pacedReader struct {
+	r    io.Reader
+	pace time.Duration
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b[:min(len(b), 64<<10)])
+	time.Sleep(p.pace)
+	return n, err
 }
 
 func TestProxy100MiBWithNetcat(t *testing.T) {
@@ -212,7 +230,7 @@ func TestProxy100MiBWithNetcat(t *testing.T) {
 
 	for _, mode := range proxyModes {
 		t.Run(mode.name, func(t *testing.T) {
-			baddr, got := hashingBackend(t)
+			baddr, got := hashingBackend(t, 0)
 			p, _ := startProxy(t, []string{baddr}, mode.args...)
 			host, port := hostPort(p.addr)
 			in, err := os.Open(path)
@@ -511,5 +529,58 @@ func TestBackendSetRoundRobinAndDownMarks(t *testing.T) {
 	short.markDown()
 	if short.isDown() {
 		t.Fatal("with -down-for 0 a backend is never skipped")
+	}
+}
+
+// TestProxySlowBackendKeepsBytesInOrder sends random bytes to a backend that
+// reads slowly, so the relay's writes to it end short again and again (with
+// -splice: bytes wait in the pipe while a head of them is queued), and
+// checks the digest of what arrived.
+func TestProxySlowBackendKeepsBytesInOrder(t *testing.T) {
+	const total = 24 << 20
+	data := make([]byte, total)
+	rand.NewChaCha8([32]byte{'s', 'l', 'o', 'w'}).Read(data)
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	for _, mode := range proxyModes {
+		t.Run(mode.name, func(t *testing.T) {
+			baddr, got := hashingBackend(t, 200*time.Microsecond)
+			p, _ := startProxy(t, []string{baddr}, mode.args...)
+			c, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			werr := make(chan error, 1)
+			go func() {
+				// Uneven chunks, so the relay sees leads and splices of
+				// every size.
+				rng := rand.New(rand.NewPCG(1, 2))
+				for off := 0; off < total; {
+					n := min(total-off, 1+rng.IntN(300<<10))
+					if _, err := c.Write(data[off : off+n]); err != nil {
+						werr <- err
+						return
+					}
+					off += n
+				}
+				werr <- c.(*net.TCPConn).CloseWrite()
+			}()
+			reply, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("reading the reply: %v", err)
+			}
+			if err := <-werr; err != nil {
+				t.Fatalf("client write: %v", err)
+			}
+			if s := <-got; s != want {
+				t.Fatalf("backend received sha256 %s, want %s", s, want)
+			}
+			if strings.TrimSpace(string(reply)) != want {
+				t.Fatalf("client got back %q, want the digest", reply)
+			}
+			p.stop(t)
+		})
 	}
 }
