@@ -43,16 +43,11 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 		w.c.asyncQueued.Add(-int64(w.n))
 		return fmt.Errorf("%w: %d bytes in flight + %d", ErrOutputFull, q-int64(w.n), w.n)
 	}
-	s.amu.Lock()
-	if s.asyncClosed {
-		s.amu.Unlock()
+	post, ok := s.async.add(w)
+	if !ok {
 		w.c.asyncQueued.Add(-int64(w.n))
 		return ErrEngineStopped
 	}
-	s.async = append(s.async, w)
-	post := !s.asyncPosted
-	s.asyncPosted = true
-	s.amu.Unlock()
 	if post {
 		if err := s.loop.Submit(s.drainAsyncFn); err != nil {
 			// The loop closed under us. Taking our write back out
@@ -69,16 +64,11 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 // drainAsync appends every queued AsyncWrite to its connection's output.
 // One task per batch, however many writes the batch holds. Loop only.
 func (s *shardCtx) drainAsync() {
-	s.amu.Lock()
-	batch := s.async
-	s.async = s.asyncSpare[:0]
-	s.asyncPosted = false
-	s.amu.Unlock()
-	for i := range batch {
-		s.applyGuarded(&batch[i])
-		batch[i] = asyncWrite{}
+	writes := s.async.take()
+	for i := range writes {
+		s.applyGuarded(&writes[i])
 	}
-	s.asyncSpare = batch[:0]
+	s.async.recycle(writes)
 	s.flushDirty()
 }
 
@@ -152,12 +142,7 @@ func releaseFor(done func(error)) func(bool) {
 // with ErrEngineStopped (on the stopping goroutine, the shard being gone),
 // and later ones are refused up front.
 func (s *shardCtx) failAsync() {
-	s.amu.Lock()
-	batch := s.async
-	s.async = nil
-	s.asyncClosed = true
-	s.amu.Unlock()
-	for _, w := range batch {
+	for _, w := range s.async.close() {
 		w.c.asyncQueued.Add(-int64(w.n))
 		if w.done != nil {
 			w.done(ErrEngineStopped)

@@ -14,11 +14,13 @@ type handedOff struct {
 // is gone, every fd in the queue is closed and uncounted (the caller's
 // included), as a refused connection would be. Any goroutine.
 func (s *shardCtx) postHandoff(fd int, isUnix bool) {
-	s.hmu.Lock()
-	s.handoffs = append(s.handoffs, handedOff{fd, isUnix})
-	post := !s.handoffPosted
-	s.handoffPosted = true
-	s.hmu.Unlock()
+	post, ok := s.handoffs.add(handedOff{fd, isUnix})
+	if !ok { // never closed today; kept so a refusal cannot leak the fd
+		s.live.Add(-1)
+		s.e.liveTotal.Add(-1)
+		unix.Close(fd)
+		return
+	}
 	if post {
 		if err := s.loop.Submit(s.drainHandoffsFn); err != nil {
 			s.dropHandoffs()
@@ -28,16 +30,11 @@ func (s *shardCtx) postHandoff(fd int, isUnix bool) {
 
 // drainHandoffs registers the queued fds. Loop only.
 func (s *shardCtx) drainHandoffs() {
-	s.hmu.Lock()
-	batch := s.handoffs
-	s.handoffs = s.handoffsSpare[:0]
-	s.handoffPosted = false
-	s.hmu.Unlock()
-	for i, h := range batch {
+	fds := s.handoffs.take()
+	for _, h := range fds {
 		s.register(h.fd, s.e.h, h.isUnix)
-		batch[i] = handedOff{}
 	}
-	s.handoffsSpare = batch[:0]
+	s.handoffs.recycle(fds)
 	// OnOpen may have written (a greeting): this task is the entry point
 	// that must send it.
 	s.flushDirty()
@@ -46,12 +43,7 @@ func (s *shardCtx) drainHandoffs() {
 // dropHandoffs closes the queued fds when the loop refused the task that
 // would have registered them.
 func (s *shardCtx) dropHandoffs() {
-	s.hmu.Lock()
-	batch := s.handoffs
-	s.handoffs = nil
-	s.handoffPosted = false
-	s.hmu.Unlock()
-	for _, h := range batch {
+	for _, h := range s.handoffs.take() {
 		s.live.Add(-1)
 		s.e.liveTotal.Add(-1)
 		unix.Close(h.fd)

@@ -46,21 +46,12 @@ type shardCtx struct {
 	mu   sync.Mutex
 	byID connTable
 
-	// async holds AsyncWrite requests for this shard's connections; guarded
-	// by amu. One task drains it; asyncPosted says it is queued.
-	amu          sync.Mutex
-	async        []asyncWrite
-	asyncSpare   []asyncWrite
-	asyncPosted  bool
-	asyncClosed  bool   // the loop is gone: refuse, see failAsync
-	drainAsyncFn func() // s.drainAsync, made once: a method value allocates
-
-	// handoffs holds accepted fds for the loop to register; guarded by
-	// hmu. One task drains it; handoffPosted says it is queued.
-	hmu             sync.Mutex
-	handoffs        []handedOff
-	handoffsSpare   []handedOff
-	handoffPosted   bool
+	// async carries AsyncWrite requests to the loop, handoffs accepted fds
+	// (see batch). The drain tasks are method values made once: making one
+	// per post would allocate.
+	async           batch[asyncWrite]
+	drainAsyncFn    func()
+	handoffs        batch[handedOff]
 	drainHandoffsFn func()
 
 	// Counters: the loop writes, any goroutine reads.
