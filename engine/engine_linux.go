@@ -62,7 +62,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{})}
 	for i := 0; i < cfg.shards; i++ {
-		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic)}
+		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll)}
 		if cfg.pin {
 			sopts = append(sopts, shard.WithCPU(i))
 		}

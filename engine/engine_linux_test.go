@@ -205,6 +205,7 @@ func TestOptionsValidation(t *testing.T) {
 		{name: "linger", opt: WithLingerTimeout(0), want: "WithLingerTimeout"},
 		{name: "max conns", opt: WithMaxConns(-1), want: "WithMaxConns"},
 		{name: "tick", opt: WithTick(-1), want: "WithTick"},
+		{name: "busy poll", opt: WithBusyPoll(-1), want: "WithBusyPoll"},
 		{name: "heartbeat without hook", opt: WithHeartbeat(time.Second, nil), want: "WithHeartbeat"},
 		{name: "offload pool", opt: WithOffloadPool(0, 1), want: "WithOffloadPool"},
 		{name: "block size", opt: WithBlockSize(1), want: "WithBlockSize"},

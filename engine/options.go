@@ -33,6 +33,7 @@ type config struct {
 	lingerTimeout time.Duration     // how long Close waits for the peer's EOF
 	maxConns      int               // total live connections; 0 unlimited
 	edge          bool              // edge-triggered connections
+	busyPoll      time.Duration     // shards poll without sleeping this long after the last ready fd
 	tick          time.Duration     // period of Handler.OnTick; 0 off
 	heartbeat     time.Duration     // period of the heartbeat hook; 0 off
 	onHeartbeat   func(c *Conn)     // the heartbeat hook
@@ -91,6 +92,8 @@ func (c *config) validate() error {
 		return optionError("WithMaxConns", c.maxConns, ">= 0")
 	case c.tick < 0:
 		return optionError("WithTick", c.tick, ">= 0")
+	case c.busyPoll < 0:
+		return optionError("WithBusyPoll", c.busyPoll, ">= 0")
 	case c.heartbeat < 0 || (c.heartbeat > 0 && c.onHeartbeat == nil):
 		return optionError("WithHeartbeat", c.heartbeat, "a period >= 0 and a hook")
 	case c.workers < 1 || c.workQueue < 1:
@@ -182,6 +185,12 @@ func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
 // (level-triggered), which measured the same here and is simpler to reason
 // about with read budgets.
 func WithEdgeTriggered(on bool) Option { return func(c *config) { c.edge = on } }
+
+// WithBusyPoll keeps each shard awake for d after its last ready
+// connection instead of sleeping in epoll_wait at once, so the next bytes
+// do not have to wake it (see shard.WithBusyPoll for what that saves and
+// costs). For shards that have a core each. Default 0: off.
+func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll = d } }
 
 // WithTick calls Handler.OnTick on every shard every d. Default 0: off.
 func WithTick(d time.Duration) Option { return func(c *config) { c.tick = d } }

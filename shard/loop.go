@@ -16,10 +16,11 @@ type Loop struct {
 	poller *poller
 	epoch  time.Time // clock() counts monotonic nanoseconds from here
 
-	tasks   taskQueue
-	timers  timerHeap  // loop only
-	watches watchTable // loop only
-	gen     uint32     // loop only; the last generation handed to Watch
+	tasks     taskQueue
+	timers    timerHeap  // loop only
+	watches   watchTable // loop only
+	lastReady int64      // loop only; the clock when epoll last reported fds (WithBusyPoll)
+	gen       uint32     // loop only; the last generation handed to Watch
 
 	// runMu is held for as long as Run or RunOnce runs, so Close can wait
 	// for the loop to leave before it frees what the loop uses.
@@ -266,6 +267,9 @@ func (l *Loop) round(block bool) error {
 		timeout := 0
 		if block && !l.tasks.hasTasks() && !l.exitReq.Load() && !l.breakReq.Load() {
 			timeout = l.timeoutMs()
+			if timeout != 0 && l.cfg.busyPoll > 0 && l.clock()-l.lastReady < l.cfg.busyPoll {
+				timeout = 0 // WithBusyPoll: stay awake a while after the last ready fd
+			}
 			if timeout != 0 {
 				l.sleeping.Store(true)
 				// Producers check sleeping after they queue; re-checking
@@ -281,6 +285,9 @@ func (l *Loop) round(block bool) error {
 			return err
 		}
 		l.evIdx, l.evN = 0, n
+		if n > 0 && l.cfg.busyPoll > 0 {
+			l.lastReady = l.clock()
+		}
 	}
 	start := l.clock()
 	l.stats.roundStart.Store(start)

@@ -546,6 +546,7 @@ func TestOptionsValidation(t *testing.T) {
 		{name: "max tasks", opt: WithMaxTasksPerRound(0), field: "WithMaxTasksPerRound"},
 		{name: "queue limit", opt: WithTaskQueueLimit(-1), field: "WithTaskQueueLimit"},
 		{name: "panic handler", opt: WithPanicHandler(nil), field: "WithPanicHandler"},
+		{name: "busy poll", opt: WithBusyPoll(-time.Millisecond), field: "WithBusyPoll"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := New(tc.opt)
