@@ -4,6 +4,8 @@
 package main
 
 import (
+	"flag"
+
 	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 	"github.com/shardnet/shardnet/engine"
 )
@@ -31,12 +33,16 @@ func (shardnetHTTP) OnTraffic(c *engine.Conn) {
 	}
 }
 
+// busyPoll is engine.WithBusyPoll, off by default: the suites measure the
+// engine as it ships, and findings compare it with the option on by hand.
+var busyPoll = flag.Duration("busy-poll", 0, "engine.WithBusyPoll (0: off, the default every suite uses)")
+
 func serveShardnet(addr, mode string, loops int) error {
 	var h engine.Handler = shardnetEcho{}
 	if mode == "http" {
 		h = shardnetHTTP{}
 	}
-	if _, err := engine.Serve(h, []string{"tcp://" + addr}, engine.WithShards(loops)); err != nil {
+	if _, err := engine.Serve(h, []string{"tcp://" + addr}, engine.WithShards(loops), engine.WithBusyPoll(*busyPoll)); err != nil {
 		return err
 	}
 	peer.Ready()
