@@ -56,18 +56,19 @@ const (
 type connFlags uint16
 
 const (
-	flagWatched     connFlags = 1 << iota // registered in the shard's epoll
-	flagReadEOF                           // the peer's EOF was read
-	flagWriteShut                         // shutdown(SHUT_WR) sent
-	flagShutPend                          // CloseWrite: shut down once output drains
-	flagUserPaused                        // PauseRead
-	flagWaterPaused                       // output above the high watermark
-	flagWantWrite                         // waiting for EPOLLOUT
-	flagDirty                             // in the shard's dirty list: output to flush
-	flagOpened                            // OnOpen ran, so OnClose must run
-	flagUnix                              // a unix-domain socket
-	flagPollRead                          // epoll interest includes EventRead
-	flagPollWrite                         // epoll interest includes EventWrite
+	flagWatched        connFlags = 1 << iota // registered in the shard's epoll
+	flagReadEOF                              // the peer's EOF was read
+	flagWriteShut                            // shutdown(SHUT_WR) sent
+	flagShutPend                             // CloseWrite: shut down once output drains
+	flagUserPaused                           // PauseRead
+	flagWaterPaused                          // output above the high watermark
+	flagWantWrite                            // waiting for EPOLLOUT
+	flagDirty                                // in the shard's dirty list: output to flush
+	flagOpened                               // OnOpen ran, so OnClose must run
+	flagUnix                                 // a unix-domain socket
+	flagPollRead                             // epoll interest includes EventRead
+	flagPollWrite                            // epoll interest includes EventWrite
+	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the
@@ -239,7 +240,7 @@ func (c *Conn) updateInterest() {
 	if c.wantRead() {
 		ev |= shard.EventRead
 	}
-	if c.flags&flagWantWrite != 0 {
+	if c.flags&(flagWantWrite|flagNotifyWritable) != 0 {
 		ev |= shard.EventWrite
 	}
 	if ev != 0 && c.sh.e.cfg.edge {

@@ -25,6 +25,10 @@ func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
 		c.flags &^= flagWantWrite
 		c.flush()
 	}
+	if c.state != stateClosed && c.flags&flagNotifyWritable != 0 &&
+		ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0 {
+		c.notifyWritable()
+	}
 	c.sh.flushDirty()
 	c.returnBufs()
 }

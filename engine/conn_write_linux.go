@@ -214,6 +214,7 @@ func (c *Conn) drained() {
 	case c.flags&flagShutPend != 0:
 		c.shutWrite()
 	}
+	c.notifyWritable()
 }
 
 func (c *Conn) touchWrite() {

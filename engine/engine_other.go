@@ -192,6 +192,15 @@ func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error { return errU
 // error wrapping ErrUnsupported.
 func (c *Conn) Flush() error { return errUnsupported }
 
+// NotifyWritable asks for one OnDrained call once the socket can take
+// bytes. Off Linux it is a stub that returns an error wrapping
+// ErrUnsupported.
+func (c *Conn) NotifyWritable() error { return errUnsupported }
+
+// CountBytes adds bytes moved on the fd outside the engine to the
+// counters. Off Linux it is a stub that does nothing.
+func (c *Conn) CountBytes(in, out int) {}
+
 // AsyncWrite queues b for sending from any goroutine. Off Linux it is a
 // stub that returns an error wrapping ErrUnsupported; done never runs.
 func (c *Conn) AsyncWrite(b []byte, done func(error)) error { return errUnsupported }

@@ -30,7 +30,8 @@ type Handler interface {
 
 	// OnDrained runs when the connection's queued output has fallen under
 	// the low watermark after having passed the high one, and reading has
-	// resumed.
+	// resumed; and once after NotifyWritable, when the socket can take
+	// bytes again.
 	OnDrained(c *Conn)
 
 	// OnClose runs once when the connection is closed, with the reason: an
