@@ -245,6 +245,12 @@ func (c *Conn) updateInterest() {
 	}
 	if ev != 0 && c.sh.e.cfg.edge {
 		ev |= shard.EventEdge
+		if ev&shard.EventRead != 0 {
+			// A short read stops reading (see readReady); the peer's FIN
+			// may have come with the bytes it read, and only EPOLLRDHUP
+			// in the same report says so.
+			ev |= shard.EventPeerClosed
+		}
 	}
 	watched := c.flags&flagWatched != 0
 	var want connFlags

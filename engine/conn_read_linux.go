@@ -18,7 +18,7 @@ func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
 	c := (*Conn)(ce)
 	defer c.recoverPanic()
 	if ev&(shard.EventRead|shard.EventHup|shard.EventErr|shard.EventPeerClosed) != 0 && c.wantRead() {
-		c.readReady()
+		c.readReady(ev)
 	}
 	if c.state != stateClosed && c.flags&flagWantWrite != 0 &&
 		ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0 {
@@ -50,7 +50,7 @@ func (c *Conn) recoverPanic() {
 
 // readReady reads what the socket has, up to the read budget, and hands it
 // to the handler.
-func (c *Conn) readReady() {
+func (c *Conn) readReady(ev shard.Events) {
 	s := c.sh
 	budget := s.e.cfg.readBudget
 	for budget > 0 && c.wantRead() {
@@ -102,11 +102,13 @@ func (c *Conn) readReady() {
 			return
 		}
 		budget -= n
-		if s.e.cfg.edge && n < asked {
+		if s.e.cfg.edge && n < asked && ev&(shard.EventPeerClosed|shard.EventHup|shard.EventErr) == 0 {
 			// Edge-triggered: a read shorter than asked drained the
 			// socket (epoll(7) says so for stream sockets), and bytes
 			// that arrive later raise a new edge, so a read to EAGAIN
-			// would only confirm it.
+			// would only confirm it. Not so for an EOF that came with
+			// the bytes: no later edge reports it, so with EPOLLRDHUP
+			// in the report the loop reads on to it.
 			return
 		}
 		if !s.e.cfg.edge {

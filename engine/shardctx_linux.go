@@ -154,7 +154,9 @@ func (s *shardCtx) finishRereads() {
 // rereadGuarded is readReady under the connection's panic guard.
 func (c *Conn) rereadGuarded() {
 	defer c.recoverPanic()
-	c.readReady()
+	// No report to go by: read to EAGAIN, short reads included, so an EOF
+	// already waiting is not missed.
+	c.readReady(shard.EventRead | shard.EventPeerClosed)
 }
 
 // register makes a Conn of a connected fd on this shard and opens it. Loop
