@@ -148,9 +148,10 @@ func (h *proxyHandler) OnTraffic(c *engine.Conn) { pairOf(c).up.relay() }
 // OnReadEOF passes the client's half-close on.
 func (h *proxyHandler) OnReadEOF(c *engine.Conn) { pairOf(c).readEOF(&pairOf(c).up) }
 
-// OnDrained is not used: the engine's watermarks are out of reach (see
-// runProxy) and the relay tracks its own queue.
-func (h *proxyHandler) OnDrained(*engine.Conn) {}
+// OnDrained resumes a -splice direction whose pipe waits for this
+// connection to take bytes (NotifyWritable). The engine's watermarks are
+// out of reach (see runProxy): the relay tracks its own queue.
+func (h *proxyHandler) OnDrained(c *engine.Conn) { pairOf(c).drained(c) }
 
 // OnClose ends the pair.
 func (h *proxyHandler) OnClose(c *engine.Conn, reason error) { pairOf(c).closed(c, reason) }
@@ -173,8 +174,8 @@ func (upstreamHandler) OnTraffic(c *engine.Conn) { pairOf(c).down.relay() }
 // OnReadEOF passes the backend's half-close on.
 func (upstreamHandler) OnReadEOF(c *engine.Conn) { pairOf(c).readEOF(&pairOf(c).down) }
 
-// OnDrained is not used (see proxyHandler.OnDrained).
-func (upstreamHandler) OnDrained(*engine.Conn) {}
+// OnDrained resumes a stalled -splice direction (see proxyHandler).
+func (upstreamHandler) OnDrained(c *engine.Conn) { pairOf(c).drained(c) }
 
 // OnClose ends the pair.
 func (upstreamHandler) OnClose(c *engine.Conn, reason error) {
@@ -261,9 +262,17 @@ func (p *pair) dialed(up *engine.Conn, err error) {
 	p.up.dst = up
 	p.down.src = up
 	p.down.dst = p.client
-	p.up.dstH, _ = p.h.eng.Conn(up.ID())
-	p.down.dstH, _ = p.h.eng.Conn(p.client.ID())
 	p.client.ResumeRead()
+}
+
+// drained runs when c, the destination of a stalled -splice direction,
+// can take bytes again.
+func (p *pair) drained(c *engine.Conn) {
+	for _, d := range [...]*direction{&p.up, &p.down} {
+		if d.dst == c && d.sp.stalled {
+			d.unstall()
+		}
+	}
 }
 
 // readEOF handles the half-close of d's source: it is passed on once d's

@@ -25,9 +25,6 @@ type direction struct {
 	ownedHead  int
 	ownedBytes int // capacity of the outstanding owned buffers
 	onSent     func(sent bool)
-	onUnstall  func(*engine.Conn)
-
-	dstH engine.Handle // dst seen from its shard's task queue, for unstall
 
 	sp spliceState // the -splice path's pipe
 }
@@ -36,7 +33,6 @@ func (d *direction) init(p *pair, src *engine.Conn) {
 	d.p = p
 	d.src = src
 	d.onSent = d.sent
-	d.onUnstall = func(*engine.Conn) { d.unstall() }
 	d.sp.r, d.sp.w = -1, -1
 }
 
@@ -118,12 +114,7 @@ func (d *direction) sent(sent bool) {
 	d.ownedBytes -= cap(buf)
 	d.p.pool.put(buf)
 	if d.sp.stalled {
-		// The pipe's head has left: dst is writable again. The rest of
-		// the pipe goes from a task, not from inside the engine's flush.
-		if sent && d.ownedHead == len(d.owned) {
-			d.dstH.Do(d.onUnstall)
-		}
-		return
+		return // dst's OnDrained resumes (unstall)
 	}
 	if d.paused && (d.ownedHead == len(d.owned) || d.dst.OutboundBuffered() <= proxyLow) {
 		d.paused = false

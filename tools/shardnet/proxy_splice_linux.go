@@ -9,25 +9,23 @@ import (
 // The -splice relay moves bytes socket -> pipe -> socket inside the kernel.
 //
 // The engine has no hook that tells a handler "src is readable" without
-// reading it, nor one that watches a raw fd on a shard, so the relay rides
-// on OnTraffic: the engine reads a small lead (spliceLeadRead, its read
-// buffer size in this mode) and calls OnTraffic, which forwards the lead
-// and then splices whatever else the socket holds, up to spliceBudget. The
-// EOF and socket errors stay sticky in the socket, so the engine's next read
-// still sees them.
+// reading it, so the relay rides on OnTraffic: the engine reads a small
+// lead (spliceLeadRead, its read buffer size in this mode) and calls
+// OnTraffic, which forwards the lead and then splices whatever else the
+// socket holds, up to spliceBudget. The EOF and socket errors stay sticky
+// in the socket, so the engine's next read still sees them. Spliced bytes
+// go into the shard's counters with Conn.CountBytes.
 //
 // When dst is full (EAGAIN with bytes left in the pipe) the relay stalls:
 //
-//	splicing ──dst EAGAIN──> stalled: src paused, a small head of the pipe
-//	    ^                      queued on dst with WriteOwned
-//	    │                          │ the engine waits for EPOLLOUT, sends the head
+//	splicing ──dst EAGAIN──> stalled: src paused, dst.NotifyWritable
+//	    ^                          │ the engine waits for EPOLLOUT on dst
 //	    │                          v
-//	    └──pipe emptied──── head released: a task on dst's shard splices the
-//	       (src resumed)    rest of the pipe (EAGAIN again: stalled again)
+//	    └──pipe emptied──── dst's OnDrained: the rest of the pipe is spliced
+//	       (src resumed)    (EAGAIN again: stalled again)
 //
-// Only the head is copied: the engine waits for EPOLLOUT only for queued
-// output, and the head's release is the relay's "dst is writable" signal.
-// The rest of the pipe stays in the kernel, in order behind the head.
+// Nothing is copied out of the pipe: the bytes stay in the kernel until
+// dst takes them.
 
 const (
 	// spliceLeadRead is the engine's read buffer in -splice mode: the
@@ -43,10 +41,7 @@ const (
 	spliceBudget = 1 << 20
 	// splicePipe is the pipe size asked for (F_SETPIPE_SZ); the kernel's
 	// 64 KiB default is kept if it refuses.
-	splicePipe = 256 << 10
-	// spliceHead is the most a stall copies out of the pipe to have the
-	// engine wait for dst: one page's worth is enough to get EPOLLOUT.
-	spliceHead  = 4 << 10
+	splicePipe  = 256 << 10
 	spliceFlags = unix.SPLICE_F_NONBLOCK | unix.SPLICE_F_MOVE
 )
 
@@ -57,7 +52,7 @@ type spliceState struct {
 	n       int  // bytes in the pipe
 	off     bool // splice failed to start on these sockets: copy instead
 	used    bool // a splice from src has succeeded
-	stalled bool // dst was full: the pipe waits for the head's release
+	stalled bool // dst was full: the pipe waits for dst's OnDrained
 }
 
 func (s *spliceState) open() bool {
@@ -161,6 +156,7 @@ func (d *direction) spliceMore() {
 		d.sp.used = true
 		d.sp.n = n
 		moved += n
+		d.src.CountBytes(n, 0)
 		if !d.drainPipe() {
 			return
 		}
@@ -177,6 +173,7 @@ func (d *direction) drainPipe() bool {
 		switch {
 		case err == nil && m > 0:
 			d.sp.n -= m
+			d.dst.CountBytes(0, m)
 		case err == unix.EAGAIN || err == nil:
 			d.stall()
 			return false
@@ -188,28 +185,26 @@ func (d *direction) drainPipe() bool {
 	return true
 }
 
-// stall runs when dst is full with bytes still in the pipe: it queues a
-// head of the pipe on dst, so that the engine waits for dst to be writable,
-// and pauses src until the pipe has gone out (see unstall).
+// stall runs when dst is full with bytes still in the pipe: it asks the
+// engine to say when dst is writable again (dst's OnDrained, then
+// unstall) and pauses src until the pipe has gone out.
 func (d *direction) stall() {
-	buf := d.p.pool.get(min(d.sp.n, spliceHead))
-	n, err := rawPipeRead(d.sp.r, buf)
-	if n <= 0 || err != nil {
-		d.p.pool.put(buf)
-		d.dst.Abort() // the pipe lost bytes: the stream is broken
-		return
-	}
-	d.sp.n -= n
 	d.sp.stalled = true
-	d.writeOwned(buf[:n])
-	if !d.paused && !d.dst.Closed() {
-		d.pause()
+	if d.dst.NotifyWritable() != nil {
+		return // dst is closing: the pair ends with it
+	}
+	// Pause src here, not with pause(), which waits for owned buffers:
+	// nothing of ours is queued on dst, the bytes wait in the pipe, and a
+	// lead read meanwhile would overtake them.
+	if !d.paused {
+		d.paused = true
+		d.src.PauseRead()
 	}
 }
 
-// unstall runs as a task on the shard once the head queued by stall has
-// been sent: dst took bytes again, so the rest of the pipe follows, and src
-// is read again once the pipe is empty. Loop only.
+// unstall runs from dst's OnDrained after a stall: dst takes bytes again,
+// so the rest of the pipe follows, and src is read again once the pipe is
+// empty. Loop only.
 func (d *direction) unstall() {
 	if !d.sp.stalled || d.dst.Closed() {
 		return
