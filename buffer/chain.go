@@ -130,36 +130,51 @@ func (c *Chain) Buffers(dst [][]byte, max int) [][]byte {
 // Consume drops the first n pending bytes, as after a writev that wrote n.
 // Blocks it empties go back to the pool and owned slices it finishes have
 // their release run with true, before Consume returns. n outside
-// 0..Len() panics: it means the caller lost track of what it sent.
+// 0..Len() panics: it means the caller lost track of what it sent. A
+// release that panics does not stop the others: Consume finishes, then
+// raises the first panic again.
 func (c *Chain) Consume(n int) {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("buffer: Chain.Consume(%d) with %d bytes pending", n, c.n))
 	}
 	c.n -= n
+	var failed any
 	for n > 0 {
 		s := c.head
 		if k := s.w - s.r; n < k {
 			s.r += n
-			return
+			break
 		}
 		n -= s.w - s.r
 		c.unlinkHead()
-		c.drop(s, true)
+		if v := c.dropGuarded(s, true); v != nil && failed == nil {
+			failed = v
+		}
+	}
+	if failed != nil {
+		panic(failed)
 	}
 }
 
 // Reset drops every pending byte: blocks go back to the pool and owned
 // slices have their release run with false (including any that a release
 // appends while Reset runs). The Chain stays usable with the same pool and
-// block size.
+// block size. A release that panics does not stop the others: Reset
+// finishes, then raises the first panic again.
 func (c *Chain) Reset() {
+	var failed any
 	for c.head != nil {
 		s := c.head
 		c.n -= s.w - s.r
 		c.unlinkHead()
-		c.drop(s, false)
+		if v := c.dropGuarded(s, false); v != nil && failed == nil {
+			failed = v
+		}
 	}
 	c.n = 0
+	if failed != nil {
+		panic(failed)
+	}
 }
 
 func (c *Chain) unlinkHead() {
@@ -183,4 +198,17 @@ func (c *Chain) drop(s *segment, consumed bool) {
 	if release != nil {
 		release(consumed)
 	}
+}
+
+// dropGuarded is drop that returns a panic of the node's release instead
+// of raising it, so Consume and Reset can finish with the Chain whole
+// before they raise it again. Blocks run no caller code: no guard.
+func (c *Chain) dropGuarded(s *segment, consumed bool) (panicked any) {
+	if s.box != nil {
+		c.drop(s, consumed)
+		return nil
+	}
+	defer func() { panicked = recover() }()
+	c.drop(s, consumed)
+	return nil
 }

@@ -1,6 +1,11 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"github.com/shardnet/shardnet/buffer"
+	"golang.org/x/sys/unix"
+)
 
 // closeCode is why a graceful close began; it becomes OnClose's reason.
 type closeCode uint8
@@ -159,17 +164,40 @@ func (c *Conn) closeNow(reason error) {
 	}
 	unix.Close(int(c.fd))
 	c.dropView()
+	// Out of the tables first: what follows runs handler code (releases,
+	// OnClose), which must not leave a closed connection counted live.
+	s.forget(c)
 	if b := c.buf; b != nil {
 		// The Conn keeps b: a callback that is still running further up
 		// the stack (an AsyncWrite done, for one) may be inside b.out.
 		b.in.Release()
-		s.queued -= b.out.Len()
-		b.out.Reset()
+		if c.flags&flagConsuming == 0 {
+			s.queued -= b.out.Len()
+			c.resetOut(&b.out)
+		} // else flush's consume resets it once Consume is done
 	}
-	s.forget(c)
+	if c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil && reason != c.timer.rejected {
+		// Closed by a timeout or an error during the rejection's close:
+		// the reason says both.
+		reason = fmt.Errorf("%w (%w)", c.timer.rejected, reason)
+	}
 	if c.flags&flagOpened != 0 {
 		c.callOnClose(reason)
 	}
+}
+
+// resetOut drops the queued output of a closed connection. Releases run
+// with false; one that panics is logged and counted like a panic in
+// OnClose, and the others still run (buffer.Chain.Reset finishes first):
+// the close must complete whatever the handler's code does.
+func (c *Conn) resetOut(out *buffer.Chain) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.sh.panics.Add(1)
+			c.sh.e.cfg.logger.Error("handler panic in a write's release; connection already closed", "conn", c.id, "panic", v)
+		}
+	}()
+	out.Reset()
 }
 
 // callOnClose runs OnClose. The connection is already gone, so a panic there

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 
+	"github.com/shardnet/shardnet/buffer"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -158,9 +160,11 @@ func (c *Conn) flush() {
 		}
 		n, err := rawWritev(int(c.fd), s.bufs, &s.iov)
 		if n > 0 {
-			out.Consume(n)
 			s.queued -= n
 			s.bytesOut.Add(uint64(n))
+			if c.consume(out, n); c.state == stateClosed {
+				return // a release closed it
+			}
 			c.touchWrite()
 			if c.flags&flagWaterPaused != 0 && c.outLen() <= s.e.cfg.lowWater {
 				c.belowLowWater()
@@ -180,6 +184,24 @@ func (c *Conn) flush() {
 		}
 	}
 	c.drained()
+}
+
+// consume drops the n bytes just sent from out. Their releases (an
+// AsyncWrite's done, a WriteOwned release) run inside Consume and are
+// handler code: one that closes or aborts the connection must not reset
+// out under Consume's feet, so closeNow leaves that to here, once Consume
+// is done; one that panics still lets Consume finish (buffer.Chain raises
+// the panic after), and the reset below runs on the way out.
+func (c *Conn) consume(out *buffer.Chain, n int) {
+	c.flags |= flagConsuming
+	defer func() {
+		c.flags &^= flagConsuming
+		if c.state == stateClosed {
+			c.sh.queued -= out.Len()
+			c.resetOut(out)
+		}
+	}()
+	out.Consume(n)
 }
 
 // armWriteDeadline runs when queued output starts waiting for EPOLLOUT. The
