@@ -154,6 +154,7 @@ func (c *Conn) closeNow(reason error) {
 		return
 	}
 	c.state = stateClosed
+	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
 	s := c.sh
 	if c.timer != nil {
 		c.timer.t.Stop()
