@@ -1,0 +1,66 @@
+package shard
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReview2BusyPollNoLostWake: tasks submitted from another goroutine at
+// random moments around the end of the busy-poll window (when the loop goes
+// from polling to sleeping) all run promptly, and a timer due during the
+// window fires on time.
+func TestReview2BusyPollNoLostWake(t *testing.T) {
+	const window = 200 * time.Microsecond
+	l := newLoop(t, WithBusyPoll(window))
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	if err := l.Watch(p[0], EventRead, HandlerFunc(func(fd int, _ Events) {
+		var b [64]byte
+		unix.Read(fd, b[:])
+	})); err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, l)
+	for i := 0; i < 3000; i++ {
+		unix.Write(p[1], []byte("x")) // opens a busy window
+		// Submit somewhere between inside the window and just after it.
+		d := time.Duration(rand.IntN(int(3 * window)))
+		for start := time.Now(); time.Since(start) < d; {
+		}
+		ran := make(chan struct{})
+		if err := l.Submit(func() { close(ran) }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ran:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("task %d submitted %v after a ready fd never ran: lost wake-up", i, d)
+		}
+	}
+	// A timer during busy polling fires on time.
+	unix.Write(p[1], []byte("x"))
+	fired := make(chan time.Time, 1)
+	at := time.Now()
+	done := make(chan struct{})
+	if err := l.Submit(func() {
+		l.AfterFunc(20*time.Millisecond, func() { fired <- time.Now() })
+		close(done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	select {
+	case f := <-fired:
+		if late := f.Sub(at) - 20*time.Millisecond; late > 15*time.Millisecond {
+			t.Errorf("timer fired %v late", late)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("timer never fired")
+	}
+}
