@@ -2,7 +2,9 @@ package engine
 
 // NotifyWritable asks for one OnDrained call once the socket can take
 // bytes again: at once when the queued output has all been sent, or, with
-// nothing queued, when epoll next reports the socket writable. It is for
+// nothing queued, when epoll next reports the socket writable (a report
+// that came before the call does not count). While it is pending, the
+// watermark's OnDrained is not called separately. It is for
 // handlers that write to the fd themselves (splice, sendfile) and met
 // EAGAIN, and for those that produce output only when the peer can take
 // it. It returns ErrConnClosed on a closed or closing connection. Loop

@@ -17,16 +17,20 @@ type connEvents Conn
 func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
 	c := (*Conn)(ce)
 	defer c.recoverPanic()
+	writable := ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0
+	// Only a NotifyWritable asked before this report may be answered by
+	// it: one asked during this call (after a write met EAGAIN) waits for
+	// the next.
+	notify := c.flags&flagNotifyWritable != 0
 	if ev&(shard.EventRead|shard.EventHup|shard.EventErr|shard.EventPeerClosed) != 0 && c.wantRead() {
 		c.readReady(ev)
 	}
-	if c.state != stateClosed && c.flags&flagWantWrite != 0 &&
-		ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0 {
+	switch {
+	case c.state == stateClosed || !writable:
+	case c.flags&flagWantWrite != 0:
 		c.flags &^= flagWantWrite
-		c.flush()
-	}
-	if c.state != stateClosed && c.flags&flagNotifyWritable != 0 &&
-		ev&(shard.EventWrite|shard.EventHup|shard.EventErr) != 0 {
+		c.flush() // drained, if it empties the queue, answers NotifyWritable
+	case notify && c.flags&flagNotifyWritable != 0:
 		c.notifyWritable()
 	}
 	c.sh.flushDirty()

@@ -113,6 +113,12 @@ func (c *Conn) Flush() error {
 	if c.state == stateClosed {
 		return ErrConnClosed
 	}
+	if c.flags&flagConsuming != 0 {
+		// Called from a release inside flush's Consume: the chain still
+		// links bytes already sent, and the flush running below us goes
+		// on with what is queued once Consume returns.
+		return nil
+	}
 	if c.flags&flagWantWrite == 0 {
 		c.flush()
 	}
@@ -219,7 +225,10 @@ func (c *Conn) armWriteDeadline() {
 func (c *Conn) belowLowWater() {
 	c.flags &^= flagWaterPaused
 	c.updateInterest()
-	if c.state == stateOpen {
+	// With a NotifyWritable pending, its OnDrained (once the queue is
+	// empty) stands for this one too: two calls, one with bytes still
+	// queued, would be indistinguishable to the handler.
+	if c.state == stateOpen && c.flags&flagNotifyWritable == 0 {
 		c.h.OnDrained(c)
 	}
 }
