@@ -50,7 +50,11 @@ func (s *shardCtx) postWrite(w asyncWrite) error {
 	}
 	if post {
 		if err := s.loop.Submit(s.drainAsyncFn); err != nil {
-			// The loop closed under us. Taking our write back out
+			// The loop closed under us: the engine's shards have no
+			// task-queue limit (it never sets shard.WithTaskQueueLimit),
+			// so Submit fails for no other reason; one that could fail
+			// with ErrQueueFull would need a retry here, not this.
+			// Taking our write back out
 			// would race with other writers appending after it (the
 			// last element need not be ours), so hand the whole queue,
 			// ours included, to failAsync: every write in it gets done
