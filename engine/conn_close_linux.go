@@ -23,6 +23,8 @@ func (k closeCode) err() error {
 		return ErrPeerClosed
 	case closeStopped:
 		return ErrEngineStopped
+	case closeRejected:
+		return ErrRejected // closeNow puts the handler's error in (see rejection)
 	}
 	return ErrLocalClose
 }
@@ -129,11 +131,16 @@ func (c *Conn) shutWriteThenLinger() {
 
 // finishClose ends a graceful close once the peer's EOF has been read.
 func (c *Conn) finishClose() {
-	if c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil {
-		c.closeNow(c.timer.rejected)
-		return
-	}
 	c.closeNow(c.closeCode.err())
+}
+
+// rejection returns ErrRejected wrapping the error OnOpen refused the
+// connection with, or nil if it was not refused.
+func (c *Conn) rejection() error {
+	if c.closeCode != closeRejected || c.timer == nil {
+		return nil
+	}
+	return c.timer.rejected
 }
 
 // reject closes a connection whose OnOpen returned err the way Close does,
@@ -177,10 +184,13 @@ func (c *Conn) closeNow(reason error) {
 			c.resetOut(&b.out)
 		} // else flush's consume resets it once Consume is done
 	}
-	if c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil && reason != c.timer.rejected {
-		// Closed by a timeout or an error during the rejection's close:
-		// the reason says both.
-		reason = fmt.Errorf("%w (%w)", c.timer.rejected, reason)
+	if rej := c.rejection(); rej != nil {
+		if reason == ErrRejected {
+			reason = rej // the rejection's close ended as planned
+		} else {
+			// Ended by a timeout or an error instead: say both.
+			reason = fmt.Errorf("%w (%w)", rej, reason)
+		}
 	}
 	if c.flags&flagOpened != 0 {
 		c.callOnClose(reason)

@@ -167,8 +167,8 @@ func (d *dialState) connected() {
 		switch {
 		case c.state == stateOpen:
 			d.deliver(c)
-		case c.closeCode == closeRejected && c.timer != nil && c.timer.rejected != nil:
-			d.cb(nil, fmt.Errorf("engine: dial: %w", c.timer.rejected))
+		case c.rejection() != nil:
+			d.cb(nil, fmt.Errorf("engine: dial: %w", c.rejection()))
 		default:
 			d.cb(nil, fmt.Errorf("engine: dial: connection closed during OnOpen: %w", ErrConnClosed))
 		}
