@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReview2ConsumePanicAppend: releases inside Consume that append to the
+// TestConsumePanicAppend: releases inside Consume that append to the
 // Chain and then panic: Consume finishes every sent node, re-raises the
 // first panic, and Len and Buffers agree with what is left (the appended
 // bytes, in order) so the next writev sends exactly those.
-func TestReview2ConsumePanicAppend(t *testing.T) {
+func TestConsumePanicAppend(t *testing.T) {
 	var c Chain
 	c.Init(NewPool(), 16)
 	var released []string

@@ -453,3 +453,52 @@ func TestReject(t *testing.T) {
 		})
 	}
 }
+
+// recvReason waits for h's next OnClose and returns its reason.
+func recvReason(t *testing.T, h *recHandler) error {
+	t.Helper()
+	return recvClose(t, h).reason
+}
+
+// TestRejectStats: a rejected connection whose peer closes after reading
+// the refusal gets exactly one OnClose wrapping ErrRejected, and the
+// shard's counters end balanced (opened == closed, none live).
+func TestRejectStats(t *testing.T) {
+	h := rejectHandler{rec: newRecHandler(8), greeting: "busy\n"}
+	e, addr := startEngine(t, h, WithShards(1))
+	for range 5 {
+		nc := dialT(t, "tcp", addr)
+		nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		got, err := io.ReadAll(nc)
+		if err != nil || string(got) != "busy\n" {
+			t.Fatalf("read refusal: %q, %v", got, err)
+		}
+		nc.Close()
+		if err := recvReason(t, h.rec); !errors.Is(err, ErrRejected) || !errors.Is(err, errNotToday) {
+			t.Fatalf("OnClose reason %v, want ErrRejected wrapping the handler's error", err)
+		}
+	}
+	if !waitFor(2*time.Second, func() bool {
+		st := e.Stats().Shards[0]
+		return st.Conns == 0 && st.Opened == 5 && st.Closed == 5 && e.Conns() == 0
+	}) {
+		t.Fatalf("stats after 5 rejections: %+v, Conns() %d", e.Stats().Shards[0], e.Conns())
+	}
+	select {
+	case ev := <-h.rec.closed:
+		t.Fatalf("a second OnClose: %v", ev.reason)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestRejectLingerReason: a rejected connection whose peer never closes
+// ends at the linger timeout; OnClose's reason still wraps ErrRejected
+// and the handler's error, as Handler.OnOpen's doc promises.
+func TestRejectLingerReason(t *testing.T) {
+	h := rejectHandler{rec: newRecHandler(1), greeting: "busy\n"}
+	_, addr := startEngine(t, h, WithShards(1), WithLingerTimeout(200*time.Millisecond))
+	dialT(t, "tcp", addr) // never closed until cleanup
+	if err := recvReason(t, h.rec); !errors.Is(err, ErrRejected) || !errors.Is(err, errNotToday) {
+		t.Fatalf("OnClose reason %v, want ErrRejected wrapping the handler's error", err)
+	}
+}

@@ -52,9 +52,9 @@ func (h *reviewFramer) OnTraffic(c *Conn) {
 	}
 }
 
-// TestReviewBufsLending: 40 connections on one shard send frames split at
+// TestBufsLending: 40 connections on one shard send frames split at
 // odd places; every one gets back exactly its own bytes in order.
-func TestReviewBufsLending(t *testing.T) {
+func TestBufsLending(t *testing.T) {
 	_, addr := startEngine(t, &reviewFramer{}, WithShards(1))
 	const conns, frames = 40, 60
 	var wg sync.WaitGroup

@@ -42,10 +42,10 @@ func (h *releaseCloser) OnClose(_ *Conn, err error) {
 	h.reason <- err
 }
 
-// TestReview2ReleaseClosesDuringConsume: whatever a release inside Consume
+// TestReleaseClosesDuringConsume: whatever a release inside Consume
 // does to its connection, OnClose runs once and the shard's QueuedBytes
 // returns to 0.
-func TestReview2ReleaseClosesDuringConsume(t *testing.T) {
+func TestReleaseClosesDuringConsume(t *testing.T) {
 	for _, mode := range []string{"abort", "close", "panic"} {
 		t.Run(mode, func(t *testing.T) {
 			h := &releaseCloser{mode: mode, reason: make(chan error, 4), payload: bytes.Repeat([]byte{'p'}, 1<<20)}

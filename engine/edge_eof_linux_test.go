@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"io"
 	"net"
 	"testing"
@@ -18,29 +17,17 @@ func (slowOpenEcho) OnOpen(*Conn) error {
 	return nil
 }
 
-// TestReviewEdgeShortReadThenFIN: a peer that sends a few bytes and
+// TestEdgeShortReadThenFIN: a peer that sends a few bytes and
 // half-closes at once must get its echo and then the server's EOF, in both
 // triggering modes.
-func TestReviewEdgeShortReadThenFIN(t *testing.T) {
+func TestEdgeShortReadThenFIN(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edge bool
 	}{{"level", false}, {"edge", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := New(slowOpenEcho{}, WithShards(1), WithEdgeTriggered(tc.edge))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Stop(context.Background())
-			addr, err := e.Listen("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			nc, err := net.Dial("tcp", addr.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
+			_, addr := startEngine(t, slowOpenEcho{}, WithShards(1), WithEdgeTriggered(tc.edge))
+			nc := dialT(t, "tcp", addr)
 			if _, err := nc.Write([]byte("hello")); err != nil {
 				t.Fatal(err)
 			}

@@ -31,7 +31,7 @@ func (h *notifyThenClose) OnTraffic(c *Conn) {
 func (h *notifyThenClose) OnDrained(*Conn)            { h.drained.Add(1) }
 func (h *notifyThenClose) OnClose(_ *Conn, err error) { h.closed <- err }
 
-func TestReview2NotifyWritableThenClose(t *testing.T) {
+func TestNotifyWritableThenClose(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		queued, edge bool

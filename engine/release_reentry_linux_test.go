@@ -4,34 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 )
 
-// reviewRec records opens and closes.
-type reviewRec struct {
-	BaseHandler
-	opened chan *Conn
-	closed chan error
-}
-
-func newReviewRec() *reviewRec {
-	return &reviewRec{opened: make(chan *Conn, 4), closed: make(chan error, 4)}
-}
-
-func (h *reviewRec) OnOpen(c *Conn) error       { h.opened <- c; return nil }
-func (h *reviewRec) OnClose(_ *Conn, err error) { h.closed <- err }
-
-// TestReviewAbortInAsyncDone: two AsyncWrites leave in one writev; the
+// TestAbortInAsyncDone: two AsyncWrites leave in one writev; the
 // first one's done aborts the connection. That runs Chain.Reset inside
 // Chain.Consume (which the Chain forbids): the second write, already handed
 // to the kernel, must still get done(nil), and nothing may panic.
-func TestReviewAbortInAsyncDone(t *testing.T) {
-	h := newReviewRec()
+func TestAbortInAsyncDone(t *testing.T) {
+	h := newRecHandler(4)
 	e, addr := startEngine(t, h, WithShards(1))
-	nc := dialT(t, "tcp", addr)
-	c := <-h.opened
+	dialT(t, "tcp", addr)
+	c := recvOpen(t, h)
 	hd, ok := e.Conn(c.ID())
 	if !ok {
 		t.Fatal("no handle")
@@ -51,33 +36,21 @@ func TestReviewAbortInAsyncDone(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("second done never ran")
 	}
-	<-h.closed
-	_ = nc
+	recvClose(t, h)
 	if p := e.Stats().Shards[0].Panics; p != 0 {
 		t.Errorf("Stats().Panics = %d, want 0: the engine panicked though no handler did", p)
 	}
 }
 
-// TestReviewDonePanicDuringClose: an AsyncWrite's done panics when the
+// TestDonePanicDuringClose: an AsyncWrite's done panics when the
 // connection is aborted with the write still queued. The close must still
 // complete: OnClose runs, the connection leaves the table and the live
 // count, and Stop does not wait for it.
-func TestReviewDonePanicDuringClose(t *testing.T) {
-	h := newReviewRec()
-	e, err := New(h, WithShards(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := e.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := net.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close() // never reads: the write stays queued
-	c := <-h.opened
+func TestDonePanicDuringClose(t *testing.T) {
+	h := newRecHandler(4)
+	e, addr := startEngine(t, h, WithShards(1))
+	dialT(t, "tcp", addr) // never reads: the write stays queued
+	c := recvOpen(t, h)
 	hd, _ := e.Conn(c.ID())
 	big := bytes.Repeat([]byte("x"), 32<<20)
 	_ = hd.AsyncWrite(big, func(err error) {
@@ -91,7 +64,8 @@ func TestReviewDonePanicDuringClose(t *testing.T) {
 	_ = hd.Abort()
 	var reason error
 	select {
-	case reason = <-h.closed:
+	case ev := <-h.closed:
+		reason = ev.reason
 	case <-time.After(2 * time.Second):
 	}
 	_, stillThere := e.Conn(c.ID())

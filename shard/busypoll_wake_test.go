@@ -8,11 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestReview2BusyPollNoLostWake: tasks submitted from another goroutine at
+// TestBusyPollNoLostWake: tasks submitted from another goroutine at
 // random moments around the end of the busy-poll window (when the loop goes
 // from polling to sleeping) all run promptly, and a timer due during the
 // window fires on time.
-func TestReview2BusyPollNoLostWake(t *testing.T) {
+func TestBusyPollNoLostWake(t *testing.T) {
 	const window = 200 * time.Microsecond
 	l := newLoop(t, WithBusyPoll(window))
 	var p [2]int
