@@ -1,0 +1,67 @@
+package rawio
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ignoringEINTR runs a raw system call that cannot block until it returns
+// something other than EINTR, and gives back its result or its errno.
+func ignoringEINTR(trap, a1, a2, a3, a4, a5, a6 uintptr) (int, error) {
+	for {
+		r, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, errno
+		}
+		return int(r), nil
+	}
+}
+
+// Read is read(2) on a non-blocking fd. An empty p reads nothing and
+// returns 0, nil without a system call.
+func Read(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return ignoringEINTR(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+}
+
+// Write is write(2) on a non-blocking fd. An empty p writes nothing and
+// returns 0, nil without a system call.
+func Write(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return ignoringEINTR(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+}
+
+// Writev is writev(2) on a non-blocking fd. An empty iov writes nothing
+// and returns 0, nil without a system call.
+func Writev(fd int, iov []unix.Iovec) (int, error) {
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	return ignoringEINTR(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), 0, 0, 0)
+}
+
+// Accept4 is accept4(2) on a non-blocking listener. The peer's address is
+// written to rsa (which may be nil); unix.Accept4 would allocate a raw
+// address and a Sockaddr on every call instead.
+func Accept4(lfd int, rsa *unix.RawSockaddrAny, flags int) (int, error) {
+	if rsa == nil {
+		return ignoringEINTR(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, uintptr(flags), 0, 0)
+	}
+	size := uint32(unsafe.Sizeof(*rsa))
+	return ignoringEINTR(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&size)), uintptr(flags), 0, 0)
+}
+
+// Splice is splice(2) without offsets. Both fds must be non-blocking (or
+// flags must hold SPLICE_F_NONBLOCK and the pipe end be non-blocking), so
+// that the call cannot block.
+func Splice(in, out, n int, flags int) (int, error) {
+	return ignoringEINTR(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), uintptr(flags))
+}
