@@ -39,7 +39,7 @@ func BenchmarkBufferWriteConsume(b *testing.B) {
 				for b.Loop() {
 					c.Write(msg)
 					iov = c.Buffers(iov[:0], 64)
-					c.Consume(c.Len())
+					c.Consume(c.Len(), nil)
 				}
 				_ = iov
 			})
@@ -137,7 +137,7 @@ func BenchmarkBufferIovecs(b *testing.B) {
 			b.Run("impl=shardnet", func(b *testing.B) {
 				var c buffer.Chain
 				c.Init(buffer.NewPool(), 0)
-				defer c.Reset()
+				defer c.Reset(nil)
 				for range queued {
 					c.Write(msg)
 				}

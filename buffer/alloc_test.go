@@ -89,17 +89,18 @@ func TestZeroAllocs(t *testing.T) {
 				c.Write(payload)
 				c.WriteString("and a string")
 				iov = c.Buffers(iov[:0], 8)
-				c.Consume(c.Len() / 2) // a partial writev
-				c.Consume(c.Len())
+				c.Consume(c.Len()/2, nil) // a partial writev
+				c.Consume(c.Len(), nil)
 			}
 		}},
 		{name: "Chain Append/Consume", usesPool: true, setup: func(pool *Pool) func() {
 			var c Chain
 			c.Init(pool, 4096)
 			release := func(bool) {}
+			var done []Release
 			return func() {
 				c.Append(payload, release)
-				c.Consume(c.Len())
+				done = runAll(c.Consume(c.Len(), done[:0]))
 			}
 		}},
 		{name: "View Write/Next/Release", usesPool: true, setup: func(pool *Pool) func() {

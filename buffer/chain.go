@@ -30,10 +30,14 @@ type Chain struct {
 	blockSize  int      // size of the blocks Write copies into; <= 0 means DefaultBlockSize
 }
 
-// Init makes c empty (as Reset does) and ready to take blocks of blockSize
-// bytes (<= 0 means DefaultBlockSize) from pool (nil allocates with make).
+// Init makes c empty and ready to take blocks of blockSize bytes (<= 0
+// means DefaultBlockSize) from pool (nil allocates with make). Owned slices
+// still queued are dropped as by Reset, and their releases run with false
+// before Init returns.
 func (c *Chain) Init(pool *Pool, blockSize int) {
-	c.Reset()
+	for _, r := range c.Reset(nil) {
+		r.Run()
+	}
 	c.pool, c.blockSize = pool, blockSize
 }
 
@@ -94,13 +98,13 @@ func (c *Chain) link(s *segment) {
 }
 
 // Append queues p itself, without copying; the caller must not change p
-// until release runs. release (which may be nil) runs exactly once: with true
-// from Consume when all of p has been consumed, or with false from Reset if
-// p was dropped before that. An empty p is consumed at once: release(true)
-// runs before Append returns. release runs on the goroutine that called
-// Consume or Reset; it may Write or Append to c but must not call Consume or
-// Reset of c.
-func (c *Chain) Append(p []byte, release func(consumed bool)) {
+// until its release runs. release (which may be nil) runs exactly once,
+// with true once all of p has been consumed, or with false if p was
+// dropped before that; the Chain never runs it itself (see Release): it
+// hands it back from Consume or Reset, for the caller to run once it is
+// done with the Chain. An empty p is consumed at once: release(true) runs
+// before Append returns.
+func (c *Chain) Append(p []byte, release func(sent bool)) {
 	if len(p) == 0 {
 		if release != nil {
 			release(true)
@@ -112,6 +116,23 @@ func (c *Chain) Append(p []byte, release func(consumed bool)) {
 	c.link(s)
 	c.n += len(p)
 }
+
+// Release is an owned slice's release hook, due to run: Consume and Reset
+// return them instead of running them, so that code of the caller's (an
+// AsyncWrite's callback that writes, flushes or closes) never runs while
+// the Chain, or the caller's own bookkeeping, is half updated. Run each
+// once the Chain is consistent again, in the order given.
+type Release struct {
+	fn   func(sent bool)
+	sent bool
+}
+
+// Run calls the release hook with whether its slice was sent (consumed)
+// or dropped.
+func (r Release) Run() { r.fn(r.sent) }
+
+// Sent reports whether the slice was consumed (true) or dropped by Reset.
+func (r Release) Sent() bool { return r.sent }
 
 // Buffers appends to dst the pending bytes as at most max slices (max <= 0
 // means no limit), oldest first, without copying, and returns dst; pass them
@@ -128,17 +149,15 @@ func (c *Chain) Buffers(dst [][]byte, max int) [][]byte {
 }
 
 // Consume drops the first n pending bytes, as after a writev that wrote n.
-// Blocks it empties go back to the pool and owned slices it finishes have
-// their release run with true, before Consume returns. n outside
-// 0..Len() panics: it means the caller lost track of what it sent. A
-// release that panics does not stop the others: Consume finishes, then
-// raises the first panic again.
-func (c *Chain) Consume(n int) {
+// Blocks it empties go back to the pool at once; owned slices it finishes
+// are recycled and their release hooks appended to dst, in order, which
+// Consume returns: it runs no caller code. n outside 0..Len() panics: it
+// means the caller lost track of what it sent.
+func (c *Chain) Consume(n int, dst []Release) []Release {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("buffer: Chain.Consume(%d) with %d bytes pending", n, c.n))
 	}
 	c.n -= n
-	var failed any
 	for n > 0 {
 		s := c.head
 		if k := s.w - s.r; n < k {
@@ -147,34 +166,23 @@ func (c *Chain) Consume(n int) {
 		}
 		n -= s.w - s.r
 		c.unlinkHead()
-		if v := c.dropGuarded(s, true); v != nil && failed == nil {
-			failed = v
-		}
+		dst = c.drop(s, true, dst)
 	}
-	if failed != nil {
-		panic(failed)
-	}
+	return dst
 }
 
-// Reset drops every pending byte: blocks go back to the pool and owned
-// slices have their release run with false (including any that a release
-// appends while Reset runs). The Chain stays usable with the same pool and
-// block size. A release that panics does not stop the others: Reset
-// finishes, then raises the first panic again.
-func (c *Chain) Reset() {
-	var failed any
+// Reset drops every pending byte: blocks go back to the pool, and the
+// release hooks of owned slices are appended to dst, to run with false,
+// which Reset returns. The Chain stays usable with the same pool and block
+// size.
+func (c *Chain) Reset(dst []Release) []Release {
 	for c.head != nil {
 		s := c.head
-		c.n -= s.w - s.r
 		c.unlinkHead()
-		if v := c.dropGuarded(s, false); v != nil && failed == nil {
-			failed = v
-		}
+		dst = c.drop(s, false, dst)
 	}
 	c.n = 0
-	if failed != nil {
-		panic(failed)
-	}
+	return dst
 }
 
 func (c *Chain) unlinkHead() {
@@ -184,31 +192,14 @@ func (c *Chain) unlinkHead() {
 	}
 }
 
-// drop gives an unlinked node back: its block to the pool, or its owned
-// slice to release. The node is recycled before release runs, so a release
-// that writes to the Chain finds it consistent.
-func (c *Chain) drop(s *segment, consumed bool) {
+// drop gives an unlinked node back to the pool, with its block; an owned
+// slice's release hook goes to dst.
+func (c *Chain) drop(s *segment, sent bool, dst []Release) []Release {
 	if s.box != nil {
 		c.pool.putBox(s.box)
-		c.pool.putSeg(s)
-		return
+	} else if s.release != nil {
+		dst = append(dst, Release{fn: s.release, sent: sent})
 	}
-	release := s.release
 	c.pool.putSeg(s)
-	if release != nil {
-		release(consumed)
-	}
-}
-
-// dropGuarded is drop that returns a panic of the node's release instead
-// of raising it, so Consume and Reset can finish with the Chain whole
-// before they raise it again. Blocks run no caller code: no guard.
-func (c *Chain) dropGuarded(s *segment, consumed bool) (panicked any) {
-	if s.box != nil {
-		c.drop(s, consumed)
-		return nil
-	}
-	defer func() { panicked = recover() }()
-	c.drop(s, consumed)
-	return nil
+	return dst
 }

@@ -67,7 +67,7 @@ func TestChainPartialWritev(t *testing.T) {
 					c.Append(p, nil)
 					model.Write(p)
 				}
-				c.Consume(st.consume)
+				runAll(c.Consume(st.consume, nil))
 				model.Next(st.consume)
 				if c.Len() != model.Len() {
 					t.Fatalf("step %d: Len = %d, want %d", i, c.Len(), model.Len())
@@ -82,7 +82,7 @@ func TestChainPartialWritev(t *testing.T) {
 			if c.Len() == 0 && pool.Outstanding() != 0 {
 				t.Fatalf("drained chain still holds %d bytes of pool memory", pool.Outstanding())
 			}
-			c.Reset()
+			runAll(c.Reset(nil))
 			if pool.Outstanding() != 0 {
 				t.Fatalf("Outstanding = %d after Reset", pool.Outstanding())
 			}
@@ -100,39 +100,39 @@ func TestChainAppendReleaseOnce(t *testing.T) {
 	}{
 		{name: "consumed in one go", run: func(c *Chain, rel func(bool)) {
 			c.Append([]byte("owned"), rel)
-			c.Consume(5)
+			runAll(c.Consume(5, nil))
 		}, want: outcome{consumed: 1}},
 		{name: "consumed in pieces", run: func(c *Chain, rel func(bool)) {
 			c.Write([]byte("ab"))
 			c.Append([]byte("owned"), rel)
-			c.Consume(3)
-			c.Consume(3)
-			c.Consume(1)
+			runAll(c.Consume(3, nil))
+			runAll(c.Consume(3, nil))
+			runAll(c.Consume(1, nil))
 		}, want: outcome{consumed: 1}},
 		{name: "partly consumed then reset", run: func(c *Chain, rel func(bool)) {
 			c.Append([]byte("owned"), rel)
-			c.Consume(4)
-			c.Reset()
+			runAll(c.Consume(4, nil))
+			runAll(c.Reset(nil))
 		}, want: outcome{dropped: 1}},
 		{name: "reset before any write", run: func(c *Chain, rel func(bool)) {
 			c.Append([]byte("owned"), rel)
-			c.Reset()
-			c.Reset()
+			runAll(c.Reset(nil))
+			runAll(c.Reset(nil))
 		}, want: outcome{dropped: 1}},
 		{name: "empty slice is consumed at once", run: func(c *Chain, rel func(bool)) {
 			c.Append(nil, rel)
-			c.Reset()
+			runAll(c.Reset(nil))
 		}, want: outcome{consumed: 1}},
 		{name: "release appends more", run: func(c *Chain, rel func(bool)) {
 			c.Append([]byte("xy"), func(consumed bool) {
 				rel(consumed)
 				c.Append([]byte("z"), nil) // allowed: Write or Append from release
 			})
-			c.Consume(2)
+			runAll(c.Consume(2, nil))
 			if c.Len() != 1 {
 				panic("append from release lost")
 			}
-			c.Consume(1)
+			runAll(c.Consume(1, nil))
 		}, want: outcome{consumed: 1}},
 	}
 	for _, tc := range tests {
@@ -151,7 +151,7 @@ func TestChainAppendReleaseOnce(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("release ran %+v, want %+v", got, tc.want)
 			}
-			c.Reset()
+			runAll(c.Reset(nil))
 			if got != tc.want {
 				t.Fatalf("a later Reset ran release again: %+v", got)
 			}
@@ -166,11 +166,11 @@ func TestChainReleaseWaitsForLastByte(t *testing.T) {
 	var c Chain
 	released := false
 	c.Append([]byte("0123456789"), func(bool) { released = true })
-	c.Consume(9)
+	runAll(c.Consume(9, nil))
 	if released {
 		t.Fatal("release ran with a byte of the slice still pending")
 	}
-	c.Consume(1)
+	runAll(c.Consume(1, nil))
 	if !released {
 		t.Fatal("release did not run when the last byte was consumed")
 	}
@@ -186,11 +186,11 @@ func TestChainBlocksGoBackAsDrained(t *testing.T) {
 	if got := pool.Outstanding(); got != 3*1024 {
 		t.Fatalf("Outstanding = %d with three blocks queued", got)
 	}
-	c.Consume(1024 + 10)
+	runAll(c.Consume(1024+10, nil))
 	if got := pool.Outstanding(); got != 2*1024 {
 		t.Fatalf("Outstanding = %d after the first block drained, want %d", got, 2*1024)
 	}
-	c.Consume(c.Len())
+	runAll(c.Consume(c.Len(), nil))
 	if got := pool.Outstanding(); got != 0 {
 		t.Fatalf("idle chain holds %d bytes of pool memory, want 0", got)
 	}
@@ -228,20 +228,29 @@ func TestChainBuffersSurviveWrite(t *testing.T) {
 	if string(iov[0]) != "first bytes" {
 		t.Fatalf("slice from Buffers now reads %q", iov[0])
 	}
-	c.Consume(len("first bytes"))
+	runAll(c.Consume(len("first bytes"), nil))
 	if !strings.HasPrefix(string(pending(&c)), "moremore") {
 		t.Fatal("the chain lost bytes written after Buffers")
 	}
-	c.Reset()
+	runAll(c.Reset(nil))
 }
 
 func TestChainConsumeOutOfRangePanics(t *testing.T) {
 	for _, n := range []int{-1, 6} {
 		var c Chain
 		c.WriteString("12345")
-		msg := mustPanic(t, func() { c.Consume(n) })
+		msg := mustPanic(t, func() { runAll(c.Consume(n, nil)) })
 		if !strings.Contains(msg, "Chain.Consume") {
 			t.Fatalf("Consume(%d) panic %q does not name the call", n, msg)
 		}
 	}
+}
+
+// runAll runs the release hooks Consume or Reset handed back, in order, as
+// the Chain's owner does once it is done with the Chain, and returns rs.
+func runAll(rs []Release) []Release {
+	for _, r := range rs {
+		r.Run()
+	}
+	return rs
 }

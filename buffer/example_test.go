@@ -44,9 +44,13 @@ func ExampleChain() {
 
 	iov := out.Buffers(nil, 1024) // pass to writev
 	fmt.Println(len(iov), "iovecs,", out.Len(), "bytes")
-	out.Consume(30) // writev wrote 30 bytes: the header and part of the body
+	out.Consume(30, nil) // writev wrote 30 bytes: the header and part of the body
 	fmt.Println(out.Len(), "bytes left")
-	out.Consume(out.Len())
+	// Consume hands back the release hooks it finished; run them once
+	// done with the Chain.
+	for _, r := range out.Consume(out.Len(), nil) {
+		r.Run()
+	}
 	fmt.Println("outstanding:", pool.Outstanding())
 	// Output:
 	// 2 iovecs, 47 bytes

@@ -261,7 +261,7 @@ func FuzzChain(f *testing.F) {
 				n := o.size(model.Len())
 				checkHeld(t, held, "before Consume")
 				held = held[:0]
-				c.Consume(n)
+				runAll(c.Consume(n, nil))
 				model.Next(n)
 				consumed += n
 			case 5: // Reset
@@ -272,7 +272,7 @@ func FuzzChain(f *testing.F) {
 						s.droppedPrevious = true // pending now, so Reset must drop it
 					}
 				}
-				c.Reset()
+				runAll(c.Reset(nil))
 				consumed += model.Len()
 				model.Reset()
 			case 6:
@@ -299,7 +299,7 @@ func FuzzChain(f *testing.F) {
 				t.Fatalf("empty chain holds %d bytes of pool memory", pool.Outstanding())
 			}
 		}
-		c.Reset()
+		runAll(c.Reset(nil))
 		if pool.Outstanding() != 0 {
 			t.Fatalf("Outstanding = %d after Reset", pool.Outstanding())
 		}

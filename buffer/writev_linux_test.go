@@ -69,7 +69,7 @@ func TestChainRealWritev(t *testing.T) {
 		if total := len(bytes.Join(iov, nil)); n < total {
 			partial++
 		}
-		c.Consume(n)
+		runAll(c.Consume(n, nil))
 		drain()
 	}
 	drain()

@@ -15,14 +15,21 @@ type asyncWrite struct {
 // AsyncWrite queues b for sending from any goroutine. Calls on one
 // connection keep their order, and mix with the loop's own writes in the
 // order they reach the loop. The engine does not copy b: leave it untouched
-// until done runs. done (may be nil) runs exactly once, on the connection's
-// shard, with nil once b was handed to the kernel or with the error that
-// stopped it (ErrConnClosed, ErrOutputFull, ErrEngineStopped). AsyncWrite
-// itself returns ErrOutputFull without queueing when the bytes already in
-// flight to the shard would pass WithMaxQueuedOutput, and ErrEngineStopped
-// once the shard is gone; done does not run then. A write that races the
-// engine's stop may instead be accepted and get done(ErrEngineStopped) on
-// the goroutine that saw the shard end. Any goroutine.
+// until done runs.
+//
+// When AsyncWrite returns nil, done (may be nil) runs exactly once, on the
+// connection's shard, with nil once b was handed to the kernel or with the
+// error that stopped it (ErrConnClosed, ErrOutputFull, ErrEngineStopped);
+// a write that races the engine's stop may instead get
+// done(ErrEngineStopped) on the goroutine that saw the shard end. When
+// AsyncWrite returns an error, done never runs: ErrOutputFull when the
+// bytes already in flight to the shard would pass WithMaxQueuedOutput,
+// ErrEngineStopped once the shard is gone.
+//
+// done runs as WriteOwned's release does: after the flush that sent b (or
+// the close that dropped it) has done its bookkeeping, so it may call
+// anything a callback may, on this connection or another of the shard. Any
+// goroutine.
 func (c *Conn) AsyncWrite(b []byte, done func(error)) error {
 	return c.sh.postWrite(asyncWrite{c: c, id: c.id, b: b, n: len(b), done: done})
 }
@@ -88,7 +95,7 @@ func (s *shardCtx) applyGuarded(w *asyncWrite) {
 func (s *shardCtx) applyWrite(w *asyncWrite) {
 	c := w.c
 	c.asyncQueued.Add(-int64(w.n))
-	if err := c.writable(w.n); err != nil || c.id != w.id {
+	if err := c.writable(w.n); err != nil {
 		if c.state != stateOpen {
 			err = ErrConnClosed
 		}
@@ -104,8 +111,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 		return
 	}
 	if w.bs == nil {
-		c.bufs().out.Append(w.b, releaseFor(w.done))
-		c.sh.queued += len(w.b)
+		c.queueOwned(w.b, releaseFor(w.done))
 	} else {
 		last := len(w.bs) - 1
 		for last > 0 && len(w.bs[last]) == 0 {
@@ -117,8 +123,7 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 				rel = releaseFor(w.done)
 			}
 			if len(b) > 0 || rel != nil {
-				c.bufs().out.Append(b, rel)
-				c.sh.queued += len(b)
+				c.queueOwned(b, rel)
 			}
 		}
 	}

@@ -62,11 +62,48 @@ func (c *Conn) releaseIn() {
 	}
 }
 
+// The output queue changes only through the five functions below, which
+// keep the shard's count of queued bytes (Stats.QueuedBytes) in step.
+
+// queueCopy copies b to the end of the output queue.
+func (c *Conn) queueCopy(b []byte) {
+	c.bufs().out.Write(b)
+	c.sh.queued += len(b)
+}
+
+// queueString copies s to the end of the output queue.
+func (c *Conn) queueString(s string) {
+	c.bufs().out.WriteString(s)
+	c.sh.queued += len(s)
+}
+
+// queueOwned queues b itself; release runs once it is sent or dropped.
+func (c *Conn) queueOwned(b []byte, release func(sent bool)) {
+	c.bufs().out.Append(b, release)
+	c.sh.queued += len(b)
+}
+
+// sentOut takes the n bytes the kernel accepted off the output queue. The
+// release hooks they finish go to the shard's list, for runReleases.
+func (c *Conn) sentOut(n int) {
+	s := c.sh
+	s.queued -= n
+	s.bytesOut.Add(uint64(n))
+	s.releases = c.buf.out.Consume(n, s.releases)
+}
+
+// dropOut empties the output queue of a closed connection. The release
+// hooks go to the shard's list, for runReleases (they get false).
+func (c *Conn) dropOut() {
+	s := c.sh
+	s.queued -= c.buf.out.Len()
+	s.releases = c.buf.out.Reset(s.releases)
+}
+
 // returnBufs gives the buffers back to the shard when they are empty. It
 // runs only where no frame of the engine or the handler below it can still
 // be using them: at the end of an entry point, after the flush, never from
-// inside a callback (an AsyncWrite's done, for instance, runs in the middle
-// of consuming the output chain).
+// inside a callback (which may hold slices of the input).
 func (c *Conn) returnBufs() {
 	b := c.buf
 	if b == nil || b.out.Len() != 0 || b.in.Len() != 0 || c.flags&flagWantWrite != 0 {

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 
-	"github.com/shardnet/shardnet/buffer"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,14 +174,11 @@ func (c *Conn) closeNow(reason error) {
 	// Out of the tables first: what follows runs handler code (releases,
 	// OnClose), which must not leave a closed connection counted live.
 	s.forget(c)
-	if b := c.buf; b != nil {
-		// The Conn keeps b: a callback that is still running further up
-		// the stack (an AsyncWrite done, for one) may be inside b.out.
-		b.in.Release()
-		if c.flags&flagConsuming == 0 {
-			s.queued -= b.out.Len()
-			c.resetOut(&b.out)
-		} // else flush's consume resets it once Consume is done
+	if c.buf != nil {
+		// The Conn keeps its buffers until the entry point ends
+		// (returnBufs): the handler may still hold slices of them.
+		c.buf.in.Release()
+		c.dropOut()
 	}
 	if rej := c.rejection(); rej != nil {
 		if reason == ErrRejected {
@@ -192,23 +188,18 @@ func (c *Conn) closeNow(reason error) {
 			reason = fmt.Errorf("%w (%w)", rej, reason)
 		}
 	}
+	c.runDroppedReleases()
 	if c.flags&flagOpened != 0 {
 		c.callOnClose(reason)
 	}
 }
 
-// resetOut drops the queued output of a closed connection. Releases run
-// with false; one that panics is logged and counted like a panic in
-// OnClose, and the others still run (buffer.Chain.Reset finishes first):
-// the close must complete whatever the handler's code does.
-func (c *Conn) resetOut(out *buffer.Chain) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.sh.panics.Add(1)
-			c.sh.e.cfg.logger.Error("handler panic in a write's release; connection already closed", "conn", c.id, "panic", v)
-		}
-	}()
-	out.Reset()
+// runDroppedReleases runs the release hooks of the output a close dropped
+// (with false), unless a release already running up the stack will: hooks
+// never nest (see runReleases).
+func (c *Conn) runDroppedReleases() {
+	defer c.containPanic("a write's release")
+	c.sh.runReleases()
 }
 
 // callOnClose runs OnClose. The connection is already gone, so a panic there
@@ -216,11 +207,15 @@ func (c *Conn) resetOut(out *buffer.Chain) {
 // connection (Engine.Stop closing a whole shard, a flush of other
 // connections).
 func (c *Conn) callOnClose(reason error) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.sh.panics.Add(1)
-			c.sh.e.cfg.logger.Error("handler panic in OnClose", "conn", c.id, "panic", v)
-		}
-	}()
+	defer c.containPanic("OnClose")
 	c.h.OnClose(c, reason)
+}
+
+// containPanic, deferred, logs and counts a panic in handler code that
+// runs after the connection closed (where), instead of letting it escape.
+func (c *Conn) containPanic(where string) {
+	if v := recover(); v != nil {
+		c.sh.panics.Add(1)
+		c.sh.e.cfg.logger.Error("handler panic in "+where+"; connection already closed", "conn", c.id, "panic", v)
+	}
 }

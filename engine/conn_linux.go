@@ -69,7 +69,6 @@ const (
 	flagPollRead                             // epoll interest includes EventRead
 	flagPollWrite                            // epoll interest includes EventWrite
 	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
-	flagConsuming                            // flush is inside out.Consume (see consume)
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the

@@ -3,8 +3,6 @@ package engine
 import (
 	"fmt"
 
-	"github.com/shardnet/shardnet/buffer"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -52,16 +50,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 			c.touchWrite()
 			b = b[n:]
 		}
-		c.bufs().out.Write(b)
-		c.sh.queued += len(b)
+		c.queueCopy(b)
 		c.flags |= flagWantWrite
 		c.updateInterest()
 		c.armWriteDeadline()
 		c.checkHighWater()
 		return n + len(b), nil
 	}
-	c.bufs().out.Write(b)
-	c.sh.queued += len(b)
+	c.queueCopy(b)
 	c.markDirty()
 	return len(b), nil
 }
@@ -71,8 +67,7 @@ func (c *Conn) WriteString(s string) (int, error) {
 	if err := c.writable(len(s)); err != nil {
 		return 0, err
 	}
-	c.bufs().out.WriteString(s)
-	c.sh.queued += len(s)
+	c.queueString(s)
 	c.markDirty()
 	return len(s), nil
 }
@@ -87,8 +82,7 @@ func (c *Conn) Writev(bs ...[]byte) (int, error) {
 		return 0, err
 	}
 	for _, b := range bs {
-		c.bufs().out.Write(b)
-		c.sh.queued += len(b)
+		c.queueCopy(b)
 	}
 	c.markDirty()
 	return total, nil
@@ -97,12 +91,19 @@ func (c *Conn) Writev(bs ...[]byte) (int, error) {
 // WriteOwned queues b without copying it: the engine owns b until release
 // runs, exactly once, with true once b was sent or false if the connection
 // closed first. For large payloads. Loop only.
+//
+// release runs on the shard, after the flush (or close) that finished
+// with b has done its own bookkeeping, never in the middle of it: it may
+// call anything a callback may on this connection or any other of the
+// shard (Write, WriteOwned, Flush, Close, Abort). A panic in it aborts the
+// connection being flushed, as in any callback; the other releases due
+// still run, each once. If the connection is already closed, the panic is
+// logged and counted instead.
 func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 	if err := c.writable(len(b)); err != nil {
 		return err
 	}
-	c.bufs().out.Append(b, release)
-	c.sh.queued += len(b)
+	c.queueOwned(b, release)
 	c.markDirty()
 	return nil
 }
@@ -112,12 +113,6 @@ func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 func (c *Conn) Flush() error {
 	if c.state == stateClosed {
 		return ErrConnClosed
-	}
-	if c.flags&flagConsuming != 0 {
-		// Called from a release inside flush's Consume: the chain still
-		// links bytes already sent, and the flush running below us goes
-		// on with what is queued once Consume returns.
-		return nil
 	}
 	if c.flags&flagWantWrite == 0 {
 		c.flush()
@@ -158,20 +153,20 @@ func (c *Conn) checkHighWater() {
 func (c *Conn) flush() {
 	s := c.sh
 	for c.outLen() > 0 {
-		out := &c.buf.out
-		s.bufs = out.Buffers(s.bufs[:0], maxIovecs)
+		s.bufs = c.buf.out.Buffers(s.bufs[:0], maxIovecs)
 		want := 0
 		for _, b := range s.bufs {
 			want += len(b)
 		}
 		n, err := rawWritev(int(c.fd), s.bufs, &s.iov)
 		if n > 0 {
-			s.queued -= n
-			s.bytesOut.Add(uint64(n))
-			if c.consume(out, n); c.state == stateClosed {
+			c.sentOut(n)
+			c.touchWrite()
+			// What was sent is off the queue and counted: the release
+			// hooks it finished (handler code) may run now.
+			if s.runReleases(); c.state == stateClosed {
 				return // a release closed it
 			}
-			c.touchWrite()
 			if c.flags&flagWaterPaused != 0 && c.outLen() <= s.e.cfg.lowWater {
 				c.belowLowWater()
 			}
@@ -190,24 +185,6 @@ func (c *Conn) flush() {
 		}
 	}
 	c.drained()
-}
-
-// consume drops the n bytes just sent from out. Their releases (an
-// AsyncWrite's done, a WriteOwned release) run inside Consume and are
-// handler code: one that closes or aborts the connection must not reset
-// out under Consume's feet, so closeNow leaves that to here, once Consume
-// is done; one that panics still lets Consume finish (buffer.Chain raises
-// the panic after), and the reset below runs on the way out.
-func (c *Conn) consume(out *buffer.Chain, n int) {
-	c.flags |= flagConsuming
-	defer func() {
-		c.flags &^= flagConsuming
-		if c.state == stateClosed {
-			c.sh.queued -= out.Len()
-			c.resetOut(out)
-		}
-	}()
-	out.Consume(n)
 }
 
 // armWriteDeadline runs when queued output starts waiting for EPOLLOUT. The

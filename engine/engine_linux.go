@@ -248,7 +248,7 @@ func (e *Engine) Conn(id uint64) (Handle, bool) {
 	if !ok {
 		return Handle{}, false
 	}
-	return Handle{c: c, id: id}, true
+	return Handle{c: c}, true
 }
 
 // Offload runs fn on the engine's bounded worker pool, off every shard, for

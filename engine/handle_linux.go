@@ -5,12 +5,16 @@ package engine
 // once the connection is closed, operations fail with ErrUnknownConn (or
 // their callbacks get ErrConnClosed).
 type Handle struct {
-	c  *Conn
-	id uint64
+	c *Conn // never reused for another connection, so it stands for the ID
 }
 
-// ID returns the connection's ID.
-func (h Handle) ID() uint64 { return h.id }
+// ID returns the connection's ID, or 0 for the zero Handle.
+func (h Handle) ID() uint64 {
+	if h.c == nil {
+		return 0
+	}
+	return h.c.id
+}
 
 // AsyncWrite is Conn.AsyncWrite.
 func (h Handle) AsyncWrite(b []byte, done func(error)) error {
@@ -36,7 +40,7 @@ func (h Handle) Do(fn func(c *Conn)) error {
 	}
 	c := h.c
 	return mapSubmitErr(c.sh.loop.Submit(func() {
-		if c.id != h.id || c.state != stateOpen {
+		if c.state != stateOpen {
 			return
 		}
 		func() {

@@ -35,6 +35,9 @@ type shardCtx struct {
 	rereads     []*Conn                     // edge-triggered: reads to finish
 	dialing     map[int]*dialState          // connects in progress, by fd
 	spareBufs   []*connBufs                 // for connections that need buffers, see connBufs
+	releases    []buffer.Release            // release hooks due to run, see runReleases
+	releaseNext int                         // the next entry runReleases takes
+	releasing   bool                        // runReleases is running
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).
@@ -111,6 +114,41 @@ func (s *shardCtx) flushDirty() {
 		s.queuedShown = s.queued
 		s.queuedBytes.Store(int64(s.queued))
 	}
+}
+
+// runReleases runs the release hooks that sending or dropping output has
+// finished: AsyncWrite callbacks and WriteOwned releases. They are handler
+// code, so they run only here, once the flush or close that finished them
+// has done its bookkeeping, and whatever they do (write, flush, close,
+// abort, panic) finds the connection consistent. Hooks never nest: those
+// that a hook's own Flush or Close finishes join the list, and the call
+// already running takes them, in order. A panic in a hook leaves the rest
+// to run, each once, before it goes on to the caller's panic guard.
+func (s *shardCtx) runReleases() {
+	if s.releasing || s.releaseNext == len(s.releases) {
+		return
+	}
+	s.releasing = true
+	defer s.endReleases()
+	for s.releaseNext < len(s.releases) {
+		r := s.releases[s.releaseNext]
+		s.releases[s.releaseNext] = buffer.Release{}
+		s.releaseNext++
+		r.Run()
+	}
+}
+
+// endReleases ends runReleases: after a panic, it runs the hooks still
+// due (the panic goes on once they have run); otherwise it empties the
+// list.
+func (s *shardCtx) endReleases() {
+	s.releasing = false
+	if s.releaseNext < len(s.releases) {
+		s.runReleases()
+		return
+	}
+	s.releases = s.releases[:0]
+	s.releaseNext = 0
 }
 
 // flushGuarded is flush (or drained) for flushDirty: a panic in the
