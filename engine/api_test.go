@@ -1,152 +1,106 @@
-package engine
+package engine_test
 
 import (
-	"go/ast"
-	"go/build"
-	"go/parser"
-	"go/token"
-	"go/types"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/shardnet/shardnet/balancer"
+	"github.com/shardnet/shardnet/engine"
 )
 
-// TestAPISameOnEveryPlatform checks that the package's exported API, as
-// built for each platform, is the one built for Linux: engine_other.go's
-// stubs must keep in step with the _linux.go files, or code that builds on
-// shardnet would compile on Linux and not elsewhere (or the reverse). It
-// reads the source, so it checks every platform from any one of them.
-func TestAPISameOnEveryPlatform(t *testing.T) {
-	linux := exportedAPI(t, "linux")
-	if len(linux) == 0 {
-		t.Fatal("no exported API found for linux")
-	}
-	for _, goos := range []string{"darwin", "freebsd", "windows"} {
-		t.Run(goos, func(t *testing.T) {
-			other := exportedAPI(t, goos)
-			for _, d := range linux {
-				if !slices.Contains(other, d) {
-					t.Errorf("missing on %s: %s", goos, d)
-				}
-			}
-			for _, d := range other {
-				if !slices.Contains(linux, d) {
-					t.Errorf("on %s but not on linux: %s", goos, d)
-				}
-			}
-		})
-	}
-}
+// The package's whole exported API, referenced once, in a file without a
+// build constraint: it compiles on every platform (CI vets darwin, freebsd
+// and windows), so an exported name that only the Linux files declared
+// would break the build there, not code that uses shardnet. It runs
+// nothing.
+var (
+	_ func(engine.Handler, ...engine.Option) (*engine.Engine, error)           = engine.New
+	_ func(engine.Handler, []string, ...engine.Option) (*engine.Engine, error) = engine.Serve
 
-// exportedAPI returns the package's exported declarations built for goos,
-// one line each, sorted. Parameter names are left out, and so are
-// unexported struct fields: they are not part of the API.
-func exportedAPI(t *testing.T, goos string) []string {
-	t.Helper()
-	ctx := build.Default
-	ctx.GOOS, ctx.GOARCH, ctx.CgoEnabled = goos, "amd64", false
-	pkg, err := ctx.ImportDir(".", 0)
-	if err != nil {
-		t.Fatalf("%s: %v", goos, err)
-	}
-	fset := token.NewFileSet()
-	var api []string
-	for _, name := range pkg.GoFiles {
-		f, err := parser.ParseFile(fset, filepath.Join(pkg.Dir, name), nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			api = append(api, declAPI(decl)...)
-		}
-	}
-	slices.Sort(api)
-	return api
-}
+	_ func(*engine.Engine, string) (net.Addr, error)                                      = (*engine.Engine).Listen
+	_ func(*engine.Engine) []net.Addr                                                     = (*engine.Engine).Addrs
+	_ func(*engine.Engine, string, func(*engine.Conn, error), ...engine.DialOption) error = (*engine.Engine).Dial
+	_ func(*engine.Engine, net.Conn) error                                                = (*engine.Engine).Enroll
+	_ func(*engine.Engine, int, bool) error                                               = (*engine.Engine).EnrollFd
+	_ func(*engine.Engine) int                                                            = (*engine.Engine).Shards
+	_ func(*engine.Engine, context.Context) error                                         = (*engine.Engine).Stop
+	_ func(*engine.Engine, uint64) (engine.Handle, bool)                                  = (*engine.Engine).Conn
+	_ func(*engine.Engine, func()) error                                                  = (*engine.Engine).Offload
+	_ func(*engine.Engine) engine.Stats                                                   = (*engine.Engine).Stats
+	_ func(*engine.Engine) int                                                            = (*engine.Engine).Conns
 
-func declAPI(decl ast.Decl) []string {
-	var out []string
-	switch d := decl.(type) {
-	case *ast.FuncDecl:
-		if !d.Name.IsExported() {
-			break
-		}
-		recv := ""
-		if d.Recv != nil {
-			recv = types.ExprString(d.Recv.List[0].Type)
-			if !ast.IsExported(strings.TrimPrefix(recv, "*")) {
-				break
-			}
-			recv = "(" + recv + ") "
-		}
-		out = append(out, "func "+recv+d.Name.Name+signature(d.Type))
-	case *ast.GenDecl:
-		for _, spec := range d.Specs {
-			switch s := spec.(type) {
-			case *ast.TypeSpec:
-				if s.Name.IsExported() {
-					out = append(out, "type "+s.Name.Name+" "+typeAPI(s))
-				}
-			case *ast.ValueSpec:
-				for _, n := range s.Names {
-					if n.IsExported() {
-						out = append(out, d.Tok.String()+" "+n.Name)
-					}
-				}
-			}
-		}
+	_ func(*engine.Conn) uint64                             = (*engine.Conn).ID
+	_ func(*engine.Conn) int                                = (*engine.Conn).Shard
+	_ func(*engine.Conn) int                                = (*engine.Conn).Fd
+	_ func(*engine.Conn) any                                = (*engine.Conn).Context
+	_ func(*engine.Conn, any)                               = (*engine.Conn).SetContext
+	_ func(*engine.Conn) *engine.Engine                     = (*engine.Conn).Engine
+	_ func(*engine.Conn) net.Addr                           = (*engine.Conn).LocalAddr
+	_ func(*engine.Conn) net.Addr                           = (*engine.Conn).RemoteAddr
+	_ func(*engine.Conn) bool                               = (*engine.Conn).Closed
+	_ func(*engine.Conn) int                                = (*engine.Conn).Buffered
+	_ func(*engine.Conn, int) ([]byte, error)               = (*engine.Conn).Peek
+	_ func(*engine.Conn, int) ([]byte, error)               = (*engine.Conn).Next
+	_ func(*engine.Conn, int) (int, error)                  = (*engine.Conn).Discard
+	_ func(*engine.Conn, []byte) (int, error)               = (*engine.Conn).Read
+	_ func(*engine.Conn) int                                = (*engine.Conn).OutboundBuffered
+	_ func(*engine.Conn)                                    = (*engine.Conn).PauseRead
+	_ func(*engine.Conn)                                    = (*engine.Conn).ResumeRead
+	_ func(*engine.Conn, time.Time)                         = (*engine.Conn).SetReadDeadline
+	_ func(*engine.Conn, time.Time)                         = (*engine.Conn).SetWriteDeadline
+	_ func(*engine.Conn, []byte) (int, error)               = (*engine.Conn).Write
+	_ func(*engine.Conn, string) (int, error)               = (*engine.Conn).WriteString
+	_ func(*engine.Conn, ...[]byte) (int, error)            = (*engine.Conn).Writev
+	_ func(*engine.Conn, []byte, func(bool)) error          = (*engine.Conn).WriteOwned
+	_ func(*engine.Conn) error                              = (*engine.Conn).Flush
+	_ func(*engine.Conn, []byte, func(error)) error         = (*engine.Conn).AsyncWrite
+	_ func(*engine.Conn, [][]byte, func(error)) error       = (*engine.Conn).AsyncWritev
+	_ func(*engine.Conn) error                              = (*engine.Conn).Close
+	_ func(*engine.Conn) error                              = (*engine.Conn).CloseWrite
+	_ func(*engine.Conn)                                    = (*engine.Conn).Abort
+	_ func(*engine.Conn) error                              = (*engine.Conn).NotifyWritable
+	_ func(*engine.Conn, int, int)                          = (*engine.Conn).CountBytes
+	_ func(engine.Handle) uint64                            = engine.Handle.ID
+	_ func(engine.Handle, []byte, func(error)) error        = engine.Handle.AsyncWrite
+	_ func(engine.Handle, [][]byte, func(error)) error      = engine.Handle.AsyncWritev
+	_ func(engine.Handle, func(*engine.Conn)) error         = engine.Handle.Do
+	_ func(engine.Handle) error                             = engine.Handle.Close
+	_ func(engine.Handle) error                             = engine.Handle.Abort
+	_ func(engine.Handle) error                             = engine.Handle.Wake
+	_ engine.Handler                                        = engine.BaseHandler{}
+	_ func(int) engine.Option                               = engine.WithShards
+	_ func(bool) engine.Option                              = engine.WithPinning
+	_ func(balancer.Balancer) engine.Option                 = engine.WithBalancer
+	_ func(bool) engine.Option                              = engine.WithReusePort
+	_ func(bool) engine.Option                              = engine.WithNoDelay
+	_ func(time.Duration) engine.Option                     = engine.WithKeepAlive
+	_ func(time.Duration) engine.Option                     = engine.WithUserTimeout
+	_ func(int, int) engine.Option                          = engine.WithSocketBuffers
+	_ func(int) engine.Option                               = engine.WithReadBufferSize
+	_ func(int) engine.Option                               = engine.WithReadBudget
+	_ func(int) engine.Option                               = engine.WithMaxInbound
+	_ func(int, int) engine.Option                          = engine.WithWatermarks
+	_ func(int) engine.Option                               = engine.WithMaxQueuedOutput
+	_ func(time.Duration) engine.Option                     = engine.WithIdleTimeout
+	_ func(time.Duration) engine.Option                     = engine.WithLingerTimeout
+	_ func(int) engine.Option                               = engine.WithMaxConns
+	_ func(bool) engine.Option                              = engine.WithEdgeTriggered
+	_ func(time.Duration) engine.Option                     = engine.WithBusyPoll
+	_ func(time.Duration) engine.Option                     = engine.WithTick
+	_ func(time.Duration, func(*engine.Conn)) engine.Option = engine.WithHeartbeat
+	_ func(int, int) engine.Option                          = engine.WithOffloadPool
+	_ func(int) engine.Option                               = engine.WithBlockSize
+	_ func(*slog.Logger) engine.Option                      = engine.WithLogger
+	_ func(int) engine.DialOption                           = engine.OnShard
+	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
+	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0}
+	_ []error                                               = []error{
+		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
+		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,
+		engine.ErrInboundFull, engine.ErrNotEnough, engine.ErrPanic, engine.ErrUnknownConn,
+		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
 	}
-	return out
-}
-
-// signature prints a function type's parameter and result types.
-func signature(ft *ast.FuncType) string {
-	list := func(fl *ast.FieldList) string {
-		var ts []string
-		if fl != nil {
-			for _, f := range fl.List {
-				for range max(1, len(f.Names)) {
-					ts = append(ts, types.ExprString(f.Type))
-				}
-			}
-		}
-		return "(" + strings.Join(ts, ", ") + ")"
-	}
-	return list(ft.Params) + " " + list(ft.Results)
-}
-
-// typeAPI prints a type's exported shape: a struct's exported fields, an
-// interface's methods, or any other type as written.
-func typeAPI(s *ast.TypeSpec) string {
-	eq := ""
-	if s.Assign.IsValid() {
-		eq = "= "
-	}
-	switch tt := s.Type.(type) {
-	case *ast.StructType:
-		var fields []string
-		for _, f := range tt.Fields.List {
-			if len(f.Names) == 0 && ast.IsExported(strings.TrimPrefix(types.ExprString(f.Type), "*")) {
-				fields = append(fields, types.ExprString(f.Type))
-			}
-			for _, n := range f.Names {
-				if n.IsExported() {
-					fields = append(fields, n.Name+" "+types.ExprString(f.Type))
-				}
-			}
-		}
-		return eq + "struct{" + strings.Join(fields, "; ") + "}"
-	case *ast.InterfaceType:
-		var methods []string
-		for _, m := range tt.Methods.List {
-			if ft, ok := m.Type.(*ast.FuncType); ok {
-				methods = append(methods, m.Names[0].Name+signature(ft))
-			} else {
-				methods = append(methods, types.ExprString(m.Type))
-			}
-		}
-		return eq + "interface{" + strings.Join(methods, "; ") + "}"
-	}
-	return eq + types.ExprString(s.Type)
-}
+)

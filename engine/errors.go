@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
+
+	"github.com/shardnet/shardnet/shard"
 )
 
 var (
@@ -96,4 +99,21 @@ var (
 
 func optionError(name string, v any, want string) error {
 	return fmt.Errorf("%w: %s(%v): want %s", ErrInvalidOption, name, v, want)
+}
+
+// wrapError is a sentinel with its cause: errors.Is matches both.
+type wrapError struct{ kind, cause error }
+
+func (w *wrapError) Error() string   { return w.kind.Error() + ": " + w.cause.Error() }
+func (w *wrapError) Unwrap() []error { return []error{w.kind, w.cause} }
+
+// wrapSyscall names the call that failed; errors.Is still finds the errno.
+func wrapSyscall(call string, err error) error { return os.NewSyscallError(call, err) }
+
+// mapSubmitErr turns a closed shard into the engine's own error.
+func mapSubmitErr(err error) error {
+	if errors.Is(err, shard.ErrClosed) {
+		return ErrEngineStopped
+	}
+	return err
 }

@@ -1,9 +1,166 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"os"
 	"strings"
+	"sync"
+
+	"github.com/shardnet/shardnet/shard"
 )
+
+// listener is one address the engine serves. In acceptor mode it has one
+// listening socket watched by the engine's acceptor loop, which hands each
+// accepted fd to the shard the balancer picks. With WithReusePort it has one
+// SO_REUSEPORT socket per shard, each watched by its own shard: the kernel
+// spreads connections and nothing is handed over.
+type listener struct {
+	e         *Engine
+	addr      net.Addr
+	isUnix    bool
+	unlink    string // a unix socket path to remove on close
+	acceptors []*acceptor
+}
+
+// Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
+// "unix:///path" or a bare "host:port") and returns the bound address,
+// which tells the port chosen for ":0". Any goroutine.
+func (e *Engine) Listen(addr string) (net.Addr, error) {
+	network, address, err := splitAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return nil, ErrEngineStopped
+	}
+	l := &listener{e: e, isUnix: network == "unix"}
+	n := 1
+	if e.cfg.reusePort && !l.isUnix {
+		n = len(e.shards)
+	} else if err := e.startAcceptLoop(); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	acceptLoop := e.acceptLoop
+	e.mu.Unlock()
+	// The sockets are made and watched without e.mu: watching waits for
+	// the loops, and a shard may itself be waiting for e.mu (a callback
+	// calling Listen too), which would deadlock.
+	for i := 0; i < n; i++ {
+		fd, bound, err := listenSocket(network, address, n > 1)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		if i == 0 {
+			l.addr = bound
+			if l.isUnix {
+				l.unlink = address
+			} else {
+				address = bound.String() // the others bind the port the first got
+			}
+		}
+		a := &acceptor{l: l, fd: fd, shard: -1, spare: -1, loop: acceptLoop}
+		if n > 1 {
+			a.shard, a.loop = i, e.shards[i].loop
+		}
+		if a.spare, err = openSpare(); err != nil {
+			closeFd(fd)
+			l.close()
+			return nil, err
+		}
+		l.acceptors = append(l.acceptors, a)
+		if err := a.onLoop(func() error { return a.loop.Watch(a.fd, shard.EventRead, a) }); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	if e.stopping {
+		// Stop began meanwhile and did not see this listener.
+		e.mu.Unlock()
+		l.close()
+		return nil, ErrEngineStopped
+	}
+	e.listeners = append(e.listeners, l)
+	e.mu.Unlock()
+	return l.addr, nil
+}
+
+// startAcceptLoop starts the loop that acceptor-mode listeners share. The
+// caller holds e.mu.
+func (e *Engine) startAcceptLoop() error {
+	if e.acceptLoop != nil {
+		return nil
+	}
+	loop, err := shard.New(shard.WithPanicHandler(e.loopPanic))
+	if err != nil {
+		return err
+	}
+	e.acceptLoop = loop
+	e.acceptDone = make(chan struct{})
+	go func() {
+		defer close(e.acceptDone)
+		_ = loop.Run()
+	}()
+	return nil
+}
+
+// Serve is New followed by Listen on every address. On error nothing is
+// left running.
+func Serve(h Handler, addrs []string, opts ...Option) (*Engine, error) {
+	e, err := New(h, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if _, err := e.Listen(a); err != nil {
+			e.Stop(context.Background())
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Addrs returns the addresses the engine listens on. Any goroutine.
+func (e *Engine) Addrs() []net.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]net.Addr, 0, len(e.listeners))
+	for _, l := range e.listeners {
+		out = append(out, l.addr)
+	}
+	return out
+}
+
+// close stops accepting: each acceptor's loop unwatches and closes its
+// socket. It waits for that, so no accept happens after close returns.
+func (l *listener) close() {
+	var wg sync.WaitGroup
+	for _, a := range l.acceptors {
+		if l.e.onShard(a.shard) {
+			a.release() // on its own loop already: see onLoop
+			continue
+		}
+		wg.Add(1)
+		if a.loop.Submit(func() {
+			defer wg.Done()
+			a.release()
+		}) != nil {
+			wg.Done()
+			a.release() // the loop is gone: nobody else touches a
+		}
+	}
+	wg.Wait()
+	l.acceptors = nil
+	if l.unlink != "" {
+		os.Remove(l.unlink)
+	}
+}
 
 // splitAddr parses "tcp://127.0.0.1:7000", "tcp4://…", "tcp6://[::1]:0",
 // "unix:///run/x.sock" or a bare "host:port" (TCP).

@@ -1,10 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"runtime"
-	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // workerPool runs blocking work off the shards: a fixed number of
@@ -17,27 +16,28 @@ type workerPool struct {
 	work   chan func()
 	wg     sync.WaitGroup
 
-	// gids holds the goroutine IDs of the workers, so that Engine.Stop
-	// can tell it runs on one: it must not wait for the pool then, as it
-	// would wait for itself. Written by each worker once, under mu.
-	gids map[uint64]bool
+	// tids holds each worker's OS thread ID, so that Engine.Stop can tell
+	// it runs on a worker: it must not wait for the pool then, as it
+	// would wait for itself. A worker keeps its thread for life, as a
+	// shard does, so the ID stands for the worker; each worker writes its
+	// own entry once, any goroutine reads.
+	tids []atomic.Int64
 }
 
 func newWorkerPool(workers, queue int) *workerPool {
-	p := &workerPool{work: make(chan func(), queue), gids: make(map[uint64]bool, workers)}
+	p := &workerPool{work: make(chan func(), queue), tids: make([]atomic.Int64, workers)}
 	p.wg.Add(workers)
-	for i := 0; i < workers; i++ {
-		go p.worker()
+	for i := range workers {
+		go p.worker(&p.tids[i])
 	}
 	return p
 }
 
-func (p *workerPool) worker() {
+func (p *workerPool) worker(tid *atomic.Int64) {
 	defer p.wg.Done()
-	id := goid()
-	p.mu.Lock()
-	p.gids[id] = true
-	p.mu.Unlock()
+	runtime.LockOSThread() // never unlocked: the thread ends with the worker
+	tid.Store(threadID())
+	defer tid.Store(0) // the kernel may give the ID to a new thread
 	for fn := range p.work {
 		fn()
 	}
@@ -70,22 +70,11 @@ func (p *workerPool) stop() {
 
 // onWorker reports whether the caller is one of the pool's workers.
 func (p *workerPool) onWorker() bool {
-	id := goid()
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.gids[id]
-}
-
-// goid returns the calling goroutine's ID, read from the first line of its
-// stack trace ("goroutine 42 [running]:"). Go offers no cheaper way; it is
-// used only when a worker starts and when Stop is called.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
+	tid := threadID()
+	for i := range p.tids {
+		if p.tids[i].Load() == tid {
+			return true
+		}
 	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
+	return false
 }

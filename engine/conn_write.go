@@ -3,7 +3,7 @@ package engine
 import (
 	"fmt"
 
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // directWriteMin is the size from which Write on an idle connection goes
@@ -41,7 +41,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			c.markDirty()
 			return n, nil
 		}
-		if err != nil && err != unix.EAGAIN {
+		if err != nil && err != syscall.EAGAIN {
 			c.closeNow(wrapSyscall("write", err))
 			return 0, ErrConnClosed
 		}
@@ -158,7 +158,7 @@ func (c *Conn) flush() {
 		for _, b := range s.bufs {
 			want += len(b)
 		}
-		n, err := rawWritev(int(c.fd), s.bufs, &s.iov)
+		n, err := s.iov.writev(int(c.fd), s.bufs)
 		if n > 0 {
 			c.sentOut(n)
 			c.touchWrite()
@@ -171,11 +171,11 @@ func (c *Conn) flush() {
 				c.belowLowWater()
 			}
 		}
-		if err != nil && err != unix.EAGAIN {
+		if err != nil && err != syscall.EAGAIN {
 			c.closeNow(wrapSyscall("writev", err))
 			return
 		}
-		if err == unix.EAGAIN || n < want {
+		if err == syscall.EAGAIN || n < want {
 			// The socket buffer is full: wait for EPOLLOUT rather than
 			// spend a syscall to hear EAGAIN.
 			c.flags |= flagWantWrite
@@ -192,7 +192,7 @@ func (c *Conn) flush() {
 // deadline set while nothing was queued is armed here; otherwise output
 // that stalls later would never time out.
 func (c *Conn) armWriteDeadline() {
-	if c.timer != nil && c.timer.writeDL != 0 {
+	if c.extra != nil && c.extra.writeDL != 0 {
 		c.armTimer()
 	}
 }
@@ -226,7 +226,7 @@ func (c *Conn) drained() {
 }
 
 func (c *Conn) touchWrite() {
-	if c.timer != nil {
-		c.timer.last = c.sh.loop.Now()
+	if c.extra != nil {
+		c.extra.last = c.sh.loop.Now()
 	}
 }

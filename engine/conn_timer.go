@@ -6,27 +6,32 @@ import (
 	"github.com/shardnet/shardnet/shard"
 )
 
-// connTimer multiplexes a connection's deadlines on one shard timer that is
-// armed for the nearest of them. Traffic only stamps last; when the timer
-// fires for the idle timeout and there was traffic, it re-arms for the rest
-// of the interval, so a busy connection costs no heap work per read.
-type connTimer struct {
-	t        shard.Timer
-	last     time.Duration // the last traffic, on the loop's clock
-	readDL   time.Duration // 0: none
-	writeDL  time.Duration // 0: none
-	lingerDL time.Duration // 0: none
-	beat     time.Duration // next heartbeat; 0: none
-	rejected error         // OnClose's reason after reject
+// connExtra is what few connections need, kept out of Conn so that an
+// idle connection without deadlines costs its 80 bytes and no more: the
+// one shard timer that serves all of a connection's deadlines, and the
+// error OnOpen rejected it with.
+//
+// The timer is armed for the nearest deadline. Traffic only stamps last;
+// when the timer fires for the idle timeout and there was traffic, it
+// re-arms for the rest of the interval, so a busy connection costs no heap
+// work per read.
+type connExtra struct {
+	t         shard.Timer
+	last      time.Duration // the last traffic, on the loop's clock
+	readDL    time.Duration // 0: none
+	writeDL   time.Duration // 0: none
+	lingerDL  time.Duration // 0: none
+	beat      time.Duration // next heartbeat; 0: none
+	rejection error         // ErrRejected wrapping OnOpen's error, after reject
 }
 
-// timers returns the connection's timer block, making it on first use.
-func (c *Conn) timers() *connTimer {
-	if c.timer == nil {
-		c.timer = &connTimer{last: c.sh.loop.Now()}
-		c.sh.loop.InitTimer(&c.timer.t, c.onTimer)
+// extras returns the connection's connExtra, making it on first use.
+func (c *Conn) extras() *connExtra {
+	if c.extra == nil {
+		c.extra = &connExtra{last: c.sh.loop.Now()}
+		c.sh.loop.InitTimer(&c.extra.t, c.onTimer)
 	}
-	return c.timer
+	return c.extra
 }
 
 // setDeadline stores an absolute deadline as a loop-clock one.
@@ -44,7 +49,7 @@ func (c *Conn) setDeadline(dl *time.Duration, t time.Time) {
 
 // armTimer schedules the timer for the nearest deadline, or stops it.
 func (c *Conn) armTimer() {
-	ct := c.timer
+	ct := c.extra
 	if ct == nil || c.state == stateClosed {
 		return
 	}
@@ -77,7 +82,7 @@ func (c *Conn) onTimer() {
 		return
 	}
 	defer c.recoverPanic()
-	ct := c.timer
+	ct := c.extra
 	cfg := &c.sh.e.cfg
 	now := c.sh.loop.Now()
 	switch {
@@ -107,7 +112,7 @@ func (c *Conn) startTimers() {
 	if cfg.idleTimeout == 0 && cfg.heartbeat == 0 {
 		return
 	}
-	ct := c.timers()
+	ct := c.extras()
 	if cfg.heartbeat > 0 {
 		ct.beat = ct.last + cfg.heartbeat
 	}

@@ -1,6 +1,6 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import "net/netip"
 
 // handedOff is an accepted fd on its way from the acceptor to its shard.
 type handedOff struct {
@@ -14,14 +14,9 @@ type handedOff struct {
 // is gone, every fd in the queue is closed and uncounted (the caller's
 // included), as a refused connection would be. Any goroutine.
 func (s *shardCtx) postHandoff(fd int, isUnix bool) {
-	post, ok := s.handoffs.add(handedOff{fd, isUnix})
-	if !ok { // never closed today; kept so a refusal cannot leak the fd
-		s.live.Add(-1)
-		s.e.liveTotal.Add(-1)
-		unix.Close(fd)
-		return
-	}
-	if post {
+	// The hand-off batch is never closed (only AsyncWrite's is), so add
+	// always takes the fd.
+	if post, _ := s.handoffs.add(handedOff{fd, isUnix}); post {
 		if err := s.loop.Submit(s.drainHandoffsFn); err != nil {
 			s.dropHandoffs()
 		}
@@ -46,6 +41,43 @@ func (s *shardCtx) dropHandoffs() {
 	for _, h := range s.handoffs.take() {
 		s.live.Add(-1)
 		s.e.liveTotal.Add(-1)
-		unix.Close(h.fd)
+		closeFd(h.fd)
 	}
+}
+
+// handoff gives an accepted fd to a shard: the balancer's pick, or its own
+// shard for a reuse-port listener (then it runs on that shard's loop and
+// registers at once). Any goroutine.
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int) {
+	if !e.admit() {
+		closeFd(fd)
+		return
+	}
+	if !isUnix {
+		setConnOptions(fd, &e.cfg)
+	}
+	idx := own
+	if idx < 0 {
+		idx = e.cfg.balancer.Pick(e.loads, peer)
+	}
+	s := e.shards[idx]
+	// Count the connection now, not when the shard gets to it, so a burst
+	// of accepts sees the loads it creates.
+	s.live.Add(1)
+	if own >= 0 {
+		s.register(fd, e.h, isUnix)
+		return
+	}
+	s.postHandoff(fd, isUnix)
+}
+
+// admit counts a new connection against WithMaxConns, or refuses it.
+func (e *Engine) admit() bool {
+	n := e.liveTotal.Add(1)
+	if max := e.cfg.maxConns; max > 0 && n > int64(max) {
+		e.liveTotal.Add(-1)
+		e.overLimit.Add(1)
+		return false
+	}
+	return true
 }

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // closeCode is why a graceful close began; it becomes OnClose's reason.
@@ -13,7 +11,7 @@ const (
 	closeLocal    closeCode = iota // Close from the application
 	closePeer                      // the peer's EOF came first
 	closeStopped                   // Engine.Stop
-	closeRejected                  // OnOpen returned an error (kept in the timer block)
+	closeRejected                  // OnOpen returned an error (kept in connExtra)
 )
 
 func (k closeCode) err() error {
@@ -66,7 +64,7 @@ func (c *Conn) abortWith(reason error) {
 	if c.state == stateClosed {
 		return
 	}
-	_ = unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	setLingerZero(int(c.fd))
 	c.closeNow(reason)
 }
 
@@ -85,7 +83,7 @@ func (c *Conn) closeGracefully(code closeCode) {
 	// The linger timeout bounds the whole close, the flush included: a
 	// peer that never reads (or never opens its window) cannot keep a
 	// closing connection, and its queued output, forever.
-	c.timers().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
+	c.extras().lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
 	c.armTimer()
 	if c.outLen() == 0 && c.flags&flagWantWrite == 0 {
 		c.shutWriteThenLinger()
@@ -106,8 +104,8 @@ func (c *Conn) shutWrite() {
 		return
 	}
 	c.flags |= flagWriteShut
-	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
-		c.closeNow(wrapSyscall("shutdown", err))
+	if err := shutdownWrite(int(c.fd)); err != nil {
+		c.closeNow(err)
 	}
 }
 
@@ -121,7 +119,7 @@ func (c *Conn) shutWriteThenLinger() {
 		c.finishClose()
 		return
 	}
-	if ct := c.timers(); ct.lingerDL == 0 {
+	if ct := c.extras(); ct.lingerDL == 0 {
 		ct.lingerDL = c.sh.loop.Now() + c.sh.e.cfg.lingerTimeout
 		c.armTimer()
 	}
@@ -136,10 +134,10 @@ func (c *Conn) finishClose() {
 // rejection returns ErrRejected wrapping the error OnOpen refused the
 // connection with, or nil if it was not refused.
 func (c *Conn) rejection() error {
-	if c.closeCode != closeRejected || c.timer == nil {
+	if c.closeCode != closeRejected || c.extra == nil {
 		return nil
 	}
-	return c.timer.rejected
+	return c.extra.rejection
 }
 
 // reject closes a connection whose OnOpen returned err the way Close does,
@@ -149,7 +147,7 @@ func (c *Conn) reject(err error) {
 	if c.state != stateOpen {
 		return // OnOpen closed or aborted it itself
 	}
-	c.timers().rejected = &wrapError{ErrRejected, err}
+	c.extras().rejection = &wrapError{ErrRejected, err}
 	c.closeGracefully(closeRejected)
 }
 
@@ -162,14 +160,14 @@ func (c *Conn) closeNow(reason error) {
 	c.state = stateClosed
 	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
 	s := c.sh
-	if c.timer != nil {
-		c.timer.t.Stop()
+	if c.extra != nil {
+		c.extra.t.Stop()
 	}
 	if c.flags&flagWatched != 0 {
 		s.loop.Unwatch(int(c.fd))
 		c.flags &^= flagWatched
 	}
-	unix.Close(int(c.fd))
+	closeFd(int(c.fd))
 	c.dropView()
 	// Out of the tables first: what follows runs handler code (releases,
 	// OnClose), which must not leave a closed connection counted live.

@@ -111,3 +111,66 @@ func (t *connTable) appendAll(dst []*Conn) []*Conn {
 	}
 	return dst
 }
+
+// register makes a Conn of a connected fd on this shard and opens it. Loop
+// only.
+func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
+	s.nextID++
+	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
+	if isUnix {
+		c.flags |= flagUnix
+	}
+	s.mu.Lock()
+	s.byID.put(c)
+	s.mu.Unlock()
+	s.opened.Add(1)
+	c.updateInterest()
+	if c.state == stateClosed {
+		return c
+	}
+	c.startTimers()
+	c.flags |= flagOpened
+	if err := c.open(h); err != nil {
+		c.reject(err)
+	}
+	return c
+}
+
+// open runs OnOpen. A panic there aborts the connection (its OnClose gets
+// ErrPanic) like a panic in any other callback; it must not escape into the
+// shard's task, which would leave the connection registered and its fd
+// open with nobody to close it.
+func (c *Conn) open(h Handler) error {
+	defer c.recoverPanic()
+	return h.OnOpen(c)
+}
+
+// forget removes a closed connection from the shard's tables.
+func (s *shardCtx) forget(c *Conn) {
+	s.mu.Lock()
+	ok := s.byID.remove(c.id)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.live.Add(-1)
+	s.e.liveTotal.Add(-1)
+	s.closed.Add(1)
+}
+
+// snapshot returns the live connections. Loop only.
+func (s *shardCtx) snapshot() []*Conn {
+	s.mu.Lock()
+	all := s.byID.appendAll(make([]*Conn, 0, s.byID.n))
+	s.mu.Unlock()
+	return all
+}
+
+// lookup returns the live connection with the ID, from any goroutine. The
+// result may close at any moment; use it only through the shard's queue.
+func (s *shardCtx) lookup(id uint64) (*Conn, bool) {
+	s.mu.Lock()
+	c := s.byID.get(id)
+	s.mu.Unlock()
+	return c, c != nil
+}

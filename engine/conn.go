@@ -33,7 +33,7 @@ type Conn struct {
 	// any goroutine adds, the loop subtracts.
 	asyncQueued atomic.Int64
 
-	timer     *connTimer // deadlines, idle timeout, heartbeat, linger; nil until needed
+	extra     *connExtra // what few connections need (timer, deadlines, rejection); nil until needed
 	fd        int32
 	state     connState
 	closeCode closeCode
@@ -95,20 +95,17 @@ func (c *Conn) Engine() *Engine { return c.sh.e }
 
 // LocalAddr returns the local address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) LocalAddr() net.Addr { return sockName(int(c.fd), c.flags&flagUnix != 0, false) }
+func (c *Conn) LocalAddr() net.Addr { return sockName(int(c.fd), false) }
 
 // RemoteAddr returns the peer's address (asked of the kernel on each call).
 // Loop only.
-func (c *Conn) RemoteAddr() net.Addr { return sockName(int(c.fd), c.flags&flagUnix != 0, true) }
+func (c *Conn) RemoteAddr() net.Addr { return sockName(int(c.fd), true) }
 
 // Closed reports whether the connection is closed or closing. Loop only.
 func (c *Conn) Closed() bool { return c.state != stateOpen }
 
 // Buffered returns the number of unread bytes. Loop only.
 func (c *Conn) Buffered() int { return len(c.view()) + c.inLen() }
-
-// InboundBuffered is Buffered, under libevent's name. Loop only.
-func (c *Conn) InboundBuffered() int { return c.Buffered() }
 
 // view returns the unread rest of the bytes just read, while c's OnTraffic
 // runs. They stay in the shard's read buffer, which only one connection's
@@ -213,11 +210,11 @@ func (c *Conn) ResumeRead() {
 // passes while it is set; the zero time clears it. Arriving bytes do not
 // clear it: a server that wants a request within a time sets it when the
 // request begins and clears it when the request is complete. Loop only.
-func (c *Conn) SetReadDeadline(t time.Time) { c.setDeadline(&c.timers().readDL, t) }
+func (c *Conn) SetReadDeadline(t time.Time) { c.setDeadline(&c.extras().readDL, t) }
 
 // SetWriteDeadline closes the connection (reason: a timeout error) if t
 // passes while output is still queued; the zero time clears it. Loop only.
-func (c *Conn) SetWriteDeadline(t time.Time) { c.setDeadline(&c.timers().writeDL, t) }
+func (c *Conn) SetWriteDeadline(t time.Time) { c.setDeadline(&c.extras().writeDL, t) }
 
 // wantRead reports whether the connection should be watched for input.
 func (c *Conn) wantRead() bool {

@@ -3,10 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/shard"
-	"golang.org/x/sys/unix"
 )
 
 // connEvents is a Conn seen as the shard's fd handler. The conversion from
@@ -96,7 +96,7 @@ func (c *Conn) readReady(ev shard.Events) {
 			}
 		}
 		switch {
-		case err == unix.EAGAIN:
+		case err == syscall.EAGAIN:
 			return
 		case err != nil:
 			c.closeNow(wrapSyscall("read", err))
@@ -137,8 +137,8 @@ func (c *Conn) readReady(ev shard.Events) {
 // the connection is closing and only drains input.
 func (c *Conn) deliver(n int) {
 	c.sh.bytesIn.Add(uint64(n))
-	if c.timer != nil {
-		c.timer.last = c.sh.loop.Now()
+	if c.extra != nil {
+		c.extra.last = c.sh.loop.Now()
 	}
 	if c.state != stateOpen {
 		c.dropView()

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"syscall"
 	"time"
 
 	"github.com/shardnet/shardnet/shard"
-	"golang.org/x/sys/unix"
 )
 
 // dialState is a connect in progress, watched for writability.
@@ -20,6 +18,8 @@ type dialState struct {
 	h      Handler
 	cb     func(*Conn, error)
 	timer  *shard.Timer
+	peer   netip.AddrPort // the target, for errors
+	path   string         // the unix socket's path, for errors
 }
 
 // Dial connects to addr ("tcp://ip:port", "unix:///path", a bare
@@ -48,11 +48,11 @@ func (e *Engine) Dial(addr string, cb func(c *Conn, err error), opts ...DialOpti
 		return err
 	}
 	if network == "unix" {
-		return e.dialSockaddr(&unix.SockaddrUnix{Name: address}, true, netip.AddrPort{}, cfg, cb)
+		return e.dialTarget(netip.AddrPort{}, address, cfg, cb)
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err == nil {
-		return e.dialSockaddr(sockaddrOf(ap), false, ap, cfg, cb)
+		return e.dialTarget(ap, "", cfg, cb)
 	}
 	// A host name: resolve off the shards, then dial.
 	return e.Offload(func() {
@@ -62,7 +62,7 @@ func (e *Engine) Dial(addr string, cb func(c *Conn, err error), opts ...DialOpti
 			return
 		}
 		ap := taddr.AddrPort()
-		if err := e.dialSockaddr(sockaddrOf(ap), false, ap, cfg, cb); err != nil {
+		if err := e.dialTarget(ap, "", cfg, cb); err != nil {
 			e.runDialCallback(cfg, cb, err)
 		}
 	})
@@ -77,15 +77,9 @@ func (e *Engine) runDialCallback(cfg dialConfig, cb func(*Conn, error), err erro
 	}
 }
 
-func sockaddrOf(ap netip.AddrPort) unix.Sockaddr {
-	a := ap.Addr().Unmap()
-	if a.Is4() {
-		return &unix.SockaddrInet4{Addr: a.As4(), Port: int(ap.Port())}
-	}
-	return &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
-}
-
-func (e *Engine) dialSockaddr(sa unix.Sockaddr, isUnix bool, peer netip.AddrPort, cfg dialConfig, cb func(*Conn, error)) error {
+// dialTarget starts a connect to the unix socket at path, or to peer
+// when path is empty, on the shard the options or the balancer pick.
+func (e *Engine) dialTarget(peer netip.AddrPort, path string, cfg dialConfig, cb func(*Conn, error)) error {
 	idx := cfg.shard
 	if idx < 0 {
 		idx = e.cfg.balancer.Pick(e.loads, peer)
@@ -102,40 +96,23 @@ func (e *Engine) dialSockaddr(sa unix.Sockaddr, isUnix bool, peer netip.AddrPort
 	if e.closing {
 		return ErrEngineStopped
 	}
-	return mapSubmitErr(s.loop.Submit(func() { s.startDial(sa, isUnix, cfg, cb) }))
+	return mapSubmitErr(s.loop.Submit(func() { s.startDial(peer, path, cfg, cb) }))
 }
 
 // startDial opens the socket and starts the connect. Loop only.
-func (s *shardCtx) startDial(sa unix.Sockaddr, isUnix bool, cfg dialConfig, cb func(*Conn, error)) {
-	family := unix.AF_INET
-	switch sa.(type) {
-	case *unix.SockaddrInet6:
-		family = unix.AF_INET6
-	case *unix.SockaddrUnix:
-		family = unix.AF_UNIX
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+func (s *shardCtx) startDial(peer netip.AddrPort, path string, cfg dialConfig, cb func(*Conn, error)) {
+	fd, pending, err := connectStart(peer, path, &s.e.cfg)
 	if err != nil {
-		cb(nil, os.NewSyscallError("socket", err))
+		cb(nil, dialError(peer, path, err))
 		return
 	}
-	if !isUnix {
-		s.e.setConnOptions(fd)
-	}
-	d := &dialState{s: s, fd: fd, isUnix: isUnix, h: cfg.h, cb: cb}
-	err = unix.Connect(fd, sa)
-	switch err {
-	case nil:
+	d := &dialState{s: s, fd: fd, isUnix: path != "", h: cfg.h, cb: cb, peer: peer, path: path}
+	if !pending {
 		d.connected()
-		return
-	case unix.EINPROGRESS, unix.EINTR:
-	default:
-		unix.Close(fd)
-		cb(nil, &net.OpError{Op: "dial", Net: "tcp", Addr: sockaddrToAddr(sa), Err: os.NewSyscallError("connect", err)})
 		return
 	}
 	if err := s.loop.Watch(fd, shard.EventWrite, d); err != nil {
-		unix.Close(fd)
+		closeFd(fd)
 		cb(nil, err)
 		return
 	}
@@ -143,14 +120,20 @@ func (s *shardCtx) startDial(sa unix.Sockaddr, isUnix bool, cfg dialConfig, cb f
 	d.timer = s.loop.AfterFunc(cfg.timeout, func() { d.fail(errConnectTimeout) })
 }
 
+// dialError is a failed connect as net.Dial reports one.
+func dialError(peer netip.AddrPort, path string, err error) error {
+	var addr net.Addr = net.TCPAddrFromAddrPort(peer)
+	network := "tcp"
+	if path != "" {
+		addr, network = &net.UnixAddr{Name: path, Net: "unix"}, "unix"
+	}
+	return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
+}
+
 // HandleEvents completes the connect when the socket turns writable.
 func (d *dialState) HandleEvents(fd int, _ shard.Events) {
-	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err == nil && soerr != 0 {
-		err = syscall.Errno(soerr)
-	}
-	if err != nil {
-		d.fail(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})
+	if err := connectResult(fd); err != nil {
+		d.fail(dialError(d.peer, d.path, err))
 		return
 	}
 	d.s.loop.Unwatch(fd)
@@ -175,7 +158,7 @@ func (d *dialState) connected() {
 		s.flushDirty()
 		return
 	}
-	unix.Close(d.fd)
+	closeFd(d.fd)
 	d.cb(nil, ErrTooManyConns)
 }
 
@@ -195,7 +178,7 @@ func (d *dialState) fail(err error) {
 	}
 	delete(s.dialing, d.fd)
 	s.loop.Unwatch(d.fd)
-	unix.Close(d.fd)
+	closeFd(d.fd)
 	d.timer.Stop()
 	d.cb(nil, err)
 }
@@ -221,13 +204,11 @@ func (e *Engine) Enroll(nc net.Conn) error {
 	}
 	dup := -1
 	var derr error
-	if err := rc.Control(func(fd uintptr) {
-		dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { dup, derr = dupFd(fd) }); err != nil {
 		return err
 	}
 	if derr != nil {
-		return os.NewSyscallError("fcntl", derr)
+		return derr
 	}
 	nc.Close()
 	_, isUnix := nc.(*net.UnixConn)
@@ -238,21 +219,21 @@ func (e *Engine) Enroll(nc net.Conn) error {
 // engine owns fd from then on (it sets it non-blocking, and closes it).
 // Any goroutine.
 func (e *Engine) EnrollFd(fd int, isUnix bool) error {
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return os.NewSyscallError("fcntl", err)
+	if err := setNonblock(fd); err != nil {
+		closeFd(fd)
+		return err
 	}
-	var sa unix.Sockaddr
+	var peer netip.AddrPort
 	if !isUnix {
-		sa, _ = unix.Getpeername(fd)
+		peer = peerAddrPort(fd)
 	}
 	// As in Dial: hand off before Stop's close-all pass, or not at all.
 	e.gate.RLock()
 	defer e.gate.RUnlock()
 	if e.closing {
-		unix.Close(fd)
+		closeFd(fd)
 		return ErrEngineStopped
 	}
-	e.handoff(fd, peerAddrPort(sa), isUnix, -1)
+	e.handoff(fd, peer, isUnix, -1)
 	return nil
 }

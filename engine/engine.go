@@ -7,11 +7,11 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shardnet/shardnet/balancer"
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/shard"
-	"golang.org/x/sys/unix"
 )
 
 // Engine runs N shards and the listeners that feed them. Its methods are
@@ -50,6 +50,9 @@ type Engine struct {
 // thread, and h.OnBoot runs before New returns. Add listeners with Listen;
 // make outbound connections with Dial or Enroll.
 func New(h Handler, opts ...Option) (*Engine, error) {
+	if err := platformErr(); err != nil {
+		return nil, err
+	}
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
 	}
@@ -81,7 +84,6 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	e.running = true
 	if cfg.tick > 0 {
 		for _, s := range e.shards {
-			s := s
 			_ = s.loop.Submit(func() { s.loop.Every(cfg.tick, func() { e.h.OnTick(s.idx); s.flushDirty() }) })
 		}
 	}
@@ -96,7 +98,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 func (s *shardCtx) run() {
 	defer close(s.loopDone)
 	runtime.LockOSThread()
-	s.tid.Store(int64(unix.Gettid()))
+	s.tid.Store(threadID())
 	if err := s.loop.Run(); err != nil && !errors.Is(err, shard.ErrClosed) {
 		s.e.cfg.logger.Error("shard loop failed", "shard", s.idx, "err", err)
 	}
@@ -111,13 +113,13 @@ func (e *Engine) Shards() int { return len(e.shards) }
 
 // onShard reports whether the caller runs on shard i's thread.
 func (e *Engine) onShard(i int) bool {
-	return i >= 0 && e.shards[i].tid.Load() == int64(unix.Gettid())
+	return i >= 0 && e.shards[i].tid.Load() == threadID()
 }
 
 // onLoop reports whether the caller runs on one of the engine's shard
 // threads.
 func (e *Engine) onLoop() bool {
-	tid := int64(unix.Gettid())
+	tid := threadID()
 	for _, s := range e.shards {
 		if s.tid.Load() == tid {
 			return true
@@ -168,7 +170,6 @@ func (e *Engine) stop(ctx context.Context) {
 	// would close with those tasks unrun (a Dial's callback never called).
 	passed := make(chan struct{}, len(e.shards))
 	for _, s := range e.shards {
-		s := s
 		if s.loop.Submit(func() {
 			defer func() { passed <- struct{}{} }()
 			for _, c := range s.snapshot() {
@@ -193,7 +194,6 @@ func (e *Engine) stop(ctx context.Context) {
 	if err != nil {
 		e.stopErr = err
 		for _, s := range e.shards {
-			s := s
 			done := make(chan struct{})
 			if s.loop.Submit(func() {
 				for _, c := range s.snapshot() {
@@ -290,3 +290,17 @@ func (e *Engine) Stats() Stats {
 // Conns returns the number of live connections over all shards. Any
 // goroutine.
 func (e *Engine) Conns() int { return int(e.liveTotal.Load()) }
+
+// pollUntil checks cond every few milliseconds until it holds or ctx ends.
+func pollUntil(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -42,7 +42,7 @@ func (c *Conn) CountBytes(in, out int) {
 	if out > 0 {
 		c.sh.bytesOut.Add(uint64(out))
 	}
-	if (in > 0 || out > 0) && c.timer != nil {
-		c.timer.last = c.sh.loop.Now()
+	if (in > 0 || out > 0) && c.extra != nil {
+		c.extra.last = c.sh.loop.Now()
 	}
 }

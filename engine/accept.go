@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/shardnet/shardnet/shard"
+)
+
+// acceptor drains one listening socket on one loop.
+type acceptor struct {
+	l       *listener
+	loop    *shard.Loop
+	fd      int
+	shard   int // the shard that owns the loop, or -1 for the acceptor loop
+	spare   int // a reserved fd, given up to accept-and-close on EMFILE
+	backoff time.Duration
+	warned  bool
+	paused  *shard.Timer
+}
+
+// onLoop runs fn on the acceptor's loop and returns its error. Called on
+// that very loop (Listen from a callback of a reuse-port shard), it runs fn
+// at once: waiting for a task the loop would run after the caller returns
+// would wait forever.
+func (a *acceptor) onLoop(fn func() error) error {
+	if a.l.e.onShard(a.shard) {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	if err := a.loop.Submit(func() { errc <- fn() }); err != nil {
+		return mapSubmitErr(err)
+	}
+	return <-errc
+}
+
+// HandleEvents accepts what is pending, up to a batch, and hands it on.
+// Loop only (the acceptor's loop).
+func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
+	e := a.l.e
+	if a.shard >= 0 {
+		// A reuse-port listener opens its connections on its own shard:
+		// what their OnOpen wrote leaves now, whichever way the batch
+		// ends, not at the shard's next unrelated event.
+		defer e.shards[a.shard].flushDirty()
+	}
+	for i := 0; i < 256; i++ {
+		fd, peer, err := rawAccept(lfd)
+		switch {
+		case err == nil:
+			a.backoff, a.warned = 0, false
+			e.handoff(fd, peer, a.l.isUnix, a.shard)
+		case err == syscall.EAGAIN:
+			return
+		case err == syscall.EINTR || err == syscall.ECONNABORTED:
+			// The peer gave up before we took it; take the next.
+		case err == syscall.EMFILE || err == syscall.ENFILE:
+			// Out of fds: give up the spare to take the connection and
+			// close it, so the peer hears at once instead of waiting in
+			// the backlog; then rest so we do not spin.
+			if !a.warned {
+				e.cfg.logger.Warn("accept: out of file descriptors; closing new connections until fds free up",
+					"addr", a.l.addr.String(), "err", err)
+				a.warned = true
+			}
+			e.overLimit.Add(1)
+			a.shedOne()
+			a.pause()
+			return
+		default:
+			e.cfg.logger.Error("accept failed", "addr", a.l.addr.String(), "err", err)
+			a.pause()
+			return
+		}
+	}
+}
+
+// shedOne accepts and closes one connection using the spare fd.
+func (a *acceptor) shedOne() {
+	if a.spare >= 0 {
+		closeFd(a.spare)
+		a.spare = -1
+	}
+	acceptAndClose(a.fd)
+	if fd, err := openSpare(); err == nil {
+		a.spare = fd
+	}
+}
+
+// pause stops watching the listener for a growing while (5 ms doubling to
+// 500 ms) and then watches it again.
+func (a *acceptor) pause() {
+	a.backoff = min(max(2*a.backoff, 5*time.Millisecond), 500*time.Millisecond)
+	if err := a.loop.Unwatch(a.fd); err != nil {
+		return
+	}
+	a.paused = a.loop.AfterFunc(a.backoff, func() {
+		a.paused = nil
+		_ = a.loop.Watch(a.fd, shard.EventRead, a)
+	})
+}
+
+func (a *acceptor) release() {
+	if a.paused != nil {
+		a.paused.Stop()
+		a.paused = nil
+	}
+	_ = a.loop.Unwatch(a.fd)
+	closeFd(a.fd)
+	if a.spare >= 0 {
+		closeFd(a.spare)
+		a.spare = -1
+	}
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/shard"
+)
+
+// maxIovecs caps the slices handed to one writev (the kernel's IOV_MAX is
+// 1024; 64 covers a deep pipeline of small messages).
+const maxIovecs = 64
+
+// shardCtx is the engine's side of one shard: the loop, its shared read
+// buffer, its connections and counters.
+type shardCtx struct {
+	e    *Engine
+	idx  int
+	loop *shard.Loop
+	pool *buffer.Pool
+
+	// Loop only.
+	readBuf     []byte
+	readFd      int                         // the fd readInto reads from
+	readInto    func(p []byte) (int, error) // made once: read(readFd, p)
+	bufs        [][]byte                    // scratch for writev
+	iov         iovecs                      // scratch for writev
+	dirty       []*Conn                     // connections with output to flush
+	dirtyNext   int                         // the next dirty entry flushDirty takes
+	queued      int                         // output bytes queued in this shard's connections
+	queuedShown int                         // the last queued value stored in queuedBytes
+	nextID      uint64                      // the per-shard part of the next ID
+	rereads     []*Conn                     // edge-triggered: reads to finish
+	dialing     map[int]*dialState          // connects in progress, by fd
+	spareBufs   []*connBufs                 // for connections that need buffers, see connBufs
+	releases    []buffer.Release            // release hooks due to run, see runReleases
+	releaseNext int                         // the next entry runReleases takes
+	releasing   bool                        // runReleases is running
+
+	// view is the unread rest of the read buffer while viewOf's OnTraffic
+	// runs (see Conn.view).
+	view   []byte
+	viewOf *Conn
+
+	// byID holds the live connections. The loop writes it under mu (once
+	// per connection); any goroutine may look an ID up.
+	mu   sync.Mutex
+	byID connTable
+
+	// async carries AsyncWrite requests to the loop, handoffs accepted fds
+	// (see batch). The drain tasks are method values made once: making one
+	// per post would allocate.
+	async           batch[asyncWrite]
+	drainAsyncFn    func()
+	handoffs        batch[handedOff]
+	drainHandoffsFn func()
+
+	// Counters: the loop writes, any goroutine reads.
+	live     atomic.Int64 // live connections (the balancer's load)
+	opened   atomic.Uint64
+	closed   atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	// queuedBytes publishes queued, the output bytes waiting in this
+	// shard's connections; flushDirty stores it when it changed.
+	queuedBytes atomic.Int64
+	panics      atomic.Uint64
+	loopDone    chan struct{} // closed when the loop goroutine has returned
+	tid         atomic.Int64  // the loop's OS thread
+}
+
+func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
+	s := &shardCtx{
+		e:        e,
+		idx:      idx,
+		loop:     loop,
+		pool:     e.pool,
+		readBuf:  make([]byte, e.cfg.readBuf),
+		iov:      newIovecs(maxIovecs),
+		bufs:     make([][]byte, 0, maxIovecs),
+		dialing:  make(map[int]*dialState),
+		loopDone: make(chan struct{}),
+	}
+	s.readInto = func(p []byte) (int, error) { return rawRead(s.readFd, p) }
+	s.drainAsyncFn = s.drainAsync
+	s.drainHandoffsFn = s.drainHandoffs
+	return s
+}

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The socket calls the engine makes outside the hot path. Errors come back
+// wrapped once, here, with the call's name.
+
+// platformErr is nil where the engine runs.
+func platformErr() error { return nil }
+
+// threadID is the calling OS thread's ID.
+func threadID() int64 { return int64(unix.Gettid()) }
+
+func closeFd(fd int) { unix.Close(fd) }
+
+// shutdownWrite sends the FIN after what the socket holds. A peer that is
+// already gone (ENOTCONN) is not an error: there is nobody to tell.
+func shutdownWrite(fd int) error {
+	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
+}
+
+// setLingerZero makes the next close send a reset and drop what is queued.
+func setLingerZero(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
+
+// setConnOptions applies the engine's socket options to a new TCP
+// connection. Failures are not fatal: the connection works without them.
+func setConnOptions(fd int, cfg *config) {
+	if cfg.noDelay {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if cfg.keepAlive > 0 {
+		secs := int(max(cfg.keepAlive/time.Second, 1))
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs)
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 3)
+	}
+	if cfg.userTimeout > 0 {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(cfg.userTimeout/time.Millisecond))
+	}
+	if cfg.sndBuf > 0 {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.sndBuf)
+	}
+	if cfg.rcvBuf > 0 {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.rcvBuf)
+	}
+}
+
+// sockName asks the kernel for the local or peer address of fd.
+func sockName(fd int, peer bool) net.Addr {
+	var sa unix.Sockaddr
+	var err error
+	if peer {
+		sa, err = unix.Getpeername(fd)
+	} else {
+		sa, err = unix.Getsockname(fd)
+	}
+	if err != nil {
+		return nil
+	}
+	return netAddrOf(sa)
+}
+
+// peerAddrPort is the peer's IP address and port, or the zero AddrPort.
+func peerAddrPort(fd int) netip.AddrPort {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return addrPortOf(sa)
+}
+
+// listenSocket opens a non-blocking listening socket. Go's net package
+// resolves and binds it; the engine keeps a dup of the fd and closes Go's
+// listener, so Go's poller never watches it.
+func listenSocket(network, address string, reusePort bool) (int, net.Addr, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return os.NewSyscallError("setsockopt", serr)
+		}
+	}
+	ln, err := lc.Listen(context.Background(), network, address)
+	if err != nil {
+		return -1, nil, err
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // the engine removes the path at Stop
+	}
+	defer ln.Close()
+	fl, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return -1, nil, fmt.Errorf("engine: listener %T has no file", ln)
+	}
+	f, err := fl.File()
+	if err != nil {
+		return -1, nil, err
+	}
+	fd, err := dupFd(f.Fd())
+	f.Close()
+	if err != nil {
+		return -1, nil, err
+	}
+	if err := setNonblock(fd); err != nil {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	return fd, ln.Addr(), nil
+}
+
+// openSpare opens the fd an acceptor keeps in reserve for EMFILE.
+func openSpare() (int, error) {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("open", err)
+	}
+	return fd, nil
+}
+
+// acceptAndClose takes one pending connection from lfd and closes it.
+func acceptAndClose(lfd int) {
+	if fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC); err == nil {
+		unix.Close(fd)
+	}
+}
+
+// dupFd duplicates fd, close-on-exec.
+func dupFd(fd uintptr) (int, error) {
+	dup, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return dup, nil
+}
+
+func setNonblock(fd int) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return os.NewSyscallError("fcntl", err)
+	}
+	return nil
+}
+
+// connectStart opens a non-blocking socket to the unix socket at path, or
+// to ap when path is empty, sets the engine's options on a TCP one, and
+// starts the connect. pending says the connect goes on in the background
+// (watch fd for writability, then ask connectResult). On error the socket
+// is closed.
+func connectStart(ap netip.AddrPort, path string, cfg *config) (fd int, pending bool, err error) {
+	sa := sockaddrOf(ap, path)
+	family := unix.AF_INET
+	switch sa.(type) {
+	case *unix.SockaddrInet6:
+		family = unix.AF_INET6
+	case *unix.SockaddrUnix:
+		family = unix.AF_UNIX
+	}
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, false, os.NewSyscallError("socket", err)
+	}
+	if path == "" {
+		setConnOptions(fd, cfg)
+	}
+	switch err = unix.Connect(fd, sa); err {
+	case nil:
+		return fd, false, nil
+	case unix.EINPROGRESS, unix.EINTR:
+		return fd, true, nil
+	}
+	unix.Close(fd)
+	return -1, false, os.NewSyscallError("connect", err)
+}
+
+// connectResult is how a background connect on fd ended.
+func connectResult(fd int) error {
+	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		err = syscall.Errno(soerr)
+	}
+	if err != nil {
+		return os.NewSyscallError("connect", err)
+	}
+	return nil
+}

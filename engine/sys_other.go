@@ -1,0 +1,51 @@
+//go:build !linux
+
+package engine
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+)
+
+// Off Linux the engine's types and logic compile, so code built on
+// shardnet compiles everywhere, but New fails with an error wrapping
+// ErrUnsupported before anything below can run: these are the system
+// calls the Linux files make, as stubs.
+
+// unsupportedError names the platform; errors.Is matches ErrUnsupported
+// and errors.ErrUnsupported.
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string {
+	return "engine: unsupported platform " + runtime.GOOS + "/" + runtime.GOARCH + " (Linux only)"
+}
+
+func (unsupportedError) Unwrap() []error { return []error{ErrUnsupported, errors.ErrUnsupported} }
+
+func platformErr() error { return unsupportedError{} }
+
+type iovecs struct{}
+
+func newIovecs(int) iovecs                                     { return iovecs{} }
+func (*iovecs) writev(int, [][]byte) (int, error)              { return 0, platformErr() }
+func rawRead(int, []byte) (int, error)                         { return 0, platformErr() }
+func rawWrite(int, []byte) (int, error)                        { return 0, platformErr() }
+func rawAccept(int) (int, netip.AddrPort, error)               { return -1, netip.AddrPort{}, platformErr() }
+func threadID() int64                                          { return -1 }
+func closeFd(int)                                              {}
+func shutdownWrite(int) error                                  { return platformErr() }
+func setLingerZero(int)                                        {}
+func setConnOptions(int, *config)                              {}
+func sockName(int, bool) net.Addr                              { return nil }
+func peerAddrPort(int) netip.AddrPort                          { return netip.AddrPort{} }
+func listenSocket(string, string, bool) (int, net.Addr, error) { return -1, nil, platformErr() }
+func openSpare() (int, error)                                  { return -1, platformErr() }
+func acceptAndClose(int)                                       {}
+func dupFd(uintptr) (int, error)                               { return -1, platformErr() }
+func setNonblock(int) error                                    { return platformErr() }
+func connectResult(int) error                                  { return platformErr() }
+func connectStart(netip.AddrPort, string, *config) (int, bool, error) {
+	return -1, false, platformErr()
+}
