@@ -63,8 +63,7 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 					"addr", a.l.addr.String(), "err", err)
 				a.warned = true
 			}
-			e.overLimit.Add(1)
-			a.shedOne()
+			e.overLimit.Add(uint64(a.shedPending()))
 			a.pause()
 			return
 		default:
@@ -75,16 +74,23 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 	}
 }
 
-// shedOne accepts and closes one connection using the spare fd.
-func (a *acceptor) shedOne() {
+// shedPending accepts and closes the connections waiting in the backlog,
+// up to a batch, with the fd the spare frees, and returns how many: each
+// peer hears at once that it was refused, instead of waiting in the
+// backlog for the back-off to end.
+func (a *acceptor) shedPending() int {
 	if a.spare >= 0 {
 		closeFd(a.spare)
 		a.spare = -1
 	}
-	acceptAndClose(a.fd)
+	n := 0
+	for n < 256 && acceptAndClose(a.fd) {
+		n++
+	}
 	if fd, err := openSpare(); err == nil {
 		a.spare = fd
 	}
+	return max(n, 1) // the one that met EMFILE, at least, was refused
 }
 
 // pause stops watching the listener for a growing while (5 ms doubling to

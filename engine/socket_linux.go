@@ -139,11 +139,15 @@ func openSpare() (int, error) {
 	return fd, nil
 }
 
-// acceptAndClose takes one pending connection from lfd and closes it.
-func acceptAndClose(lfd int) {
-	if fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC); err == nil {
-		unix.Close(fd)
+// acceptAndClose takes one pending connection from lfd and closes it; it
+// reports whether there was one.
+func acceptAndClose(lfd int) bool {
+	fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return false
 	}
+	unix.Close(fd)
+	return true
 }
 
 // dupFd duplicates fd, close-on-exec.
