@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
+	"github.com/shardnet/shardnet/codec"
 	"github.com/shardnet/shardnet/engine"
 )
 
@@ -52,7 +53,7 @@ var (
 	_ func(*engine.Conn, time.Time)                         = (*engine.Conn).SetWriteDeadline
 	_ func(*engine.Conn, []byte) (int, error)               = (*engine.Conn).Write
 	_ func(*engine.Conn, string) (int, error)               = (*engine.Conn).WriteString
-	_ func(*engine.Conn, ...[]byte) (int, error)            = (*engine.Conn).Writev
+	_ func(*engine.Conn, [][]byte) (int, error)             = (*engine.Conn).Writev
 	_ func(*engine.Conn, []byte, func(bool)) error          = (*engine.Conn).WriteOwned
 	_ func(*engine.Conn) error                              = (*engine.Conn).Flush
 	_ func(*engine.Conn, []byte, func(error)) error         = (*engine.Conn).AsyncWrite
@@ -104,3 +105,6 @@ var (
 		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
 	}
 )
+
+// Encoders write to a Conn through codec's sink interfaces.
+var _ codec.VectorSink = (*engine.Conn)(nil)

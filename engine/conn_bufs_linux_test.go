@@ -47,7 +47,7 @@ func (h *reviewFramer) OnTraffic(c *Conn) {
 		case k == 1:
 			c.WriteOwned(bytes.Clone(frame), nil)
 		default:
-			c.Writev(frame[:4], frame[4:])
+			c.Writev([][]byte{frame[:4], frame[4:]})
 		}
 	}
 }

@@ -29,33 +29,18 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if err := c.writable(len(b)); err != nil {
 		return 0, err
 	}
-	if c.outLen() == 0 && c.flags&flagWantWrite == 0 &&
-		(len(b) >= directWriteMin && c.flags&flagDirty == 0 || len(b) >= directWriteAlways) {
+	if c.goesDirect(len(b)) {
 		n, err := rawWrite(int(c.fd), b)
-		if n == len(b) {
-			c.sh.bytesOut.Add(uint64(n))
-			c.touchWrite()
-			// Mark the connection dirty (with nothing queued) so that
-			// later medium writes of this callback are gathered into one
-			// writev instead of a syscall each.
-			c.markDirty()
-			return n, nil
-		}
-		if err != nil && err != syscall.EAGAIN {
-			c.closeNow(wrapSyscall("write", err))
+		if !c.sentDirect(n, err) {
 			return 0, ErrConnClosed
 		}
-		if n > 0 {
-			c.sh.bytesOut.Add(uint64(n))
-			c.touchWrite()
-			b = b[n:]
+		if n == len(b) {
+			c.markDirty() // see sentDirect
+			return n, nil
 		}
-		c.queueCopy(b)
-		c.flags |= flagWantWrite
-		c.updateInterest()
-		c.armWriteDeadline()
-		c.checkHighWater()
-		return n + len(b), nil
+		c.queueCopy(b[max(n, 0):])
+		c.waitWritable()
+		return len(b), nil
 	}
 	c.queueCopy(b)
 	c.markDirty()
@@ -72,8 +57,15 @@ func (c *Conn) WriteString(s string) (int, error) {
 	return len(s), nil
 }
 
-// Writev queues several slices as one write, in order. Loop only.
-func (c *Conn) Writev(bs ...[]byte) (int, error) {
+// Writev writes the slices of bs in order, as one write, and returns their
+// total length, or an error as Write does. It is codec.VectorSink's
+// Writev, so an encoder hands a header and its payload over in one call.
+// Like Write, it goes straight to the socket, in one writev from the
+// caller's slices, when nothing is queued and the total is large (as for
+// Write); otherwise the slices are copied and leave with the callback's
+// other output. Either way bs and its slices may be reused as soon as
+// Writev returns. Loop only.
+func (c *Conn) Writev(bs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bs {
 		total += len(b)
@@ -81,11 +73,66 @@ func (c *Conn) Writev(bs ...[]byte) (int, error) {
 	if err := c.writable(total); err != nil {
 		return 0, err
 	}
+	if c.goesDirect(total) {
+		n, err := c.sh.iov.writev(int(c.fd), bs)
+		if !c.sentDirect(n, err) {
+			return 0, ErrConnClosed
+		}
+		if n == total {
+			c.markDirty() // see sentDirect
+			return n, nil
+		}
+		for _, b := range bs { // queue what the socket did not take
+			if n >= len(b) {
+				n -= len(b)
+				continue
+			}
+			c.queueCopy(b[max(n, 0):])
+			n = 0
+		}
+		c.waitWritable()
+		return total, nil
+	}
 	for _, b := range bs {
 		c.queueCopy(b)
 	}
 	c.markDirty()
 	return total, nil
+}
+
+// goesDirect reports whether a write of n bytes goes straight to the
+// socket from the caller's memory: large payloads skip the copy when
+// nothing is queued ahead of them (see directWriteMin and
+// directWriteAlways).
+func (c *Conn) goesDirect(n int) bool {
+	return c.outLen() == 0 && c.flags&flagWantWrite == 0 &&
+		(n >= directWriteMin && c.flags&flagDirty == 0 || n >= directWriteAlways)
+}
+
+// sentDirect accounts for the n bytes a direct write sent, err being the
+// system call's error, and reports false if the write failed and closed
+// the connection. After a full write the caller marks the connection dirty
+// with nothing queued, so that later medium writes of this callback are
+// gathered into one writev instead of a syscall each; after a short one it
+// queues the rest and calls waitWritable.
+func (c *Conn) sentDirect(n int, err error) bool {
+	if err != nil && err != syscall.EAGAIN {
+		c.closeNow(wrapSyscall("write", err))
+		return false
+	}
+	if n > 0 {
+		c.sh.bytesOut.Add(uint64(n))
+		c.touchWrite()
+	}
+	return true
+}
+
+// waitWritable makes queued output wait for EPOLLOUT: the socket is full.
+func (c *Conn) waitWritable() {
+	c.flags |= flagWantWrite
+	c.updateInterest()
+	c.armWriteDeadline()
+	c.checkHighWater()
 }
 
 // WriteOwned queues b without copying it: the engine owns b until release
@@ -178,9 +225,7 @@ func (c *Conn) flush() {
 		if err == syscall.EAGAIN || n < want {
 			// The socket buffer is full: wait for EPOLLOUT rather than
 			// spend a syscall to hear EAGAIN.
-			c.flags |= flagWantWrite
-			c.updateInterest()
-			c.armWriteDeadline()
+			c.waitWritable()
 			return
 		}
 	}

@@ -406,7 +406,7 @@ func (c *Conn) Flush() error {
 			err = <-c.done
 		}
 	} else {
-		_, err = c.ec.Writev(c.pieces...)
+		_, err = c.ec.Writev(c.pieces)
 	}
 	clear(c.pieces)
 	c.pieces = c.pieces[:0]
