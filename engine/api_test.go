@@ -108,3 +108,16 @@ var (
 
 // Encoders write to a Conn through codec's sink interfaces.
 var _ codec.VectorSink = (*engine.Conn)(nil)
+
+// The per-connection controls.
+var (
+	_ func(*engine.Conn, int, int, engine.WaterMode) error = (*engine.Conn).SetWatermarks
+	_ func(*engine.Conn, time.Duration, bool)              = (*engine.Conn).SetIdleTimeout
+	_                                                      = []engine.WaterMode{engine.WaterPause, engine.WaterNotify}
+	_ engine.WaterNotifier                                 = waterNotifier{}
+)
+
+type waterNotifier struct{ engine.BaseHandler }
+
+func (waterNotifier) OnHighWater(*engine.Conn) {}
+func (waterNotifier) OnLowWater(*engine.Conn)  {}

@@ -61,7 +61,8 @@ const (
 	flagWriteShut                            // shutdown(SHUT_WR) sent
 	flagShutPend                             // CloseWrite: shut down once output drains
 	flagUserPaused                           // PauseRead
-	flagWaterPaused                          // output above the high watermark
+	flagAboveHigh                            // output passed the high watermark, not yet back to the low
+	flagWaterNotify                          // SetWatermarks(WaterNotify): the marks only notify
 	flagWantWrite                            // waiting for EPOLLOUT
 	flagDirty                                // in the shard's dirty list: output to flush
 	flagOpened                               // OnOpen ran, so OnClose must run
@@ -69,6 +70,7 @@ const (
 	flagPollRead                             // epoll interest includes EventRead
 	flagPollWrite                            // epoll interest includes EventWrite
 	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
+	flagOwnWater                             // SetWatermarks: the marks are in connExtra
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the
@@ -224,7 +226,7 @@ func (c *Conn) wantRead() bool {
 	if c.state == stateClosing {
 		return true // read and discard until the peer's EOF
 	}
-	return c.flags&(flagUserPaused|flagWaterPaused) == 0
+	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh
 }
 
 // updateInterest brings the epoll registration in line with what the

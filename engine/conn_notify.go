@@ -43,6 +43,10 @@ func (c *Conn) CountBytes(in, out int) {
 		c.sh.bytesOut.Add(uint64(out))
 	}
 	if (in > 0 || out > 0) && c.extra != nil {
-		c.extra.last = c.sh.loop.Now()
+		now := c.sh.loop.Now()
+		c.extra.last = now
+		if in > 0 {
+			c.extra.lastRead = now
+		}
 	}
 }

@@ -138,7 +138,8 @@ func (c *Conn) readReady(ev shard.Events) {
 func (c *Conn) deliver(n int) {
 	c.sh.bytesIn.Add(uint64(n))
 	if c.extra != nil {
-		c.extra.last = c.sh.loop.Now()
+		now := c.sh.loop.Now()
+		c.extra.last, c.extra.lastRead = now, now
 	}
 	if c.state != stateOpen {
 		c.dropView()

@@ -23,12 +23,23 @@ type connExtra struct {
 	lingerDL  time.Duration // 0: none
 	beat      time.Duration // next heartbeat; 0: none
 	rejection error         // ErrRejected wrapping OnOpen's error, after reject
+
+	// Set by SetIdleTimeout: idle replaces WithIdleTimeout's (0: the
+	// engine's; < 0: none), counted from lastRead, or from last when
+	// idleWrites.
+	idle       time.Duration
+	idleWrites bool
+	lastRead   time.Duration // the last input, on the loop's clock
+
+	// Set by SetWatermarks (flagOwnWater): the connection's own marks.
+	lowWater, highWater int
 }
 
 // extras returns the connection's connExtra, making it on first use.
 func (c *Conn) extras() *connExtra {
 	if c.extra == nil {
-		c.extra = &connExtra{last: c.sh.loop.Now()}
+		now := c.sh.loop.Now()
+		c.extra = &connExtra{last: now, lastRead: now}
 		c.sh.loop.InitTimer(&c.extra.t, c.onTimer)
 	}
 	return c.extra
@@ -53,7 +64,6 @@ func (c *Conn) armTimer() {
 	if ct == nil || c.state == stateClosed {
 		return
 	}
-	cfg := &c.sh.e.cfg
 	next := time.Duration(0)
 	pick := func(d time.Duration) {
 		if d != 0 && (next == 0 || d < next) {
@@ -66,8 +76,8 @@ func (c *Conn) armTimer() {
 	}
 	pick(ct.lingerDL)
 	pick(ct.beat)
-	if cfg.idleTimeout > 0 {
-		pick(ct.last + cfg.idleTimeout)
+	if d, last := c.idleWindow(); d > 0 {
+		pick(last + d)
 	}
 	if next == 0 {
 		ct.t.Stop()
@@ -92,7 +102,7 @@ func (c *Conn) onTimer() {
 		c.closeNow(errReadTimeout)
 	case ct.writeDL != 0 && now >= ct.writeDL && c.outLen() > 0:
 		c.closeNow(errWriteTimeout)
-	case cfg.idleTimeout > 0 && now-ct.last >= cfg.idleTimeout:
+	case c.idledOut(now):
 		// Closing connections too: one whose peer went silent mid-close
 		// need not wait out the whole linger timeout.
 		c.closeNow(errIdleTimeout)
@@ -116,5 +126,42 @@ func (c *Conn) startTimers() {
 	if cfg.heartbeat > 0 {
 		ct.beat = ct.last + cfg.heartbeat
 	}
+	c.armTimer()
+}
+
+// idleWindow returns the connection's idle timeout (0: none) and the
+// moment it counts from.
+func (c *Conn) idleWindow() (d, last time.Duration) {
+	ct := c.extra
+	switch {
+	case ct.idle == 0:
+		return c.sh.e.cfg.idleTimeout, ct.last
+	case ct.idle < 0:
+		return 0, 0
+	case ct.idleWrites:
+		return ct.idle, ct.last
+	}
+	return ct.idle, ct.lastRead
+}
+
+// idledOut reports whether the idle timeout has passed at now.
+func (c *Conn) idledOut(now time.Duration) bool {
+	d, last := c.idleWindow()
+	return d > 0 && now-last >= d
+}
+
+// SetIdleTimeout closes the connection (reason: a timeout error,
+// errors.Is(err, ErrTimeout)) once d passes without input, counted again
+// from each read, and from each write too when writes is true: libevent's
+// bufferevent_set_timeouts. It replaces WithIdleTimeout for this
+// connection; d == 0 goes back to the engine's, d < 0 turns it off here.
+// Unlike the deadlines (SetReadDeadline), traffic pushes it back. Loop
+// only.
+func (c *Conn) SetIdleTimeout(d time.Duration, writes bool) {
+	if c.state == stateClosed {
+		return
+	}
+	ct := c.extras()
+	ct.idle, ct.idleWrites = d, writes
 	c.armTimer()
 }

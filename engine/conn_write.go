@@ -190,9 +190,13 @@ func (c *Conn) markDirty() {
 }
 
 func (c *Conn) checkHighWater() {
-	if c.flags&flagWaterPaused == 0 && c.outLen() > c.sh.e.cfg.highWater {
-		c.flags |= flagWaterPaused
-		c.updateInterest()
+	if c.flags&flagAboveHigh == 0 && c.outLen() > c.highWater() {
+		c.flags |= flagAboveHigh
+		if c.flags&flagWaterNotify == 0 {
+			c.updateInterest() // stop reading
+		} else if n, ok := c.h.(WaterNotifier); ok {
+			n.OnHighWater(c)
+		}
 	}
 }
 
@@ -214,7 +218,7 @@ func (c *Conn) flush() {
 			if s.runReleases(); c.state == stateClosed {
 				return // a release closed it
 			}
-			if c.flags&flagWaterPaused != 0 && c.outLen() <= s.e.cfg.lowWater {
+			if c.flags&flagAboveHigh != 0 && c.outLen() <= c.lowWater() {
 				c.belowLowWater()
 			}
 		}
@@ -245,7 +249,13 @@ func (c *Conn) armWriteDeadline() {
 // belowLowWater resumes reading after the output fell under the low
 // watermark, and tells the handler.
 func (c *Conn) belowLowWater() {
-	c.flags &^= flagWaterPaused
+	c.flags &^= flagAboveHigh
+	if c.flags&flagWaterNotify != 0 {
+		if n, ok := c.h.(WaterNotifier); ok && c.state == stateOpen {
+			n.OnLowWater(c)
+		}
+		return
+	}
 	c.updateInterest()
 	// With a NotifyWritable pending, its OnDrained (once the queue is
 	// empty) stands for this one too: two calls, one with bytes still

@@ -147,17 +147,24 @@ func WithSocketBuffers(snd, rcv int) Option {
 func WithReadBufferSize(n int) Option { return func(c *config) { c.readBuf = n } }
 
 // WithReadBudget caps the bytes read from one connection per readiness
-// report, so one flooding connection cannot starve the others on its
-// shard. Default 256 KiB.
+// report in edge-triggered mode (WithEdgeTriggered), where the engine
+// reads on until EAGAIN: past the budget it finishes the rest in a later
+// round, so one flooding connection cannot starve the others on its shard.
+// It must be at least the read buffer (WithReadBufferSize). In the default
+// level-triggered mode it has no effect: there the engine reads once per
+// readiness report (at most the read buffer), and epoll reports a
+// connection with bytes left again in the next round, which bounds a
+// flooding connection the same way. Default 256 KiB.
 func WithReadBudget(n int) Option { return func(c *config) { c.readBudget = n } }
 
 // WithMaxInbound caps the unread bytes kept for one connection; past it the
 // connection is closed with ErrInboundFull. Default 64 MiB.
 func WithMaxInbound(n int) Option { return func(c *config) { c.maxInbound = n } }
 
-// WithWatermarks sets libevent's write watermarks on queued output: above
+// WithWatermarks sets libevent's write watermarks on queued output, for
+// every connection that does not set its own (Conn.SetWatermarks): above
 // high the engine stops reading the connection, below low it reads again
-// and calls OnDrained. Default 256 KiB and 1 MiB.
+// and calls OnDrained (WaterPause). Default 256 KiB and 1 MiB.
 func WithWatermarks(low, high int) Option {
 	return func(c *config) { c.lowWater, c.highWater = low, high }
 }
@@ -168,7 +175,8 @@ func WithWatermarks(low, high int) Option {
 func WithMaxQueuedOutput(n int) Option { return func(c *config) { c.maxQueued = n } }
 
 // WithIdleTimeout closes connections with no traffic either way for d
-// (close reason satisfies errors.Is(err, ErrTimeout)). Default 0: off.
+// (close reason satisfies errors.Is(err, ErrTimeout)); Conn.SetIdleTimeout
+// overrides it per connection. Default 0: off.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
 // WithLingerTimeout bounds a graceful Close from start to end: sending what
