@@ -29,6 +29,13 @@ type method struct {
 	Command   string `json:"command"`
 	Pinned    bool   `json:"pinned"`
 	Elapsed   string `json:"elapsed"`
+	// Fractions are the fixed rates as fractions of the slowest server's
+	// saturated rate; Extras the extra shardnet builds; RFS whether RPS/RFS
+	// was on for lo.
+	Fractions []float64 `json:"rate_fractions"`
+	Extras    []string  `json:"extra_builds,omitempty"`
+	RFS       bool      `json:"rfs"`
+	GCC       string    `json:"gcc"`
 }
 
 func describeMachine(d time.Duration, rounds, idle int) *method {
@@ -44,6 +51,7 @@ func describeMachine(d time.Duration, rounds, idle int) *method {
 		Iperf3:    firstLine(run("iperf3", "--version")),
 		HAProxy:   firstLine(run("haproxy", "-v")),
 		Redis:     firstLine(run("redis-server", "--version")),
+		GCC:       firstLine(run("gcc", "--version")),
 		Duration:  d.String(),
 		Rounds:    rounds,
 		IdleConns: idle,

@@ -238,8 +238,26 @@ type window struct {
 	seconds    float64
 	serverCPU  float64 // seconds of CPU
 	clientCPU  float64
-	mallocs    int64 // -1 if the server does not report them
+	mallocs    int64     // -1 if the server does not report them
+	coreBusy   []float64 // seconds each CPU was busy (/proc/stat); nil if unread
 	serverPeer bool
+}
+
+// describe is the window's line in a raw record.
+func (w window) describe() string {
+	l := fmt.Sprintf("# window %.3fs server %.2fs cpu client %.2fs cpu mallocs %d", w.seconds, w.serverCPU, w.clientCPU, w.mallocs)
+	for i, b := range w.coreBusy {
+		l += fmt.Sprintf(" cpu%d busy %.2fs", i, b)
+	}
+	return l
+}
+
+// core returns how long CPU i was busy in the window, in seconds, or -1.
+func (w window) core(i int) float64 {
+	if i < 0 || i >= len(w.coreBusy) {
+		return -1
+	}
+	return w.coreBusy[i]
 }
 
 // snapshot is one sample of the processes' counters.
@@ -248,10 +266,49 @@ type snapshot struct {
 	server  int64
 	client  int64
 	mallocs int64
+	cores   []int64 // busy clock ticks per CPU
+}
+
+// cpuBusy returns each CPU's busy time in clock ticks from /proc/stat:
+// user + nice + system + irq + softirq. Idle, iowait and steal are not
+// busy; guest time is already inside user.
+func cpuBusy() ([]int64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil, err
+	}
+	var busy []int64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 8 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		cpu, err := strconv.Atoi(f[0][3:])
+		if err != nil {
+			continue
+		}
+		var t int64
+		for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+			v, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
+			}
+			t += v
+		}
+		for len(busy) <= cpu {
+			busy = append(busy, 0)
+		}
+		busy[cpu] = t
+	}
+	if len(busy) == 0 {
+		return nil, fmt.Errorf("/proc/stat: no cpuN lines")
+	}
+	return busy, nil
 }
 
 func takeSnapshot(server, client *proc, peer bool) snapshot {
 	s := snapshot{at: time.Now(), mallocs: -1}
+	s.cores, _ = cpuBusy()
 	s.server, _ = cpuTicks(server.pid())
 	if client != nil {
 		s.client, _ = cpuTicks(client.pid())
@@ -296,6 +353,11 @@ func between(a, b snapshot) window {
 	}
 	if a.mallocs >= 0 && b.mallocs >= 0 {
 		w.mallocs = b.mallocs - a.mallocs
+	}
+	if len(a.cores) > 0 && len(a.cores) == len(b.cores) {
+		for i := range a.cores {
+			w.coreBusy = append(w.coreBusy, float64(b.cores[i]-a.cores[i])/clockTicks)
+		}
 	}
 	return w
 }
