@@ -126,3 +126,118 @@ func TestCheckHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCPUBusy(t *testing.T) {
+	busy, irq, err := cpuBusy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(irq) != len(busy) {
+		t.Fatalf("%d irq figures for %d CPUs", len(irq), len(busy))
+	}
+	if len(busy) == 0 {
+		t.Fatal("no CPUs")
+	}
+	for i, b := range busy {
+		if b < 0 || irq[i] < 0 || irq[i] > b {
+			t.Errorf("cpu%d busy %d, irq %d", i, b, irq[i])
+		}
+	}
+}
+
+func TestPairedRatios(t *testing.T) {
+	mk := func(peer string, round int, rate, core float64, errs int) Sample {
+		s := newSample("echo-rate", "c1", peer, round)
+		s.Rate, s.CoreCPUPerMsgNs, s.Errors = rate, core, errs
+		return s
+	}
+	samples := []Sample{
+		mk("shardnet", 1, 100, 90, 0), mk("c", 1, 100, 100, 0),
+		mk("shardnet", 2, 100, 120, 0), mk("c", 2, 100, 100, 0),
+		mk("shardnet", 3, 100, 50, 0), mk("c", 3, 100, 100, 1), // an error drops the round
+		mk("shardnet", 4, 100, 110, 0), mk("c", 4, 100, 100, 0),
+	}
+	by, rounds := indexRounds(samples)
+	r := pairedRatios(by, "echo-rate", "c1", pair{"shardnet", "c"}, mCoreCPU, rounds["echo-rate"])
+	if len(r) != 3 || median(r) != 1.1 {
+		t.Fatalf("ratios %v, want 0.9 1.2 1.1", r)
+	}
+	if got := r.String(); got != "1.10× (0.90–1.20)" {
+		t.Errorf("String() = %q", got)
+	}
+}
+
+func TestPairsOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, suite string
+		peers       []string
+		want        string
+	}{
+		{"echo", "echo", []string{"net", "shardnet", "c", "base"}, "shardnet/net shardnet/c shardnet/base"},
+		{"proxy", "proxy", []string{"direct", "shardnet", "shardnet-splice", "haproxy", "base", "base-splice"},
+			"shardnet/haproxy shardnet/base shardnet-splice/haproxy shardnet-splice/base-splice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range pairsOf(tc.suite, tc.peers) {
+				got = append(got, p.num+"/"+p.den)
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("pairs %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPeerSelection(t *testing.T) {
+	sel := peerSelection{"shardnet": true, "base": true}
+	got := sel.filter([]string{"direct", "shardnet", "shardnet-splice", "haproxy", "base", "base-splice", "c"})
+	if strings.Join(got, " ") != "shardnet shardnet-splice base base-splice" {
+		t.Errorf("filter = %v", got)
+	}
+	if got := (peerSelection{}).filter([]string{"a", "b"}); len(got) != 2 {
+		t.Errorf("an empty selection keeps all, got %v", got)
+	}
+}
+
+func TestParseExtra(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		wantErr bool
+	}{
+		{"base=/tmp/x", false},
+		{"base", true},
+		{"base=", true},
+		{"Base=/x", true},
+		{"shardnet=/x", true},
+		{"c=/x", true},
+		{"old=/x", true}, // taken below
+	} {
+		_, _, err := parseExtra("-extra-peer", tc.in, []string{"old"})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseExtra(%q) error %v, want error %v", tc.in, err, tc.wantErr)
+		}
+	}
+}
+
+func TestOfferedRate(t *testing.T) {
+	d := &driver{slowest: map[string]float64{}}
+	for i, r := range []float64{900, 1000, 1100} {
+		s := newSample("echo", "c1", "a", i+1)
+		s.Rate = r
+		d.samples = append(d.samples, s)
+	}
+	calibrated := 0
+	satRun := func(p string) Sample {
+		calibrated++
+		s := newSample("echo", "c1", p, 0)
+		s.Rate = 800
+		return s
+	}
+	if got := d.offeredRate("echo", "c1", 0.5, []string{"a", "b"}, satRun); got != 400 {
+		t.Errorf("offered %v, want half of b's calibrated 800", got)
+	}
+	if got := d.offeredRate("echo", "c1", 0.5, []string{"a", "b"}, satRun); got != 400 || calibrated != 1 {
+		t.Errorf("second call: offered %v after %d calibrations, want 400 after 1", got, calibrated)
+	}
+}

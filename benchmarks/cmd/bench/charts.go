@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -56,7 +57,15 @@ func charts(out string, samples []Sample) error {
 		p.Title.Text = c.title
 		p.Y.Label.Text = c.ylabel
 		w := vg.Points(11)
-		for i, peer := range peers {
+		ps := slices.DeleteFunc(slices.Clone(peers), func(p string) bool { // the servers this run measured
+			for _, cell := range cellsOf {
+				if stats[key{c.suite, cell, p}] != nil {
+					return false
+				}
+			}
+			return true
+		})
+		for i, peer := range ps {
 			vals := make(plotter.Values, len(cellsOf))
 			for j, cell := range cellsOf {
 				if st := stats[key{c.suite, cell, peer}]; st != nil && st.n > 0 {
@@ -69,7 +78,7 @@ func charts(out string, samples []Sample) error {
 			}
 			bars.LineStyle.Width = 0
 			bars.Color = colorOf(peer, i)
-			bars.Offset = w * vg.Length(i-len(peers)/2)
+			bars.Offset = w * vg.Length(i-len(ps)/2)
 			p.Add(bars)
 			p.Legend.Add(peer, bars)
 		}

@@ -57,6 +57,7 @@ func main() {
 	var extraPeers, extraRevs listFlag
 	flag.Var(&extraPeers, "extra-peer", "NAME=PATH: also measure another shardnet build as peer NAME; PATH is a directory with peer-shardnet and/or shardnet (the CLI, for proxy and kv), or one of them (repeatable)")
 	flag.Var(&extraRevs, "extra-rev", "NAME=REV: build peer-shardnet and shardnet of git revision REV (git archive, no worktree) and measure them as peer NAME (repeatable)")
+	flag.StringVar(&subject, "subject", "shardnet", "the server the paired tables divide by every other (e.g. an -extra-peer name)")
 	rfs := flag.Bool("rfs", false, "turn on RPS/RFS on lo for the run (all CPUs, 32768 flows) and restore the settings after; see README")
 	out := flag.String("out", "results", "results directory")
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
@@ -279,7 +280,7 @@ func (s Sample) line() string {
 		l += fmt.Sprintf("  srv %6.0f ns/msg %3.0f%%", s.ServerCPUPerMsgNs, s.ServerCPUPct)
 	}
 	if s.CoreCPUPerMsgNs >= 0 {
-		l += fmt.Sprintf("  core %6.0f ns/msg %3.0f%%", s.CoreCPUPerMsgNs, s.CorePct)
+		l += fmt.Sprintf("  core %6.0f ns/msg %3.0f%%  srv+irq %6.0f", s.CoreCPUPerMsgNs, s.CorePct, srvIRQ(s))
 	}
 	if s.ClientCPUPct >= 0 {
 		l += fmt.Sprintf("  cli %3.0f%%", s.ClientCPUPct)

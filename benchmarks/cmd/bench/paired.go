@@ -25,9 +25,19 @@ var (
 	mRate    = metric{"rate", func(s Sample) float64 { return s.Rate }, "higher"}
 	mCPU     = metric{"server CPU/msg", func(s Sample) float64 { return s.ServerCPUPerMsgNs }, "lower"}
 	mCoreCPU = metric{"core CPU/msg", func(s Sample) float64 { return s.CoreCPUPerMsgNs }, "lower"}
+	mSrvIRQ  = metric{"server+irq CPU/msg", srvIRQ, "lower"}
 	mP99     = metric{"p99", func(s Sample) float64 { return s.P99us }, "lower"}
 	mSize    = metric{"bytes/conn", func(s Sample) float64 { return s.Rate }, "lower"}
 )
+
+// srvIRQ is the server process's CPU per message plus its core's irq and
+// softirq time per message, or -1.
+func srvIRQ(s Sample) float64 {
+	if s.ServerCPUPerMsgNs < 0 || s.IRQCPUPerMsgNs < 0 {
+		return -1
+	}
+	return s.ServerCPUPerMsgNs + s.IRQCPUPerMsgNs
+}
 
 // keyMetric is the figure a suite's paired table compares: the rate at
 // saturation, the core's CPU per message at a fixed rate (it counts the
@@ -49,9 +59,9 @@ func keyMetric(suite string) metric {
 func suiteMetrics(suite string) []metric {
 	switch suite {
 	case "echo", "http", "unpinned", "proxy":
-		return []metric{mRate, mCPU, mCoreCPU}
+		return []metric{mRate, mCPU, mCoreCPU, mSrvIRQ}
 	case "echo-rate", "http-rate", "latency":
-		return []metric{mCoreCPU, mCPU, mP99}
+		return []metric{mCoreCPU, mCPU, mSrvIRQ, mP99}
 	case "idle":
 		return []metric{mSize}
 	}
@@ -61,21 +71,29 @@ func suiteMetrics(suite string) []metric {
 // pair is one comparison: num ÷ den.
 type pair struct{ num, den string }
 
-// pairsOf lists the comparisons of a suite: shardnet ÷ every other server
+// subject is the server whose ratios the paired tables give (-subject):
+// shardnet, or an extra build when two builds other than this tree's are
+// compared. Set once in main.
+var subject = "shardnet"
+
+// pairsOf lists the comparisons of a suite: subject ÷ every other server
 // (the C server, the Go peers, extra builds), and in the proxy suite also
-// shardnet-splice ÷ each other splicing proxy and HAProxy.
+// subject-splice ÷ each other splicing proxy and HAProxy.
 func pairsOf(suite string, ps []string) []pair {
 	var out []pair
 	splice := func(p string) bool { return strings.HasSuffix(p, "-splice") }
+	if !slices.Contains(ps, subject) {
+		return nil
+	}
 	for _, p := range ps {
-		if p != "shardnet" && p != "direct" && !splice(p) {
-			out = append(out, pair{"shardnet", p})
+		if p != subject && p != "direct" && !splice(p) {
+			out = append(out, pair{subject, p})
 		}
 	}
-	if suite == "proxy" && slices.Contains(ps, "shardnet-splice") {
+	if sp := subject + "-splice"; suite == "proxy" && slices.Contains(ps, sp) {
 		for _, p := range ps {
-			if p != "shardnet-splice" && (splice(p) || p == "haproxy") {
-				out = append(out, pair{"shardnet-splice", p})
+			if p != sp && (splice(p) || p == "haproxy") {
+				out = append(out, pair{sp, p})
 			}
 		}
 	}

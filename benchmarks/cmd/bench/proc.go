@@ -240,6 +240,7 @@ type window struct {
 	clientCPU  float64
 	mallocs    int64     // -1 if the server does not report them
 	coreBusy   []float64 // seconds each CPU was busy (/proc/stat); nil if unread
+	coreIRQ    []float64 // of which in irq and softirq
 	serverPeer bool
 }
 
@@ -247,7 +248,7 @@ type window struct {
 func (w window) describe() string {
 	l := fmt.Sprintf("# window %.3fs server %.2fs cpu client %.2fs cpu mallocs %d", w.seconds, w.serverCPU, w.clientCPU, w.mallocs)
 	for i, b := range w.coreBusy {
-		l += fmt.Sprintf(" cpu%d busy %.2fs", i, b)
+		l += fmt.Sprintf(" cpu%d busy %.2fs (irq+softirq %.2fs)", i, b, w.coreIRQ[i])
 	}
 	return l
 }
@@ -260,6 +261,15 @@ func (w window) core(i int) float64 {
 	return w.coreBusy[i]
 }
 
+// irq returns how long CPU i spent in irq and softirq in the window, in
+// seconds, or -1.
+func (w window) irq(i int) float64 {
+	if i < 0 || i >= len(w.coreIRQ) {
+		return -1
+	}
+	return w.coreIRQ[i]
+}
+
 // snapshot is one sample of the processes' counters.
 type snapshot struct {
 	at      time.Time
@@ -267,17 +277,17 @@ type snapshot struct {
 	client  int64
 	mallocs int64
 	cores   []int64 // busy clock ticks per CPU
+	irqs    []int64 // irq+softirq clock ticks per CPU
 }
 
 // cpuBusy returns each CPU's busy time in clock ticks from /proc/stat:
-// user + nice + system + irq + softirq. Idle, iowait and steal are not
-// busy; guest time is already inside user.
-func cpuBusy() ([]int64, error) {
+// user + nice + system + irq + softirq, and the irq + softirq part of it.
+// Idle, iowait and steal are not busy; guest time is already inside user.
+func cpuBusy() (busy, irq []int64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var busy []int64
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 8 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
@@ -291,24 +301,28 @@ func cpuBusy() ([]int64, error) {
 		for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
 			v, err := strconv.ParseInt(f[i], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
+				return nil, nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
 			}
 			t += v
 		}
 		for len(busy) <= cpu {
-			busy = append(busy, 0)
+			busy, irq = append(busy, 0), append(irq, 0)
 		}
 		busy[cpu] = t
+		for _, i := range []int{6, 7} {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			irq[cpu] += v
+		}
 	}
 	if len(busy) == 0 {
-		return nil, fmt.Errorf("/proc/stat: no cpuN lines")
+		return nil, nil, fmt.Errorf("/proc/stat: no cpuN lines")
 	}
-	return busy, nil
+	return busy, irq, nil
 }
 
 func takeSnapshot(server, client *proc, peer bool) snapshot {
 	s := snapshot{at: time.Now(), mallocs: -1}
-	s.cores, _ = cpuBusy()
+	s.cores, s.irqs, _ = cpuBusy()
 	s.server, _ = cpuTicks(server.pid())
 	if client != nil {
 		s.client, _ = cpuTicks(client.pid())
@@ -357,6 +371,7 @@ func between(a, b snapshot) window {
 	if len(a.cores) > 0 && len(a.cores) == len(b.cores) {
 		for i := range a.cores {
 			w.coreBusy = append(w.coreBusy, float64(b.cores[i]-a.cores[i])/clockTicks)
+			w.coreIRQ = append(w.coreIRQ, float64(b.irqs[i]-a.irqs[i])/clockTicks)
 		}
 	}
 	return w

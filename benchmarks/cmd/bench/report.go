@@ -15,6 +15,7 @@ type stat struct {
 	offered               float64
 	cpuNs, srvPct, cliPct float64
 	coreNs, corePct       float64 // the server's pinned core (/proc/stat)
+	srvIRQNs              float64 // the server's CPU plus its core's irq+softirq
 	cliCorePct            float64
 	p50, p99, allocs      float64
 	notes                 []string
@@ -37,7 +38,7 @@ func median(v []float64) float64 {
 // aggregate reduces samples; runs with errors count in errors, not in
 // the figures.
 func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
-	type acc struct{ rate, offered, cpu, srv, cli, core, corePct, cliCore, p50, p99, allocs []float64 }
+	type acc struct{ rate, offered, cpu, srv, cli, core, srvIRQ, corePct, cliCore, p50, p99, allocs []float64 }
 	accs := map[key]*acc{}
 	stats := map[key]*stat{}
 	order := map[string][]string{} // suite -> cells in order
@@ -73,6 +74,7 @@ func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
 			a.offered = append(a.offered, s.Offered)
 		}
 		add(&a.core, s.CoreCPUPerMsgNs)
+		add(&a.srvIRQ, srvIRQ(s))
 		add(&a.corePct, s.CorePct)
 		add(&a.cliCore, s.ClientCorePct)
 		add(&a.srv, s.ServerCPUPct)
@@ -86,6 +88,7 @@ func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
 		st.rate, st.cpuNs, st.srvPct, st.cliPct = median(a.rate), median(a.cpu), median(a.srv), median(a.cli)
 		st.p50, st.p99, st.allocs = median(a.p50), median(a.p99), median(a.allocs)
 		st.offered, st.coreNs, st.corePct, st.cliCorePct = median(a.offered), median(a.core), median(a.corePct), median(a.cliCore)
+		st.srvIRQNs = median(a.srvIRQ)
 		st.lo, st.hi = -1, -1
 		if len(a.rate) > 0 {
 			st.lo, st.hi = slices.Min(a.rate), slices.Max(a.rate)
@@ -181,8 +184,15 @@ func report(m *method, samples []Sample) reportOut {
 			continue
 		}
 		info := suiteInfo[suite]
-		ps := suitePeers(suite)
-		withC := slices.Contains(ps, cPeer)
+		ps := slices.DeleteFunc(slices.Clone(suitePeers(suite)), func(p string) bool { // the servers this run measured
+			for _, c := range cellsOf {
+				if stats[key{suite, c, p}] != nil {
+					return false
+				}
+			}
+			return true
+		})
+		withC := slices.Contains(ps, cPeer) && slices.Contains(ps, subject)
 		// Summary: one row per cell, one column per peer, and shardnet ÷ C.
 		fmt.Fprintf(&sum, "\n### %s\n\n%s, median of the rounds", suite, info.title)
 		switch {
@@ -201,7 +211,7 @@ func report(m *method, samples []Sample) reportOut {
 			fmt.Fprintf(&sum, " %s |", p)
 		}
 		if withC {
-			fmt.Fprintf(&sum, " shardnet ÷ C (%s) |", keyMetric(suite).name)
+			fmt.Fprintf(&sum, " %s ÷ C (%s) |", subject, keyMetric(suite).name)
 		}
 		n := len(ps)
 		if fixedRate(suite) {
@@ -241,7 +251,7 @@ func report(m *method, samples []Sample) reportOut {
 				}
 			}
 			if withC {
-				fmt.Fprintf(&sum, " %s |", pairedRatios(byRound, suite, c, pair{"shardnet", cPeer}, keyMetric(suite), rounds[suite]))
+				fmt.Fprintf(&sum, " %s |", pairedRatios(byRound, suite, c, pair{subject, cPeer}, keyMetric(suite), rounds[suite]))
 			}
 			sum.WriteString("\n")
 		}
@@ -252,8 +262,8 @@ func report(m *method, samples []Sample) reportOut {
 		}
 		// Full table: one row per cell and peer.
 		fmt.Fprintf(&full, "\n## %s\n\n%s.\n\n", suite, info.title)
-		fmt.Fprintf(&full, "| cell | peer | %s median | min–max | offered | %s | core ns/msg | server CPU %% | core %% | client CPU %% | client core %% | p50 µs | p99 µs | allocs/msg | runs | errors, notes |\n", info.rate, orDash(info.cpu))
-		full.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		fmt.Fprintf(&full, "| cell | peer | %s median | min–max | offered | %s | core ns/msg | server+irq ns/msg | server CPU %% | core %% | client CPU %% | client core %% | p50 µs | p99 µs | allocs/msg | runs | errors, notes |\n", info.rate, orDash(info.cpu))
+		full.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, c := range cellsOf {
 			for _, p := range ps {
 				st := stats[key{suite, c, p}]
@@ -265,8 +275,8 @@ func report(m *method, samples []Sample) reportOut {
 				if st.errors > 0 {
 					errs = fmt.Sprintf("%d: %s", st.errors, notes)
 				}
-				fmt.Fprintf(&full, "| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", c, p,
-					human(st.rate), human(st.lo), human(st.hi), human(st.offered), num(st.cpuNs, "%.0f"), num(st.coreNs, "%.0f"),
+				fmt.Fprintf(&full, "| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", c, p,
+					human(st.rate), human(st.lo), human(st.hi), human(st.offered), num(st.cpuNs, "%.0f"), num(st.coreNs, "%.0f"), num(st.srvIRQNs, "%.0f"),
 					num(st.srvPct, "%.0f"), num(st.corePct, "%.0f"), num(st.cliPct, "%.0f"), num(st.cliCorePct, "%.0f"),
 					num(st.p50, "%.0f"), num(st.p99, "%.0f"), num(st.allocs, "%.3f"), st.n, errs)
 			}
@@ -308,7 +318,7 @@ func methodMarkdown(m *method) string {
 		fr[i] = fmt.Sprintf("%.0f %%", 100*f)
 	}
 	fmt.Fprintf(&b, "- Fixed-rate cells (echo-rate, http-rate): each echo and HTTP cell again at %s of the slowest server's median saturated rate in this run (the same offered rate for every server of the cell); echo paced by `shardnet bench -rate`, HTTP by `c/httpload` (open loop like wrk2, which Debian does not ship). Both send on a 100 µs schedule and time a message that left late from when it was due (coordinated omission corrected). A run that delivered under 97 %% of the offered rate is noted.\n", strings.Join(fr, " and "))
-	b.WriteString("- Server CPU per message (\"server\" or \"srv\"): utime+stime of the server process (all threads) from /proc/PID/stat, sampled 0.2 s after the load starts counting and 0.1 s before it ends, divided by the messages the client counted over the same time. **Core CPU per message** (\"core\"): the busy time of the server's pinned CPU 0 from /proc/stat (user+nice+system+irq+softirq, whoever ran there) over the same window ÷ the same messages: on loopback it includes the receive processing of the server's packets that runs in softirq, which /proc/PID/stat does not charge to the process, and anything else that ran on CPU 0. Client CPU % the same ways. allocs/msg: runtime.MemStats.Mallocs in the server over that window (read on SIGUSR1) ÷ messages.\n")
+	b.WriteString("- Server CPU per message (\"server\" or \"srv\"): utime+stime of the server process (all threads) from /proc/PID/stat, sampled 0.2 s after the load starts counting and 0.1 s before it ends, divided by the messages the client counted over the same time. **Core CPU per message** (\"core\"): the busy time of the server's pinned CPU 0 from /proc/stat (user+nice+system+irq+softirq, whoever ran there) over the same window ÷ the same messages: on loopback it includes the receive processing of the server's packets that runs in softirq, which /proc/PID/stat does not charge to the process, and anything else that ran on CPU 0. **Server+irq**: the process's time plus CPU 0's irq+softirq time, per message: other processes' user and system time on CPU 0 do not inflate it, so it is the figure to read when the machine is shared. Client CPU % the same ways. allocs/msg: runtime.MemStats.Mallocs in the server over that window (read on SIGUSR1) ÷ messages.\n")
 	b.WriteString("- C: `c/peer.c` (`gcc -O2`), one thread, level-triggered epoll, one 64 KiB read buffer, writes what it read, a pending buffer only when the socket is full; HTTP mode answers the Go peers' exact bytes. The one-core limit of the epoll interface; not in the unpinned suite (one thread).\n")
 	rfs := "off (the kernel's default on lo: receive processing runs in the sender's softirq)"
 	if m.RFS {
