@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
@@ -39,8 +40,10 @@ Requests/sec:  5000.50
 }
 
 func TestJSONAndCSVParts(t *testing.T) {
-	if got := jsonPart("bench: x\n{\n  \"messages\": 3\n}\n[ 1.0s] 5 msgs/s\n"); got != "{\n  \"messages\": 3\n}" {
-		t.Errorf("jsonPart = %q", got)
+	for _, out := range []string{"bench: x\n{\n  \"messages\": 3\n}\n[ 1.0s] 5 msgs/s\n", "{\n  \"messages\": 3\n}\n"} {
+		if got := jsonPart(out); got != "{\n  \"messages\": 3\n}" {
+			t.Errorf("jsonPart(%q) = %q", out, got)
+		}
 	}
 	if got := csvPart("\"test\",\"rps\"\nSET: 1\r\"SET\",\"5.0\"\nnoise\n"); got != "\"test\",\"rps\"\n\"SET\",\"5.0\"\n" {
 		t.Errorf("csvPart = %q", got)
@@ -127,21 +130,28 @@ func TestCheckHTTP(t *testing.T) {
 	}
 }
 
-func TestCPUBusy(t *testing.T) {
-	busy, irq, err := cpuBusy()
+func TestCPUIdle(t *testing.T) {
+	idle, irq, err := cpuIdle()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(irq) != len(busy) {
-		t.Fatalf("%d irq figures for %d CPUs", len(irq), len(busy))
+	if len(idle) == 0 || len(irq) != len(idle) {
+		t.Fatalf("%d idle and %d irq figures", len(idle), len(irq))
 	}
-	if len(busy) == 0 {
-		t.Fatal("no CPUs")
-	}
-	for i, b := range busy {
-		if b < 0 || irq[i] < 0 || irq[i] > b {
-			t.Errorf("cpu%d busy %d, irq %d", i, b, irq[i])
+	for i := range idle {
+		if idle[i] < 0 || irq[i] < 0 {
+			t.Errorf("cpu%d idle %d, irq %d", i, idle[i], irq[i])
 		}
+	}
+}
+
+func TestWindowCoreBusy(t *testing.T) {
+	t0 := time.Now()
+	a := snapshot{at: t0, mallocs: -1, idles: []int64{100, 100}, irqs: []int64{5, 5}}
+	b := snapshot{at: t0.Add(2 * time.Second), mallocs: -1, idles: []int64{150, 300}, irqs: []int64{25, 5}}
+	w := between(a, b)
+	if w.core(0) != 1.5 || w.core(1) != 0 || w.irq(0) != 0.2 || w.core(2) != -1 {
+		t.Errorf("core busy %v, irq %v", w.coreBusy, w.coreIRQ)
 	}
 }
 

@@ -1,11 +1,19 @@
 // Command bench is the benchmark driver: it builds the peer servers
-// (../peer-net, ../peer-gnet, …), `shardnet` and the idle client, runs every configuration for
-// every peer interleaved (A B C … A B C …) for -rounds rounds, and writes
-// the raw output, the samples, a Markdown table, charts and the README
-// section.
+// (../peer-net, ../peer-gnet, …), the C server and c/httpload (gcc -O2),
+// `shardnet` and the idle client, runs every configuration for every
+// server interleaved (A B C … A B C …) for -rounds rounds, and writes the
+// raw output, the samples, a Markdown report with paired ratios, charts
+// and the README section.
 //
 //	go run ./cmd/bench                       # the full run, into results/ and README.md
-//	go run ./cmd/bench -quick -out /tmp/q    # every peer and tool answers correctly (< 3 min)
+//	go run ./cmd/bench -quick -out /tmp/q    # every server and tool answers correctly (< 3 min)
+//	go run ./cmd/bench -suites echo-rate -cells '^c100 64B x16 @' -peers shardnet,c -readme '' -out /tmp/x
+//	go run ./cmd/bench -extra-rev base=main~3 -peers shardnet,base ...   # this tree ÷ another build
+//
+// Every echo and HTTP cell also runs at fixed offered rates below every
+// server's saturation (suites echo-rate, http-rate), where the server's
+// CPU per message, also counted as its core's busy time from /proc/stat,
+// tells the servers apart when the one-core client saturates first.
 //
 // The fair per-core placement: each server on CPU 0 with GOMAXPROCS=1 and
 // one loop, each client on CPU 1 with GOMAXPROCS=1 (taskset). The unpinned
@@ -58,7 +66,6 @@ func main() {
 	flag.Var(&extraPeers, "extra-peer", "NAME=PATH: also measure another shardnet build as peer NAME; PATH is a directory with peer-shardnet and/or shardnet (the CLI, for proxy and kv), or one of them (repeatable)")
 	flag.Var(&extraRevs, "extra-rev", "NAME=REV: build peer-shardnet and shardnet of git revision REV (git archive, no worktree) and measure them as peer NAME (repeatable)")
 	flag.StringVar(&subject, "subject", "shardnet", "the server the paired tables divide by every other (e.g. an -extra-peer name)")
-	rfs := flag.Bool("rfs", false, "turn on RPS/RFS on lo for the run (all CPUs, 32768 flows) and restore the settings after; see README")
 	out := flag.String("out", "results", "results directory")
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
@@ -170,13 +177,6 @@ func main() {
 	for _, e := range extras {
 		env.Extras = append(env.Extras, e.describe())
 	}
-	if *rfs {
-		restore, err := enableRFS()
-		must(err)
-		atExit(restore)
-		env.RFS = true
-	}
-	stopOnSignal()
 
 	for _, c := range d.cells() {
 		if !want[c.Suite] || !cellRE.MatchString(c.Name) {
@@ -231,7 +231,6 @@ func main() {
 		write(env, d.samples, start, *out, *readme)
 	}
 	write(env, d.samples, start, *out, *readme)
-	runAtExit()
 	bad := 0
 	for _, s := range d.samples {
 		if s.Errors > 0 {
@@ -435,7 +434,6 @@ func build(bin string) error {
 func must(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		runAtExit()
 		os.Exit(1)
 	}
 }

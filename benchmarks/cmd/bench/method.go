@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -30,11 +31,11 @@ type method struct {
 	Pinned    bool   `json:"pinned"`
 	Elapsed   string `json:"elapsed"`
 	// Fractions are the fixed rates as fractions of the slowest server's
-	// saturated rate; Extras the extra shardnet builds; RFS whether RPS/RFS
-	// was on for lo.
+	// saturated rate; Extras the extra shardnet builds; RPS the RPS/RFS
+	// settings of lo (the suites assume them off, the kernel's default).
 	Fractions []float64 `json:"rate_fractions"`
 	Extras    []string  `json:"extra_builds,omitempty"`
-	RFS       bool      `json:"rfs"`
+	RPS       string    `json:"rps"`
 	GCC       string    `json:"gcc"`
 }
 
@@ -52,6 +53,7 @@ func describeMachine(d time.Duration, rounds, idle int) *method {
 		HAProxy:   firstLine(run("haproxy", "-v")),
 		Redis:     firstLine(run("redis-server", "--version")),
 		GCC:       firstLine(run("gcc", "--version")),
+		RPS:       rpsSettings(),
 		Duration:  d.String(),
 		Rounds:    rounds,
 		IdleConns: idle,
@@ -86,4 +88,19 @@ func loadavg() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "?"
+}
+
+// rpsSettings reads lo's RPS/RFS settings: "rps_cpus 0, rps_flow_cnt 0,
+// rps_sock_flow_entries 0" is off.
+func rpsSettings() string {
+	var parts []string
+	for _, f := range []string{"/sys/class/net/lo/queues/rx-0/rps_cpus", "/sys/class/net/lo/queues/rx-0/rps_flow_cnt", "/proc/sys/net/core/rps_sock_flow_entries"} {
+		b, err := os.ReadFile(f)
+		v := strings.TrimSpace(string(b))
+		if err != nil {
+			v = "?"
+		}
+		parts = append(parts, filepath.Base(f)+" "+v)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -32,6 +32,7 @@ type proc struct {
 	lines chan string // stdout and stderr lines, merged, while someone listens
 	mu    sync.Mutex
 	out   bytes.Buffer // everything printed, for the raw record
+	sout  bytes.Buffer // stdout alone: a client's JSON, which stderr lines may interleave in out
 	done  chan struct{}
 	err   error
 }
@@ -61,9 +62,9 @@ func start(name string, pin pinning, argv []string, extraEnv ...string) (*proc, 
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var wg sync.WaitGroup
-	for _, r := range []*bufio.Scanner{bufio.NewScanner(stdout), bufio.NewScanner(stderr)} {
+	for i, r := range []*bufio.Scanner{bufio.NewScanner(stdout), bufio.NewScanner(stderr)} {
 		wg.Add(1)
-		go func(sc *bufio.Scanner) {
+		go func(sc *bufio.Scanner, isStdout bool) {
 			defer wg.Done()
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
@@ -71,13 +72,17 @@ func start(name string, pin pinning, argv []string, extraEnv ...string) (*proc, 
 				p.mu.Lock()
 				p.out.WriteString(line)
 				p.out.WriteByte('\n')
+				if isStdout {
+					p.sout.WriteString(line)
+					p.sout.WriteByte('\n')
+				}
 				p.mu.Unlock()
 				select {
 				case p.lines <- line:
 				default: // nobody is listening for markers any more
 				}
 			}
-		}(r)
+		}(r, i == 0)
 	}
 	go func() {
 		wg.Wait()
@@ -94,6 +99,13 @@ func (p *proc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
+}
+
+// stdoutText returns what the process has printed on stdout so far.
+func (p *proc) stdoutText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sout.String()
 }
 
 // waitLine waits for a line with the prefix, or the process's end, or d.
@@ -239,8 +251,8 @@ type window struct {
 	serverCPU  float64 // seconds of CPU
 	clientCPU  float64
 	mallocs    int64     // -1 if the server does not report them
-	coreBusy   []float64 // seconds each CPU was busy (/proc/stat); nil if unread
-	coreIRQ    []float64 // of which in irq and softirq
+	coreBusy   []float64 // seconds each CPU was not idle (/proc/stat); nil if unread
+	coreIRQ    []float64 // seconds of irq and softirq ticks on each CPU
 	serverPeer bool
 }
 
@@ -276,14 +288,22 @@ type snapshot struct {
 	server  int64
 	client  int64
 	mallocs int64
-	cores   []int64 // busy clock ticks per CPU
+	idles   []int64 // idle+iowait+steal clock ticks per CPU
 	irqs    []int64 // irq+softirq clock ticks per CPU
 }
 
-// cpuBusy returns each CPU's busy time in clock ticks from /proc/stat:
-// user + nice + system + irq + softirq, and the irq + softirq part of it.
-// Idle, iowait and steal are not busy; guest time is already inside user.
-func cpuBusy() (busy, irq []int64, err error) {
+// cpuIdle returns, per CPU from /proc/stat, the time it was not busy
+// (idle + iowait + steal) and its irq + softirq time, in clock ticks.
+//
+// A CPU's busy time is the elapsed time minus the first: this kernel
+// accounts user, system, irq and softirq by sampling at the tick
+// (CONFIG_TICK_CPU_ACCOUNTING), and with the tick stopped while idle
+// (NO_HZ) the short bursts of a server at a moderate rate mostly fall
+// between ticks: the sampled fields added up came to less than the server
+// process's own run time (measured 0.39 s against 0.44 s at 20k msgs/s),
+// while the idle time of a NO_HZ CPU is measured exactly. The irq+softirq
+// figure is sampled, so it undercounts in the same way.
+func cpuIdle() (idle, irq []int64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return nil, nil, err
@@ -297,32 +317,31 @@ func cpuBusy() (busy, irq []int64, err error) {
 		if err != nil {
 			continue
 		}
-		var t int64
-		for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
-			v, err := strconv.ParseInt(f[i], 10, 64)
-			if err != nil {
-				return nil, nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
+		field := func(i int) int64 {
+			v, perr := strconv.ParseInt(f[i], 10, 64)
+			if perr != nil && err == nil {
+				err = fmt.Errorf("/proc/stat: %s: %v", f[0], perr)
 			}
-			t += v
+			return v
 		}
-		for len(busy) <= cpu {
-			busy, irq = append(busy, 0), append(irq, 0)
+		for len(idle) <= cpu {
+			idle, irq = append(idle, 0), append(irq, 0)
 		}
-		busy[cpu] = t
-		for _, i := range []int{6, 7} {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			irq[cpu] += v
+		idle[cpu] = field(4) + field(5) + field(8) // idle iowait steal
+		irq[cpu] = field(6) + field(7)             // irq softirq
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	if len(busy) == 0 {
+	if len(idle) == 0 {
 		return nil, nil, fmt.Errorf("/proc/stat: no cpuN lines")
 	}
-	return busy, irq, nil
+	return idle, irq, nil
 }
 
 func takeSnapshot(server, client *proc, peer bool) snapshot {
 	s := snapshot{at: time.Now(), mallocs: -1}
-	s.cores, s.irqs, _ = cpuBusy()
+	s.idles, s.irqs, _ = cpuIdle()
 	s.server, _ = cpuTicks(server.pid())
 	if client != nil {
 		s.client, _ = cpuTicks(client.pid())
@@ -368,9 +387,10 @@ func between(a, b snapshot) window {
 	if a.mallocs >= 0 && b.mallocs >= 0 {
 		w.mallocs = b.mallocs - a.mallocs
 	}
-	if len(a.cores) > 0 && len(a.cores) == len(b.cores) {
-		for i := range a.cores {
-			w.coreBusy = append(w.coreBusy, float64(b.cores[i]-a.cores[i])/clockTicks)
+	if len(a.idles) > 0 && len(a.idles) == len(b.idles) {
+		for i := range a.idles {
+			busy := w.seconds - float64(b.idles[i]-a.idles[i])/clockTicks
+			w.coreBusy = append(w.coreBusy, max(0, busy))
 			w.coreIRQ = append(w.coreIRQ, float64(b.irqs[i]-a.irqs[i])/clockTicks)
 		}
 	}

@@ -119,7 +119,7 @@ func (d *driver) runHTTPRate(s Sample, spec httpSpec) Sample {
 		return s
 	}
 	var res benchJSON
-	if err := json.Unmarshal([]byte(jsonPart(raw)), &res); err != nil {
+	if err := json.Unmarshal([]byte(jsonPart(cl.stdoutText())), &res); err != nil {
 		s.Errors, s.Note = 1, "httpload output: "+err.Error()+": "+lastLines(raw, 3)
 		return s
 	}

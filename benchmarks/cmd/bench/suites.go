@@ -33,17 +33,19 @@ type Sample struct {
 	ServerCPUPerMsgNs float64 `json:"server_cpu_per_msg_ns"`
 	ServerCPUPct      float64 `json:"server_cpu_pct"`
 	ClientCPUPct      float64 `json:"client_cpu_pct"`
-	// CoreCPUPerMsgNs is the busy time of the server's pinned core (user,
-	// nice, system, irq and softirq in /proc/stat, whoever ran there) over
-	// the window divided by the messages in it: it also counts the receive
-	// processing that loopback runs in softirq, which /proc/PID/stat does
-	// not charge to the server. CorePct and ClientCorePct are the busy
-	// shares of the server's and the client's cores.
+	// CoreCPUPerMsgNs is the busy time of the server's pinned core (the
+	// window less its idle, iowait and steal time in /proc/stat, whoever
+	// ran there) divided by the messages in the window: it also counts the
+	// receive processing that loopback runs in softirq, which
+	// /proc/PID/stat does not charge to the server. CorePct and
+	// ClientCorePct are the busy shares of the server's and the client's
+	// cores.
 	CoreCPUPerMsgNs float64 `json:"core_cpu_per_msg_ns"`
-	// IRQCPUPerMsgNs is the irq+softirq part of it. Added to the
-	// process's own time it gives a figure that other processes' work on
-	// the core does not inflate (their softirq aside): the one to trust
-	// when the machine is shared.
+	// IRQCPUPerMsgNs is the core's irq+softirq time per message. Added to
+	// the process's own time it gives a figure that other processes' work
+	// on the core does not inflate (their softirq aside), for a shared
+	// machine; but the kernel samples it at the tick, so it undercounts at
+	// moderate rates (see cpuIdle).
 	IRQCPUPerMsgNs float64 `json:"irq_cpu_per_msg_ns"`
 	CorePct        float64 `json:"core_pct"`
 	ClientCorePct  float64 `json:"client_core_pct"`
@@ -250,7 +252,7 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 		return s
 	}
 	var res benchJSON
-	if err := json.Unmarshal([]byte(jsonPart(raw)), &res); err != nil {
+	if err := json.Unmarshal([]byte(jsonPart(cl.stdoutText())), &res); err != nil {
 		s.Errors, s.Note = 1, "bench output: "+err.Error()
 		return s
 	}
@@ -271,9 +273,10 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 	return s
 }
 
-// jsonPart returns the JSON object in the client's output (the progress
+// jsonPart returns the JSON object in the client's stdout (the progress
 // lines are around it).
 func jsonPart(out string) string {
+	out = "\n" + out // the object may open the output
 	i := strings.Index(out, "\n{")
 	j := strings.LastIndex(out, "\n}")
 	if i < 0 || j < i {
