@@ -54,6 +54,16 @@ func TestCPUTicksAndRSS(t *testing.T) {
 	if _, err := cpuTicks(os.Getpid()); err != nil {
 		t.Error(err)
 	}
+	a := readCPUTime(os.Getpid())
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	b := readCPUTime(os.Getpid())
+	if a.ns < 0 || cpuSeconds(a, b) < 0.03 {
+		t.Errorf("50 ms of spinning read as %.3f s (schedstat %d -> %d ns)", cpuSeconds(a, b), a.ns, b.ns)
+	}
+	if got := cpuSeconds(cpuTime{ns: 5e9, ticks: 100}, cpuTime{ns: 5e9, ticks: 200}); got != 1 {
+		t.Errorf("a thread that ended: %v s, want the ticks' 1 s", got)
+	}
 	if r, err := rssKiB(os.Getpid()); err != nil || r <= 0 {
 		t.Errorf("rss %d, %v", r, err)
 	}
@@ -140,15 +150,15 @@ func TestCPUIdle(t *testing.T) {
 	}
 	for i := range idle {
 		if idle[i] < 0 || irq[i] < 0 {
-			t.Errorf("cpu%d idle %d, irq %d", i, idle[i], irq[i])
+			t.Errorf("cpu%d idle %.2f s, irq %d", i, idle[i], irq[i])
 		}
 	}
 }
 
 func TestWindowCoreBusy(t *testing.T) {
 	t0 := time.Now()
-	a := snapshot{at: t0, mallocs: -1, idles: []int64{100, 100}, irqs: []int64{5, 5}}
-	b := snapshot{at: t0.Add(2 * time.Second), mallocs: -1, idles: []int64{150, 300}, irqs: []int64{25, 5}}
+	a := snapshot{at: t0, mallocs: -1, idles: []float64{1, 1}, irqs: []int64{5, 5}}
+	b := snapshot{at: t0.Add(2 * time.Second), mallocs: -1, idles: []float64{1.5, 3}, irqs: []int64{25, 5}}
 	w := between(a, b)
 	if w.core(0) != 1.5 || w.core(1) != 0 || w.irq(0) != 0.2 || w.core(2) != -1 {
 		t.Errorf("core busy %v, irq %v", w.coreBusy, w.coreIRQ)
