@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -57,14 +56,7 @@ func charts(out string, samples []Sample) error {
 		p.Title.Text = c.title
 		p.Y.Label.Text = c.ylabel
 		w := vg.Points(11)
-		ps := slices.DeleteFunc(slices.Clone(peers), func(p string) bool { // the servers this run measured
-			for _, cell := range cellsOf {
-				if stats[key{c.suite, cell, p}] != nil {
-					return false
-				}
-			}
-			return true
-		})
+		ps := measured(c.suite, cellsOf, stats)
 		for i, peer := range ps {
 			vals := make(plotter.Values, len(cellsOf))
 			for j, cell := range cellsOf {

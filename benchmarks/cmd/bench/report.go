@@ -153,6 +153,29 @@ func suitePeers(suite string) []string {
 	return peers
 }
 
+// measured lists the servers with figures in a suite: the suite's servers
+// in their order, then any other found in the samples (an extra build of
+// merged samples, say).
+func measured(suite string, cells []string, stats map[key]*stat) []string {
+	has := func(p string) bool {
+		for _, c := range cells {
+			if stats[key{suite, c, p}] != nil {
+				return true
+			}
+		}
+		return false
+	}
+	ps := slices.DeleteFunc(slices.Clone(suitePeers(suite)), func(p string) bool { return !has(p) })
+	var more []string
+	for k := range stats {
+		if k.suite == suite && !slices.Contains(ps, k.peer) && !slices.Contains(more, k.peer) {
+			more = append(more, k.peer)
+		}
+	}
+	slices.Sort(more)
+	return append(ps, more...)
+}
+
 func report(m *method, samples []Sample) reportOut {
 	m.LoadEnd = loadavg()
 	stats, order := aggregate(samples)
@@ -184,22 +207,15 @@ func report(m *method, samples []Sample) reportOut {
 			continue
 		}
 		info := suiteInfo[suite]
-		ps := slices.DeleteFunc(slices.Clone(suitePeers(suite)), func(p string) bool { // the servers this run measured
-			for _, c := range cellsOf {
-				if stats[key{suite, c, p}] != nil {
-					return false
-				}
-			}
-			return true
-		})
+		ps := measured(suite, cellsOf, stats)
 		withC := slices.Contains(ps, cPeer) && slices.Contains(ps, subject)
 		// Summary: one row per cell, one column per peer, and shardnet ÷ C.
 		fmt.Fprintf(&sum, "\n### %s\n\n%s, median of the rounds", suite, info.title)
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned":
-			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg", info.cpu)
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy":
+			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)
 		}
