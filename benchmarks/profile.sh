@@ -8,7 +8,8 @@
 #      divided by the messages bench counted (strace slows the server, so
 #      the rate of that run is not a figure; the counts per message are).
 # Writes results/profile/PEER-SIZE-xPIPELINE.txt. Run `go run ./cmd/bench
-# -suites none` (or any run) first so bin/ holds the binaries.
+# -suites none` (or any run) first so bin/ holds the binaries. PEER c (the
+# C server) has no pprof: only the syscall count runs for it.
 set -euo pipefail
 cd "$(dirname "$0")"
 peer=$1 size=$2 pl=$3 conns=${4:-100} secs=${5:-5}
@@ -23,11 +24,13 @@ msgs() { sed -n 's/.*"messages": \([0-9]*\).*/\1/p'; }
 
 {
 echo "# $peer echo, $conns connections, $size B, pipeline $pl; $(git rev-parse --short HEAD); load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$peer" != c ]; then
 pid=$(run_server -cpuprofile "$prof"); sleep 0.5
 n=$(run_client ${secs}s | msgs)
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 echo "## CPU profile over ${secs}s, $n messages"
 go tool pprof -top -nodecount=30 bin/peer-"$peer" "$prof" 2>/dev/null | sed -n '1,40p'
+fi
 
 port=$((port + 1))
 pid=$(run_server); sleep 0.5

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
@@ -39,8 +40,10 @@ Requests/sec:  5000.50
 }
 
 func TestJSONAndCSVParts(t *testing.T) {
-	if got := jsonPart("bench: x\n{\n  \"messages\": 3\n}\n[ 1.0s] 5 msgs/s\n"); got != "{\n  \"messages\": 3\n}" {
-		t.Errorf("jsonPart = %q", got)
+	for _, out := range []string{"bench: x\n{\n  \"messages\": 3\n}\n[ 1.0s] 5 msgs/s\n", "{\n  \"messages\": 3\n}\n"} {
+		if got := jsonPart(out); got != "{\n  \"messages\": 3\n}" {
+			t.Errorf("jsonPart(%q) = %q", out, got)
+		}
 	}
 	if got := csvPart("\"test\",\"rps\"\nSET: 1\r\"SET\",\"5.0\"\nnoise\n"); got != "\"test\",\"rps\"\n\"SET\",\"5.0\"\n" {
 		t.Errorf("csvPart = %q", got)
@@ -50,6 +53,16 @@ func TestJSONAndCSVParts(t *testing.T) {
 func TestCPUTicksAndRSS(t *testing.T) {
 	if _, err := cpuTicks(os.Getpid()); err != nil {
 		t.Error(err)
+	}
+	a := readCPUTime(os.Getpid())
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	b := readCPUTime(os.Getpid())
+	if a.ns < 0 || cpuSeconds(a, b) < 0.03 {
+		t.Errorf("50 ms of spinning read as %.3f s (schedstat %d -> %d ns)", cpuSeconds(a, b), a.ns, b.ns)
+	}
+	if got := cpuSeconds(cpuTime{ns: 5e9, ticks: 100}, cpuTime{ns: 5e9, ticks: 200}); got != 1 {
+		t.Errorf("a thread that ended: %v s, want the ticks' 1 s", got)
 	}
 	if r, err := rssKiB(os.Getpid()); err != nil || r <= 0 {
 		t.Errorf("rss %d, %v", r, err)
@@ -124,5 +137,127 @@ func TestCheckHTTP(t *testing.T) {
 	}()
 	if err := checkHTTP(ln.Addr().String()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCPUIdle(t *testing.T) {
+	idle, irq, err := cpuIdle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idle) == 0 || len(irq) != len(idle) {
+		t.Fatalf("%d idle and %d irq figures", len(idle), len(irq))
+	}
+	for i := range idle {
+		if idle[i] < 0 || irq[i] < 0 {
+			t.Errorf("cpu%d idle %.2f s, irq %d", i, idle[i], irq[i])
+		}
+	}
+}
+
+func TestWindowCoreBusy(t *testing.T) {
+	t0 := time.Now()
+	a := snapshot{at: t0, mallocs: -1, idles: []float64{1, 1}, irqs: []int64{5, 5}}
+	b := snapshot{at: t0.Add(2 * time.Second), mallocs: -1, idles: []float64{1.5, 3}, irqs: []int64{25, 5}}
+	w := between(a, b)
+	if w.core(0) != 1.5 || w.core(1) != 0 || w.irq(0) != 0.2 || w.core(2) != -1 {
+		t.Errorf("core busy %v, irq %v", w.coreBusy, w.coreIRQ)
+	}
+}
+
+func TestPairedRatios(t *testing.T) {
+	mk := func(peer string, round int, rate, core float64, errs int) Sample {
+		s := newSample("echo-rate", "c1", peer, round)
+		s.Rate, s.CoreCPUPerMsgNs, s.Errors = rate, core, errs
+		return s
+	}
+	samples := []Sample{
+		mk("shardnet", 1, 100, 90, 0), mk("c", 1, 100, 100, 0),
+		mk("shardnet", 2, 100, 120, 0), mk("c", 2, 100, 100, 0),
+		mk("shardnet", 3, 100, 50, 0), mk("c", 3, 100, 100, 1), // an error drops the round
+		mk("shardnet", 4, 100, 110, 0), mk("c", 4, 100, 100, 0),
+	}
+	by, rounds := indexRounds(samples)
+	r := pairedRatios(by, "echo-rate", "c1", pair{"shardnet", "c"}, mCoreCPU, rounds["echo-rate"])
+	if len(r) != 3 || median(r) != 1.1 {
+		t.Fatalf("ratios %v, want 0.9 1.2 1.1", r)
+	}
+	if got := r.String(); got != "1.10× (0.90–1.20)" {
+		t.Errorf("String() = %q", got)
+	}
+}
+
+func TestPairsOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, suite string
+		peers       []string
+		want        string
+	}{
+		{"echo", "echo", []string{"net", "shardnet", "c", "base"}, "shardnet/net shardnet/c shardnet/base"},
+		{"proxy", "proxy", []string{"direct", "shardnet", "shardnet-splice", "haproxy", "base", "base-splice"},
+			"shardnet/haproxy shardnet/base shardnet-splice/haproxy shardnet-splice/base-splice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range pairsOf(tc.suite, tc.peers) {
+				got = append(got, p.num+"/"+p.den)
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("pairs %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPeerSelection(t *testing.T) {
+	sel := peerSelection{"shardnet": true, "base": true}
+	got := sel.filter([]string{"direct", "shardnet", "shardnet-splice", "haproxy", "base", "base-splice", "c"})
+	if strings.Join(got, " ") != "shardnet shardnet-splice base base-splice" {
+		t.Errorf("filter = %v", got)
+	}
+	if got := (peerSelection{}).filter([]string{"a", "b"}); len(got) != 2 {
+		t.Errorf("an empty selection keeps all, got %v", got)
+	}
+}
+
+func TestParseExtra(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		wantErr bool
+	}{
+		{"base=/tmp/x", false},
+		{"base", true},
+		{"base=", true},
+		{"Base=/x", true},
+		{"shardnet=/x", true},
+		{"c=/x", true},
+		{"old=/x", true}, // taken below
+	} {
+		_, _, err := parseExtra("-extra-peer", tc.in, []string{"old"})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseExtra(%q) error %v, want error %v", tc.in, err, tc.wantErr)
+		}
+	}
+}
+
+func TestOfferedRate(t *testing.T) {
+	d := &driver{slowest: map[string]float64{}}
+	for i, r := range []float64{900, 1000, 1100} {
+		s := newSample("echo", "c1", "a", i+1)
+		s.Rate = r
+		d.samples = append(d.samples, s)
+	}
+	calibrated := 0
+	satRun := func(p string) Sample {
+		calibrated++
+		s := newSample("echo", "c1", p, 0)
+		s.Rate = 800
+		return s
+	}
+	if got := d.offeredRate("echo", "c1", 0.5, []string{"a", "b"}, satRun); got != 400 {
+		t.Errorf("offered %v, want half of b's calibrated 800", got)
+	}
+	if got := d.offeredRate("echo", "c1", 0.5, []string{"a", "b"}, satRun); got != 400 || calibrated != 1 {
+		t.Errorf("second call: offered %v after %d calibrations, want 400 after 1", got, calibrated)
 	}
 }

@@ -39,10 +39,10 @@ func (d *driver) runProxy(s Sample) Sample {
 	var px *proc
 	switch s.Peer {
 	case "direct":
-	case "shardnet", "shardnet-splice":
+	default: // shardnet or an extra build, NAME-splice with -splice
 		front = d.nextAddr()
-		argv := []string{filepath.Join(d.bin, "shardnet"), "proxy", "-addr", front, "-backend", back, "-shards", "1"}
-		if s.Peer == "shardnet-splice" {
+		argv := []string{d.cliPath(s.Peer), "proxy", "-addr", front, "-backend", back, "-shards", "1"}
+		if strings.HasSuffix(s.Peer, "-splice") {
 			argv = append(argv, "-splice")
 		}
 		px, err = start(s.Peer, serverPin, argv)
@@ -89,7 +89,7 @@ func (d *driver) runProxy(s Sample) Sample {
 	parts = append(parts, "# client", raw, "# iperf3 server", ips.output())
 	if px != nil {
 		px.stop()
-		parts = append(parts, "# proxy", px.output(), fmt.Sprintf("# window %.3fs proxy %.2fs cpu client %.2fs cpu", w.seconds, w.serverCPU, w.clientCPU))
+		parts = append(parts, "# proxy", px.output(), w.describe())
 	}
 	d.saveRaw(&s, parts...)
 	var res struct {
@@ -113,9 +113,9 @@ func (d *driver) runProxy(s Sample) Sample {
 	if px != nil && w.seconds > 0 {
 		s.ServerCPUPct = 100 * w.serverCPU / w.seconds
 		s.ClientCPUPct = 100 * w.clientCPU / w.seconds
-		// CPU per KiB relayed, in ns.
+		// CPU per KiB relayed, in ns: the proxy's own and its core's.
 		kibPerSec := res.End.SumReceived.BitsPerSecond / 8 / 1024
-		s.ServerCPUPerMsgNs = 1e9 * (w.serverCPU / w.seconds) / kibPerSec
+		s.fill(w, kibPerSec, true)
 	}
 	return s
 }
@@ -179,8 +179,8 @@ func (d *driver) runKV(s Sample, spec kvSpec) []Sample {
 	_, port, _ := strings.Cut(addr, ":")
 	var srv *proc
 	var err error
-	if s.Peer == "shardnet" {
-		srv, err = start("shardnet-kv", serverPin, []string{filepath.Join(d.bin, "shardnet"), "kv", "-addr", addr, "-shards", "1"})
+	if s.Peer != "redis" { // shardnet or an extra build
+		srv, err = start(s.Peer+"-kv", serverPin, []string{d.cliPath(s.Peer), "kv", "-addr", addr, "-shards", "1"})
 	} else {
 		srv, err = start("redis-server", serverPin, []string{"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"})
 	}

@@ -1,11 +1,19 @@
 // Command bench is the benchmark driver: it builds the peer servers
-// (../peer-net, ../peer-gnet, …), `shardnet` and the idle client, runs every configuration for
-// every peer interleaved (A B C … A B C …) for -rounds rounds, and writes
-// the raw output, the samples, a Markdown table, charts and the README
-// section.
+// (../peer-net, ../peer-gnet, …), the C server and c/httpload (gcc -O2),
+// `shardnet` and the idle client, runs every configuration for every
+// server interleaved (A B C … A B C …) for -rounds rounds, and writes the
+// raw output, the samples, a Markdown report with paired ratios, charts
+// and the README section.
 //
 //	go run ./cmd/bench                       # the full run, into results/ and README.md
-//	go run ./cmd/bench -quick -out /tmp/q    # every peer and tool answers correctly (< 3 min)
+//	go run ./cmd/bench -quick -out /tmp/q    # every server and tool answers correctly (< 3 min)
+//	go run ./cmd/bench -suites echo-rate -cells '^c100 64B x16 @' -peers shardnet,c -readme '' -out /tmp/x
+//	go run ./cmd/bench -extra-rev base=main~3 -peers shardnet,base ...   # this tree ÷ another build
+//
+// Every echo and HTTP cell also runs at fixed offered rates below every
+// server's saturation (suites echo-rate, http-rate), where the server's
+// CPU per message, also counted as its core's busy time from /proc/stat,
+// tells the servers apart when the one-core client saturates first.
 //
 // The fair per-core placement: each server on CPU 0 with GOMAXPROCS=1 and
 // one loop, each client on CPU 1 with GOMAXPROCS=1 (taskset). The unpinned
@@ -19,26 +27,45 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// goPeers are the engines shardnet is measured against; peers adds it.
+// goPeers are the engines shardnet is measured against. peers, proxyPeers
+// and kvPeers are the servers of the echo and HTTP, the proxy and the kv
+// suites in this run: set once in main (the C server when gcc is there,
+// the extra shardnet builds), read everywhere after.
 var (
-	goPeers = []string{"net", "gnet", "netpoll", "nbio"}
-	peers   = append(slices.Clone(goPeers), "shardnet")
+	goPeers    = []string{"net", "gnet", "netpoll", "nbio"}
+	peers      = append(slices.Clone(goPeers), "shardnet")
+	proxyPeers = proxyVariants
+	kvPeers    = kvServers
 )
 
 var haveTaskset bool
 
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
-	duration := flag.Duration("duration", 2*time.Second, "length of each measured run (2 s keeps the full run near 25 minutes on 2 cores)")
+	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
-	suites := flag.String("suites", "echo,http,latency,idle,unpinned,proxy,kv", "suites to run")
-	only := flag.String("cells", "", "run only the cells whose name contains this")
+	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv", "suites to run (none: only build)")
+	only := flag.String("cells", "", "run only the cells whose name matches this regular expression (e.g. '^c100 64B x16( @|$)')")
+	peerList := flag.String("peers", "", "run only these servers, comma-separated (proxy: NAME also runs NAME-splice); empty: all")
+	fractions := flag.String("rate-fractions", "0.5,0.8", "fixed-rate cells: offered rates as fractions of the slowest server's saturated rate")
+	var extraPeers, extraRevs listFlag
+	flag.Var(&extraPeers, "extra-peer", "NAME=PATH: also measure another shardnet build as peer NAME; PATH is a directory with peer-shardnet and/or shardnet (the CLI, for proxy and kv), or one of them (repeatable)")
+	flag.Var(&extraRevs, "extra-rev", "NAME=REV: build peer-shardnet and shardnet of git revision REV (git archive, no worktree) and measure them as peer NAME (repeatable)")
+	flag.StringVar(&subject, "subject", "shardnet", "the server the paired tables divide by every other (e.g. an -extra-peer name)")
 	out := flag.String("out", "results", "results directory")
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
@@ -54,12 +81,32 @@ func main() {
 	if !haveTaskset {
 		fmt.Println("bench: taskset missing or fewer than 2 CPUs: nothing is pinned")
 	}
+	cellRE, err := regexp.Compile(*only)
+	must(err)
+	sel := peerSelection{}
+	for _, p := range strings.Split(*peerList, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			sel[p] = true
+		}
+	}
+	var fracs []float64
+	for _, f := range strings.Split(*fractions, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 || v >= 1 {
+			must(fmt.Errorf("-rate-fractions %q: want fractions between 0 and 1", *fractions))
+		}
+		fracs = append(fracs, v)
+	}
 
 	if _, err := os.Stat("cmd/bench/main.go"); err != nil {
 		must(fmt.Errorf("run from the benchmarks directory: %w", err))
 	}
 	start := time.Now()
-	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN}
+	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN,
+		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, slowest: map[string]float64{}}
 	must(os.MkdirAll(*out, 0o755))
 	d.bin, err = filepath.Abs(filepath.Join("bin"))
 	must(err)
@@ -72,7 +119,6 @@ func main() {
 	for _, s := range strings.Split(*suites, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	var samples []Sample
 	if *merge {
 		var old struct {
 			Samples []Sample `json:"samples"`
@@ -82,7 +128,7 @@ func main() {
 		}
 		for _, s := range old.Samples {
 			if !want[s.Suite] {
-				samples = append(samples, s)
+				d.samples = append(d.samples, s)
 			}
 		}
 		for s := range want {
@@ -92,21 +138,61 @@ func main() {
 		os.RemoveAll(d.rawDir)
 	}
 	must(build(d.bin))
+	d.haveC, err = buildC(d.bin)
+	must(err)
+	var extras []extraBuild
+	for _, v := range extraPeers {
+		name, path, err := parseExtra("-extra-peer", v, names(extras))
+		must(err)
+		e, err := extraFromPath(name, path)
+		must(err)
+		extras = append(extras, e)
+	}
+	for _, v := range extraRevs {
+		name, rev, err := parseExtra("-extra-rev", v, names(extras))
+		must(err)
+		e := extraBuild{name: name, rev: rev}
+		fmt.Printf("bench: building %s from %s\n", name, rev)
+		must(buildExtraRev(d.bin, &e))
+		extras = append(extras, e)
+	}
+	if d.haveC {
+		peers = append(peers, cPeer)
+	}
+	for _, e := range extras {
+		if e.peer != "" {
+			peers = append(peers, e.name)
+			d.peerBin[e.name] = e.peer
+		}
+		if e.cli != "" {
+			proxyPeers = append(slices.Clone(proxyPeers), e.name, e.name+"-splice")
+			kvPeers = append(slices.Clone(kvPeers), e.name)
+			d.cliBin[e.name] = e.cli
+		}
+	}
 	d.luaPath, err = filepath.Abs("pipeline.lua")
 	must(err)
 	env := describeMachine(*duration, *rounds, *idleN)
+	env.Fractions = fracs
+	for _, e := range extras {
+		env.Extras = append(env.Extras, e.describe())
+	}
 
-	for _, c := range cells(*quick) {
-		if !want[c.Suite] || !strings.Contains(c.Name, *only) {
+	for _, c := range d.cells() {
+		if !want[c.Suite] || !cellRE.MatchString(c.Name) {
 			continue
 		}
-		if c.Suite == "http" || c.Suite == "http-unpinned" {
+		if c.Suite == "http" || c.Suite == "http-rate" {
 			if _, err := exec.LookPath("wrk"); err != nil {
-				fmt.Printf("%-8s %-28s skipped: wrk not installed\n", c.Suite, c.Name)
+				fmt.Printf("%-9s %-28s skipped: wrk not installed\n", c.Suite, c.Name)
 				continue
 			}
 		}
-		ps := slices.Clone(c.Peers)
+		if c.Suite == "http-rate" && !d.haveC {
+			fmt.Printf("%-9s %-28s skipped: httpload needs gcc\n", c.Suite, c.Name)
+			continue
+		}
+		ps := sel.filter(c.Peers)
 		if c.Suite == "proxy" || c.Suite == "kv" {
 			ps = slices.DeleteFunc(ps, func(p string) bool {
 				tool := map[string]string{"haproxy": "haproxy", "redis": "redis-server"}[p]
@@ -121,39 +207,48 @@ func main() {
 					return false
 				}
 				if _, err := exec.LookPath(tool); err != nil {
-					fmt.Printf("%-8s %-28s %s skipped: %s not installed\n", c.Suite, c.Name, p, tool)
+					fmt.Printf("%-9s %-28s %s skipped: %s not installed\n", c.Suite, c.Name, p, tool)
 					return true
 				}
 				return false
 			})
 		}
+		d.running = ps
 		r := *rounds
-		if c.Suite == "idle" || c.Suite == "proxy" || c.Suite == "kv" || c.Suite == "unpinned" {
+		if c.Suite == "idle" || c.Suite == "kv" || c.Suite == "unpinned" {
 			r = min(r, 3) // long or steady figures: three rounds
 		}
 		for round := 1; round <= r; round++ {
 			for _, p := range ps {
 				for _, s := range c.Run(d, p, round) {
 					fmt.Println(s.line())
-					samples = append(samples, s)
+					d.samples = append(d.samples, s)
 				}
 			}
 		}
 		// Write what is done after every cell, so a run cut short still
 		// leaves its figures.
-		write(env, samples, start, *out, *readme)
+		write(env, d.samples, start, *out, *readme)
 	}
-	write(env, samples, start, *out, *readme)
+	write(env, d.samples, start, *out, *readme)
 	bad := 0
-	for _, s := range samples {
+	for _, s := range d.samples {
 		if s.Errors > 0 {
 			bad++
 		}
 	}
-	fmt.Printf("bench: %d samples, %d with errors, %v; results in %s\n", len(samples), bad, time.Since(start).Round(time.Second), *out)
+	fmt.Printf("bench: %d samples, %d with errors, %v; results in %s\n", len(d.samples), bad, time.Since(start).Round(time.Second), *out)
 	if bad > 0 {
 		os.Exit(1)
 	}
+}
+
+func names(es []extraBuild) []string {
+	var n []string
+	for _, e := range es {
+		n = append(n, e.name)
+	}
+	return n
 }
 
 // write saves the samples, the Markdown report, the charts and the README
@@ -177,11 +272,20 @@ func write(env *method, samples []Sample, start time.Time, out, readme string) {
 
 func (s Sample) line() string {
 	l := fmt.Sprintf("%-9s %-24s %-16s r%d %12.1f", s.Suite, s.Cell, s.Peer, s.Round, s.Rate)
+	if s.Offered > 0 {
+		l += fmt.Sprintf(" (of %s)", human(s.Offered))
+	}
 	if s.ServerCPUPerMsgNs >= 0 {
 		l += fmt.Sprintf("  srv %6.0f ns/msg %3.0f%%", s.ServerCPUPerMsgNs, s.ServerCPUPct)
 	}
+	if s.CoreCPUPerMsgNs >= 0 {
+		l += fmt.Sprintf("  core %6.0f ns/msg %3.0f%%  srv+irq %6.0f", s.CoreCPUPerMsgNs, s.CorePct, srvIRQ(s))
+	}
 	if s.ClientCPUPct >= 0 {
 		l += fmt.Sprintf("  cli %3.0f%%", s.ClientCPUPct)
+	}
+	if s.ClientCorePct >= 0 {
+		l += fmt.Sprintf(" core %3.0f%%", s.ClientCorePct)
 	}
 	if s.P99us >= 0 {
 		l += fmt.Sprintf("  p50 %.0fus p99 %.0fus", s.P50us, s.P99us)
@@ -191,21 +295,41 @@ func (s Sample) line() string {
 	}
 	if s.Errors > 0 {
 		l += fmt.Sprintf("  ERRORS %d: %s", s.Errors, s.Note)
+	} else if s.Note != "" {
+		l += "  (" + s.Note + ")"
 	}
 	return l
 }
 
-// cells is the matrix, in the order it runs.
-func cells(quick bool) []Cell {
+// cells is the matrix, in the order it runs. Each echo and HTTP cell is
+// followed by its fixed-rate cells (suites echo-rate and http-rate), whose
+// rate comes from the saturated cell's figures of the same run.
+func (d *driver) cells() []Cell {
 	var cs []Cell
+	unpinned := slices.DeleteFunc(slices.Clone(peers), func(p string) bool { return p == cPeer }) // one thread
 	for _, conns := range []int{100, 1000} {
 		for _, size := range []int{64, 4096} {
 			for _, pl := range []int{1, 16} {
+				name := fmt.Sprintf("c%d %s x%d", conns, sizeName(size), pl)
 				spec := echoSpec{conns: conns, size: size, pipeline: pl, loops: 1, clientShards: 1, server: serverPin, client: clientPin}
-				cs = append(cs, Cell{Suite: "echo", Name: fmt.Sprintf("c%d %s x%d", conns, sizeName(size), pl), Peers: peers,
-					Run: func(d *driver, p string, r int) []Sample {
-						return []Sample{d.runEcho(newSample("echo", fmt.Sprintf("c%d %s x%d", conns, sizeName(size), pl), p, r), spec)}
-					}})
+				sat := func(d *driver, p string, r int) Sample { return d.runEcho(newSample("echo", name, p, r), spec) }
+				cs = append(cs, Cell{Suite: "echo", Name: name, Peers: peers,
+					Run: func(d *driver, p string, r int) []Sample { return []Sample{sat(d, p, r)} }})
+				for _, f := range d.fractions {
+					rc := Cell{Suite: "echo-rate", Name: rateCellName(name, f), Peers: peers}
+					rc.Run = func(d *driver, p string, r int) []Sample {
+						s := newSample(rc.Suite, rc.Name, p, r)
+						rs := spec
+						s.Offered = d.offeredRate("echo", name, f, d.running, func(p string) Sample { return sat(d, p, 0) })
+						rs.rate = int(s.Offered)
+						if rs.rate <= 0 {
+							s.Errors, s.Note = 1, "no saturated rate to start from"
+							return []Sample{s}
+						}
+						return []Sample{d.runEcho(s, rs)}
+					}
+					cs = append(cs, rc)
+				}
 			}
 		}
 	}
@@ -213,10 +337,18 @@ func cells(quick bool) []Cell {
 		for _, pl := range []int{1, 16} {
 			name := fmt.Sprintf("c%d x%d", conns, pl)
 			spec := httpSpec{conns: conns, pipeline: pl}
+			sat := func(d *driver, p string, r int) Sample { return d.runHTTP(newSample("http", name, p, r), spec) }
 			cs = append(cs, Cell{Suite: "http", Name: name, Peers: peers,
-				Run: func(d *driver, p string, r int) []Sample {
-					return []Sample{d.runHTTP(newSample("http", name, p, r), spec)}
-				}})
+				Run: func(d *driver, p string, r int) []Sample { return []Sample{sat(d, p, r)} }})
+			for _, f := range d.fractions {
+				rc := Cell{Suite: "http-rate", Name: rateCellName(name, f), Peers: peers}
+				rc.Run = func(d *driver, p string, r int) []Sample {
+					s := newSample(rc.Suite, rc.Name, p, r)
+					s.Offered = d.offeredRate("http", name, f, d.running, func(p string) Sample { return sat(d, p, 0) })
+					return []Sample{d.runHTTPRate(s, spec)}
+				}
+				cs = append(cs, rc)
+			}
 		}
 	}
 	{
@@ -225,7 +357,9 @@ func cells(quick bool) []Cell {
 		spec := echoSpec{conns: 50, size: 64, pipeline: 1, rate: rate, loops: 1, clientShards: 1, server: serverPin, client: clientPin}
 		cs = append(cs, Cell{Suite: "latency", Name: name, Peers: peers,
 			Run: func(d *driver, p string, r int) []Sample {
-				return []Sample{d.runEcho(newSample("latency", name, p, r), spec)}
+				s := newSample("latency", name, p, r)
+				s.Offered = rate
+				return []Sample{d.runEcho(s, spec)}
 			}})
 	}
 	cs = append(cs, Cell{Suite: "idle", Name: "idle", Peers: peers,
@@ -235,30 +369,34 @@ func cells(quick bool) []Cell {
 	for _, size := range []int{64, 4096} {
 		name := fmt.Sprintf("c100 %s x16 all cores", sizeName(size))
 		spec := echoSpec{conns: 100, size: size, pipeline: 16, loops: runtime.NumCPU(), clientShards: runtime.NumCPU(), server: freePin, client: freePin}
-		cs = append(cs, Cell{Suite: "unpinned", Name: name, Peers: peers,
+		cs = append(cs, Cell{Suite: "unpinned", Name: name, Peers: unpinned,
 			Run: func(d *driver, p string, r int) []Sample {
 				return []Sample{d.runEcho(newSample("unpinned", name, p, r), spec)}
 			}})
 	}
-	cs = append(cs, Cell{Suite: "proxy", Name: "iperf3 1 stream", Peers: proxyVariants,
+	cs = append(cs, Cell{Suite: "proxy", Name: "iperf3 1 stream", Peers: suitePeers("proxy"),
 		Run: func(d *driver, p string, r int) []Sample {
 			return []Sample{d.runProxy(newSample("proxy", "iperf3 1 stream", p, r))}
 		}})
 	for _, pl := range []int{1, 16} {
 		name := fmt.Sprintf("c50 P%d", pl)
 		spec := kvSpec{conns: 50, pipeline: pl}
-		cs = append(cs, Cell{Suite: "kv", Name: name, Peers: kvServers,
+		cs = append(cs, Cell{Suite: "kv", Name: name, Peers: suitePeers("kv"),
 			Run: func(d *driver, p string, r int) []Sample {
 				return d.runKV(newSample("kv", name, p, r), spec)
 			}})
 	}
-	if quick {
+	if d.quick {
 		// One cell per suite and kind of load is enough to see every peer
 		// answer correctly.
 		keep := map[string]bool{"c100 64B x16": true, "c100 4KiB x1": true, "c50 x1": true, "c256 x16": true,
 			"c100 4KiB x16 all cores": true, "c50 P16": true}
+		if len(d.fractions) > 0 {
+			keep[rateCellName("c100 64B x16", d.fractions[0])] = true
+			keep[rateCellName("c256 x16", d.fractions[0])] = true
+		}
 		cs = slices.DeleteFunc(cs, func(c Cell) bool {
-			return c.Suite == "latency" || (c.Suite == "echo" || c.Suite == "http" || c.Suite == "unpinned" || c.Suite == "kv") && !keep[c.Name]
+			return c.Suite == "latency" || c.Suite != "idle" && c.Suite != "proxy" && !keep[c.Name]
 		})
 	}
 	return cs
@@ -279,7 +417,7 @@ func build(bin string) error {
 		{".", "go", "build", "-o", filepath.Join(bin, "idleclient"), "./cmd/idleclient"},
 		{"..", "go", "build", "-o", filepath.Join(bin, "shardnet"), "./tools/shardnet"},
 	}
-	for _, p := range peers {
+	for _, p := range peers { // the built-in peers: main adds C and the extras after the build
 		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, "peer-"+p), "./cmd/peer-" + p})
 	}
 	for _, s := range steps {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -29,6 +30,13 @@ type method struct {
 	Command   string `json:"command"`
 	Pinned    bool   `json:"pinned"`
 	Elapsed   string `json:"elapsed"`
+	// Fractions are the fixed rates as fractions of the slowest server's
+	// saturated rate; Extras the extra shardnet builds; RPS the RPS/RFS
+	// settings of lo (the suites assume them off, the kernel's default).
+	Fractions []float64 `json:"rate_fractions"`
+	Extras    []string  `json:"extra_builds,omitempty"`
+	RPS       string    `json:"rps"`
+	GCC       string    `json:"gcc"`
 }
 
 func describeMachine(d time.Duration, rounds, idle int) *method {
@@ -44,6 +52,8 @@ func describeMachine(d time.Duration, rounds, idle int) *method {
 		Iperf3:    firstLine(run("iperf3", "--version")),
 		HAProxy:   firstLine(run("haproxy", "-v")),
 		Redis:     firstLine(run("redis-server", "--version")),
+		GCC:       firstLine(run("gcc", "--version")),
+		RPS:       rpsSettings(),
 		Duration:  d.String(),
 		Rounds:    rounds,
 		IdleConns: idle,
@@ -78,4 +88,19 @@ func loadavg() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "?"
+}
+
+// rpsSettings reads lo's RPS/RFS settings: "rps_cpus 0, rps_flow_cnt 0,
+// rps_sock_flow_entries 0" is off.
+func rpsSettings() string {
+	var parts []string
+	for _, f := range []string{"/sys/class/net/lo/queues/rx-0/rps_cpus", "/sys/class/net/lo/queues/rx-0/rps_flow_cnt", "/proc/sys/net/core/rps_sock_flow_entries"} {
+		b, err := os.ReadFile(f)
+		v := strings.TrimSpace(string(b))
+		if err != nil {
+			v = "?"
+		}
+		parts = append(parts, filepath.Base(f)+" "+v)
+	}
+	return strings.Join(parts, ", ")
 }

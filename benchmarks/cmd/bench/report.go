@@ -12,7 +12,11 @@ import (
 type stat struct {
 	n, errors             int
 	rate, lo, hi          float64
+	offered               float64
 	cpuNs, srvPct, cliPct float64
+	coreNs, corePct       float64 // the server's pinned core (/proc/stat)
+	srvIRQNs              float64 // the server's CPU plus its core's irq+softirq
+	cliCorePct            float64
 	p50, p99, allocs      float64
 	notes                 []string
 }
@@ -34,7 +38,7 @@ func median(v []float64) float64 {
 // aggregate reduces samples; runs with errors count in errors, not in
 // the figures.
 func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
-	type acc struct{ rate, cpu, srv, cli, p50, p99, allocs []float64 }
+	type acc struct{ rate, offered, cpu, srv, cli, core, srvIRQ, corePct, cliCore, p50, p99, allocs []float64 }
 	accs := map[key]*acc{}
 	stats := map[key]*stat{}
 	order := map[string][]string{} // suite -> cells in order
@@ -57,12 +61,22 @@ func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
 		}
 		st.n++
 		a.rate = append(a.rate, s.Rate)
+		if s.Note != "" && len(st.notes) < 2 {
+			st.notes = append(st.notes, s.Note)
+		}
 		add := func(dst *[]float64, v float64) {
 			if v >= 0 {
 				*dst = append(*dst, v)
 			}
 		}
 		add(&a.cpu, s.ServerCPUPerMsgNs)
+		if s.Offered > 0 {
+			a.offered = append(a.offered, s.Offered)
+		}
+		add(&a.core, s.CoreCPUPerMsgNs)
+		add(&a.srvIRQ, srvIRQ(s))
+		add(&a.corePct, s.CorePct)
+		add(&a.cliCore, s.ClientCorePct)
 		add(&a.srv, s.ServerCPUPct)
 		add(&a.cli, s.ClientCPUPct)
 		add(&a.p50, s.P50us)
@@ -73,6 +87,8 @@ func aggregate(samples []Sample) (map[key]*stat, map[string][]string) {
 		a := accs[k]
 		st.rate, st.cpuNs, st.srvPct, st.cliPct = median(a.rate), median(a.cpu), median(a.srv), median(a.cli)
 		st.p50, st.p99, st.allocs = median(a.p50), median(a.p99), median(a.allocs)
+		st.offered, st.coreNs, st.corePct, st.cliCorePct = median(a.offered), median(a.core), median(a.corePct), median(a.cliCore)
+		st.srvIRQNs = median(a.srvIRQ)
 		st.lo, st.hi = -1, -1
 		if len(a.rate) > 0 {
 			st.lo, st.hi = slices.Min(a.rate), slices.Max(a.rate)
@@ -106,25 +122,58 @@ type reportOut struct{ markdown, readme string }
 
 // suiteInfo says how each suite's figures read.
 var suiteInfo = map[string]struct{ title, rate, cpu string }{
-	"echo":     {"Echo, server pinned to CPU 0 (1 loop, GOMAXPROCS=1), `shardnet bench` pinned to CPU 1", "msgs/s", "server CPU ns/msg"},
-	"http":     {"HTTP plaintext, server pinned to CPU 0, wrk -t1 pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
-	"latency":  {"Latency at a fixed rate (bench -rate 20000, 50 connections, 64 B, one in flight), pinned", "msgs/s", "server CPU ns/msg"},
-	"unpinned": {"Echo with all cores: nothing pinned, 2 loops, GOMAXPROCS unset, bench with 2 shards", "msgs/s", "server CPU ns/msg"},
-	"idle":     {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
-	"proxy":    {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
-	"kv":       {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
+	"echo":      {"Echo at saturation, server pinned to CPU 0 (1 loop, GOMAXPROCS=1), `shardnet bench` pinned to CPU 1", "msgs/s", "server CPU ns/msg"},
+	"echo-rate": {"Echo at a fixed offered rate (`shardnet bench -rate`, a fraction of the slowest server's saturated msgs/s in this run), pinned as above", "msgs/s", "server CPU ns/msg"},
+	"http":      {"HTTP plaintext at saturation, server pinned to CPU 0, wrk -t1 pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
+	"http-rate": {"HTTP plaintext at a fixed offered rate (c/httpload, open loop, a fraction of the slowest server's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
+	"latency":   {"Latency at a fixed rate (bench -rate 20000, 50 connections, 64 B, one in flight), pinned", "msgs/s", "server CPU ns/msg"},
+	"unpinned":  {"Echo with all cores: nothing pinned, 2 loops, GOMAXPROCS unset, bench with 2 shards", "msgs/s", "server CPU ns/msg"},
+	"idle":      {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
+	"proxy":     {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
+	"kv":        {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
 }
 
-var suiteOrder = []string{"echo", "http", "latency", "unpinned", "idle", "proxy", "kv"}
+var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv"}
+
+// fixedRate says whether a suite's cells run at a fixed offered rate, where
+// CPU per message and latency, not the rate, tell the servers apart.
+func fixedRate(suite string) bool {
+	return suite == "echo-rate" || suite == "http-rate" || suite == "latency"
+}
 
 func suitePeers(suite string) []string {
 	switch suite {
 	case "proxy":
-		return proxyVariants
+		return proxyPeers
 	case "kv":
-		return kvServers
+		return kvPeers
+	case "unpinned":
+		return slices.DeleteFunc(slices.Clone(peers), func(p string) bool { return p == cPeer })
 	}
 	return peers
+}
+
+// measured lists the servers with figures in a suite: the suite's servers
+// in their order, then any other found in the samples (an extra build of
+// merged samples, say).
+func measured(suite string, cells []string, stats map[key]*stat) []string {
+	has := func(p string) bool {
+		for _, c := range cells {
+			if stats[key{suite, c, p}] != nil {
+				return true
+			}
+		}
+		return false
+	}
+	ps := slices.DeleteFunc(slices.Clone(suitePeers(suite)), func(p string) bool { return !has(p) })
+	var more []string
+	for k := range stats {
+		if k.suite == suite && !slices.Contains(ps, k.peer) && !slices.Contains(more, k.peer) {
+			more = append(more, k.peer)
+		}
+	}
+	slices.Sort(more)
+	return append(ps, more...)
 }
 
 func report(m *method, samples []Sample) reportOut {
@@ -133,33 +182,73 @@ func report(m *method, samples []Sample) reportOut {
 	var full, sum strings.Builder
 	meth := methodMarkdown(m)
 	targets := targetsMarkdown(stats, order)
+	targets13 := targets13Markdown(samples, stats, order)
 
 	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
 	full.WriteString(meth)
+	if targets13 != "" {
+		full.WriteString("\n## Targets (issue 13)\n\n" + targets13)
+		sum.WriteString(meth)
+		sum.WriteString("\n### Targets (issue 13)\n\n" + targets13)
+	} else {
+		sum.WriteString(meth)
+	}
 	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
-	sum.WriteString(meth)
 	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
 	sum.WriteString("\n![echo msgs/s](results/echo-rate.svg)\n![echo server CPU per message](results/echo-cpu.svg)\n![HTTP req/s](results/http-rate.svg)\n")
+	if len(order["echo-rate"]) > 0 {
+		sum.WriteString("![echo at fixed rates: core CPU per message](results/echo-rate-core.svg)\n")
+	}
 
+	byRound, rounds := indexRounds(samples)
 	for _, suite := range suiteOrder {
 		cellsOf := order[suite]
 		if len(cellsOf) == 0 {
 			continue
 		}
 		info := suiteInfo[suite]
-		ps := suitePeers(suite)
-		// Summary: one row per cell, one column per peer.
+		ps := measured(suite, cellsOf, stats)
+		withC := slices.Contains(ps, cPeer) && slices.Contains(ps, subject)
+		// Summary: one row per cell, one column per peer, and shardnet ÷ C.
 		fmt.Fprintf(&sum, "\n### %s\n\n%s, median of the rounds", suite, info.title)
-		if info.cpu != "" {
+		switch {
+		case fixedRate(suite):
+			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy":
+			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
+		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)
 		}
 		sum.WriteString(":\n\n| cell |")
+		if fixedRate(suite) {
+			sum.WriteString(" offered |")
+		}
 		for _, p := range ps {
 			fmt.Fprintf(&sum, " %s |", p)
 		}
-		sum.WriteString("\n|---|" + strings.Repeat("---:|", len(ps)) + "\n")
+		if withC {
+			fmt.Fprintf(&sum, " %s ÷ C (%s) |", subject, keyMetric(suite).name)
+		}
+		n := len(ps)
+		if fixedRate(suite) {
+			n++
+		}
+		if withC {
+			n++
+		}
+		sum.WriteString("\n|---|" + strings.Repeat("---:|", n) + "\n")
 		for _, c := range cellsOf {
 			fmt.Fprintf(&sum, "| %s |", c)
+			if fixedRate(suite) {
+				off := -1.0
+				for _, p := range ps {
+					if st := stats[key{suite, c, p}]; st != nil && st.offered > 0 {
+						off = st.offered
+						break
+					}
+				}
+				fmt.Fprintf(&sum, " %s |", human(off))
+			}
 			for _, p := range ps {
 				st := stats[key{suite, c, p}]
 				switch {
@@ -167,31 +256,52 @@ func report(m *method, samples []Sample) reportOut {
 					sum.WriteString(" |")
 				case st.n == 0:
 					sum.WriteString(" failed |")
+				case fixedRate(suite):
+					fmt.Fprintf(&sum, " %s · %s · %s |", num(st.cpuNs, "%.0f"), num(st.coreNs, "%.0f"), num(st.p99, "%.0f"))
+				case st.coreNs >= 0:
+					fmt.Fprintf(&sum, " %s · %s · %s |", human(st.rate), num(st.cpuNs, "%.0f"), num(st.coreNs, "%.0f"))
 				case info.cpu != "" && st.cpuNs >= 0:
 					fmt.Fprintf(&sum, " %s · %s |", human(st.rate), num(st.cpuNs, "%.0f"))
 				default:
 					fmt.Fprintf(&sum, " %s |", human(st.rate))
 				}
 			}
+			if withC {
+				fmt.Fprintf(&sum, " %s |", pairedRatios(byRound, suite, c, pair{subject, cPeer}, keyMetric(suite), rounds[suite]))
+			}
 			sum.WriteString("\n")
+		}
+		pairs := pairsOf(suite, ps)
+		if len(pairs) > 0 {
+			fmt.Fprintf(&sum, "\nPaired within each round, median (min–max) over the rounds:\n\n")
+			pairedTable(&sum, byRound, rounds[suite], suite, cellsOf, pairs, keyMetric(suite))
 		}
 		// Full table: one row per cell and peer.
 		fmt.Fprintf(&full, "\n## %s\n\n%s.\n\n", suite, info.title)
-		fmt.Fprintf(&full, "| cell | peer | %s median | min–max | %s | server CPU %% | client CPU %% | p50 µs | p99 µs | allocs/msg | runs | errors |\n", info.rate, orDash(info.cpu))
-		full.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		fmt.Fprintf(&full, "| cell | peer | %s median | min–max | offered | %s | core ns/msg | server+irq ns/msg | server CPU %% | core %% | client CPU %% | client core %% | p50 µs | p99 µs | allocs/msg | runs | errors, notes |\n", info.rate, orDash(info.cpu))
+		full.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, c := range cellsOf {
 			for _, p := range ps {
 				st := stats[key{suite, c, p}]
 				if st == nil {
 					continue
 				}
-				errs := "0"
+				notes := strings.ReplaceAll(strings.Join(st.notes, "; "), "|", "/")
+				errs := notes
 				if st.errors > 0 {
-					errs = fmt.Sprintf("%d: %s", st.errors, strings.ReplaceAll(strings.Join(st.notes, "; "), "|", "/"))
+					errs = fmt.Sprintf("%d: %s", st.errors, notes)
 				}
-				fmt.Fprintf(&full, "| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %d | %s |\n", c, p,
-					human(st.rate), human(st.lo), human(st.hi), num(st.cpuNs, "%.0f"), num(st.srvPct, "%.0f"), num(st.cliPct, "%.0f"),
+				fmt.Fprintf(&full, "| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", c, p,
+					human(st.rate), human(st.lo), human(st.hi), human(st.offered), num(st.cpuNs, "%.0f"), num(st.coreNs, "%.0f"), num(st.srvIRQNs, "%.0f"),
+					num(st.srvPct, "%.0f"), num(st.corePct, "%.0f"), num(st.cliPct, "%.0f"), num(st.cliCorePct, "%.0f"),
 					num(st.p50, "%.0f"), num(st.p99, "%.0f"), num(st.allocs, "%.3f"), st.n, errs)
+			}
+		}
+		if len(pairs) > 0 {
+			fmt.Fprintf(&full, "\nPaired within each round (%s ÷ peer in the same round), median (min–max) over the rounds:\n", pairs[0].num)
+			for _, m := range suiteMetrics(suite) {
+				full.WriteString("\n")
+				pairedTable(&full, byRound, rounds[suite], suite, cellsOf, pairs, m)
 			}
 		}
 	}
@@ -218,9 +328,19 @@ func methodMarkdown(m *method) string {
 	fmt.Fprintf(&b, "- Machine: %s, %d CPUs; kernel %s; %s; commit `%s`%s; %s.\n", m.CPU, m.CPUs, m.Kernel, m.Go, m.Commit, dirty, m.Date)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s. Elapsed %s.\n", m.LoadStart, m.LoadEnd, m.Elapsed)
 	fmt.Fprintf(&b, "- Pinning: %s.\n", pin)
-	fmt.Fprintf(&b, "- Each run %s; %d rounds, the peers interleaved in every round (net gnet netpoll nbio shardnet, net gnet …); idle, unpinned, proxy and kv at most 3 rounds. Figures are medians of the rounds; min–max in RESULTS.md.\n", m.Duration, m.Rounds)
-	b.WriteString("- Server CPU per message: utime+stime of the server process (all threads) from /proc/PID/stat, sampled 0.2 s after the load starts counting and 0.1 s before it ends, divided by the messages the client counted over the same time. Client CPU % the same way. allocs/msg: runtime.MemStats.Mallocs in the server over that window (read on SIGUSR1) ÷ messages.\n")
-	fmt.Fprintf(&b, "- Tools: `shardnet bench` (this commit; echo bytes verified), %s, %s, %s, %s.\n", m.Wrk, m.Iperf3, m.HAProxy, m.Redis)
+	fmt.Fprintf(&b, "- Each run %s; %d rounds, the servers interleaved in every round (%s, then again); idle, unpinned and kv at most 3 rounds. Figures are medians of the rounds; min–max in RESULTS.md. **Paired** ratios (shardnet ÷ peer) are taken within each round and given as median (min–max) over the rounds.\n", m.Duration, m.Rounds, strings.Join(peers, " "))
+	fr := make([]string, len(m.Fractions))
+	for i, f := range m.Fractions {
+		fr[i] = fmt.Sprintf("%.0f %%", 100*f)
+	}
+	fmt.Fprintf(&b, "- Fixed-rate cells (echo-rate, http-rate): each echo and HTTP cell again at %s of the slowest server's median saturated rate in this run (the same offered rate for every server of the cell); echo paced by `shardnet bench -rate`, HTTP by `c/httpload` (open loop like wrk2, which Debian does not ship). Both send on a 100 µs schedule and time a message that left late from when it was due (coordinated omission corrected). A run that delivered under 97 %% of the offered rate is noted.\n", strings.Join(fr, " and "))
+	b.WriteString("- Server CPU per message (\"server\" or \"srv\"): the run time of the server process's threads (/proc/PID/task/*/schedstat, ns; /proc/PID/stat's utime+stime if missing), sampled 0.2 s after the load starts counting and 0.1 s before it ends, divided by the messages the client counted over the same time. **Core CPU per message** (\"core\"): the busy time of the server's pinned CPU 0 over the same window (the window less CPU 0's idle time: its cpuidle states' residency in µs, else idle+iowait+steal from /proc/stat; not the sum of user, system, irq and softirq, which this kernel samples at the tick and undercounts for a server at a moderate rate) ÷ the same messages: on loopback it includes the receive processing of the server's packets that runs in softirq, which /proc/PID/stat does not charge to the process, and anything else that ran on CPU 0. **Server+irq**: the process's time plus CPU 0's irq+softirq ticks, per message: other processes' user and system time on CPU 0 do not inflate it, but the tick-sampled irq part undercounts at moderate rates. Client CPU % the same ways. allocs/msg: runtime.MemStats.Mallocs in the server over that window (read on SIGUSR1) ÷ messages.\n")
+	b.WriteString("- C: `c/peer.c` (`gcc -O2`), one thread, level-triggered epoll, one 64 KiB read buffer, writes what it read, a pending buffer only when the socket is full; HTTP mode answers the Go peers' exact bytes. The one-core limit of the epoll interface; not in the unpinned suite (one thread).\n")
+	fmt.Fprintf(&b, "- RPS/RFS on lo: %s (all 0: off, the kernel's default, which the suites assume: loopback runs the receiver's TCP processing in the sender's softirq; README says what turning it on did).\n", m.RPS)
+	for _, e := range m.Extras {
+		fmt.Fprintf(&b, "- Extra shardnet build %s.\n", e)
+	}
+	fmt.Fprintf(&b, "- Tools: `shardnet bench` (this commit; echo bytes verified), `c/httpload` (responses verified), %s, %s, %s, %s, %s.\n", m.Wrk, m.Iperf3, m.HAProxy, m.Redis, m.GCC)
 	fmt.Fprintf(&b, "- Idle: %d connections from 127.0.0.2–5 held by `cmd/idleclient` (a separate process), RSS from /proc/PID/status before any and 1 s after the server holds them all.\n", m.IdleConns)
 	fmt.Fprintf(&b, "- Command: `%s`.\n", m.Command)
 	return b.String()
@@ -377,4 +497,81 @@ func updateReadme(path, section string) error {
 		s = strings.TrimRight(s, "\n") + "\n\n## engines: results\n\n" + block + "\n"
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// targets13Markdown compares shardnet with the targets of issue 13, by
+// paired ratios: at the fixed rates, the core's CPU per message at most
+// 0.91× the best Go peer's and 1.10× the C server's, p99 no worse than the
+// best Go peer's; at saturation, msgs/s at least the best Go peer's; HTTP
+// at the fixed rates, CPU per request at most 0.91× gnet's. The best Go
+// peer of a cell is the one with the best median of the figure compared.
+func targets13Markdown(samples []Sample, stats map[key]*stat, order map[string][]string) string {
+	by, rounds := indexRounds(samples)
+	var b strings.Builder
+	rows := 0
+	row := func(target, cell, measured string, ok bool) {
+		v := "**missed**"
+		if ok {
+			v = "met"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, measured, v)
+		rows++
+	}
+	// best returns the Go peer with the lowest (or highest) median of f.
+	best := func(suite, cell string, f func(*stat) float64, lowest bool) string {
+		name, bv := "", 0.0
+		for _, p := range goPeers {
+			st := stats[key{suite, cell, p}]
+			if st == nil || st.n == 0 || f(st) <= 0 {
+				continue
+			}
+			if v := f(st); name == "" || (lowest && v < bv) || (!lowest && v > bv) {
+				name, bv = p, v
+			}
+		}
+		return name
+	}
+	cpuMetric := func(suite, cell string) (metric, func(*stat) float64) {
+		if st := stats[key{suite, cell, "shardnet"}]; st != nil && st.coreNs > 0 {
+			return mCoreCPU, func(s *stat) float64 { return s.coreNs }
+		}
+		return mCPU, func(s *stat) float64 { return s.cpuNs }
+	}
+	b.WriteString("| target | cell | paired, median (min–max) | verdict |\n|---|---|---|---|\n")
+	for _, c := range order["echo-rate"] {
+		m, f := cpuMetric("echo-rate", c)
+		if g := best("echo-rate", c, f, true); g != "" {
+			r := pairedRatios(by, "echo-rate", c, pair{"shardnet", g}, m, rounds["echo-rate"])
+			if len(r) > 0 {
+				row("echo fixed rate: "+m.name+" ≤ 0.91× best Go peer", c, fmt.Sprintf("%s %s", r, g), median(r) <= 0.91)
+			}
+		}
+		if r := pairedRatios(by, "echo-rate", c, pair{"shardnet", cPeer}, m, rounds["echo-rate"]); len(r) > 0 {
+			row("echo fixed rate: "+m.name+" ≤ 1.10× C", c, r.String(), median(r) <= 1.10)
+		}
+		if g := best("echo-rate", c, func(s *stat) float64 { return s.p99 }, true); g != "" {
+			r := pairedRatios(by, "echo-rate", c, pair{"shardnet", g}, mP99, rounds["echo-rate"])
+			if len(r) > 0 {
+				row("echo fixed rate: p99 ≤ best Go peer's", c, fmt.Sprintf("%s %s", r, g), median(r) <= 1)
+			}
+		}
+	}
+	for _, c := range order["echo"] {
+		if g := best("echo", c, func(s *stat) float64 { return s.rate }, false); g != "" {
+			r := pairedRatios(by, "echo", c, pair{"shardnet", g}, mRate, rounds["echo"])
+			if len(r) > 0 {
+				row("echo saturated: msgs/s ≥ best Go peer's", c, fmt.Sprintf("%s %s", r, g), median(r) >= 1)
+			}
+		}
+	}
+	for _, c := range order["http-rate"] {
+		m, _ := cpuMetric("http-rate", c)
+		if r := pairedRatios(by, "http-rate", c, pair{"shardnet", "gnet"}, m, rounds["http-rate"]); len(r) > 0 {
+			row("HTTP fixed rate: "+m.name+" ≤ 0.91× gnet", c, r.String(), median(r) <= 0.91)
+		}
+	}
+	if rows == 0 {
+		return ""
+	}
+	return b.String()
 }

@@ -25,33 +25,63 @@ type Sample struct {
 	// Rate is msgs/s (echo), req/s (http), Gbit/s (proxy), ops/s (kv) or,
 	// for the idle suite, bytes of RSS per idle connection.
 	Rate float64 `json:"rate"`
+	// Offered is the fixed rate the client was asked for (msgs/s or
+	// req/s) in the fixed-rate suites; 0 at saturation.
+	Offered float64 `json:"offered,omitempty"`
 	// ServerCPUPerMsgNs is the server's user+system CPU time over the
 	// measured window divided by the messages in it, in nanoseconds.
 	ServerCPUPerMsgNs float64 `json:"server_cpu_per_msg_ns"`
 	ServerCPUPct      float64 `json:"server_cpu_pct"`
 	ClientCPUPct      float64 `json:"client_cpu_pct"`
-	P50us             float64 `json:"p50_us"`
-	P99us             float64 `json:"p99_us"`
-	AllocsPerMsg      float64 `json:"allocs_per_msg"`
-	Errors            int     `json:"errors"`
-	Note              string  `json:"note,omitempty"`
-	Raw               string  `json:"raw"`
+	// CoreCPUPerMsgNs is the busy time of the server's pinned core (the
+	// window less its idle, iowait and steal time in /proc/stat, whoever
+	// ran there) divided by the messages in the window: it also counts the
+	// receive processing that loopback runs in softirq, which
+	// /proc/PID/stat does not charge to the server. CorePct and
+	// ClientCorePct are the busy shares of the server's and the client's
+	// cores.
+	CoreCPUPerMsgNs float64 `json:"core_cpu_per_msg_ns"`
+	// IRQCPUPerMsgNs is the core's irq+softirq time per message. Added to
+	// the process's own time it gives a figure that other processes' work
+	// on the core does not inflate (their softirq aside), for a shared
+	// machine; but the kernel samples it at the tick, so it undercounts at
+	// moderate rates (see cpuIdle).
+	IRQCPUPerMsgNs float64 `json:"irq_cpu_per_msg_ns"`
+	CorePct        float64 `json:"core_pct"`
+	ClientCorePct  float64 `json:"client_core_pct"`
+	P50us          float64 `json:"p50_us"`
+	P99us          float64 `json:"p99_us"`
+	AllocsPerMsg   float64 `json:"allocs_per_msg"`
+	Errors         int     `json:"errors"`
+	Note           string  `json:"note,omitempty"`
+	Raw            string  `json:"raw"`
 }
 
 func newSample(suite, cell, peer string, round int) Sample {
 	return Sample{Suite: suite, Cell: cell, Peer: peer, Round: round,
-		ServerCPUPerMsgNs: -1, ServerCPUPct: -1, ClientCPUPct: -1, P50us: -1, P99us: -1, AllocsPerMsg: -1}
+		ServerCPUPerMsgNs: -1, ServerCPUPct: -1, ClientCPUPct: -1, CoreCPUPerMsgNs: -1, IRQCPUPerMsgNs: -1, CorePct: -1, ClientCorePct: -1,
+		P50us: -1, P99us: -1, AllocsPerMsg: -1}
 }
 
-// fill sets the CPU and allocation figures from a window and a rate.
-func (s *Sample) fill(w window, rate float64) {
+// fill sets the CPU and allocation figures from a window and a rate; the
+// core figures only when the server and the client were pinned.
+func (s *Sample) fill(w window, rate float64, pinned bool) {
 	if w.seconds <= 0 {
 		return
 	}
 	s.ServerCPUPct = 100 * w.serverCPU / w.seconds
 	s.ClientCPUPct = 100 * w.clientCPU / w.seconds
+	srvCore, cliCore := w.core(serverPin.cpu), w.core(clientPin.cpu)
+	if pinned && srvCore >= 0 && cliCore >= 0 {
+		s.CorePct = 100 * srvCore / w.seconds
+		s.ClientCorePct = 100 * cliCore / w.seconds
+	}
 	if rate > 0 {
 		s.ServerCPUPerMsgNs = 1e9 * (w.serverCPU / w.seconds) / rate
+		if s.CorePct >= 0 {
+			s.CoreCPUPerMsgNs = 1e9 * (srvCore / w.seconds) / rate
+			s.IRQCPUPerMsgNs = 1e9 * (w.irq(serverPin.cpu) / w.seconds) / rate
+		}
 		if w.mallocs >= 0 {
 			s.AllocsPerMsg = float64(w.mallocs) / (rate * w.seconds)
 		}
@@ -66,17 +96,50 @@ type Cell struct {
 	Run   func(d *driver, peer string, round int) []Sample
 }
 
-// driver holds the run's settings and where raw output goes.
+// driver holds the run's settings, the servers and the samples so far.
 type driver struct {
-	bin      string // directory of the built binaries
-	out      string // results directory
-	rawDir   string
-	duration time.Duration
-	port     int
-	quick    bool
-	idleN    int
-	luaPath  string
+	bin       string // directory of the built binaries
+	out       string // results directory
+	rawDir    string
+	duration  time.Duration
+	port      int
+	quick     bool
+	idleN     int
+	luaPath   string
+	fractions []float64 // -rate-fractions
+	haveC     bool      // gcc built peer-c and httpload
+
+	// peerBin and cliBin are the binaries of the extra shardnet builds:
+	// peer name -> peer-shardnet, and -> shardnet CLI. The built peers
+	// are bin/peer-NAME and bin/shardnet.
+	peerBin, cliBin map[string]string
+
+	samples []Sample           // every sample so far, merged ones included
+	running []string           // the peers of the cell that runs now
+	slowest map[string]float64 // saturated suite/cell -> slowest peer's median rate
 }
+
+// peerPath returns the server binary of a peer.
+func (d *driver) peerPath(peer string) string {
+	if p, ok := d.peerBin[peer]; ok {
+		return p
+	}
+	return filepath.Join(d.bin, "peer-"+peer)
+}
+
+// cliPath returns the shardnet CLI of a peer of the proxy and kv suites:
+// "shardnet" (and "shardnet-splice") is this tree's, an extra build's
+// name (and NAME-splice) its own.
+func (d *driver) cliPath(peer string) string {
+	if p, ok := d.cliBin[strings.TrimSuffix(peer, "-splice")]; ok {
+		return p
+	}
+	return filepath.Join(d.bin, "shardnet")
+}
+
+// mallocsOf says whether a peer prints its malloc count on SIGUSR1 (the Go
+// peers do; the C server has none to print).
+func (d *driver) mallocsOf(peer string) bool { return peer != cPeer }
 
 // nextAddr returns a fresh loopback port for each server, so no run meets
 // the previous one's TIME_WAIT sockets or a server still closing.
@@ -119,7 +182,7 @@ var (
 
 // startPeer starts bin/peer-PEER and waits until it accepts.
 func (d *driver) startPeer(peer, mode, addr string, pin pinning, loops int, extra ...string) (*proc, error) {
-	argv := append([]string{filepath.Join(d.bin, "peer-"+peer), "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
+	argv := append([]string{d.peerPath(peer), "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
 	p, err := start(peer, pin, argv)
 	if err != nil {
 		return nil, err
@@ -179,17 +242,17 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 		s.Errors, s.Note = 1, err.Error()
 		return s
 	}
-	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, true)
+	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, d.mallocsOf(s.Peer))
 	cl.wait(d.duration + 30*time.Second)
 	srv.stop()
 	raw := cl.output()
-	d.saveRaw(&s, "# client", raw, "# server", srv.output(), fmt.Sprintf("# window %.3fs server %.2fs cpu client %.2fs cpu mallocs %d", w.seconds, w.serverCPU, w.clientCPU, w.mallocs))
+	d.saveRaw(&s, "# client", raw, "# server", srv.output(), w.describe())
 	if werr != nil {
 		s.Errors, s.Note = 1, werr.Error()
 		return s
 	}
 	var res benchJSON
-	if err := json.Unmarshal([]byte(jsonPart(raw)), &res); err != nil {
+	if err := json.Unmarshal([]byte(jsonPart(cl.stdoutText())), &res); err != nil {
 		s.Errors, s.Note = 1, "bench output: "+err.Error()
 		return s
 	}
@@ -205,13 +268,15 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 	if res.LatencyUs != nil {
 		s.P50us, s.P99us = res.LatencyUs.P50, res.LatencyUs.P99
 	}
-	s.fill(w, s.Rate)
+	s.fill(w, s.Rate, spec.server.cpu >= 0)
+	noteDelivery(&s)
 	return s
 }
 
-// jsonPart returns the JSON object in the client's output (the progress
+// jsonPart returns the JSON object in the client's stdout (the progress
 // lines are around it).
 func jsonPart(out string) string {
+	out = "\n" + out // the object may open the output
 	i := strings.Index(out, "\n{")
 	j := strings.LastIndex(out, "\n}")
 	if i < 0 || j < i {
@@ -285,12 +350,12 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	}
 	saved := d.duration
 	d.duration = time.Duration(secs) * time.Second
-	w, _ := d.sampleWindow(srv, cl, "", 0, true)
+	w, _ := d.sampleWindow(srv, cl, "", 0, d.mallocsOf(s.Peer))
 	d.duration = saved
 	cl.wait(time.Duration(secs)*time.Second + 30*time.Second)
 	srv.stop()
 	raw := cl.output()
-	d.saveRaw(&s, "# client", raw, "# server", srv.output(), fmt.Sprintf("# window %.3fs server %.2fs cpu client %.2fs cpu mallocs %d", w.seconds, w.serverCPU, w.clientCPU, w.mallocs))
+	d.saveRaw(&s, "# client", raw, "# server", srv.output(), w.describe())
 	m := wrkRate.FindStringSubmatch(raw)
 	if m == nil {
 		s.Errors, s.Note = 1, "wrk printed no Requests/sec: "+lastLines(raw, 3)
@@ -331,7 +396,7 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 			s.P99us = v
 		}
 	}
-	s.fill(w, s.Rate)
+	s.fill(w, s.Rate, true)
 	return s
 }
 
