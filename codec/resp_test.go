@@ -261,7 +261,7 @@ func FuzzRESPValue(f *testing.F) {
 	f.Add(uint8(3), int64(1<<62), []byte(":-999999999999999999\r\n"))
 	// noCRLF is what the simple-string appenders do to CR and LF, byte by
 	// byte (strings.Map would also rewrite invalid UTF-8, which RESP passes
-	// through; the fuzzer found that oracle bug).
+	// through).
 	noCRLF := strings.NewReplacer("\r", " ", "\n", " ")
 	f.Fuzz(func(t *testing.T, kind uint8, i int64, data []byte) {
 		d, _ := NewRESPDecoder(RESPLimits{MaxArgs: 8, MaxBulk: 64, MaxInline: 64, MaxCommand: 256})

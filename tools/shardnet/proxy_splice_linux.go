@@ -30,10 +30,11 @@ const (
 	// spliceLeadRead is the engine's read buffer in -splice mode: the
 	// bytes each readiness costs a copy before splicing takes over. Reads
 	// shorter than it emptied the socket and are relayed by copy, so small
-	// messages never pay for splice's extra syscalls. Measured here (iperf3
-	// and bench 64 B x 16 through the proxy): 16 KiB kept bulk at splice's
-	// ~300 ms of proxy CPU per GB (copy: ~650) and small messages at the
-	// copy path's rate, where 512 B cost them 40%.
+	// messages never pay for splice's extra syscalls. 16 KiB is small
+	// beside bulk transfers, which splicing carries at about half the
+	// proxy CPU of copying, and large enough that pipelined small messages
+	// fit in one lead: a much smaller lead sends them through splice and
+	// costs them a large part of their rate.
 	spliceLeadRead = 16 << 10
 	// spliceBudget caps the bytes one OnTraffic splices, so one busy pair
 	// cannot starve the others on its shard.
