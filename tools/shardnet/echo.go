@@ -5,20 +5,8 @@ package main
 import (
 	"io"
 
-	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/handlers"
 )
-
-// echoHandler writes back whatever arrives, without a copy on the read side.
-type echoHandler struct{ engine.BaseHandler }
-
-func (echoHandler) OnTraffic(c *engine.Conn) {
-	b, _ := c.Next(c.Buffered())
-	c.Write(b)
-}
-
-// OnReadEOF closes after the echoed bytes are out: the peer's half-close
-// ends the conversation.
-func (echoHandler) OnReadEOF(c *engine.Conn) { c.Close() }
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
@@ -33,5 +21,5 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return serve("echo", &sf, echoHandler{}, nil, stdout, stderr)
+	return serve("echo", &sf, handlers.Echo{}, nil, stdout, stderr)
 }

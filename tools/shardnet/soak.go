@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/handlers"
 )
 
 // soakReport is what a soak client prints each second, one JSON line.
@@ -99,7 +100,7 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 	}
 	runtime.GC()
 	base := sampleProcess()
-	e, err := engine.Serve(echoHandler{}, []string{"tcp://0.0.0.0:0"}, opts...)
+	e, err := engine.Serve(handlers.Echo{}, []string{"tcp://0.0.0.0:0"}, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet soak: %v\n", err)
 		return 1
