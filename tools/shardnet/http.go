@@ -21,16 +21,6 @@ import (
 // keep-alive and short enough to shed slowloris clients quickly.
 const httpDefaultIdle = 10 * time.Second
 
-// httpMaxBatch is how many response bytes one OnTraffic gathers before it
-// hands them to the connection: a client that pipelines thousands of small
-// requests into one read gets its answers in bounded pieces, so the shard's
-// scratch buffer stays small.
-const httpMaxBatch = 64 << 10
-
-// httpMaxScratch is the capacity past which a shard drops its response
-// scratch buffer instead of keeping it for the next batch.
-const httpMaxScratch = 1 << 20
-
 // The bodies the server answers with.
 const (
 	httpPlainBody = "Hello, World!"
@@ -108,7 +98,7 @@ func newHTTPHandler(n int, headTimeout time.Duration) *httpHandler {
 	now := time.Now()
 	for i := range h.shards {
 		h.shards[i].date = codec.AppendDate(make([]byte, 0, 32), now)
-		h.shards[i].out = make([]byte, 0, 4096)
+		h.shards[i].out = make([]byte, 0, replyScratch)
 	}
 	return h
 }
@@ -147,18 +137,9 @@ func (h *httpHandler) OnTraffic(c *engine.Conn) {
 	sh := &h.shards[c.Shard()]
 	for {
 		out, v, began := h.serve(c, st, sh)
-		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
-				// Past WithMaxQueuedOutput: the client sends and never
-				// reads. Drop it rather than buffer without bound.
-				c.Abort()
-				return
-			}
+		if !sendReplies(c, out, &sh.out) {
+			return
 		}
-		if cap(out) > httpMaxScratch {
-			out = make([]byte, 0, 4096)
-		}
-		sh.out = out[:0]
 		switch v {
 		case httpFull:
 			continue
@@ -203,7 +184,7 @@ const (
 // hot path can be measured in-process without sockets.
 func (h *httpHandler) serve(src codec.Source, st *httpConn, sh *httpShard) (out []byte, v httpVerdict, began bool) {
 	out = sh.out[:0]
-	for len(out) < httpMaxBatch {
+	for len(out) < replyMaxBatch {
 		if st.inBody {
 			var done bool
 			if out, done, v = h.discardBody(src, st, sh, out); !done {
