@@ -17,7 +17,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
   shardnet echo -reuseport -idle 30s -stats 1s   # kernel balancing, idle timeout, stats each second
   echo hello | nc -N 127.0.0.1 7000              # try it
 `, stderr)
-	sf.register(fs)
+	sf.register(fs, defaultAddr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

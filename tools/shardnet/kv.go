@@ -53,7 +53,7 @@ func newKVHandler(n int) *kvHandler {
 }
 
 // OnBoot checks that the engine runs as many shards as h was made for.
-func (h *kvHandler) OnBoot(e *engine.Engine) error { return httpCheckShards(e, len(h.shards)) }
+func (h *kvHandler) OnBoot(e *engine.Engine) error { return checkShards(e, len(h.shards)) }
 
 // OnTick sweeps this shard's share of the stripes for expired keys.
 func (h *kvHandler) OnTick(shard int) { h.store.sweep(shard, len(h.shards)) }
@@ -160,14 +160,10 @@ expire on access and in a sweep ten times a second.`, `  shardnet kv            
   redis-cli -p 6380 SET greeting hello EX 60            # try it
   redis-benchmark -p 6380 -t ping,set,get,incr,mset -q  # load it
 `, stderr)
-	sf.register(fs)
-	httpDefaultAddr(fs, kvAddr)
+	sf.register(fs, kvAddr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(sf.addrs) == 0 {
-		sf.addrs = addrList{kvAddr}
-	}
-	h := newKVHandler(httpShardCount(&sf))
+	h := newKVHandler(sf.shardCount())
 	return serve("kv", &sf, h, []engine.Option{engine.WithTick(kvSweepEvery)}, stdout, stderr)
 }
