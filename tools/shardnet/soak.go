@@ -44,21 +44,28 @@ type processSample struct {
 
 func sampleProcess() processSample {
 	s := processSample{Goroutines: runtime.NumGoroutine()}
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmRSS:") {
-				f := strings.Fields(line)
-				if len(f) >= 2 {
-					kb, _ := strconv.ParseInt(f[1], 10, 64)
-					s.RSS = kb << 10
-				}
-			}
-		}
-	}
+	s.RSS, _ = rssOf("/proc/self/status")
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		s.Fds = len(ents)
 	}
 	return s
+}
+
+// rssOf reads a process's resident set size, in bytes, from its
+// /proc/<pid>/status file; ok is false if the file cannot be read or has
+// no VmRSS line.
+func rssOf(statusFile string) (rss int64, ok bool) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, true
+		}
+	}
+	return 0, false
 }
 
 // runSoak runs the echo server in this process and load from client child
