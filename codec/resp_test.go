@@ -224,17 +224,9 @@ func FuzzRESPCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, split uint8, data []byte) {
 		lim := RESPLimits{MaxArgs: 8, MaxBulk: 64, MaxInline: 64, MaxCommand: 256}
 		d, _ := NewRESPDecoder(lim)
-		cut := 0
-		if len(data) > 0 {
-			cut = int(split) % (len(data) + 1)
-		}
-		whole, errWhole := feed(t, cmdDecoder(d), data)
+		whole := checkSplitSame(t, func() decodeFunc { return cmdDecoder(d) }, int(split), data)
 		var c0 Command
 		checkAllocs(t, data, func(s Source) (int, error) { return d.Decode(s, &c0) })
-		parts, errParts := feed(t, cmdDecoder(d), data[:cut], data[cut:])
-		if !equalFrames(whole, parts) || (errWhole == nil) != (errParts == nil) {
-			t.Fatalf("split at %d changed the result: %q/%v vs %q/%v", cut, whole, errWhole, parts, errParts)
-		}
 		var c Command
 		for _, re := range whole {
 			n, err := d.Decode(NewBytes(re), &c)
