@@ -70,11 +70,16 @@ func splits(wire []byte) [][][]byte {
 	for i := 0; i <= len(wire); i++ {
 		out = append(out, [][]byte{wire[:i], wire[i:]})
 	}
-	var bytewise [][]byte
+	return append(out, bytewise(wire))
+}
+
+// bytewise cuts wire into one-byte chunks, for feeding it a byte at a time.
+func bytewise(wire []byte) [][]byte {
+	var out [][]byte
 	for i := range wire {
-		bytewise = append(bytewise, wire[i:i+1])
+		out = append(out, wire[i:i+1])
 	}
-	return append(out, bytewise)
+	return out
 }
 
 // checkSplits decodes wire under every split and requires the same frames.

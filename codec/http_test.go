@@ -129,7 +129,7 @@ func TestHTTPDecodeErrors(t *testing.T) {
 			}
 			// Byte by byte: the error must appear by the end of the input
 			// (never a wait for more), and only ErrNeedMore before it.
-			_, err = feed(t, httpDecoder(d), splits([]byte(tc.wire))[len(tc.wire)+1]...)
+			_, err = feed(t, httpDecoder(d), bytewise([]byte(tc.wire))...)
 			for _, want := range tc.wantErr {
 				if !errors.Is(err, want) {
 					t.Fatalf("got %v, want %v", err, want)
@@ -277,7 +277,7 @@ func TestChunkedBodyErrors(t *testing.T) {
 			if max == 0 {
 				max = 1 << 20
 			}
-			_, err := feed(t, chunkedDecoder(max), splits([]byte(tc.wire))[len(tc.wire)+1]...)
+			_, err := feed(t, chunkedDecoder(max), bytewise([]byte(tc.wire))...)
 			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), "offset") {
 				t.Fatalf("got %v, want %v with an offset", err, tc.wantErr)
 			}

@@ -110,7 +110,7 @@ func TestRESPDecodeCommandErrors(t *testing.T) {
 			}
 			// Byte by byte: the error must come as soon as the bytes show it,
 			// and ErrNeedMore before.
-			_, err = feed(t, cmdDecoder(d), splits([]byte(tc.wire))[len(tc.wire)+1]...)
+			_, err = feed(t, cmdDecoder(d), bytewise([]byte(tc.wire))...)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got %v, want %v", err, tc.wantErr)
 			}
