@@ -193,22 +193,12 @@ func TestBenchDetectsCorruption(t *testing.T) {
 }
 
 func TestBenchFlagsAndUnreachable(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, []string{"bench"}, []dispatchCase{
 		{name: "bad mode", args: []string{"-mode", "x"}, wantCode: 2, wantErr: "-mode"},
 		{name: "zero size", args: []string{"-size", "0"}, wantCode: 2, wantErr: "-size"},
 		{name: "help", args: []string{"-help"}, wantCode: 0, wantErr: "examples:"},
 		{name: "nobody listens", args: []string{"-addr", freeAddr(t), "-duration", "1s"}, wantCode: 1, wantErr: "no connection"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			checkDispatch(t, append([]string{"bench"}, tc.args...), tc.wantCode, tc.wantErr)
-		})
-	}
+	})
 }
 
 // TestBenchAllocatesNothingPerMessage runs the load generator in this

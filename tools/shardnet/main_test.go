@@ -176,6 +176,26 @@ func checkDispatch(t *testing.T, args []string, wantCode int, want ...string) {
 	}
 }
 
+// dispatchCase is a command line to run in this process and what it must
+// give.
+type dispatchCase struct {
+	name     string
+	args     []string
+	wantCode int
+	wantErr  string // a substring of the standard error
+}
+
+// runDispatchCases runs each case as a subtest, with its args after
+// prefix.
+func runDispatchCases(t *testing.T, prefix []string, cases []dispatchCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkDispatch(t, append(append([]string(nil), prefix...), tc.args...), tc.wantCode, tc.wantErr)
+		})
+	}
+}
+
 func hostPort(addr string) (string, string) {
 	i := strings.LastIndex(addr, ":")
 	return strings.Trim(addr[:i], "[]"), addr[i+1:]
@@ -212,22 +232,12 @@ func TestEchoWithNetcat(t *testing.T) {
 }
 
 func TestHelpAndErrors(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, nil, []dispatchCase{
 		{name: "top help", args: []string{"-help"}, wantCode: 0, wantErr: "commands:"},
 		{name: "echo help shows examples", args: []string{"echo", "-help"}, wantCode: 0, wantErr: "examples:"},
 		{name: "unknown command", args: []string{"nope"}, wantCode: 2, wantErr: `unknown command "nope"`},
 		{name: "bad balancer", args: []string{"echo", "-balancer", "zz", "-addr", "127.0.0.1:0"}, wantCode: 2, wantErr: "unknown balancer"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			checkDispatch(t, tc.args, tc.wantCode, tc.wantErr)
-		})
-	}
+	})
 }
 
 func TestDebugEndpointServesStats(t *testing.T) {

@@ -413,22 +413,12 @@ func TestProxyBackPressureBoundsMemory(t *testing.T) {
 }
 
 func TestProxyFlags(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, []string{"proxy"}, []dispatchCase{
 		{name: "help shows examples", args: []string{"-help"}, wantCode: 0, wantErr: "examples:"},
 		{name: "no backend", args: []string{"-listen", "127.0.0.1:0"}, wantCode: 2, wantErr: "-backend is required"},
 		{name: "backend without port", args: []string{"-listen", "127.0.0.1:0", "-backend", "localhost"}, wantCode: 2, wantErr: "want host:port"},
 		{name: "zero connect timeout", args: []string{"-backend", "127.0.0.1:1", "-connect-timeout", "0s"}, wantCode: 2, wantErr: "-connect-timeout"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			checkDispatch(t, append([]string{"proxy"}, tc.args...), tc.wantCode, tc.wantErr)
-		})
-	}
+	})
 }
 
 func TestValidBackend(t *testing.T) {
