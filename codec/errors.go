@@ -54,7 +54,7 @@ var (
 
 // maxQuoted is the most input bytes an error message quotes: enough to
 // recognise the mistake, while a hostile line of kilobytes cannot make an
-// error allocate in proportion to it (the fuzzer found that one).
+// error allocate in proportion to it.
 const maxQuoted = 32
 
 // clip returns b cut to maxQuoted bytes, for quoting input in an error.

@@ -70,11 +70,16 @@ func splits(wire []byte) [][][]byte {
 	for i := 0; i <= len(wire); i++ {
 		out = append(out, [][]byte{wire[:i], wire[i:]})
 	}
-	var bytewise [][]byte
+	return append(out, bytewise(wire))
+}
+
+// bytewise cuts wire into one-byte chunks, for feeding it a byte at a time.
+func bytewise(wire []byte) [][]byte {
+	var out [][]byte
 	for i := range wire {
-		bytewise = append(bytewise, wire[i:i+1])
+		out = append(out, wire[i:i+1])
 	}
-	return append(out, bytewise)
+	return out
 }
 
 // checkSplits decodes wire under every split and requires the same frames.
@@ -89,6 +94,29 @@ func checkSplits(t *testing.T, dec decodeFunc, wire []byte, want [][]byte) {
 			t.Fatalf("split %d chunks (first %d bytes): got %q, want %q", len(chunks), len(chunks[0]), got, want)
 		}
 	}
+}
+
+// cutAt maps a fuzzed split to a place to cut n bytes in two: 0 to n.
+func cutAt(split, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return split % (n + 1)
+}
+
+// checkSplitSame feeds data whole, then cut in two at cutAt(split,
+// len(data)), each time to a decoder fresh from newDec, and fails the test
+// unless both feeds give the same frames and both fail or neither does. It
+// returns the frames of the whole feed.
+func checkSplitSame(t *testing.T, newDec func() decodeFunc, split int, data []byte) [][]byte {
+	t.Helper()
+	cut := cutAt(split, len(data))
+	whole, errWhole := feed(t, newDec(), data)
+	parts, errParts := feed(t, newDec(), data[:cut], data[cut:])
+	if !equalFrames(whole, parts) || (errWhole == nil) != (errParts == nil) {
+		t.Fatalf("split at %d changed the result: %q/%v vs %q/%v", cut, whole, errWhole, parts, errParts)
+	}
+	return whole
 }
 
 func equalFrames(a, b [][]byte) bool {

@@ -58,16 +58,22 @@ func serveHTTPConn(c net.Conn, dec *HTTPDecoder) {
 		c.SetReadDeadline(time.Now().Add(time.Second))
 		io.Copy(io.Discard, c)
 	}
+	// retry handles a decoder's error: it reads more after ErrNeedMore and
+	// says whether to decode again; any other error is answered, and the
+	// connection is done.
+	retry := func(err error) bool {
+		if errors.Is(err, ErrNeedMore) {
+			return fill()
+		}
+		fail(err)
+		return false
+	}
 	for {
 		n, err := dec.Decode(&in, &req)
-		if errors.Is(err, ErrNeedMore) {
-			if !fill() {
-				return
-			}
-			continue
-		}
 		if err != nil {
-			fail(err)
+			if retry(err) {
+				continue
+			}
 			return
 		}
 		head := fmt.Sprintf("%s %s HTTP/1.%d", req.Method, req.Target, req.Minor)
@@ -82,14 +88,10 @@ func serveHTTPConn(c net.Conn, dec *HTTPDecoder) {
 			chunked.Reset(dec.Limits().MaxBody)
 			for !chunked.Done() {
 				data, n, err := chunked.Decode(&in)
-				if errors.Is(err, ErrNeedMore) {
-					if !fill() {
-						return
-					}
-					continue
-				}
 				if err != nil {
-					fail(err)
+					if retry(err) {
+						continue
+					}
 					return
 				}
 				body = append(body, data...)

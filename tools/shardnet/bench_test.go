@@ -193,28 +193,12 @@ func TestBenchDetectsCorruption(t *testing.T) {
 }
 
 func TestBenchFlagsAndUnreachable(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, []string{"bench"}, []dispatchCase{
 		{name: "bad mode", args: []string{"-mode", "x"}, wantCode: 2, wantErr: "-mode"},
 		{name: "zero size", args: []string{"-size", "0"}, wantCode: 2, wantErr: "-size"},
 		{name: "help", args: []string{"-help"}, wantCode: 0, wantErr: "examples:"},
-		{name: "nobody listens", args: []string{"-addr", deadAddr(t), "-duration", "1s"}, wantCode: 1, wantErr: "no connection"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if code := dispatch(append([]string{"bench"}, tc.args...), &stdout, &stderr); code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\n%s", code, tc.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tc.wantErr) {
-				t.Fatalf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
-			}
-		})
-	}
+		{name: "nobody listens", args: []string{"-addr", freeAddr(t), "-duration", "1s"}, wantCode: 1, wantErr: "no connection"},
+	})
 }
 
 // TestBenchAllocatesNothingPerMessage runs the load generator in this

@@ -15,8 +15,14 @@ import (
 )
 
 // serveDebug serves pprof and the engine's per-shard stats on a loopback
-// address. It builds its own mux and expvar map rather than using the
-// packages' globals, so nothing is registered process-wide.
+// address, through a mux and an expvar map of its own: its /debug/vars
+// shows the "shardnet" stats and nothing else.
+//
+// Importing net/http/pprof and expvar does register handlers process-wide,
+// at init: /debug/pprof/* and /debug/vars on http.DefaultServeMux, and
+// expvar publishes "cmdline" and "memstats". The command never serves
+// http.DefaultServeMux, so those stay unreachable unless other code in
+// the process serves it.
 func serveDebug(addr string, e *engine.Engine) (stop func(), err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -5,20 +5,8 @@ package main
 import (
 	"io"
 
-	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/handlers"
 )
-
-// echoHandler writes back whatever arrives, without a copy on the read side.
-type echoHandler struct{ engine.BaseHandler }
-
-func (echoHandler) OnTraffic(c *engine.Conn) {
-	b, _ := c.Next(c.Buffered())
-	c.Write(b)
-}
-
-// OnReadEOF closes after the echoed bytes are out: the peer's half-close
-// ends the conversation.
-func (echoHandler) OnReadEOF(c *engine.Conn) { c.Close() }
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
@@ -29,9 +17,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
   shardnet echo -reuseport -idle 30s -stats 1s   # kernel balancing, idle timeout, stats each second
   echo hello | nc -N 127.0.0.1 7000              # try it
 `, stderr)
-	sf.register(fs)
+	sf.register(fs, defaultAddr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return serve("echo", &sf, echoHandler{}, nil, stdout, stderr)
+	return serve("echo", &sf, handlers.Echo{}, nil, stdout, stderr)
 }

@@ -4,11 +4,7 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"runtime"
-	"strings"
 	"time"
 
 	"github.com/shardnet/shardnet/codec"
@@ -20,16 +16,6 @@ import (
 // a partial head, a buffer) forever; 10 s is long enough for a browser's
 // keep-alive and short enough to shed slowloris clients quickly.
 const httpDefaultIdle = 10 * time.Second
-
-// httpMaxBatch is how many response bytes one OnTraffic gathers before it
-// hands them to the connection: a client that pipelines thousands of small
-// requests into one read gets its answers in bounded pieces, so the shard's
-// scratch buffer stays small.
-const httpMaxBatch = 64 << 10
-
-// httpMaxScratch is the capacity past which a shard drops its response
-// scratch buffer instead of keeping it for the next batch.
-const httpMaxScratch = 1 << 20
 
 // The bodies the server answers with.
 const (
@@ -108,24 +94,14 @@ func newHTTPHandler(n int, headTimeout time.Duration) *httpHandler {
 	now := time.Now()
 	for i := range h.shards {
 		h.shards[i].date = codec.AppendDate(make([]byte, 0, 32), now)
-		h.shards[i].out = make([]byte, 0, 4096)
+		h.shards[i].out = make([]byte, 0, replyScratch)
 	}
 	return h
 }
 
 // OnBoot checks that the engine runs as many shards as the per-shard
-// state was made for (httpShardCount must agree with the engine's default).
-func (h *httpHandler) OnBoot(e *engine.Engine) error {
-	return httpCheckShards(e, len(h.shards))
-}
-
-// httpCheckShards is OnBoot's check, shared by the http and kv handlers.
-func httpCheckShards(e *engine.Engine, made int) error {
-	if e.Shards() != made {
-		return fmt.Errorf("per-shard state made for %d shards, engine runs %d", made, e.Shards())
-	}
-	return nil
-}
+// state was made for.
+func (h *httpHandler) OnBoot(e *engine.Engine) error { return checkShards(e, len(h.shards)) }
 
 // OnOpen gives the connection its state.
 func (h *httpHandler) OnOpen(c *engine.Conn) error {
@@ -147,18 +123,9 @@ func (h *httpHandler) OnTraffic(c *engine.Conn) {
 	sh := &h.shards[c.Shard()]
 	for {
 		out, v, began := h.serve(c, st, sh)
-		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
-				// Past WithMaxQueuedOutput: the client sends and never
-				// reads. Drop it rather than buffer without bound.
-				c.Abort()
-				return
-			}
+		if !sendReplies(c, out, &sh.out) {
+			return
 		}
-		if cap(out) > httpMaxScratch {
-			out = make([]byte, 0, 4096)
-		}
-		sh.out = out[:0]
 		switch v {
 		case httpFull:
 			continue
@@ -203,7 +170,7 @@ const (
 // hot path can be measured in-process without sockets.
 func (h *httpHandler) serve(src codec.Source, st *httpConn, sh *httpShard) (out []byte, v httpVerdict, began bool) {
 	out = sh.out[:0]
-	for len(out) < httpMaxBatch {
+	for len(out) < replyMaxBatch {
 		if st.inBody {
 			var done bool
 			if out, done, v = h.discardBody(src, st, sh, out); !done {
@@ -345,26 +312,8 @@ func httpAppendError(out []byte, sh *httpShard, status int) []byte {
 	return append(out, '\n')
 }
 
-// httpShardCount is the number of shards the engine will run for sf (as
-// serve and the engine's default decide it), so a handler can size its
-// per-shard state before the engine starts.
-func httpShardCount(sf *serverFlags) int {
-	if sf.shards > 0 {
-		return sf.shards
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
 // httpAddr is the http command's default address.
 const httpAddr = "127.0.0.1:8080"
-
-// httpDefaultAddr makes -addr's help name def as the default, in place of
-// the echo server's port that the shared flag text gives. The caller sets
-// the address itself when -addr is not given.
-func httpDefaultAddr(fs *flag.FlagSet, def string) {
-	f := fs.Lookup("addr")
-	f.Usage = strings.Replace(f.Usage, "(default 127.0.0.1:7000)", "(default "+def+")", 1)
-}
 
 // runHTTP is the http command.
 func runHTTP(args []string, stdout, stderr io.Writer) int {
@@ -377,17 +326,13 @@ pipelining; a request head must arrive whole within -idle of its first byte.`, `
   curl -i http://127.0.0.1:8080/plaintext              # try it
   wrk -t2 -c64 -d10s http://127.0.0.1:8080/plaintext   # load it
 `, stderr)
-	sf.register(fs)
-	httpDefaultAddr(fs, httpAddr)
+	sf.register(fs, httpAddr)
 	sf.idle = httpDefaultIdle
 	fs.Lookup("idle").DefValue = httpDefaultIdle.String()
 	fs.Lookup("idle").Usage = "close connections idle this long, and those whose request head is not whole this long after its first byte (0: never)"
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(sf.addrs) == 0 {
-		sf.addrs = addrList{httpAddr}
-	}
-	h := newHTTPHandler(httpShardCount(&sf), sf.idle)
+	h := newHTTPHandler(sf.shardCount(), sf.idle)
 	return serve("http", &sf, h, []engine.Option{engine.WithTick(time.Second)}, stdout, stderr)
 }

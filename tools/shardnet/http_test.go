@@ -203,23 +203,14 @@ func TestHTTPWithCurl(t *testing.T) {
 // (-v writes the connection reuse to stderr).
 func runCurl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := execOutput(30*time.Second, "curl", args...)
+	needTool(t, "curl")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "curl", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("curl %v: %v\n%s", args, err, out)
 	}
-	return out
-}
-
-// execOutput runs a program with a deadline and returns its standard output
-// and error interleaved.
-func execOutput(timeout time.Duration, name string, args ...string) (string, error) {
-	if _, err := exec.LookPath(name); err != nil {
-		return "", fmt.Errorf("%s is not installed (.ci/run installs it): %w", name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+	return string(out)
 }
 
 // wrkSummary is what the tests read from wrk's report.
@@ -574,15 +565,7 @@ func TestHTTPAndKVHelp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if code := dispatch(tc.args, &stdout, &stderr); code != 0 {
-				t.Fatalf("exit code %d:\n%s", code, stderr.String())
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("help lacks %q:\n%s", w, stderr.String())
-				}
-			}
+			checkDispatch(t, tc.args, 0, tc.want...)
 		})
 	}
 }

@@ -15,13 +15,6 @@ import (
 // expired keys (Redis's active expiry runs 10 times a second too).
 const kvSweepEvery = 100 * time.Millisecond
 
-// kvMaxBatch and kvMaxScratch bound a shard's reply buffer, as
-// httpMaxBatch and httpMaxScratch do for http.
-const (
-	kvMaxBatch   = 64 << 10
-	kvMaxScratch = 1 << 20
-)
-
 // kvShard is what one shard reuses for every command: the parsed command,
 // the reply buffer, stripe scratch and the command's clock. A callback
 // finishes with them before the next one runs. Loop only.
@@ -53,14 +46,14 @@ func newKVHandler(n int) *kvHandler {
 	}
 	h := &kvHandler{dec: dec, store: newKVStore(), cmds: kvCommandTable(), shards: make([]kvShard, n)}
 	for i := range h.shards {
-		h.shards[i].out = make([]byte, 0, 4096)
+		h.shards[i].out = make([]byte, 0, replyScratch)
 		h.shards[i].idx = make([]int, 0, kvStripes)
 	}
 	return h
 }
 
 // OnBoot checks that the engine runs as many shards as h was made for.
-func (h *kvHandler) OnBoot(e *engine.Engine) error { return httpCheckShards(e, len(h.shards)) }
+func (h *kvHandler) OnBoot(e *engine.Engine) error { return checkShards(e, len(h.shards)) }
 
 // OnTick sweeps this shard's share of the stripes for expired keys.
 func (h *kvHandler) OnTick(shard int) { h.store.sweep(shard, len(h.shards)) }
@@ -70,18 +63,9 @@ func (h *kvHandler) OnTraffic(c *engine.Conn) {
 	sh := &h.shards[c.Shard()]
 	for {
 		out, v := h.serve(c, sh)
-		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
-				// Past WithMaxQueuedOutput: the client sends and never
-				// reads. Drop it rather than buffer without bound.
-				c.Abort()
-				return
-			}
+		if !sendReplies(c, out, &sh.out) {
+			return
 		}
-		if cap(out) > kvMaxScratch {
-			out = make([]byte, 0, 4096)
-		}
-		sh.out = out[:0]
 		switch v {
 		case kvFull:
 			continue
@@ -106,7 +90,7 @@ const (
 // so it can be tested without sockets.
 func (h *kvHandler) serve(src codec.Source, sh *kvShard) ([]byte, kvVerdict) {
 	out := sh.out[:0]
-	for len(out) < kvMaxBatch {
+	for len(out) < replyMaxBatch {
 		n, err := h.dec.Decode(src, &sh.cmd)
 		if errors.Is(err, codec.ErrNeedMore) {
 			return out, kvIdle
@@ -176,14 +160,10 @@ expire on access and in a sweep ten times a second.`, `  shardnet kv            
   redis-cli -p 6380 SET greeting hello EX 60            # try it
   redis-benchmark -p 6380 -t ping,set,get,incr,mset -q  # load it
 `, stderr)
-	sf.register(fs)
-	httpDefaultAddr(fs, kvAddr)
+	sf.register(fs, kvAddr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(sf.addrs) == 0 {
-		sf.addrs = addrList{kvAddr}
-	}
-	h := newKVHandler(httpShardCount(&sf))
+	h := newKVHandler(sf.shardCount())
 	return serve("kv", &sf, h, []engine.Option{engine.WithTick(kvSweepEvery)}, stdout, stderr)
 }

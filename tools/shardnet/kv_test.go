@@ -235,26 +235,12 @@ func TestKVWithRedisBenchmark(t *testing.T) {
 	s.stop(t)
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port := hostPort(l.Addr().String())
-	return port
-}
-
 // startRedis runs a real redis-server without persistence on a free
 // loopback port and returns the port; it is killed when the test ends.
 func startRedis(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is not installed (.ci/run installs it): %v", err)
-	}
-	port := freePort(t)
+	needTool(t, "redis-server")
+	_, port := hostPort(freeAddr(t))
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

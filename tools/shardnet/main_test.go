@@ -59,12 +59,19 @@ var listenRe = regexp.MustCompile(`listening on (\w+)://(\S+?)[ ,]`)
 // startServer runs "shardnet args..." and waits for its start-up line.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startProcess(t, os.Stderr, args...)
+}
+
+// startProcess is startServer with the server's standard error going to
+// stderr.
+func startProcess(t *testing.T, stderr io.Writer, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +126,7 @@ func (s *server) stop(t *testing.T) string {
 // its standard output.
 func runClient(t *testing.T, stdin string, name string, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
-	}
+	needTool(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -133,6 +138,62 @@ func runClient(t *testing.T, stdin string, name string, args ...string) string {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
 	}
 	return string(out)
+}
+
+// needTool fails the test if the program name is not installed.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on: a port that was
+// just free.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// checkDispatch runs the command line args in this process and requires
+// exit code wantCode and each of want in its standard error.
+func checkDispatch(t *testing.T, args []string, wantCode int, want ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(args, &stdout, &stderr); code != wantCode {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, wantCode, stderr.String())
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+		}
+	}
+}
+
+// dispatchCase is a command line to run in this process and what it must
+// give.
+type dispatchCase struct {
+	name     string
+	args     []string
+	wantCode int
+	wantErr  string // a substring of the standard error
+}
+
+// runDispatchCases runs each case as a subtest, with its args after
+// prefix.
+func runDispatchCases(t *testing.T, prefix []string, cases []dispatchCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkDispatch(t, append(append([]string(nil), prefix...), tc.args...), tc.wantCode, tc.wantErr)
+		})
+	}
 }
 
 func hostPort(addr string) (string, string) {
@@ -171,39 +232,16 @@ func TestEchoWithNetcat(t *testing.T) {
 }
 
 func TestHelpAndErrors(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, nil, []dispatchCase{
 		{name: "top help", args: []string{"-help"}, wantCode: 0, wantErr: "commands:"},
 		{name: "echo help shows examples", args: []string{"echo", "-help"}, wantCode: 0, wantErr: "examples:"},
 		{name: "unknown command", args: []string{"nope"}, wantCode: 2, wantErr: `unknown command "nope"`},
 		{name: "bad balancer", args: []string{"echo", "-balancer", "zz", "-addr", "127.0.0.1:0"}, wantCode: 2, wantErr: "unknown balancer"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := dispatch(tc.args, &stdout, &stderr)
-			if code != tc.wantCode {
-				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tc.wantErr) {
-				t.Fatalf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
-			}
-		})
-	}
+	})
 }
 
 func TestDebugEndpointServesStats(t *testing.T) {
-	// Take a free loopback port for the debug listener.
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	debugAddr := probe.Addr().String()
-	probe.Close()
+	debugAddr := freeAddr(t)
 	s := startServer(t, "echo", "-addr", "127.0.0.1:0", "-shards", "2", "-debug", debugAddr)
 	var vars struct {
 		Shardnet struct {
@@ -235,11 +273,6 @@ func TestDebugEndpointServesStats(t *testing.T) {
 	resp.Body.Close()
 	s.stop(t)
 
-	var stdout, stderr bytes.Buffer
-	if code := dispatch([]string{"echo", "-addr", "127.0.0.1:0", "-debug", "0.0.0.0:6060"}, &stdout, &stderr); code != 1 {
-		t.Fatalf("non-loopback -debug: exit %d, want 1", code)
-	}
-	if !strings.Contains(stderr.String(), "not a loopback address") {
-		t.Fatalf("stderr: %s", stderr.String())
-	}
+	// A non-loopback -debug address is refused.
+	checkDispatch(t, []string{"echo", "-addr", "127.0.0.1:0", "-debug", "0.0.0.0:6060"}, 1, "not a loopback address")
 }

@@ -47,7 +47,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
 `, stderr)
-	sf.register(fs)
+	sf.register(fs, defaultAddr)
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
 	fs.DurationVar(&connectTimeout, "connect-timeout", 3*time.Second, "give up connecting to a backend after this long")

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"unsafe"
-
+	"github.com/shardnet/shardnet/internal/rawio"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,17 +30,20 @@ const (
 	// spliceLeadRead is the engine's read buffer in -splice mode: the
 	// bytes each readiness costs a copy before splicing takes over. Reads
 	// shorter than it emptied the socket and are relayed by copy, so small
-	// messages never pay for splice's extra syscalls. Measured here (iperf3
-	// and bench 64 B x 16 through the proxy): 16 KiB kept bulk at splice's
-	// ~300 ms of proxy CPU per GB (copy: ~650) and small messages at the
-	// copy path's rate, where 512 B cost them 40%.
+	// messages never pay for splice's extra syscalls. 16 KiB is small
+	// beside bulk transfers, which splicing carries at about half the
+	// proxy CPU of copying, and large enough that pipelined small messages
+	// fit in one lead: a much smaller lead sends them through splice and
+	// costs them a large part of their rate.
 	spliceLeadRead = 16 << 10
 	// spliceBudget caps the bytes one OnTraffic splices, so one busy pair
 	// cannot starve the others on its shard.
 	spliceBudget = 1 << 20
 	// splicePipe is the pipe size asked for (F_SETPIPE_SZ); the kernel's
 	// 64 KiB default is kept if it refuses.
-	splicePipe  = 256 << 10
+	splicePipe = 256 << 10
+	// spliceFlags keep every splice non-blocking, as rawio.Splice needs:
+	// the sockets and the pipe are non-blocking too.
 	spliceFlags = unix.SPLICE_F_NONBLOCK | unix.SPLICE_F_MOVE
 )
 
@@ -79,38 +81,6 @@ func (s *spliceState) close() {
 	}
 }
 
-// rawSplice is splice(2) without offsets, through RawSyscall for the reason
-// the engine's reads and writes use it (engine/io_linux.go): every fd here
-// is non-blocking and the flags say SPLICE_F_NONBLOCK, so the call never
-// blocks, and skipping the scheduler's syscall enter/exit keeps sysmon off
-// the shard's core. EINTR is retried; EAGAIN is returned.
-func rawSplice(in, out, n int) (int, error) {
-	for {
-		m, _, errno := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), spliceFlags)
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return 0, errno
-		}
-		return int(m), nil
-	}
-}
-
-// rawPipeRead reads the pipe into b; see rawSplice for why it is raw.
-func rawPipeRead(fd int, b []byte) (int, error) {
-	for {
-		m, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return 0, errno
-		}
-		return int(m), nil
-	}
-}
-
 // spliceMore splices from src's socket to dst's while both allow it. It
 // writes to dst's socket directly, so it runs only while dst has nothing
 // queued in the engine: otherwise bytes would overtake each other.
@@ -137,7 +107,7 @@ func (d *direction) spliceMore() {
 	}
 	srcFd := d.src.Fd()
 	for moved := 0; moved < spliceBudget; {
-		n, err := rawSplice(srcFd, d.sp.w, d.sp.size)
+		n, err := rawio.Splice(srcFd, d.sp.w, d.sp.size, spliceFlags)
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -169,7 +139,7 @@ func (d *direction) spliceMore() {
 func (d *direction) drainPipe() bool {
 	dstFd := d.dst.Fd()
 	for d.sp.n > 0 {
-		m, err := rawSplice(d.sp.r, dstFd, d.sp.n)
+		m, err := rawio.Splice(d.sp.r, dstFd, d.sp.n, spliceFlags)
 		switch {
 		case err == nil && m > 0:
 			d.sp.n -= m
@@ -231,7 +201,7 @@ func (d *direction) flushPipe() {
 	d.sp.stalled = false
 	for d.sp.n > 0 {
 		buf := d.p.pool.get(d.sp.n)
-		n, err := rawPipeRead(d.sp.r, buf)
+		n, err := rawio.Read(d.sp.r, buf)
 		if n <= 0 || err != nil {
 			d.p.pool.put(buf)
 			d.dst.Abort() // the pipe lost bytes: the stream is broken

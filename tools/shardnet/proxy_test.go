@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,52 +55,15 @@ func (s *syncBuffer) String() string {
 func startProxy(t *testing.T, backends []string, extra ...string) (*server, *syncBuffer) {
 	t.Helper()
 	args := append([]string{"proxy", "-listen", "127.0.0.1:0", "-backend", strings.Join(backends, ",")}, extra...)
-	cmd := exec.Command(binary, args...)
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	stderr := &syncBuffer{}
-	cmd.Stderr = io.MultiWriter(stderr, os.Stderr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, stdout: bufio.NewReader(pipe)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	line, err := s.stdout.ReadString('\n')
-	m := listenRe.FindStringSubmatch(line + " ")
-	if err != nil || m == nil {
-		t.Fatalf("proxy start-up line %q: %v\n%s", line, err, stderr.String())
-	}
-	s.addr = m[2]
-	return s, stderr
-}
-
-// deadAddr returns a loopback address nothing listens on: a port that was
-// just free.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return startProcess(t, io.MultiWriter(stderr, os.Stderr), args...), stderr
 }
 
 func TestProxyIperf3(t *testing.T) {
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		t.Fatalf("iperf3 is not installed (.ci/run installs it): %v", err)
-	}
+	needTool(t, "iperf3")
 	for _, mode := range proxyModes {
 		t.Run(mode.name, func(t *testing.T) {
-			_, port := hostPort(deadAddr(t))
+			_, port := hostPort(freeAddr(t))
 			srv := exec.Command("iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", port)
 			out, err := srv.StdoutPipe()
 			if err != nil {
@@ -295,13 +257,13 @@ func TestProxyBackendDown(t *testing.T) {
 	}{
 		{
 			name:      "one of two down",
-			backends:  []string{deadAddr(t), echo.addr},
+			backends:  []string{freeAddr(t), echo.addr},
 			wantReply: true,
 			wantLog:   []string{"is down", "skipping it for"},
 		},
 		{
 			name:     "all down",
-			backends: []string{deadAddr(t), deadAddr(t)},
+			backends: []string{freeAddr(t), freeAddr(t)},
 			wantLog:  []string{"no backend answered"},
 		},
 	}
@@ -345,18 +307,12 @@ func btoi(b bool) int {
 // vmRSS reads a process's resident set size in bytes.
 func vmRSS(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	status := fmt.Sprintf("/proc/%d/status", pid)
+	rss, ok := rssOf(status)
+	if !ok {
+		t.Fatalf("no VmRSS in %s", status)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return rss
 }
 
 func TestProxyBackPressureBoundsMemory(t *testing.T) {
@@ -457,28 +413,12 @@ func TestProxyBackPressureBoundsMemory(t *testing.T) {
 }
 
 func TestProxyFlags(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
+	runDispatchCases(t, []string{"proxy"}, []dispatchCase{
 		{name: "help shows examples", args: []string{"-help"}, wantCode: 0, wantErr: "examples:"},
 		{name: "no backend", args: []string{"-listen", "127.0.0.1:0"}, wantCode: 2, wantErr: "-backend is required"},
 		{name: "backend without port", args: []string{"-listen", "127.0.0.1:0", "-backend", "localhost"}, wantCode: 2, wantErr: "want host:port"},
 		{name: "zero connect timeout", args: []string{"-backend", "127.0.0.1:1", "-connect-timeout", "0s"}, wantCode: 2, wantErr: "-connect-timeout"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if code := dispatch(append([]string{"proxy"}, tc.args...), &stdout, &stderr); code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\n%s", code, tc.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tc.wantErr) {
-				t.Fatalf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
-			}
-		})
-	}
+	})
 }
 
 func TestValidBackend(t *testing.T) {

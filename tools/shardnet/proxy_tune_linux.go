@@ -5,21 +5,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// How the proxy's sockets and reads are sized, and why. Measured with the
-// benchmark's proxy suite (iperf3, one stream, the proxy alone on CPU 0,
-// iperf3's client and server together on CPU 1, five interleaved rounds
-// against HAProxy 2.x with its defaults): on loopback the kernel runs TCP's
-// transmit and receive work in whichever context sends, so where the
-// proxy's reads and writes happen decides which CPU pays for it, and the
-// busier CPU sets the rate.
+// How the proxy's sockets and reads are sized, and why. On loopback the
+// kernel runs TCP's transmit and receive work in whichever context sends,
+// so where the proxy's reads and writes happen decides which CPU pays for
+// it, and the busier CPU sets the rate. The measurements behind these
+// sizes (iperf3 through the proxy against HAProxy) are in
+// benchmarks/README.md.
 
 const (
 	// proxyReadBuf is the engine's read buffer on the copy path: one read
-	// per readiness moves up to this much. At the engine's 64 KiB the
-	// proxy paid 550-600 ns of CPU per KiB relayed and was the bottleneck
-	// (0.73-0.85 of HAProxy); at 256 KiB it pays ~360 and iperf3's side
-	// of the machine becomes the limit (0.97). 512 KiB and 1 MiB measured
-	// the same as 256 KiB.
+	// per readiness moves up to this much. At the engine's default 64 KiB
+	// the proxy's CPU per byte relayed makes it the bottleneck; at 256 KiB
+	// it pays about a third less and the other side of the transfer sets
+	// the rate. Larger buffers save nothing more.
 	proxyReadBuf = 256 << 10
 
 	// proxyNotSentLowat is TCP_NOTSENT_LOWAT on both sockets of a pair, on
@@ -27,16 +25,13 @@ const (
 	// is queued but not yet sent. Without it the kernel lets megabytes
 	// wait in the proxy's send queue, and the receiver's ACKs, processed on
 	// the receiver's CPU, transmit them there; with it the proxy sends
-	// from its own writes. iperf3's CPU per KiB fell from ~410 to ~365 ns,
-	// the proxy's rose from ~360 to ~380, and throughput went from 0.97 to
-	// 1.08 of HAProxy (128 KiB: 1.06, with more proxy CPU). It bounds only
-	// unsent bytes, not the window, so it costs nothing on long fat links.
+	// from its own writes, which costs it a little CPU and spares the
+	// receiver more. It bounds only unsent bytes, not the window, so it
+	// costs nothing on long fat links.
 	proxyNotSentLowat = 256 << 10
 
-	// spliceNotSentLowat is the same for -splice: 0.92 of HAProxy without
-	// it, 1.06 with 256 or 512 KiB (128 KiB: 0.96); 512 KiB kept the
-	// proxy's CPU lowest (~305 ns per KiB against ~350 at 256 KiB, and
-	// HAProxy's ~320), as fewer splices to dst end short.
+	// spliceNotSentLowat is the same for -splice, larger because fewer
+	// splices to dst then end short, which keeps the proxy's CPU lowest.
 	spliceNotSentLowat = 512 << 10
 )
 

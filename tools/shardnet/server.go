@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -18,18 +19,23 @@ import (
 	"github.com/shardnet/shardnet/engine"
 )
 
+// defaultAddr is what a server command serves when -addr is not given and
+// the command has no address of its own (http and kv have).
+const defaultAddr = "127.0.0.1:7000"
+
 // serverFlags are the flags every server command shares.
 type serverFlags struct {
-	addrs     addrList
-	shards    int
-	balancer  string
-	reusePort bool
-	pin       bool
-	idle      time.Duration
-	busyPoll  time.Duration
-	stats     time.Duration
-	debug     string
-	verbose   bool
+	addrs       addrList
+	defaultAddr string // served when -addr is not given
+	shards      int
+	balancer    string
+	reusePort   bool
+	pin         bool
+	idle        time.Duration
+	busyPoll    time.Duration
+	stats       time.Duration
+	debug       string
+	verbose     bool
 }
 
 // addrList is a repeatable, comma-separated -addr flag.
@@ -46,8 +52,11 @@ func (a *addrList) Set(v string) error {
 	return nil
 }
 
-func (sf *serverFlags) register(fs *flag.FlagSet) {
-	fs.Var(&sf.addrs, "addr", "address to serve, repeatable or comma-separated: host:port, tcp://, tcp4://, tcp6://, unix:///path (default 127.0.0.1:7000)")
+// register adds the shared flags to fs; defaultAddr is served when -addr is
+// not given.
+func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
+	sf.defaultAddr = defaultAddr
+	fs.Var(&sf.addrs, "addr", "address to serve, repeatable or comma-separated: host:port, tcp://, tcp4://, tcp6://, unix:///path (default "+defaultAddr+")")
 	fs.IntVar(&sf.shards, "shards", 0, "number of shards (default GOMAXPROCS)")
 	fs.StringVar(&sf.balancer, "balancer", "rr", "how connections are spread over shards: rr|lc|hash|p2c")
 	fs.BoolVar(&sf.reusePort, "reuseport", false, "one SO_REUSEPORT listener per shard (the kernel balances; -balancer does not apply)")
@@ -81,12 +90,31 @@ func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
 	return opts, nil
 }
 
+// shardCount is the number of shards the engine will run for these flags
+// (as the engine's default decides it), so a handler can size its
+// per-shard state before the engine starts.
+func (sf *serverFlags) shardCount() int {
+	if sf.shards > 0 {
+		return sf.shards
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// checkShards is the OnBoot check of a handler whose per-shard state was
+// made for shardCount shards.
+func checkShards(e *engine.Engine, made int) error {
+	if e.Shards() != made {
+		return fmt.Errorf("per-shard state made for %d shards, engine runs %d", made, e.Shards())
+	}
+	return nil
+}
+
 // serve starts the engine on the flags' addresses, prints the start-up
 // line, and runs until SIGINT or SIGTERM; then it stops gracefully and
 // prints the totals.
 func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option, stdout, stderr io.Writer) int {
 	if len(sf.addrs) == 0 {
-		sf.addrs = addrList{"127.0.0.1:7000"}
+		sf.addrs = addrList{sf.defaultAddr}
 	}
 	opts, err := sf.options(stderr)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/handlers"
 )
 
 // soakReport is what a soak client prints each second, one JSON line.
@@ -43,21 +44,28 @@ type processSample struct {
 
 func sampleProcess() processSample {
 	s := processSample{Goroutines: runtime.NumGoroutine()}
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmRSS:") {
-				f := strings.Fields(line)
-				if len(f) >= 2 {
-					kb, _ := strconv.ParseInt(f[1], 10, 64)
-					s.RSS = kb << 10
-				}
-			}
-		}
-	}
+	s.RSS, _ = rssOf("/proc/self/status")
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		s.Fds = len(ents)
 	}
 	return s
+}
+
+// rssOf reads a process's resident set size, in bytes, from its
+// /proc/<pid>/status file; ok is false if the file cannot be read or has
+// no VmRSS line.
+func rssOf(statusFile string) (rss int64, ok bool) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, true
+		}
+	}
+	return 0, false
 }
 
 // runSoak runs the echo server in this process and load from client child
@@ -99,7 +107,7 @@ RLIMIT_NOFILE, net.ipv4.ip_local_port_range, net.core.somaxconn and fs.nr_open.
 	}
 	runtime.GC()
 	base := sampleProcess()
-	e, err := engine.Serve(echoHandler{}, []string{"tcp://0.0.0.0:0"}, opts...)
+	e, err := engine.Serve(handlers.Echo{}, []string{"tcp://0.0.0.0:0"}, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet soak: %v\n", err)
 		return 1

@@ -1,6 +1,7 @@
 // Command peer-shardnet is the benchmark echo and HTTP plaintext server on
-// shardnet's engine: OnTraffic on its shards (one per -loops). Flags, signals
-// and the shared HTTP behaviour are in ../../internal/peer.
+// shardnet's engine: OnTraffic on its shards (one per -loops). Its echo
+// handler is the shardnet command's (tools/handlers); flags, signals and the
+// shared HTTP behaviour are in ../../internal/peer.
 package main
 
 import (
@@ -8,16 +9,10 @@ import (
 
 	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/handlers"
 )
 
-// shardnetEcho and shardnetHTTP run on shardnet's shards (one per -loops).
-type shardnetEcho struct{ engine.BaseHandler }
-
-func (shardnetEcho) OnTraffic(c *engine.Conn) {
-	b, _ := c.Next(c.Buffered())
-	c.Write(b)
-}
-
+// shardnetHTTP runs on shardnet's shards (one per -loops).
 type shardnetHTTP struct{ engine.BaseHandler }
 
 // OnTraffic parses straight from the engine's Conn, which is a codec.Source.
@@ -38,7 +33,7 @@ func (shardnetHTTP) OnTraffic(c *engine.Conn) {
 var busyPoll = flag.Duration("busy-poll", 0, "engine.WithBusyPoll (0: off, the default every suite uses)")
 
 func serveShardnet(addr, mode string, loops int) error {
-	var h engine.Handler = shardnetEcho{}
+	var h engine.Handler = handlers.Echo{}
 	if mode == "http" {
 		h = shardnetHTTP{}
 	}
