@@ -82,14 +82,17 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 		go s.run()
 	}
 	e.running = true
+	if err := h.OnBoot(e); err != nil {
+		e.Stop(context.Background())
+		return nil, fmt.Errorf("engine: OnBoot: %w", err)
+	}
+	// The ticks start after OnBoot, so what OnBoot set up (per-shard
+	// state a handler sizes there) is there for every OnTick: the task
+	// queue orders the two.
 	if cfg.tick > 0 {
 		for _, s := range e.shards {
 			_ = s.loop.Submit(func() { s.loop.Every(cfg.tick, func() { e.h.OnTick(s.idx); s.flushDirty() }) })
 		}
-	}
-	if err := h.OnBoot(e); err != nil {
-		e.Stop(context.Background())
-		return nil, fmt.Errorf("engine: OnBoot: %w", err)
 	}
 	return e, nil
 }

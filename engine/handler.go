@@ -8,7 +8,8 @@ package engine
 // wraps ErrPanic), is logged, and the shard carries on.
 type Handler interface {
 	// OnBoot runs once, when New has started the shards and before any
-	// listener accepts.
+	// listener accepts or any OnTick runs, so it may set up the state
+	// those use (per-shard tables sized by e.Shards()).
 	OnBoot(e *Engine) error
 
 	// OnOpen runs when a connection joins its shard. It may write (a
