@@ -94,7 +94,9 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 		return total, nil
 	}
 	for _, b := range bs {
-		c.queueCopy(b)
+		if len(b) > 0 {
+			c.queueCopy(b)
+		}
 	}
 	c.markDirty()
 	return total, nil

@@ -38,9 +38,12 @@ func (s *shardCtx) flushDirty() {
 // already running takes them, in order. A panic in a hook leaves the rest
 // to run, each once, before it goes on to the caller's panic guard.
 func (s *shardCtx) runReleases() {
-	if s.releasing || s.releaseNext == len(s.releases) {
-		return
+	if !s.releasing && s.releaseNext < len(s.releases) {
+		s.runDueReleases() // out of line: most flushes finish no hook
 	}
+}
+
+func (s *shardCtx) runDueReleases() {
 	s.releasing = true
 	defer s.endReleases()
 	for s.releaseNext < len(s.releases) {
@@ -57,7 +60,7 @@ func (s *shardCtx) runReleases() {
 func (s *shardCtx) endReleases() {
 	s.releasing = false
 	if s.releaseNext < len(s.releases) {
-		s.runReleases()
+		s.runDueReleases()
 		return
 	}
 	s.releases = s.releases[:0]
