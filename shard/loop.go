@@ -85,16 +85,10 @@ func New(opts ...Option) (*Loop, error) {
 // ErrClosed if it was closed before Run began, and a wrapped error if
 // epoll_wait or pinning fails.
 func (l *Loop) Run() error {
-	if l.closing.Load() {
-		return ErrClosed
-	}
-	if !l.runMu.TryLock() {
-		return ErrRunning
+	if err := l.acquire(); err != nil {
+		return err
 	}
 	defer l.runMu.Unlock()
-	if l.released {
-		return ErrClosed
-	}
 	runtime.LockOSThread()
 	if l.cfg.cpu >= 0 {
 		if err := pinThread(l.cfg.cpu); err != nil {
@@ -127,22 +121,33 @@ func (l *Loop) Run() error {
 	}
 }
 
-// RunOnce runs one round: it waits for events (only if block is true, and
-// then no longer than the nearest timer), dispatches them, fires due timers
-// and runs queued tasks. A pending Exit or Break is consumed. It returns
-// ErrRunning if another goroutine is running the loop and ErrClosed after
-// Close.
-func (l *Loop) RunOnce(block bool) error {
+// acquire takes the right to run the loop (runMu) for Run or RunOnce:
+// ErrClosed after Close, ErrRunning while another goroutine runs it. On
+// success the caller unlocks runMu when it is done.
+func (l *Loop) acquire() error {
 	if l.closing.Load() {
 		return ErrClosed
 	}
 	if !l.runMu.TryLock() {
 		return ErrRunning
 	}
-	defer l.runMu.Unlock()
 	if l.released {
+		l.runMu.Unlock()
 		return ErrClosed
 	}
+	return nil
+}
+
+// RunOnce runs one round: it waits for events (only if block is true, and
+// then no longer than the nearest timer), dispatches them, fires due timers
+// and runs queued tasks. A pending Exit or Break is consumed. It returns
+// ErrRunning if another goroutine is running the loop and ErrClosed after
+// Close.
+func (l *Loop) RunOnce(block bool) error {
+	if err := l.acquire(); err != nil {
+		return err
+	}
+	defer l.runMu.Unlock()
 	// Locked for the round so that Close from a callback recognises the
 	// loop's own thread.
 	runtime.LockOSThread()

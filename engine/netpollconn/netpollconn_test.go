@@ -141,11 +141,7 @@ func TestReadTimeoutAndEOF(t *testing.T) {
 		got <- err
 		return err
 	})
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := dialT(t, addr)
 	start := time.Now()
 	nc.Write([]byte("abc"))
 	select {
@@ -173,11 +169,7 @@ func TestBlockedReadEndsWhenPeerHalfCloses(t *testing.T) {
 		got <- err
 		return err
 	})
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := dialT(t, addr)
 	nc.Write([]byte("abc"))
 	time.Sleep(50 * time.Millisecond)
 	nc.(*net.TCPConn).CloseWrite()
@@ -342,4 +334,15 @@ func TestLoopConnReadsDoNotBlock(t *testing.T) {
 	if pool.Outstanding() != 0 {
 		t.Fatalf("%d pool bytes outstanding after Release", pool.Outstanding())
 	}
+}
+
+// dialT connects to addr and closes the connection when the test ends.
+func dialT(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
 }
