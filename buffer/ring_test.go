@@ -81,10 +81,7 @@ func TestRingWrapAround(t *testing.T) {
 			if err != nil || !bytes.Equal(rest, model.Bytes()) {
 				t.Fatalf("Next(all) = %v, %v; want %v", rest, err, model.Bytes())
 			}
-			r.Release()
-			if pool.Outstanding() != 0 {
-				t.Fatalf("Outstanding = %d after Release", pool.Outstanding())
-			}
+			releaseEmpty(t, &r, pool)
 		})
 	}
 }
@@ -128,10 +125,7 @@ func TestRingGrowthToCap(t *testing.T) {
 			if !bytes.Equal(got, model.Bytes()) {
 				t.Fatal("bytes changed by a failed Write")
 			}
-			r.Release()
-			if pool.Outstanding() != 0 {
-				t.Fatalf("Outstanding = %d after Release", pool.Outstanding())
-			}
+			releaseEmpty(t, &r, pool)
 		})
 	}
 }
@@ -198,10 +192,7 @@ func TestRingNextKeepsBlockUntilNextChange(t *testing.T) {
 	if got, _ := r.Next(5); string(got) != "again" {
 		t.Fatalf("Next(5) = %q", got)
 	}
-	r.Release()
-	if pool.Outstanding() != 0 {
-		t.Fatalf("Outstanding = %d after Release", pool.Outstanding())
-	}
+	releaseEmpty(t, &r, pool)
 }
 
 func TestRingReadWith(t *testing.T) {
@@ -273,10 +264,7 @@ func TestRingReadWith(t *testing.T) {
 			if !bytes.Equal(got, model.Bytes()) {
 				t.Fatalf("ring holds %q, want %q", got, model.Bytes())
 			}
-			r.Release()
-			if pool.Outstanding() != 0 {
-				t.Fatalf("Outstanding = %d after Release", pool.Outstanding())
-			}
+			releaseEmpty(t, &r, pool)
 		})
 	}
 }
@@ -355,5 +343,14 @@ func TestRingIsAReader(t *testing.T) {
 	got, err := io.ReadAll(&w)
 	if err != nil || !bytes.Equal(got, want[900:1500]) {
 		t.Fatalf("ReadAll = %d bytes, %v", len(got), err)
+	}
+}
+
+// releaseEmpty releases r and checks that it gave every byte back to pool.
+func releaseEmpty(t *testing.T, r *Ring, pool *Pool) {
+	t.Helper()
+	r.Release()
+	if pool.Outstanding() != 0 {
+		t.Fatalf("Outstanding = %d after Release", pool.Outstanding())
 	}
 }
