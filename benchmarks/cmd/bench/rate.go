@@ -79,13 +79,9 @@ func noteDelivery(s *Sample) {
 	}
 }
 
-// runHTTPRate runs c/httpload at a fixed rate against one peer's HTTP
-// server, after checking its answers byte for byte.
+// runHTTPRate runs c/httpload at s.Offered (which is positive) against one
+// peer's HTTP server, after checking its answers byte for byte.
 func (d *driver) runHTTPRate(s Sample, spec httpSpec) Sample {
-	if s.Offered <= 0 {
-		s.Errors, s.Note = 1, "no saturated rate to start from"
-		return s
-	}
 	srv, addr := d.startCheckedHTTP(&s)
 	if srv == nil {
 		return s
