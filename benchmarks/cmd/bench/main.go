@@ -301,6 +301,30 @@ func (s Sample) line() string {
 	return l
 }
 
+// rateCells returns the saturated cell suite/name, run by sat, followed by
+// its fixed-rate cells in suite "SUITE-rate", one per -rate-fractions, run
+// by atRate with s.Offered set: the fraction of the slowest peer's median
+// saturated rate (offeredRate).
+func (d *driver) rateCells(suite, name string, sat, atRate func(d *driver, s Sample) Sample) []Cell {
+	satRun := func(d *driver, p string, r int) Sample { return sat(d, newSample(suite, name, p, r)) }
+	cs := []Cell{{Suite: suite, Name: name, Peers: peers,
+		Run: func(d *driver, p string, r int) []Sample { return []Sample{satRun(d, p, r)} }}}
+	for _, f := range d.fractions {
+		rc := Cell{Suite: suite + "-rate", Name: rateCellName(name, f), Peers: peers}
+		rc.Run = func(d *driver, p string, r int) []Sample {
+			s := newSample(rc.Suite, rc.Name, p, r)
+			s.Offered = d.offeredRate(suite, name, f, d.running, func(p string) Sample { return satRun(d, p, 0) })
+			if s.Offered <= 0 {
+				s.Errors, s.Note = 1, "no saturated rate to start from"
+				return []Sample{s}
+			}
+			return []Sample{atRate(d, s)}
+		}
+		cs = append(cs, rc)
+	}
+	return cs
+}
+
 // cells is the matrix, in the order it runs. Each echo and HTTP cell is
 // followed by its fixed-rate cells (suites echo-rate and http-rate), whose
 // rate comes from the saturated cell's figures of the same run.
@@ -312,24 +336,13 @@ func (d *driver) cells() []Cell {
 			for _, pl := range []int{1, 16} {
 				name := fmt.Sprintf("c%d %s x%d", conns, sizeName(size), pl)
 				spec := echoSpec{conns: conns, size: size, pipeline: pl, loops: 1, clientShards: 1, server: serverPin, client: clientPin}
-				sat := func(d *driver, p string, r int) Sample { return d.runEcho(newSample("echo", name, p, r), spec) }
-				cs = append(cs, Cell{Suite: "echo", Name: name, Peers: peers,
-					Run: func(d *driver, p string, r int) []Sample { return []Sample{sat(d, p, r)} }})
-				for _, f := range d.fractions {
-					rc := Cell{Suite: "echo-rate", Name: rateCellName(name, f), Peers: peers}
-					rc.Run = func(d *driver, p string, r int) []Sample {
-						s := newSample(rc.Suite, rc.Name, p, r)
+				cs = append(cs, d.rateCells("echo", name,
+					func(d *driver, s Sample) Sample { return d.runEcho(s, spec) },
+					func(d *driver, s Sample) Sample {
 						rs := spec
-						s.Offered = d.offeredRate("echo", name, f, d.running, func(p string) Sample { return sat(d, p, 0) })
 						rs.rate = int(s.Offered)
-						if rs.rate <= 0 {
-							s.Errors, s.Note = 1, "no saturated rate to start from"
-							return []Sample{s}
-						}
-						return []Sample{d.runEcho(s, rs)}
-					}
-					cs = append(cs, rc)
-				}
+						return d.runEcho(s, rs)
+					})...)
 			}
 		}
 	}
@@ -337,18 +350,9 @@ func (d *driver) cells() []Cell {
 		for _, pl := range []int{1, 16} {
 			name := fmt.Sprintf("c%d x%d", conns, pl)
 			spec := httpSpec{conns: conns, pipeline: pl}
-			sat := func(d *driver, p string, r int) Sample { return d.runHTTP(newSample("http", name, p, r), spec) }
-			cs = append(cs, Cell{Suite: "http", Name: name, Peers: peers,
-				Run: func(d *driver, p string, r int) []Sample { return []Sample{sat(d, p, r)} }})
-			for _, f := range d.fractions {
-				rc := Cell{Suite: "http-rate", Name: rateCellName(name, f), Peers: peers}
-				rc.Run = func(d *driver, p string, r int) []Sample {
-					s := newSample(rc.Suite, rc.Name, p, r)
-					s.Offered = d.offeredRate("http", name, f, d.running, func(p string) Sample { return sat(d, p, 0) })
-					return []Sample{d.runHTTPRate(s, spec)}
-				}
-				cs = append(cs, rc)
-			}
+			cs = append(cs, d.rateCells("http", name,
+				func(d *driver, s Sample) Sample { return d.runHTTP(s, spec) },
+				func(d *driver, s Sample) Sample { return d.runHTTPRate(s, spec) })...)
 		}
 	}
 	{

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"time"
 )
 
 // The fixed-rate suites (echo-rate, http-rate) run every echo and HTTP
@@ -82,58 +79,16 @@ func noteDelivery(s *Sample) {
 	}
 }
 
-// runHTTPRate runs c/httpload at a fixed rate against one peer's HTTP
-// server, after checking its answers byte for byte.
+// runHTTPRate runs c/httpload at s.Offered (which is positive) against one
+// peer's HTTP server, after checking its answers byte for byte.
 func (d *driver) runHTTPRate(s Sample, spec httpSpec) Sample {
-	if s.Offered <= 0 {
-		s.Errors, s.Note = 1, "no saturated rate to start from"
-		return s
-	}
-	addr := d.nextAddr()
-	srv, err := d.startPeer(s.Peer, "http", addr, serverPin, 1)
-	if err != nil {
-		s.Errors, s.Note = 1, err.Error()
+	srv, addr := d.startCheckedHTTP(&s)
+	if srv == nil {
 		return s
 	}
 	defer srv.stop()
-	if err := checkHTTP(addr); err != nil {
-		s.Errors, s.Note = 1, "HTTP check: "+err.Error()
-		d.saveRaw(&s, "# HTTP check failed: "+err.Error(), "# server", srv.output())
-		return s
-	}
 	argv := []string{filepath.Join(d.bin, "httpload"), "-addr", addr, "-c", strconv.Itoa(spec.conns),
 		"-pipeline", strconv.Itoa(spec.pipeline), "-rate", strconv.Itoa(int(s.Offered)),
 		"-duration", strconv.FormatFloat(d.duration.Seconds(), 'f', -1, 64), "-json"}
-	cl, err := start("httpload", clientPin, argv)
-	if err != nil {
-		s.Errors, s.Note = 1, err.Error()
-		return s
-	}
-	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, d.mallocsOf(s.Peer))
-	cl.wait(d.duration + 30*time.Second)
-	srv.stop()
-	raw := cl.output()
-	d.saveRaw(&s, "# client", raw, "# server", srv.output(), w.describe())
-	if werr != nil {
-		s.Errors, s.Note = 1, werr.Error()
-		return s
-	}
-	var res benchJSON
-	if err := json.Unmarshal([]byte(jsonPart(cl.stdoutText())), &res); err != nil {
-		s.Errors, s.Note = 1, "httpload output: "+err.Error()+": "+lastLines(raw, 3)
-		return s
-	}
-	s.Rate, s.Errors = res.MsgsPerSec, res.Errors
-	if res.Mismatch {
-		s.Errors++
-	}
-	if len(res.ErrorMessages) > 0 {
-		s.Note = strings.Join(res.ErrorMessages, "; ")
-	}
-	if res.LatencyUs != nil {
-		s.P50us, s.P99us = res.LatencyUs.P50, res.LatencyUs.P99
-	}
-	s.fill(w, s.Rate, true)
-	noteDelivery(&s)
-	return s
+	return d.runReportClient(s, srv, reportClient{name: "httpload", pin: clientPin, argv: argv, tail: true}, true)
 }

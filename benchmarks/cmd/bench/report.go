@@ -346,6 +346,14 @@ func methodMarkdown(m *method) string {
 	return b.String()
 }
 
+// verdict is a target's verdict: "met", or "**missed**" in bold.
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "**missed**"
+}
+
 // targetsMarkdown compares shardnet with the targets of issue 8.
 func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 	var b strings.Builder
@@ -399,11 +407,7 @@ func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 		if sh == nil || best == nil {
 			continue
 		}
-		v := "**missed**"
-		if sh.p99 <= best.p99 {
-			v = "met"
-		}
-		row("p99 ≤ best Go peer's", c, fmt.Sprintf("shardnet p99 %.0f µs (p50 %.0f) vs %s %.0f µs (p50 %.0f)", sh.p99, sh.p50, bestName, best.p99, best.p50), v)
+		row("p99 ≤ best Go peer's", c, fmt.Sprintf("shardnet p99 %.0f µs (p50 %.0f) vs %s %.0f µs (p50 %.0f)", sh.p99, sh.p50, bestName, best.p99, best.p50), verdict(sh.p99 <= best.p99))
 	}
 	for _, c := range order["http"] {
 		sh, g := get("http", c, "shardnet"), get("http", c, "gnet")
@@ -411,25 +415,17 @@ func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 			continue
 		}
 		r := sh.rate / g.rate
-		v := "**missed**"
-		if r >= 1.1 {
-			v = "met"
-		}
-		row("HTTP ≥1.1× gnet", c, fmt.Sprintf("%.2f× (%s vs %s req/s); CPU/req %.2f×; client CPU %.0f%%", r, human(sh.rate), human(g.rate), sh.cpuNs/g.cpuNs, sh.cliPct), v)
+		row("HTTP ≥1.1× gnet", c, fmt.Sprintf("%.2f× (%s vs %s req/s); CPU/req %.2f×; client CPU %.0f%%", r, human(sh.rate), human(g.rate), sh.cpuNs/g.cpuNs, sh.cliPct), verdict(r >= 1.1))
 	}
 	for _, c := range order["idle"] {
 		if sh := get("idle", c, "shardnet"); sh != nil {
-			v := "**missed**"
-			if sh.rate <= 256 {
-				v = "met"
-			}
 			bestName, best := "", -1.0
 			for _, p := range goPeers {
 				if st := get("idle", c, p); st != nil && (best < 0 || st.rate < best) {
 					best, bestName = st.rate, p
 				}
 			}
-			row("idle ≤256 B/conn", c, fmt.Sprintf("%.0f B/conn (best Go peer %s %.0f B)", sh.rate, bestName, best), v)
+			row("idle ≤256 B/conn", c, fmt.Sprintf("%.0f B/conn (best Go peer %s %.0f B)", sh.rate, bestName, best), verdict(sh.rate <= 256))
 		}
 	}
 	for _, c := range order["proxy"] {
@@ -440,11 +436,7 @@ func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 				continue
 			}
 			r := sh.rate / h.rate
-			v := "**missed**"
-			if r >= 1 {
-				v = "met"
-			}
-			row("proxy ≥ HAProxy", c+" ("+p+")", fmt.Sprintf("%.2f× (%.1f vs %.1f Gbit/s)", r, sh.rate, h.rate), v)
+			row("proxy ≥ HAProxy", c+" ("+p+")", fmt.Sprintf("%.2f× (%.1f vs %.1f Gbit/s)", r, sh.rate, h.rate), verdict(r >= 1))
 		}
 	}
 	for _, c := range order["kv"] {
@@ -453,11 +445,7 @@ func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 			continue
 		}
 		r := sh.rate / rd.rate
-		v := "**missed**"
-		if r >= 1 {
-			v = "met"
-		}
-		row("kv ≥ redis-server", c, fmt.Sprintf("%.2f× (%s vs %s ops/s)", r, human(sh.rate), human(rd.rate)), v)
+		row("kv ≥ redis-server", c, fmt.Sprintf("%.2f× (%s vs %s ops/s)", r, human(sh.rate), human(rd.rate)), verdict(r >= 1))
 	}
 	worst, where := -1.0, ""
 	for _, suite := range []string{"echo", "http"} {
@@ -468,11 +456,7 @@ func targetsMarkdown(stats map[key]*stat, order map[string][]string) string {
 		}
 	}
 	if worst >= 0 {
-		v := "**missed**"
-		if worst < 0.001 {
-			v = "met"
-		}
-		row("zero allocations per message", "echo and http cells", fmt.Sprintf("highest median %.4f allocs/msg (%s)", worst, where), v)
+		row("zero allocations per message", "echo and http cells", fmt.Sprintf("highest median %.4f allocs/msg (%s)", worst, where), verdict(worst < 0.001))
 	}
 	return b.String()
 }
@@ -510,11 +494,7 @@ func targets13Markdown(samples []Sample, stats map[key]*stat, order map[string][
 	var b strings.Builder
 	rows := 0
 	row := func(target, cell, measured string, ok bool) {
-		v := "**missed**"
-		if ok {
-			v = "met"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, measured, v)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, measured, verdict(ok))
 		rows++
 	}
 	// best returns the Go peer with the lowest (or highest) median of f.

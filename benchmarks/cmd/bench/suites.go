@@ -237,7 +237,30 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 	if spec.rate > 0 {
 		argv = append(argv, "-rate", strconv.Itoa(spec.rate))
 	}
-	cl, err := start("bench", spec.client, argv)
+	cl := reportClient{name: "bench", pin: spec.client, argv: argv, mismatch: "echo mismatch"}
+	return d.runReportClient(s, srv, cl, spec.server.cpu >= 0)
+}
+
+// reportClient is a load client whose stdout ends with the JSON report of
+// `shardnet bench -json` (benchJSON): shardnet bench, or c/httpload.
+type reportClient struct {
+	name string // the process's name; a report that does not parse is noted as "NAME output: …"
+	pin  pinning
+	argv []string
+	// mismatch is the note for answers that did not match when the report
+	// gives no message (empty: no note).
+	mismatch string
+	// tail adds the client's last lines to the note on a report that does
+	// not parse.
+	tail bool
+}
+
+// runReportClient runs c against srv and fills s from its report: it
+// samples the window from c's "bench:" line (sampleWindow), waits for c,
+// stops srv and saves both outputs. pinned says whether srv has a core of
+// its own.
+func (d *driver) runReportClient(s Sample, srv *proc, c reportClient, pinned bool) Sample {
+	cl, err := start(c.name, c.pin, c.argv)
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
 		return s
@@ -253,14 +276,18 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 	}
 	var res benchJSON
 	if err := json.Unmarshal([]byte(jsonPart(cl.stdoutText())), &res); err != nil {
-		s.Errors, s.Note = 1, "bench output: "+err.Error()
+		s.Errors, s.Note = 1, c.name+" output: "+err.Error()
+		if c.tail {
+			s.Note += ": " + lastLines(raw, 3)
+		}
 		return s
 	}
-	s.Rate = res.MsgsPerSec
-	s.Errors = res.Errors
+	s.Rate, s.Errors = res.MsgsPerSec, res.Errors
 	if res.Mismatch {
 		s.Errors++
-		s.Note = "echo mismatch"
+		if c.mismatch != "" {
+			s.Note = c.mismatch
+		}
 	}
 	if len(res.ErrorMessages) > 0 {
 		s.Note = strings.Join(res.ErrorMessages, "; ")
@@ -268,7 +295,7 @@ func (d *driver) runEcho(s Sample, spec echoSpec) Sample {
 	if res.LatencyUs != nil {
 		s.P50us, s.P99us = res.LatencyUs.P50, res.LatencyUs.P99
 	}
-	s.fill(w, s.Rate, spec.server.cpu >= 0)
+	s.fill(w, s.Rate, pinned)
 	noteDelivery(&s)
 	return s
 }
@@ -322,18 +349,11 @@ var (
 // runHTTP runs wrk against one peer's HTTP server, after checking the
 // server's answers byte for byte.
 func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
-	addr := d.nextAddr()
-	srv, err := d.startPeer(s.Peer, "http", addr, serverPin, 1)
-	if err != nil {
-		s.Errors, s.Note = 1, err.Error()
+	srv, addr := d.startCheckedHTTP(&s)
+	if srv == nil {
 		return s
 	}
 	defer srv.stop()
-	if err := checkHTTP(addr); err != nil {
-		s.Errors, s.Note = 1, "HTTP check: "+err.Error()
-		d.saveRaw(&s, "# HTTP check failed: "+err.Error(), "# server", srv.output())
-		return s
-	}
 	secs := max(1, int(d.duration.Round(time.Second)/time.Second))
 	argv := []string{"wrk", "-t1", "-c" + strconv.Itoa(spec.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
 	if spec.pipeline > 1 {
@@ -398,6 +418,24 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	}
 	s.fill(w, s.Rate, true)
 	return s
+}
+
+// startCheckedHTTP starts the peer's HTTP server and checks its answers
+// (checkHTTP). On failure it notes why in s and returns a nil server.
+func (d *driver) startCheckedHTTP(s *Sample) (*proc, string) {
+	addr := d.nextAddr()
+	srv, err := d.startPeer(s.Peer, "http", addr, serverPin, 1)
+	if err != nil {
+		s.Errors, s.Note = 1, err.Error()
+		return nil, ""
+	}
+	if err := checkHTTP(addr); err != nil {
+		s.Errors, s.Note = 1, "HTTP check: "+err.Error()
+		d.saveRaw(s, "# HTTP check failed: "+err.Error(), "# server", srv.output())
+		srv.stop()
+		return nil, ""
+	}
+	return srv, addr
 }
 
 // checkHTTP sends three pipelined requests in one write, the last asking
