@@ -79,29 +79,37 @@ type httpHandler struct {
 	engine.BaseHandler
 	dec         *codec.HTTPDecoder
 	headTimeout time.Duration // a request head must arrive whole within this; 0: no limit
-	shards      []httpShard   // indexed by Conn.Shard
+	shards      []httpShard   // indexed by Conn.Shard; made by OnBoot
 }
 
-// newHTTPHandler makes a handler for an engine of n shards. The Date is
-// formatted here once so the first responses have one before the first
-// tick.
-func newHTTPHandler(n int, headTimeout time.Duration) *httpHandler {
+// newHTTPHandler makes a handler; OnBoot makes its per-shard state, once
+// the engine's shard count is known.
+func newHTTPHandler(headTimeout time.Duration) *httpHandler {
 	dec, err := codec.NewHTTPDecoder(codec.HTTPLimits{})
 	if err != nil {
 		panic("http: default HTTP limits rejected: " + err.Error())
 	}
-	h := &httpHandler{dec: dec, headTimeout: headTimeout, shards: make([]httpShard, n)}
+	return &httpHandler{dec: dec, headTimeout: headTimeout}
+}
+
+// OnBoot makes the state of each of the engine's shards. It runs before
+// the first connection and the first tick, so every OnTraffic and OnTick
+// finds its shard's state there.
+func (h *httpHandler) OnBoot(e *engine.Engine) error {
+	h.makeShards(e.Shards())
+	return nil
+}
+
+// makeShards makes the state of n shards. The Date is formatted here once
+// so the first responses have one before the first tick.
+func (h *httpHandler) makeShards(n int) {
+	h.shards = make([]httpShard, n)
 	now := time.Now()
 	for i := range h.shards {
 		h.shards[i].date = codec.AppendDate(make([]byte, 0, 32), now)
 		h.shards[i].out = make([]byte, 0, replyScratch)
 	}
-	return h
 }
-
-// OnBoot checks that the engine runs as many shards as the per-shard
-// state was made for.
-func (h *httpHandler) OnBoot(e *engine.Engine) error { return checkShards(e, len(h.shards)) }
 
 // OnOpen gives the connection its state.
 func (h *httpHandler) OnOpen(c *engine.Conn) error {
@@ -333,6 +341,6 @@ pipelining; a request head must arrive whole within -idle of its first byte.`, `
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	h := newHTTPHandler(sf.shardCount(), sf.idle)
+	h := newHTTPHandler(sf.idle)
 	return serve("http", &sf, h, []engine.Option{engine.WithTick(time.Second)}, stdout, stderr)
 }

@@ -29,6 +29,14 @@ import (
 // wrkGet is the request wrk sends.
 const wrkGet = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 
+// bootedHTTP makes an http handler with the state of n shards, as OnBoot
+// makes it for an engine of n shards, for tests that drive it without one.
+func bootedHTTP(n int, headTimeout time.Duration) *httpHandler {
+	h := newHTTPHandler(headTimeout)
+	h.makeShards(n)
+	return h
+}
+
 // readResponses parses every response in b with net/http's client parser
 // and returns their status codes and bodies.
 func readResponses(t *testing.T, b []byte) (codes []int, bodies []string) {
@@ -88,7 +96,7 @@ func TestHTTPServeInProcess(t *testing.T) {
 	for _, tc := range tests {
 		for _, split := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/bytewise=%v", tc.name, split), func(t *testing.T) {
-				h := newHTTPHandler(1, time.Second)
+				h := bootedHTTP(1, time.Second)
 				st, sh := &httpConn{}, &h.shards[0]
 				src := codec.NewBytes(nil)
 				var got []byte
@@ -130,7 +138,7 @@ func TestHTTPServeInProcess(t *testing.T) {
 func TestHTTPZeroAllocs(t *testing.T) {
 	for _, depth := range []int{1, 16} {
 		t.Run("pipeline="+strconv.Itoa(depth), func(t *testing.T) {
-			h := newHTTPHandler(1, time.Second)
+			h := bootedHTTP(1, time.Second)
 			st, sh := &httpConn{}, &h.shards[0]
 			wire := []byte(strings.Repeat(wrkGet, depth))
 			src := codec.NewBytes(make([]byte, 0, len(wire)))
@@ -466,7 +474,7 @@ func TestHTTPBadInput(t *testing.T) {
 // on loopback: engine, handler and client together must stay near zero
 // per request once warm.
 func TestHTTPLiveEngineAllocs(t *testing.T) {
-	h := newHTTPHandler(1, time.Second)
+	h := newHTTPHandler(time.Second)
 	e, err := engine.Serve(h, []string{"127.0.0.1:0"}, engine.WithShards(1), engine.WithTick(time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -524,7 +532,7 @@ func TestHTTPLiveEngineAllocs(t *testing.T) {
 // TestHTTPDateRefresh checks that the shard's tick, not the request,
 // refreshes the Date: a stale Date is served until OnTick runs.
 func TestHTTPDateRefresh(t *testing.T) {
-	h := newHTTPHandler(2, time.Second)
+	h := bootedHTTP(2, time.Second)
 	stale := "Sun, 06 Nov 1994 08:49:37 GMT"
 	for i := range h.shards {
 		h.shards[i].date = append(h.shards[i].date[:0], stale...)
@@ -581,7 +589,7 @@ func FuzzHTTPServe(f *testing.F) {
 	f.Add([]byte("GET /json HTTP/1.0\r\n\r\n"), uint8(2))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		run := func(chunk int) (string, bool) {
-			h := newHTTPHandler(1, time.Second)
+			h := bootedHTTP(1, time.Second)
 			st, sh := &httpConn{}, &h.shards[0]
 			sh.date = []byte("Sun, 06 Nov 1994 08:49:37 GMT") // both runs alike
 			src := codec.NewBytes(nil)

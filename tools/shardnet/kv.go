@@ -34,26 +34,35 @@ type kvHandler struct {
 	dec    *codec.RESPDecoder
 	store  *kvStore
 	cmds   map[string]kvCommand // by lower-case name; read only
-	shards []kvShard            // indexed by Conn.Shard
+	shards []kvShard            // indexed by Conn.Shard; made by OnBoot
 }
 
-// newKVHandler makes a handler with an empty keyspace for an engine of n
-// shards.
-func newKVHandler(n int) *kvHandler {
+// newKVHandler makes a handler with an empty keyspace; OnBoot makes its
+// per-shard state, once the engine's shard count is known.
+func newKVHandler() *kvHandler {
 	dec, err := codec.NewRESPDecoder(codec.RESPLimits{})
 	if err != nil {
 		panic("kv: default RESP limits rejected: " + err.Error())
 	}
-	h := &kvHandler{dec: dec, store: newKVStore(), cmds: kvCommandTable(), shards: make([]kvShard, n)}
+	return &kvHandler{dec: dec, store: newKVStore(), cmds: kvCommandTable()}
+}
+
+// OnBoot makes the state of each of the engine's shards. It runs before
+// the first connection and the first tick, so every OnTraffic and OnTick
+// finds its shard's state there.
+func (h *kvHandler) OnBoot(e *engine.Engine) error {
+	h.makeShards(e.Shards())
+	return nil
+}
+
+// makeShards makes the state of n shards.
+func (h *kvHandler) makeShards(n int) {
+	h.shards = make([]kvShard, n)
 	for i := range h.shards {
 		h.shards[i].out = make([]byte, 0, replyScratch)
 		h.shards[i].idx = make([]int, 0, kvStripes)
 	}
-	return h
 }
-
-// OnBoot checks that the engine runs as many shards as h was made for.
-func (h *kvHandler) OnBoot(e *engine.Engine) error { return checkShards(e, len(h.shards)) }
 
 // OnTick sweeps this shard's share of the stripes for expired keys.
 func (h *kvHandler) OnTick(shard int) { h.store.sweep(shard, len(h.shards)) }
@@ -164,6 +173,6 @@ expire on access and in a sweep ten times a second.`, `  shardnet kv            
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	h := newKVHandler(sf.shardCount())
+	h := newKVHandler()
 	return serve("kv", &sf, h, []engine.Option{engine.WithTick(kvSweepEvery)}, stdout, stderr)
 }

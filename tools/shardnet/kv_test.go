@@ -19,6 +19,14 @@ import (
 	"github.com/shardnet/shardnet/codec"
 )
 
+// bootedKV makes a kv handler with the state of n shards, as OnBoot makes
+// it for an engine of n shards, for tests that drive it without one.
+func bootedKV(n int) *kvHandler {
+	h := newKVHandler()
+	h.makeShards(n)
+	return h
+}
+
 // kvRun feeds in to a kv handler's request path in pieces of chunk bytes
 // (0: whole) and returns the replies and whether the connection was
 // closed.
@@ -79,7 +87,7 @@ func TestKVServeInProcess(t *testing.T) {
 	for _, tc := range tests {
 		for _, bytewise := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/bytewise=%v", tc.name, bytewise), func(t *testing.T) {
-				h := newKVHandler(1)
+				h := bootedKV(1)
 				chunk := 0
 				if bytewise {
 					chunk = 1
@@ -99,7 +107,7 @@ func TestKVServeInProcess(t *testing.T) {
 // TestKVZeroAllocs asserts that GET, SET and INCR of an existing key, the
 // redis-benchmark mix, allocate nothing in steady state.
 func TestKVZeroAllocs(t *testing.T) {
-	h := newKVHandler(1)
+	h := bootedKV(1)
 	sh := &h.shards[0]
 	wire := []byte(respCmd("SET", "key", "xxx") + respCmd("GET", "key") + respCmd("INCR", "n") + respCmd("MSET", "a", "1", "b", "2") + respCmd("PING"))
 	src := codec.NewBytes(make([]byte, 0, len(wire)))
@@ -122,7 +130,7 @@ func TestKVZeroAllocs(t *testing.T) {
 // keys fall in and whichever shards the commands run on.
 func TestKVMSetAtomic(t *testing.T) {
 	const shards, keys = 4, 16
-	h := newKVHandler(shards)
+	h := bootedKV(shards)
 	var names []string
 	init := []string{"MSET"}
 	for i := range keys {
@@ -178,7 +186,7 @@ func TestKVMSetAtomic(t *testing.T) {
 // are freed by the sweep alone.
 func TestKVExpirySweep(t *testing.T) {
 	const n = 2000
-	h := newKVHandler(2)
+	h := bootedKV(2)
 	sh := &h.shards[0]
 	var in strings.Builder
 	for i := range n {
@@ -406,7 +414,7 @@ func FuzzKVServe(f *testing.F) {
 	f.Add([]byte(respCmd("SET", "a", "x", "NX", "GET")+respCmd("EXPIRE", "a", "10", "GT")+"*2\r\n$1\r\nx"), uint8(3))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		run := func(chunk int) (string, bool) {
-			h := newKVHandler(1)
+			h := bootedKV(1)
 			h.store.now = func() int64 { return 1_700_000_000_000 }
 			out, closed := kvRun(h, &h.shards[0], string(in), chunk)
 			// A protocol error's detail quotes the bytes seen so far,

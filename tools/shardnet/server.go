@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -88,25 +87,6 @@ func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
 		opts = append(opts, engine.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
 	return opts, nil
-}
-
-// shardCount is the number of shards the engine will run for these flags
-// (as the engine's default decides it), so a handler can size its
-// per-shard state before the engine starts.
-func (sf *serverFlags) shardCount() int {
-	if sf.shards > 0 {
-		return sf.shards
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-// checkShards is the OnBoot check of a handler whose per-shard state was
-// made for shardCount shards.
-func checkShards(e *engine.Engine, made int) error {
-	if e.Shards() != made {
-		return fmt.Errorf("per-shard state made for %d shards, engine runs %d", made, e.Shards())
-	}
-	return nil
 }
 
 // serve starts the engine on the flags' addresses, prints the start-up
