@@ -46,7 +46,8 @@ type Conn struct {
 	closed   bool     // guarded by mu: Close was called
 	paused   bool     // guarded by mu: the shard stopped reading for a lagging reader
 	inflight int      // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
-	chunk    int      // guarded by wmu: the chunk size, halved if the engine's cap is smaller
+	high     int      // the write buffer (WithWriteBuffer), cut to fit the engine's cap
+	chunk    int      // guarded by wmu: the chunk size, cut to fit the engine's cap
 	rdl      deadline // guarded by mu
 	wdl      deadline // guarded by mu
 }
@@ -62,8 +63,14 @@ func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
 		raddr: ec.RemoteAddr(),
 		rwake: make(chan struct{}, 1),
 		wwake: make(chan struct{}, 1),
-		chunk: cfg.chunk,
 	}
+	// Write posts a chunk only while less than high is in flight, so at
+	// most high+chunk bytes are queued: keep that under the engine's cap
+	// and the shard never refuses a chunk (which would lose it after
+	// later ones had gone).
+	limit := ec.Engine().MaxQueuedOutput()
+	c.high = max(min(cfg.writeHigh, limit/2), 1)
+	c.chunk = max(min(cfg.chunk, limit-c.high), 1)
 	c.network = "tcp"
 	if c.laddr != nil {
 		c.network = c.laddr.Network()
@@ -174,7 +181,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case n == len(b):
 			c.mu.Unlock()
 			return n, nil
-		case c.inflight >= c.cfg.writeHigh || waitEmpty && c.inflight > 0:
+		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
 			c.mu.Unlock()
 			<-c.wwake
 			c.mu.Lock()

@@ -19,6 +19,11 @@ type connHandler struct {
 func (h *connHandler) OnOpen(ec *engine.Conn) error {
 	c := newConn(ec, &h.cfg, h.pool)
 	ec.SetContext(c)
+	// Reading and writing a net.Conn are independent: output above the
+	// engine's high watermark must not stop reading (WaterPause), which
+	// would hold back a reader while a writer is blocked. Write does its
+	// own back-pressure; the marks here only notify, and nobody listens.
+	_ = ec.SetWatermarks(c.high/2, c.high, engine.WaterNotify)
 	if h.accept != nil {
 		return h.accept(c)
 	}

@@ -37,8 +37,9 @@ func WithMaxBuffered(n int) Option { return func(c *config) { c.maxBuffered = n 
 // WithWriteBuffer is the output, in bytes, that a connection's Writes may
 // have queued on the shard and not yet handed to the kernel before Write
 // blocks (the high watermark); Write goes on once the shard has sent
-// enough to be under it. It must stay well under the engine's
-// WithMaxQueuedOutput. Default 256 KiB.
+// enough to be under it. It is cut to half the engine's
+// WithMaxQueuedOutput, and the chunk to the rest of it, so that the shard
+// never refuses a chunk. Default 256 KiB.
 func WithWriteBuffer(n int) Option { return func(c *config) { c.writeHigh = n } }
 
 // WithWriteChunk is the most one Write hands to the shard at a time: a
