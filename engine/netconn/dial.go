@@ -68,14 +68,15 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			return
 		}
 		c, _ := ec.Context().(*Conn)
+		// Under mu, so that DialContext, once it has set abandoned, either
+		// finds the Conn in ch or knows it will never be put there.
 		mu.Lock()
-		gone := abandoned
-		mu.Unlock()
-		if gone || c == nil {
+		defer mu.Unlock()
+		if abandoned || c == nil {
 			ec.Close()
 			return
 		}
-		ch <- result{c: c}
+		ch <- result{c: c} // never blocks: one send, capacity 1
 	}, opts...)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
@@ -89,7 +90,6 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	case <-ctx.Done():
 		mu.Lock()
 		abandoned = true
-		mu.Unlock()
 		// The callback may have run before abandoned was set.
 		select {
 		case r := <-ch:
@@ -98,6 +98,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			}
 		default:
 		}
+		mu.Unlock()
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
 	}
 }
