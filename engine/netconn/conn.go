@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // Conn is a shard connection seen as a net.Conn. Every method is safe from
@@ -20,7 +21,8 @@ import (
 // share with it, under mu: the input the shard has read and Read has not
 // yet taken, how much output Write has queued, why the connection ended,
 // and the deadlines. The shard fills and wakes; the goroutines park and
-// take. Neither ever waits for the other while holding mu.
+// take (engine/internal/blocking, the layer netpollconn shares). Neither
+// ever waits for the other while holding mu.
 type Conn struct {
 	h       engine.Handle
 	cfg     *config
@@ -32,24 +34,22 @@ type Conn struct {
 	rmu sync.Mutex // held by the Read in progress: readers take turns
 	wmu sync.Mutex // held by the Write in progress: writers take turns
 
-	// rwake and wwake carry one wake-up each to the parked reader and
-	// writer (there is at most one of each, under rmu and wmu). A wake-up
-	// only says "look again": a stale one costs one more look.
-	rwake chan struct{}
-	wwake chan struct{}
+	// rgate and wgate are where the reader and the writer park (at most
+	// one of each, under rmu and wmu), with their deadlines; their
+	// deadline fields are guarded by mu.
+	rgate *blocking.Gate
+	wgate *blocking.Gate
 
 	mu       sync.Mutex
-	in       []byte   // guarded by mu: unread input is in[off:]; nil when none
-	off      int      // guarded by mu
-	rerr     error    // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
-	werr     error    // guarded by mu: what Write returns (the connection failed or is half-closed)
-	closed   bool     // guarded by mu: Close was called
-	paused   bool     // guarded by mu: the shard stopped reading for a lagging reader
-	inflight int      // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
-	high     int      // the write buffer (WithWriteBuffer), cut to fit the engine's cap
-	chunk    int      // guarded by wmu: the chunk size, cut to fit the engine's cap
-	rdl      deadline // guarded by mu
-	wdl      deadline // guarded by mu
+	in       []byte        // guarded by mu: unread input is in[off:]; nil when none
+	off      int           // guarded by mu
+	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
+	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
+	closed   bool          // guarded by mu: Close was called
+	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
+	inflight int           // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
+	high     int           // the write buffer (WithWriteBuffer), cut to fit the engine's cap
+	chunk    int           // guarded by wmu: the chunk size, cut to fit the engine's cap
 }
 
 // newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
@@ -61,8 +61,9 @@ func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
 		pool:  pool,
 		laddr: ec.LocalAddr(),
 		raddr: ec.RemoteAddr(),
-		rwake: make(chan struct{}, 1),
-		wwake: make(chan struct{}, 1),
+		rgate: blocking.NewGate(),
+		wgate: blocking.NewGate(),
+		flow:  blocking.NewFlow(cfg.maxBuffered),
 	}
 	// Write posts a chunk only while less than high is in flight, so at
 	// most high+chunk bytes are queued: keep that under the engine's cap
@@ -76,14 +77,6 @@ func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
 		c.network = c.laddr.Network()
 	}
 	return c
-}
-
-// wake leaves a wake-up in ch unless one is there already.
-func wake(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
 }
 
 // ID returns the engine connection's ID. Any goroutine.
@@ -119,7 +112,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case c.closed:
 			c.mu.Unlock()
 			return 0, c.opErr("read", net.ErrClosed)
-		case c.rdl.expired:
+		case c.rgate.Expired():
 			c.mu.Unlock()
 			return 0, c.opErr("read", errDeadline)
 		case len(p) == 0:
@@ -131,13 +124,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 			if c.off == len(c.in) {
 				c.in, c.off = nil, 0 // an idle connection holds no input buffer
 			}
-			resume := c.paused && len(c.in)-c.off <= c.cfg.maxBuffered/2
-			if resume {
-				c.paused = false
-			}
+			resume := c.flow.Took(len(c.in) - c.off)
 			c.mu.Unlock()
 			if resume {
-				_ = c.h.Do(func(ec *engine.Conn) { ec.ResumeRead() })
+				blocking.Resume(c.h)
 			}
 			return n, nil
 		case c.rerr != nil:
@@ -145,9 +135,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, err
 		}
-		c.mu.Unlock()
-		<-c.rwake
-		c.mu.Lock()
+		c.rgate.Wait(&c.mu)
 	}
 }
 
@@ -175,16 +163,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 			err := c.werr
 			c.mu.Unlock()
 			return n, err
-		case c.wdl.expired:
+		case c.wgate.Expired():
 			c.mu.Unlock()
 			return n, c.opErr("write", errDeadline)
 		case n == len(b):
 			c.mu.Unlock()
 			return n, nil
 		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
-			c.mu.Unlock()
-			<-c.wwake
-			c.mu.Lock()
+			c.wgate.Wait(&c.mu)
 			continue
 		}
 		waitEmpty = false
@@ -226,7 +212,7 @@ func (c *Conn) post(p []byte) error {
 			c.fail(c.writeErr(err))
 		}
 		c.mu.Unlock()
-		wake(c.wwake)
+		c.wgate.Wake()
 	})
 	if err != nil {
 		c.pool.Put(buf)
@@ -265,11 +251,11 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.in, c.off = nil, 0
-	c.rdl.stop()
-	c.wdl.stop()
+	c.rgate.Stop()
+	c.wgate.Stop()
 	c.mu.Unlock()
-	wake(c.rwake)
-	wake(c.wwake)
+	c.rgate.Wake()
+	c.wgate.Wake()
 	_ = c.h.Close() // fails only when the connection or the engine is gone already
 	return nil
 }
@@ -285,7 +271,7 @@ func (c *Conn) CloseWrite() error {
 	}
 	c.fail(c.opErr("write", syscall.EPIPE))
 	c.mu.Unlock()
-	wake(c.wwake)
+	c.wgate.Wake()
 	// Write's chunks were posted before this task, and the shard takes
 	// them in order, so they go out before the shutdown.
 	err := c.h.Do(func(ec *engine.Conn) { _ = ec.CloseWrite() })
@@ -311,17 +297,12 @@ func (c *Conn) feed(ec *engine.Conn) {
 		c.off = 0
 	}
 	c.in = append(c.in, b...)
-	pause := !c.paused && len(c.in)-c.off > c.cfg.maxBuffered
-	if pause {
-		c.paused = true
-	}
+	pause := c.flow.Fed(len(c.in) - c.off)
 	c.mu.Unlock()
 	if pause {
-		// Read resumes with a task queued after it has set paused back
-		// to false, so it runs after this.
 		ec.PauseRead()
 	}
-	wake(c.rwake)
+	c.rgate.Wake()
 }
 
 // readEOF records the peer's half-close.
@@ -331,7 +312,7 @@ func (c *Conn) readEOF() {
 		c.rerr = io.EOF
 	}
 	c.mu.Unlock()
-	wake(c.rwake)
+	c.rgate.Wake()
 }
 
 // ended records that the engine has closed the connection, for the reason
@@ -359,11 +340,11 @@ func (c *Conn) ended(reason error) {
 	} else {
 		c.fail(c.opErr("write", err))
 	}
-	c.rdl.stop()
-	c.wdl.stop()
+	c.rgate.Stop()
+	c.wgate.Stop()
 	c.mu.Unlock()
-	wake(c.rwake)
-	wake(c.wwake)
+	c.rgate.Wake()
+	c.wgate.Wake()
 }
 
 // SetDeadline sets the read and write deadlines, as SetReadDeadline and
@@ -381,27 +362,18 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // connection stays usable, and a later deadline (or the zero time, for
 // none) lets Read wait again. A t already past fails a parked Read at
 // once.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.rdl, t, c.rwake) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.rgate, t) }
 
 // SetWriteDeadline is SetReadDeadline for Write. A Write that times out
 // has queued the bytes it reports and no others.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wdl, t, c.wwake) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.wgate, t) }
 
-func (c *Conn) setDeadline(d *deadline, t time.Time, ch chan struct{}) error {
+func (c *Conn) setDeadline(g *blocking.Gate, t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return c.opErr("set deadline", net.ErrClosed)
 	}
-	d.set(t, func(gen uint64) {
-		c.mu.Lock()
-		if d.gen == gen {
-			d.expired = true
-		}
-		c.mu.Unlock()
-		wake(ch)
-	})
-	c.mu.Unlock()
-	wake(ch)
+	g.SetDeadline(&c.mu, t)
 	return nil
 }

@@ -69,7 +69,7 @@ func TestLaggingReaderPausesShard(t *testing.T) {
 		t.Fatalf("%d bytes unread for a reader that lags; want 1..%d", n, maxBuffered+64<<10)
 	}
 	c.mu.Lock()
-	paused := c.paused
+	paused := c.flow.Paused()
 	c.mu.Unlock()
 	if !paused {
 		t.Fatal("the shard is not paused for the lagging reader")
