@@ -12,7 +12,9 @@
 // touch the engine.Conn: they share with the shard only the Conn's input,
 // its in-flight count and its end state, under one short mutex, and each
 // parks on a channel that the shard (data, EOF, close), a deadline's timer
-// or Close wakes. Nothing polls.
+// or Close wakes. Nothing polls. The parking, the deadlines and the
+// pause are engine/internal/blocking's, the one blocking layer that
+// engine/netpollconn uses too.
 //
 //   - Read parks until a byte, the peer's EOF, its deadline or Close. When
 //     the reader lags, more than WithMaxBuffered unread bytes make the shard

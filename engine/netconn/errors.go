@@ -7,15 +7,13 @@ import (
 )
 
 var (
-	// ErrListenerFull counts as the reason a connection was refused because
-	// the listener's queue of connections not yet Accepted was full (see
-	// WithBacklog and Listener.Refused): such a connection is closed by the
-	// engine with a reason wrapping engine.ErrRejected and this error.
+	// ErrListenerFull is why a Listener refuses a connection when its
+	// queue of connections not yet Accepted is full (WithBacklog): the
+	// engine closes the connection with a reason wrapping
+	// engine.ErrRejected and this error, and Listener.Refused counts it.
 	ErrListenerFull = errors.New("netconn: accept queue full")
 
-	// ErrNoEngine is returned by a Listener's Accept before the Listener
-	// was served by an engine (engine.New or engine.Serve with it as the
-	// handler), and by a Dialer without an Engine.
+	// ErrNoEngine is returned by NewDialer without an engine.
 	ErrNoEngine = errors.New("netconn: no engine")
 )
 
