@@ -12,10 +12,24 @@ import (
 	"go.uber.org/goleak"
 )
 
+// childEnv, when set, makes the test binary run as a client process
+// instead of the tests (see runClients): the clients of a large test get
+// their own process and fd limit.
+const childEnv = "SHARDNET_NETCONN_CHILD"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runClients())
+	}
 	// No test may leave a goroutine behind: not a parked reader, not a
 	// deadline timer, not a shard.
 	goleak.VerifyTestMain(m)
+}
+
+// stress reports whether the heavy sizes are asked for (the Makefile's
+// STRESS=1).
+func stress() bool {
+	return os.Getenv("STRESS") == "1" || os.Getenv("SHARDNET_STRESS") == "1"
 }
 
 // fdCount returns the number of open fds of this process.
