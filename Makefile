@@ -2,7 +2,7 @@
 # STRESS=1 turns on the largest stress sizes, which stay out of CI.
 GO        ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
-MODULES   := . benchmarks
+MODULES   := . benchmarks interop
 
 .PHONY: test vet fmt-check bench
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cloudwego/netpoll"
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // Conn is one shardnet connection seen as a netpoll.Reader and a
@@ -23,10 +24,10 @@ type Conn struct {
 	blocking bool
 	pool     *buffer.Pool
 
-	mu     sync.Mutex
-	in     buffer.View   // guarded by mu
-	err    error         // guarded by mu: why no more bytes will come
-	notify chan struct{} // a wake-up for a blocked reader; capacity 1
+	mu   sync.Mutex
+	in   buffer.View    // guarded by mu
+	err  error          // guarded by mu: why no more bytes will come
+	gate *blocking.Gate // where the reader parks; its deadline is guarded by mu
 
 	readTimeout time.Duration // owned by the reader
 
@@ -42,8 +43,8 @@ type Conn struct {
 
 const blockSize = 8 << 10
 
-func newConn(ec *engine.Conn, pool *buffer.Pool, blocking bool) *Conn {
-	c := &Conn{ec: ec, id: ec.ID(), blocking: blocking, pool: pool, notify: make(chan struct{}, 1), tailPiece: -1, done: make(chan error, 1)}
+func newConn(ec *engine.Conn, pool *buffer.Pool, parks bool) *Conn {
+	c := &Conn{ec: ec, id: ec.ID(), blocking: parks, pool: pool, gate: blocking.NewGate(), tailPiece: -1, done: make(chan error, 1)}
 	c.in.Init(pool, blockSize)
 	return c
 }
@@ -81,12 +82,7 @@ func (c *Conn) shutdown(err error) {
 	c.wake()
 }
 
-func (c *Conn) wake() {
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
+func (c *Conn) wake() { c.gate.Wake() }
 
 // ID returns the shardnet connection ID.
 func (c *Conn) ID() uint64 { return c.id }
@@ -115,7 +111,7 @@ func (c *Conn) await(n int) error {
 	if n < 0 {
 		return fmt.Errorf("netpollconn: negative length %d", n)
 	}
-	var deadline <-chan time.Time
+	armed := false
 	for c.in.Len() < n {
 		if c.err != nil {
 			return c.err
@@ -123,21 +119,17 @@ func (c *Conn) await(n int) error {
 		if !c.blocking {
 			return ErrWouldBlock
 		}
-		if deadline == nil && c.readTimeout > 0 {
-			t := time.NewTimer(c.readTimeout)
-			defer t.Stop()
-			deadline = t.C
+		if !armed && c.readTimeout > 0 {
+			// One bound for the whole call, however many wake-ups it
+			// takes: netpoll's read timeout.
+			c.gate.SetDeadline(&c.mu, time.Now().Add(c.readTimeout))
+			defer c.gate.SetDeadline(&c.mu, time.Time{})
+			armed = true
 		}
-		c.mu.Unlock()
-		select {
-		case <-c.notify:
-			c.mu.Lock()
-		case <-deadline:
-			c.mu.Lock()
-			if c.in.Len() < n {
-				return errReadTimeout
-			}
+		if c.gate.Expired() {
+			return errReadTimeout
 		}
+		c.gate.Wait(&c.mu)
 	}
 	return nil
 }

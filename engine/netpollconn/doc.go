@@ -8,9 +8,11 @@
 // OnRequest on a goroutine of its own per busy connection: the shard feeds
 // arriving bytes into the connection's pinned buffer (buffer.View) and wakes
 // the reader, whose reads block until the bytes are there, the read timeout
-// passes or the connection closes. Writes gather in pooled blocks and go to
-// the shard with AsyncWritev on Flush, which waits until the kernel has them
-// (back-pressure for a fast writer).
+// passes or the connection closes. The parking, the timeout and the pause
+// for a lagging reader are engine/internal/blocking's, the layer that
+// engine/netconn's net.Conn is built on too. Writes gather in pooled
+// blocks and go to the shard with AsyncWritev on Flush, which waits until
+// the kernel has them (back-pressure for a fast writer).
 //
 // For handlers that run on the shard itself, NewLoopConn gives the same
 // interfaces without blocking: a read of more bytes than have arrived

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // OnRequest is netpoll's request callback: it reads a request from c (its
@@ -46,13 +47,13 @@ func NewHandler(on OnRequest, opts ...HandlerOption) engine.Handler {
 // serving is the per-connection state the shard keeps.
 type serving struct {
 	c       *Conn
-	running bool // guarded by c.mu: an OnRequest goroutine is active
-	paused  bool // guarded by c.mu: reading paused for maxBuffered
-	eof     bool // guarded by c.mu
+	running bool          // guarded by c.mu: an OnRequest goroutine is active
+	flow    blocking.Flow // guarded by c.mu: reading paused past maxBuffered
+	eof     bool          // guarded by c.mu
 }
 
 func (h *handler) OnOpen(ec *engine.Conn) error {
-	ec.SetContext(&serving{c: newConn(ec, h.pool, true)})
+	ec.SetContext(&serving{c: newConn(ec, h.pool, true), flow: blocking.NewFlow(h.cfg.maxBuffered)})
 	return nil
 }
 
@@ -66,11 +67,11 @@ func (h *handler) OnTraffic(ec *engine.Conn) {
 	if start {
 		s.running = true
 	}
-	if !s.paused && c.in.Len() > h.cfg.maxBuffered {
-		s.paused = true
+	pause := s.flow.Fed(c.in.Len())
+	c.mu.Unlock()
+	if pause {
 		ec.PauseRead()
 	}
-	c.mu.Unlock()
 	c.wake()
 	if start {
 		go h.serve(s)
@@ -109,10 +110,7 @@ func (h *handler) serve(s *serving) {
 			c.Close()
 			return
 		}
-		resume := s.paused && c.in.Len() <= h.cfg.maxBuffered/2
-		if resume {
-			s.paused = false
-		}
+		resume := s.flow.Took(c.in.Len())
 		if c.in.Len() == 0 {
 			s.running = false
 			eof := s.eof
@@ -134,6 +132,6 @@ func (h *handler) serve(s *serving) {
 
 func (h *handler) resume(c *Conn) {
 	if hd, ok := c.ec.Engine().Conn(c.id); ok {
-		hd.Do(func(ec *engine.Conn) { ec.ResumeRead() })
+		blocking.Resume(hd)
 	}
 }

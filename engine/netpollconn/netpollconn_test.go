@@ -15,6 +15,7 @@ import (
 	"github.com/cloudwego/netpoll"
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // echoFrame is a length-prefixed codec written only against netpoll's
@@ -310,7 +311,7 @@ func TestLoopConnServesTheSameCodec(t *testing.T) {
 
 func TestLoopConnReadsDoNotBlock(t *testing.T) {
 	pool := buffer.NewPool()
-	c := &Conn{pool: pool, tailPiece: -1, notify: make(chan struct{}, 1)}
+	c := &Conn{pool: pool, tailPiece: -1, gate: blocking.NewGate()}
 	c.in.Init(pool, blockSize)
 	c.in.Write([]byte("abc"))
 	if _, err := c.Next(4); !errors.Is(err, ErrWouldBlock) {

@@ -1,0 +1,379 @@
+package netconn
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
+)
+
+// Conn is a shard connection seen as a net.Conn. Every method is safe from
+// any goroutine; Read and Write are each safe from many goroutines at once
+// (callers of one kind take turns, as on a net.TCPConn).
+//
+// The shard owns the connection; Conn keeps only what the goroutines
+// share with it, under mu: the input the shard has read and Read has not
+// yet taken, how much output Write has queued, why the connection ended,
+// and the deadlines. The shard fills and wakes; the goroutines park and
+// take (engine/internal/blocking, the layer netpollconn shares). Neither
+// ever waits for the other while holding mu.
+type Conn struct {
+	h       engine.Handle
+	cfg     *config
+	pool    *buffer.Pool
+	network string
+	laddr   net.Addr
+	raddr   net.Addr
+
+	rmu sync.Mutex // held by the Read in progress: readers take turns
+	wmu sync.Mutex // held by the Write in progress: writers take turns
+
+	// rgate and wgate are where the reader and the writer park (at most
+	// one of each, under rmu and wmu), with their deadlines; their
+	// deadline fields are guarded by mu.
+	rgate *blocking.Gate
+	wgate *blocking.Gate
+
+	mu       sync.Mutex
+	in       []byte        // guarded by mu: unread input is in[off:]; nil when none
+	off      int           // guarded by mu
+	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
+	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
+	closed   bool          // guarded by mu: Close was called
+	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
+	inflight int           // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
+	high     int           // the write buffer (WithWriteBuffer), cut to fit the engine's cap
+	chunk    int           // guarded by wmu: the chunk size, cut to fit the engine's cap
+}
+
+// newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
+func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
+	h, _ := ec.Engine().Conn(ec.ID()) // registered before OnOpen runs
+	c := &Conn{
+		h:     h,
+		cfg:   cfg,
+		pool:  pool,
+		laddr: ec.LocalAddr(),
+		raddr: ec.RemoteAddr(),
+		rgate: blocking.NewGate(),
+		wgate: blocking.NewGate(),
+		flow:  blocking.NewFlow(cfg.maxBuffered),
+	}
+	// Write posts a chunk only while less than high is in flight, so at
+	// most high+chunk bytes are queued: keep that under the engine's cap
+	// and the shard never refuses a chunk (which would lose it after
+	// later ones had gone).
+	limit := ec.Engine().MaxQueuedOutput()
+	c.high = max(min(cfg.writeHigh, limit/2), 1)
+	c.chunk = max(min(cfg.chunk, limit-c.high), 1)
+	c.network = "tcp"
+	if c.laddr != nil {
+		c.network = c.laddr.Network()
+	}
+	return c
+}
+
+// ID returns the engine connection's ID. Any goroutine.
+func (c *Conn) ID() uint64 { return c.h.ID() }
+
+// Handle returns the engine's handle on the connection, for work that must
+// run on its shard (Handle.Do). Any goroutine.
+func (c *Conn) Handle() engine.Handle { return c.h }
+
+// LocalAddr returns the local address. Any goroutine.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the peer's address. Any goroutine.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+func (c *Conn) opErr(op string, err error) error {
+	return opError(op, c.network, c.laddr, c.raddr, err)
+}
+
+// Read reads what has arrived into p, parking the goroutine until at least
+// one byte is there, the peer has closed its side (io.EOF), the read
+// deadline passes (an error for which errors.Is(err,
+// os.ErrDeadlineExceeded) holds; the connection stays usable), or Close
+// is called (an error wrapping net.ErrClosed). As on net, a deadline
+// already past fails the call before it looks at the input. Bytes that
+// arrived before the connection ended are read before its error.
+func (c *Conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.mu.Lock()
+	for {
+		switch {
+		case c.closed:
+			c.mu.Unlock()
+			return 0, c.opErr("read", net.ErrClosed)
+		case c.rgate.Expired():
+			c.mu.Unlock()
+			return 0, c.opErr("read", errDeadline)
+		case len(p) == 0:
+			c.mu.Unlock()
+			return 0, nil
+		case c.off < len(c.in):
+			n := copy(p, c.in[c.off:])
+			c.off += n
+			if c.off == len(c.in) {
+				c.in, c.off = nil, 0 // an idle connection holds no input buffer
+			}
+			resume := c.flow.Took(len(c.in) - c.off)
+			c.mu.Unlock()
+			if resume {
+				blocking.Resume(c.h)
+			}
+			return n, nil
+		case c.rerr != nil:
+			err := c.rerr
+			c.mu.Unlock()
+			return 0, err
+		}
+		c.rgate.Wait(&c.mu)
+	}
+}
+
+// Write queues all of b on the connection and returns len(b), or fewer
+// bytes and the error that stopped it: the write deadline (errors.Is(err,
+// os.ErrDeadlineExceeded); the connection stays usable, and the n bytes
+// reported are queued and will be sent), Close (net.ErrClosed), CloseWrite
+// or a failed connection. Write copies b, which may be reused as soon as
+// it returns; "queued" means the shard has the copy, not that the kernel
+// has taken it. Write blocks while more than the write buffer
+// (WithWriteBuffer) is queued and not yet sent, and hands a large b over
+// in chunks (WithWriteChunk), blocking between them.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n := 0
+	waitEmpty := false // the engine's cap refused a chunk: wait until ours are sent
+	c.mu.Lock()
+	for {
+		switch {
+		case c.closed:
+			c.mu.Unlock()
+			return n, c.opErr("write", net.ErrClosed)
+		case c.werr != nil:
+			err := c.werr
+			c.mu.Unlock()
+			return n, err
+		case c.wgate.Expired():
+			c.mu.Unlock()
+			return n, c.opErr("write", errDeadline)
+		case n == len(b):
+			c.mu.Unlock()
+			return n, nil
+		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
+			c.wgate.Wait(&c.mu)
+			continue
+		}
+		waitEmpty = false
+		size := min(len(b)-n, c.chunk)
+		c.inflight += size
+		c.mu.Unlock()
+		err := c.post(b[n : n+size])
+		c.mu.Lock()
+		switch {
+		case err == nil:
+			n += size
+		case errors.Is(err, engine.ErrOutputFull):
+			c.inflight -= size
+			if c.inflight == 0 {
+				if c.chunk == 1 {
+					c.fail(c.opErr("write", err))
+				}
+				c.chunk = max(c.chunk/2, 1) // the engine's cap is under our chunk
+			}
+			waitEmpty = true
+		default:
+			c.inflight -= size
+			c.fail(c.writeErr(err))
+		}
+	}
+}
+
+// post hands a copy of p to the shard. Its done callback, on the shard,
+// takes the bytes off inflight and wakes the writer.
+func (c *Conn) post(p []byte) error {
+	buf := c.pool.Get(len(p))
+	copy(buf, p)
+	size := len(p)
+	err := c.h.AsyncWrite(buf, func(err error) {
+		c.pool.Put(buf)
+		c.mu.Lock()
+		c.inflight -= size
+		if err != nil {
+			c.fail(c.writeErr(err))
+		}
+		c.mu.Unlock()
+		c.wgate.Wake()
+	})
+	if err != nil {
+		c.pool.Put(buf)
+	}
+	return err
+}
+
+// fail records why writes end, keeping the first reason. The caller holds
+// mu.
+func (c *Conn) fail(err error) {
+	if c.werr == nil {
+		c.werr = err
+	}
+}
+
+// writeErr maps an engine error of a write to what net would return.
+func (c *Conn) writeErr(err error) error {
+	switch {
+	case errors.Is(err, engine.ErrEngineStopped), errors.Is(err, engine.ErrUnknownConn):
+		return c.opErr("write", errors.Join(net.ErrClosed, err))
+	case errors.Is(err, engine.ErrConnClosed):
+		return c.opErr("write", syscall.EPIPE)
+	}
+	return c.opErr("write", err)
+}
+
+// Close closes the connection: blocked and later Reads and Writes fail
+// with an error wrapping net.ErrClosed, and the shard sends what Write
+// had queued, then closes gracefully (engine.Conn.Close). Input not yet
+// read is dropped. Closing again returns an error wrapping net.ErrClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	c.in, c.off = nil, 0
+	c.rgate.Stop()
+	c.wgate.Stop()
+	c.mu.Unlock()
+	c.rgate.Wake()
+	c.wgate.Wake()
+	_ = c.h.Close() // fails only when the connection or the engine is gone already
+	return nil
+}
+
+// CloseWrite shuts down the writing side once what Write queued has been
+// sent: the peer reads EOF, and this side goes on reading. Writes after
+// it fail.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.fail(c.opErr("write", syscall.EPIPE))
+	c.mu.Unlock()
+	c.wgate.Wake()
+	// Write's chunks were posted before this task, and the shard takes
+	// them in order, so they go out before the shutdown.
+	err := c.h.Do(func(ec *engine.Conn) { _ = ec.CloseWrite() })
+	if err != nil {
+		return c.opErr("close", errors.Join(net.ErrClosed, err))
+	}
+	return nil
+}
+
+// The shard's side. Each runs on the connection's shard.
+
+// feed takes what the shard has buffered for ec into the input and wakes
+// the reader; past WithMaxBuffered unread bytes it stops reading ec.
+func (c *Conn) feed(ec *engine.Conn) {
+	b, _ := ec.Next(ec.Buffered())
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return // nobody will read it
+	}
+	if c.off > 0 && c.off >= len(c.in)/2 {
+		c.in = c.in[:copy(c.in, c.in[c.off:])]
+		c.off = 0
+	}
+	c.in = append(c.in, b...)
+	pause := c.flow.Fed(len(c.in) - c.off)
+	c.mu.Unlock()
+	if pause {
+		ec.PauseRead()
+	}
+	c.rgate.Wake()
+}
+
+// readEOF records the peer's half-close.
+func (c *Conn) readEOF() {
+	c.mu.Lock()
+	if c.rerr == nil {
+		c.rerr = io.EOF
+	}
+	c.mu.Unlock()
+	c.rgate.Wake()
+}
+
+// ended records that the engine has closed the connection, for the reason
+// it gives, and wakes every parked call.
+func (c *Conn) ended(reason error) {
+	var err error
+	switch {
+	case errors.Is(reason, engine.ErrPeerClosed), errors.Is(reason, engine.ErrLocalClose):
+		err = io.EOF
+	case errors.Is(reason, engine.ErrEngineStopped):
+		err = errors.Join(net.ErrClosed, reason)
+	default:
+		err = reason
+	}
+	c.mu.Lock()
+	if c.rerr == nil {
+		if err == io.EOF {
+			c.rerr = io.EOF
+		} else {
+			c.rerr = c.opErr("read", err)
+		}
+	}
+	if err == io.EOF {
+		c.fail(c.opErr("write", syscall.EPIPE))
+	} else {
+		c.fail(c.opErr("write", err))
+	}
+	c.rgate.Stop()
+	c.wgate.Stop()
+	c.mu.Unlock()
+	c.rgate.Wake()
+	c.wgate.Wake()
+}
+
+// SetDeadline sets the read and write deadlines, as SetReadDeadline and
+// SetWriteDeadline do.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline makes the Read in progress and later ones fail once t
+// has passed, with an error for which errors.Is(err,
+// os.ErrDeadlineExceeded) holds and whose Timeout() is true; the
+// connection stays usable, and a later deadline (or the zero time, for
+// none) lets Read wait again. A t already past fails a parked Read at
+// once.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.rgate, t) }
+
+// SetWriteDeadline is SetReadDeadline for Write. A Write that times out
+// has queued the bytes it reports and no others.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.wgate, t) }
+
+func (c *Conn) setDeadline(g *blocking.Gate, t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("set deadline", net.ErrClosed)
+	}
+	g.SetDeadline(&c.mu, t)
+	return nil
+}
