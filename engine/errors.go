@@ -65,6 +65,10 @@ var (
 	// full.
 	ErrOffloadFull = errors.New("engine: offload queue full")
 
+	// ErrUnknownListener is returned by Unlisten for an address the
+	// engine does not listen on.
+	ErrUnknownListener = errors.New("engine: no such listener")
+
 	// ErrUnsupported is wrapped by every call that would start or use an
 	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
 	// other than Linux, where the engine's API compiles but does not run.

@@ -137,6 +137,34 @@ func (e *Engine) Addrs() []net.Addr {
 	return out
 }
 
+// Unlisten stops serving the address Listen returned (compared as
+// strings): the listening socket is closed, so new connections are
+// refused by the kernel, and a unix socket's path is removed. Connections
+// already accepted stay open. It returns ErrUnknownListener if the engine
+// does not listen on addr (any more), ErrEngineStopped after Stop. Any
+// goroutine, callbacks included.
+func (e *Engine) Unlisten(addr net.Addr) error {
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return ErrEngineStopped
+	}
+	var found *listener
+	for i, l := range e.listeners {
+		if addr != nil && l.addr.String() == addr.String() {
+			found = l
+			e.listeners = append(e.listeners[:i], e.listeners[i+1:]...)
+			break
+		}
+	}
+	e.mu.Unlock()
+	if found == nil {
+		return fmt.Errorf("%w: %v", ErrUnknownListener, addr)
+	}
+	found.close() // without e.mu: it waits for the acceptors' loops
+	return nil
+}
+
 // close stops accepting: each acceptor's loop unwatches and closes its
 // socket. It waits for that, so no accept happens after close returns.
 func (l *listener) close() {

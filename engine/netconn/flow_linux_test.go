@@ -374,6 +374,14 @@ func TestAcceptQueueBound(t *testing.T) {
 	if err := s.ln.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close = %v", err)
 	}
+	// The listening socket is closed with the Listener: the kernel
+	// refuses new connections.
+	if nc, err := net.DialTimeout("tcp", s.addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("dial after Close = %v, want ECONNREFUSED", err)
+	}
 }
 
 func TestAcceptParkedWokenByClose(t *testing.T) {

@@ -17,9 +17,10 @@ import (
 // stats; each connection the engine opens waits in a bounded queue until
 // Accept returns it as a *Conn.
 //
-// Closing the Listener stops Accept and refuses later connections; the
-// connections already Accepted stay open, and the engine, with its
-// listening sockets, is the caller's to Stop.
+// Closing the Listener stops Accept and closes the engine's listening
+// sockets (Engine.Unlisten), so later connections are refused by the
+// kernel; the connections already Accepted stay open, and the engine is
+// the caller's to Stop.
 type Listener struct {
 	h    connHandler
 	addr atomic.Pointer[net.Addr] // the engine's first listening address
@@ -134,9 +135,9 @@ func (l *Listener) closedErr() error {
 	return &net.OpError{Op: "accept", Net: "tcp", Addr: a, Err: net.ErrClosed}
 }
 
-// Close stops Accept (a parked one returns at once) and refuses the
-// connections that come later; connections queued and not yet Accepted
-// are closed. Closing again returns an error wrapping net.ErrClosed.
+// Close stops Accept (a parked one returns at once) and closes the
+// engine's listening sockets, so connections that come later are refused
+// (ECONNREFUSED); connections queued and not yet Accepted are closed. Closing again returns an error wrapping net.ErrClosed.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -145,7 +146,16 @@ func (l *Listener) Close() error {
 	}
 	l.closed = true
 	close(l.done)
+	e := l.e
 	l.mu.Unlock()
+	if e != nil {
+		// The Listener is the engine's Handler: every address the
+		// engine serves is its. An engine already stopping has closed
+		// them itself.
+		for _, a := range e.Addrs() {
+			_ = e.Unlisten(a)
+		}
+	}
 	for {
 		select {
 		case c := <-l.queue:
