@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shardnet/shardnet/internal/fdcheck"
 	"go.uber.org/goleak"
 )
 
@@ -49,56 +49,21 @@ func (echoHandler) OnTraffic(c *Conn) {
 	_, _ = c.Write(b)
 }
 
-// fdCount returns the number of open fds of this process.
+// fdCount, fdBaseline and checkFds are fdcheck's, under the names the
+// tests use.
 func fdCount(t testing.TB) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents) - 1 // the directory's own fd
+	return fdcheck.Count(t)
 }
 
-var warmOnce sync.Once
-
-// fdBaseline returns the fd count once the runtime's own fds (Go's netpoll
-// epoll fd and its wake-up pipe) exist, so that they do not look like a
-// leak: a warm-up Listen/Close creates them.
 func fdBaseline(t testing.TB) int {
 	t.Helper()
-	warmOnce.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err == nil {
-			c.Close()
-		}
-		ln.Close()
-	})
-	return fdCount(t)
+	return fdcheck.Baseline(t)
 }
 
-// checkFds waits a little for the fd count to come back to base (closes
-// done by other goroutines may be in flight) and fails if it does not.
 func checkFds(t testing.TB, base int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	n := fdCount(t)
-	for n > base && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		n = fdCount(t)
-	}
-	if n > base {
-		ents, _ := os.ReadDir("/proc/self/fd")
-		var names []string
-		for _, e := range ents {
-			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-			names = append(names, e.Name()+"->"+l)
-		}
-		t.Errorf("fd leak: %d open, %d before; open: %v", n, base, names)
-	}
+	fdcheck.Check(t, base)
 }
 
 // startEngine starts an engine with h on a loopback port and returns it and

@@ -4,11 +4,11 @@ import (
 	"context"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/internal/fdcheck"
 	"go.uber.org/goleak"
 )
 
@@ -32,49 +32,21 @@ func stress() bool {
 	return os.Getenv("STRESS") == "1" || os.Getenv("SHARDNET_STRESS") == "1"
 }
 
-// fdCount returns the number of open fds of this process.
+// fdCount, fdBaseline and checkFds are fdcheck's, under the names the
+// tests use.
 func fdCount(t testing.TB) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents) - 1 // the directory's own fd
+	return fdcheck.Count(t)
 }
 
-var warmOnce sync.Once
-
-// fdBaseline returns the fd count once the runtime's own fds (Go's netpoll
-// epoll fd and its wake-up pipe) exist, so that they do not look like a
-// leak.
 func fdBaseline(t testing.TB) int {
 	t.Helper()
-	warmOnce.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-			c.Close()
-		}
-		ln.Close()
-	})
-	return fdCount(t)
+	return fdcheck.Baseline(t)
 }
 
-// checkFds waits a little for the fd count to come back to base and fails
-// if it does not.
 func checkFds(t testing.TB, base int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	n := fdCount(t)
-	for n > base && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		n = fdCount(t)
-	}
-	if n > base {
-		t.Errorf("fd leak: %d open, %d before", n, base)
-	}
+	fdcheck.Check(t, base)
 }
 
 // server is an engine serving a Listener on a loopback port, with a Dialer
