@@ -90,7 +90,7 @@ func (a *acceptor) shedPending() int {
 	if fd, err := openSpare(); err == nil {
 		a.spare = fd
 	}
-	return max(n, 1) // the one that met EMFILE, at least, was refused
+	return n
 }
 
 // pause stops watching the listener for a growing while (5 ms doubling to

@@ -90,6 +90,7 @@ func (c *Conn) sentOut(n int) {
 	s.queued -= n
 	s.bytesOut.Add(uint64(n))
 	s.releases = c.buf.out.Consume(n, s.releases)
+	s.ownReleases(c)
 }
 
 // dropOut empties the output queue of a closed connection. The release
@@ -98,6 +99,14 @@ func (c *Conn) dropOut() {
 	s := c.sh
 	s.queued -= c.buf.out.Len()
 	s.releases = c.buf.out.Reset(s.releases)
+	s.ownReleases(c)
+}
+
+// ownReleases records c as the owner of the release hooks just added.
+func (s *shardCtx) ownReleases(c *Conn) {
+	for len(s.releaseOwners) < len(s.releases) {
+		s.releaseOwners = append(s.releaseOwners, c)
+	}
 }
 
 // returnBufs gives the buffers back to the shard when they are empty. It

@@ -40,10 +40,13 @@ func (ce *connEvents) HandleEvents(_ int, ev shard.Events) {
 // recoverPanic turns a panic in a handler callback into an abort of that
 // connection only.
 func (c *Conn) recoverPanic() {
-	v := recover()
-	if v == nil {
-		return
+	if v := recover(); v != nil {
+		c.panicked(v)
 	}
+}
+
+// panicked aborts c after a panic v in its handler's code.
+func (c *Conn) panicked(v any) {
 	c.dropView()
 	err := fmt.Errorf("%w: %v", ErrPanic, v)
 	c.sh.e.cfg.logger.Error("handler panic; connection aborted", "conn", c.id, "panic", v)

@@ -163,5 +163,9 @@ func (c *Conn) SetIdleTimeout(d time.Duration, writes bool) {
 	}
 	ct := c.extras()
 	ct.idle, ct.idleWrites = d, writes
+	// The timeout counts from the call, as libevent's does, not from
+	// traffic before it.
+	now := c.sh.loop.Now()
+	ct.last, ct.lastRead = now, now
 	c.armTimer()
 }

@@ -73,7 +73,7 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 	if err := c.writable(total); err != nil {
 		return 0, err
 	}
-	if c.goesDirect(total) {
+	if len(bs) <= maxIovecs && c.goesDirect(total) {
 		n, err := c.sh.iov.writev(int(c.fd), bs)
 		if !c.sentDirect(n, err) {
 			return 0, ErrConnClosed
@@ -144,10 +144,12 @@ func (c *Conn) waitWritable() {
 // release runs on the shard, after the flush (or close) that finished
 // with b has done its own bookkeeping, never in the middle of it: it may
 // call anything a callback may on this connection or any other of the
-// shard (Write, WriteOwned, Flush, Close, Abort). A panic in it aborts the
-// connection being flushed, as in any callback; the other releases due
+// shard (Write, WriteOwned, Flush, Close, Abort). A panic in it aborts its
+// connection, as in any callback, and no other; the other releases due
 // still run, each once. If the connection is already closed, the panic is
-// logged and counted instead.
+// logged and counted instead. When a hook closes another connection, that
+// connection's OnClose may run before the hooks of the output its close
+// dropped (they run after the hook that is running, in order).
 func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 	if err := c.writable(len(b)); err != nil {
 		return err
@@ -221,7 +223,9 @@ func (c *Conn) flush() {
 				return // a release closed it
 			}
 			if c.flags&flagAboveHigh != 0 && c.outLen() <= c.lowWater() {
-				c.belowLowWater()
+				if c.belowLowWater(); c.state == stateClosed {
+					return // OnDrained or OnLowWater closed it
+				}
 			}
 		}
 		if err != nil && err != syscall.EAGAIN {

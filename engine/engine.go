@@ -24,9 +24,10 @@ type Engine struct {
 	loads   balancer.Loads // the shards, as an interface made once: converting a slice to one allocates
 	offload *workerPool
 
-	mu        sync.Mutex  // guards listeners and stopping; never held while waiting on a loop
-	listeners []*listener // guarded by mu
-	stopping  bool        // guarded by mu
+	mu        sync.Mutex     // guards listeners and stopping; never held while waiting on a loop
+	listeners []*listener    // guarded by mu
+	stopping  bool           // guarded by mu
+	unlistens sync.WaitGroup // Unlisten calls still closing a listener; Add under mu, before stopping
 
 	// gate orders Dial and Enroll against Stop: they hold it for reading
 	// while they check closing and queue their task, Stop holds it for
@@ -161,6 +162,9 @@ func (e *Engine) stop(ctx context.Context) {
 	for _, l := range ls {
 		l.close()
 	}
+	// A listener Unlisten took out of the list is closed by it, on the
+	// loops still running: wait for that before closing them.
+	e.unlistens.Wait()
 	if e.acceptLoop != nil {
 		_ = e.acceptLoop.Close()
 		<-e.acceptDone

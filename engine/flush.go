@@ -33,10 +33,11 @@ func (s *shardCtx) flushDirty() {
 // finished: AsyncWrite callbacks and WriteOwned releases. They are handler
 // code, so they run only here, once the flush or close that finished them
 // has done its bookkeeping, and whatever they do (write, flush, close,
-// abort, panic) finds the connection consistent. Hooks never nest: those
-// that a hook's own Flush or Close finishes join the list, and the call
-// already running takes them, in order. A panic in a hook leaves the rest
-// to run, each once, before it goes on to the caller's panic guard.
+// abort) finds the connection consistent. Hooks never nest: those that a
+// hook's own Flush or Close finishes join the list, and the call already
+// running takes them, in order. Each runs under its own connection's
+// guard: a panic aborts that connection (or, if it is closed already, is
+// logged and counted), and the other hooks still run, each once.
 func (s *shardCtx) runReleases() {
 	if !s.releasing && s.releaseNext < len(s.releases) {
 		s.runDueReleases() // out of line: most flushes finish no hook
@@ -45,26 +46,37 @@ func (s *shardCtx) runReleases() {
 
 func (s *shardCtx) runDueReleases() {
 	s.releasing = true
-	defer s.endReleases()
 	for s.releaseNext < len(s.releases) {
-		r := s.releases[s.releaseNext]
-		s.releases[s.releaseNext] = buffer.Release{}
+		i := s.releaseNext
+		r, c := s.releases[i], s.releaseOwners[i]
+		s.releases[i], s.releaseOwners[i] = buffer.Release{}, nil
 		s.releaseNext++
-		r.Run()
+		c.runRelease(r)
 	}
+	s.releases, s.releaseOwners = s.releases[:0], s.releaseOwners[:0]
+	s.releaseNext = 0
+	s.releasing = false
 }
 
-// endReleases ends runReleases: after a panic, it runs the hooks still
-// due (the panic goes on once they have run); otherwise it empties the
-// list.
-func (s *shardCtx) endReleases() {
-	s.releasing = false
-	if s.releaseNext < len(s.releases) {
-		s.runDueReleases()
+// runRelease runs one of c's release hooks under c's guard.
+func (c *Conn) runRelease(r buffer.Release) {
+	defer c.releasePanic()
+	r.Run()
+}
+
+// releasePanic, deferred, contains a panic in one of c's release hooks:
+// it aborts c, or only logs and counts it if c is closed already.
+func (c *Conn) releasePanic() {
+	v := recover()
+	if v == nil {
 		return
 	}
-	s.releases = s.releases[:0]
-	s.releaseNext = 0
+	if c.state == stateClosed {
+		c.sh.panics.Add(1)
+		c.sh.e.cfg.logger.Error("handler panic in a write's release; connection already closed", "conn", c.id, "panic", v)
+		return
+	}
+	c.panicked(v)
 }
 
 // flushGuarded is flush (or drained) for flushDirty: a panic in the

@@ -142,7 +142,10 @@ func (e *Engine) Addrs() []net.Addr {
 // refused by the kernel, and a unix socket's path is removed. Connections
 // already accepted stay open. It returns ErrUnknownListener if the engine
 // does not listen on addr (any more), ErrEngineStopped after Stop. Any
-// goroutine, callbacks included.
+// goroutine, callbacks included: called on a shard it returns before the
+// socket is closed (a shard must not wait for another, which may be
+// waiting for it), and the close completes in the background; Stop waits
+// for it.
 func (e *Engine) Unlisten(addr net.Addr) error {
 	e.mu.Lock()
 	if e.stopping {
@@ -154,6 +157,7 @@ func (e *Engine) Unlisten(addr net.Addr) error {
 		if addr != nil && l.addr.String() == addr.String() {
 			found = l
 			e.listeners = append(e.listeners[:i], e.listeners[i+1:]...)
+			e.unlistens.Add(1) // under mu, before Stop can look
 			break
 		}
 	}
@@ -161,7 +165,16 @@ func (e *Engine) Unlisten(addr net.Addr) error {
 	if found == nil {
 		return fmt.Errorf("%w: %v", ErrUnknownListener, addr)
 	}
-	found.close() // without e.mu: it waits for the acceptors' loops
+	// Without e.mu: close waits for the acceptors' loops.
+	if e.onLoop() {
+		go func() {
+			defer e.unlistens.Done()
+			found.close()
+		}()
+		return nil
+	}
+	defer e.unlistens.Done()
+	found.close()
 	return nil
 }
 

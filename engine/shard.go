@@ -21,22 +21,23 @@ type shardCtx struct {
 	pool *buffer.Pool
 
 	// Loop only.
-	readBuf     []byte
-	readFd      int                         // the fd readInto reads from
-	readInto    func(p []byte) (int, error) // made once: read(readFd, p)
-	bufs        [][]byte                    // scratch for writev
-	iov         iovecs                      // scratch for writev
-	dirty       []*Conn                     // connections with output to flush
-	dirtyNext   int                         // the next dirty entry flushDirty takes
-	queued      int                         // output bytes queued in this shard's connections
-	queuedShown int                         // the last queued value stored in queuedBytes
-	nextID      uint64                      // the per-shard part of the next ID
-	rereads     []*Conn                     // edge-triggered: reads to finish
-	dialing     map[int]*dialState          // connects in progress, by fd
-	spareBufs   []*connBufs                 // for connections that need buffers, see connBufs
-	releases    []buffer.Release            // release hooks due to run, see runReleases
-	releaseNext int                         // the next entry runReleases takes
-	releasing   bool                        // runReleases is running
+	readBuf       []byte
+	readFd        int                         // the fd readInto reads from
+	readInto      func(p []byte) (int, error) // made once: read(readFd, p)
+	bufs          [][]byte                    // scratch for writev
+	iov           iovecs                      // scratch for writev
+	dirty         []*Conn                     // connections with output to flush
+	dirtyNext     int                         // the next dirty entry flushDirty takes
+	queued        int                         // output bytes queued in this shard's connections
+	queuedShown   int                         // the last queued value stored in queuedBytes
+	nextID        uint64                      // the per-shard part of the next ID
+	rereads       []*Conn                     // edge-triggered: reads to finish
+	dialing       map[int]*dialState          // connects in progress, by fd
+	spareBufs     []*connBufs                 // for connections that need buffers, see connBufs
+	releases      []buffer.Release            // release hooks due to run, see runReleases
+	releaseOwners []*Conn                     // the connection of each of releases
+	releaseNext   int                         // the next entry runReleases takes
+	releasing     bool                        // runReleases is running
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).
