@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
+	"github.com/shardnet/shardnet/internal/fdcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -211,7 +212,7 @@ func TestOptionsValidation(t *testing.T) {
 		{name: "block size", opt: WithBlockSize(1), want: "WithBlockSize"},
 		{name: "logger", opt: WithLogger(nil), want: "WithLogger"},
 	}
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := New(BaseHandler{}, tc.opt)
@@ -227,7 +228,7 @@ func TestOptionsValidation(t *testing.T) {
 	if _, err := New(nil); !errors.Is(err, ErrInvalidOption) {
 		t.Fatalf("New(nil): %v, want ErrInvalidOption", err)
 	}
-	checkFds(t, base) // a refused New starts nothing and leaves nothing
+	fdcheck.Check(t, base) // a refused New starts nothing and leaves nothing
 }
 
 // echoCheck sends a distinct message over nc and expects it back. It may

@@ -49,23 +49,6 @@ func (echoHandler) OnTraffic(c *Conn) {
 	_, _ = c.Write(b)
 }
 
-// fdCount, fdBaseline and checkFds are fdcheck's, under the names the
-// tests use.
-func fdCount(t testing.TB) int {
-	t.Helper()
-	return fdcheck.Count(t)
-}
-
-func fdBaseline(t testing.TB) int {
-	t.Helper()
-	return fdcheck.Baseline(t)
-}
-
-func checkFds(t testing.TB, base int) {
-	t.Helper()
-	fdcheck.Check(t, base)
-}
-
 // startEngine starts an engine with h on a loopback port and returns it and
 // the address. Cleanup stops it (within 10 s, which must succeed) and then
 // checks that every fd the engine opened is closed. Clients the test opens
@@ -77,7 +60,7 @@ func startEngine(t testing.TB, h Handler, opts ...Option) (*Engine, string) {
 
 func startEngineAt(t testing.TB, h Handler, addr string, opts ...Option) (*Engine, string) {
 	t.Helper()
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	e, err := New(h, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -93,7 +76,7 @@ func startEngineAt(t testing.TB, h Handler, addr string, opts ...Option) (*Engin
 		if err := e.Stop(ctx); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
-		checkFds(t, base)
+		fdcheck.Check(t, base)
 	})
 	return e, bound.String()
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shardnet/shardnet/internal/fdcheck"
 )
 
 // offloadHandler answers each request from the worker pool: the work
@@ -117,9 +119,9 @@ func (bootFail) OnBoot(*Engine) error { return errNoBoot }
 
 // TestBootError: New returns OnBoot's error and leaves nothing running.
 func TestBootError(t *testing.T) {
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	if _, err := New(bootFail{}, WithShards(2)); !errors.Is(err, errNoBoot) {
 		t.Fatalf("New: %v, want OnBoot's error", err)
 	}
-	checkFds(t, base)
+	fdcheck.Check(t, base)
 }

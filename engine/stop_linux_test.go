@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardnet/shardnet/internal/fdcheck"
 	"go.uber.org/goleak"
 )
 
@@ -45,7 +46,7 @@ func TestStopDrains(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i * 13)
 	}
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	// Fixed socket buffers (no auto-tuning) keep part of each payload in
 	// the engine's queue until the clients read: measured, about a quarter
 	// of it. (Much smaller ones make loopback crawl.)
@@ -115,7 +116,7 @@ func TestStopDrains(t *testing.T) {
 		t.Fatalf("Offload after Stop: %v, want ErrEngineStopped", err)
 	}
 	goleak.VerifyNone(t)
-	checkFds(t, base)
+	fdcheck.Check(t, base)
 }
 
 // stopHandler calls Engine.Stop from a callback, or from an Offload
@@ -210,7 +211,7 @@ func TestStopFromCallback(t *testing.T) {
 // done runs exactly once, by the time Stop returns.
 func TestStopRacesAsyncWrite(t *testing.T) {
 	h := newRecHandler(8)
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	e, err := New(h, WithShards(2))
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +272,7 @@ func TestStopRacesAsyncWrite(t *testing.T) {
 		t.Fatalf("%d AsyncWrites accepted, %d done callbacks ran (%d refused)", a, d, refused.Load())
 	}
 	t.Logf("%d accepted, %d refused", accepted.Load(), refused.Load())
-	checkFds(t, base)
+	fdcheck.Check(t, base)
 }
 
 // TestStopRacesDial: Dials issued while the engine stops either fail up
@@ -291,7 +292,7 @@ func TestStopRacesDial(t *testing.T) {
 			c.Close() // the dialer's graceful close then ends at once
 		}
 	}()
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	e, err := New(BaseHandler{}, WithShards(2))
 	if err != nil {
 		t.Fatal(err)
@@ -332,5 +333,5 @@ func TestStopRacesDial(t *testing.T) {
 		t.Fatalf("%d Dials accepted, %d callbacks ran", i, c)
 	}
 	target.Close()
-	checkFds(t, base)
+	fdcheck.Check(t, base)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/internal/fdcheck"
 )
 
 // pattern returns n bytes that show a lost, doubled or reordered chunk.
@@ -214,7 +215,7 @@ func TestPeerResetMidRequest(t *testing.T) {
 // TestReadParkedWhenEngineStops: Stop wakes a parked Read and Write with
 // an error; goleak (TestMain) checks that their goroutines are gone.
 func TestReadParkedWhenEngineStops(t *testing.T) {
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	ln, e, err := Listen("tcp://127.0.0.1:0", []Option{WithWriteBuffer(4 << 10)}, engine.WithShards(1), engine.WithLingerTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +267,7 @@ func TestReadParkedWhenEngineStops(t *testing.T) {
 	dc.Close()
 	ac.Close()
 	ln.Close()
-	checkFds(t, base)
+	fdcheck.Check(t, base)
 }
 
 // TestDeadlinesRaceDataAndClose sets deadlines while bytes arrive and

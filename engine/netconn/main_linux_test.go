@@ -32,23 +32,6 @@ func stress() bool {
 	return os.Getenv("STRESS") == "1" || os.Getenv("SHARDNET_STRESS") == "1"
 }
 
-// fdCount, fdBaseline and checkFds are fdcheck's, under the names the
-// tests use.
-func fdCount(t testing.TB) int {
-	t.Helper()
-	return fdcheck.Count(t)
-}
-
-func fdBaseline(t testing.TB) int {
-	t.Helper()
-	return fdcheck.Baseline(t)
-}
-
-func checkFds(t testing.TB, base int) {
-	t.Helper()
-	fdcheck.Check(t, base)
-}
-
 // server is an engine serving a Listener on a loopback port, with a Dialer
 // on the same engine.
 type server struct {
@@ -62,7 +45,7 @@ type server struct {
 // (which must succeed within 10 s) and checks that no fd is left.
 func startServer(t testing.TB, opts []Option, eopts ...engine.Option) *server {
 	t.Helper()
-	base := fdBaseline(t)
+	base := fdcheck.Baseline(t)
 	ln, e, err := Listen("tcp://127.0.0.1:0", opts, append([]engine.Option{engine.WithShards(2)}, eopts...)...)
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
@@ -78,7 +61,7 @@ func startServer(t testing.TB, opts []Option, eopts ...engine.Option) *server {
 		if err := e.Stop(ctx); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
-		checkFds(t, base)
+		fdcheck.Check(t, base)
 	})
 	return &server{e: e, ln: ln, d: d, addr: ln.Addr().String()}
 }
