@@ -39,16 +39,7 @@ func unread(c *Conn) int {
 func TestLaggingReaderPausesShard(t *testing.T) {
 	const maxBuffered = 64 << 10
 	s := startServer(t, []Option{WithMaxBuffered(maxBuffered)})
-	peer, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	ac, err := acceptT(t, s.ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
+	peer, ac := s.plainPair(t)
 	c := ac.(*Conn)
 
 	data := pattern(16 << 20)
@@ -101,16 +92,7 @@ func TestLargeWriteInChunks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t, tc.opts, tc.eopts...)
-			peer, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			ac, err := acceptT(t, s.ln)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ac.Close()
+			peer, ac := s.plainPair(t)
 			data := pattern(8 << 20)
 			wrote := make(chan error, 1)
 			go func() {
@@ -141,16 +123,7 @@ func TestLargeWriteInChunks(t *testing.T) {
 // connection goes on working.
 func TestWriteDeadlineStalledPeer(t *testing.T) {
 	s := startServer(t, []Option{WithWriteBuffer(64 << 10)})
-	peer, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	ac, err := acceptT(t, s.ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
+	peer, ac := s.plainPair(t)
 	data := pattern(64 << 20)
 	ac.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	n, err := ac.Write(data)

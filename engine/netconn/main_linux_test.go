@@ -113,3 +113,19 @@ func acceptT(t testing.TB, ln net.Listener) (net.Conn, error) {
 		return nil, nil
 	}
 }
+
+// plainPair dials s from a plain net.Conn and accepts the other end; both
+// are closed when the test ends, before the server's own cleanup.
+func (s *server) plainPair(t testing.TB) (peer, ac net.Conn) {
+	t.Helper()
+	peer, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if ac, err = acceptT(t, s.ln); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ac.Close() })
+	return peer, ac
+}
