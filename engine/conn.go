@@ -206,6 +206,7 @@ func (c *Conn) PauseRead() {
 func (c *Conn) ResumeRead() {
 	c.flags &^= flagUserPaused
 	c.updateInterest()
+	c.readResumed()
 }
 
 // SetReadDeadline closes the connection (reason: a timeout error) if t

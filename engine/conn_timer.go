@@ -140,8 +140,20 @@ func (c *Conn) idleWindow() (d, last time.Duration) {
 		return 0, 0
 	case ct.idleWrites:
 		return ct.idle, ct.last
+	case c.flags&flagUserPaused != 0 || c.flags&(flagAboveHigh|flagWaterNotify) == flagAboveHigh:
+		// A read timeout waits while reading is paused (PauseRead, the
+		// pause watermark), as libevent's does: no input is expected.
+		return 0, 0
 	}
 	return ct.idle, ct.lastRead
+}
+
+// readResumed restarts a read timeout when reading resumes after a pause.
+func (c *Conn) readResumed() {
+	if ct := c.extra; ct != nil && ct.idle > 0 && !ct.idleWrites {
+		ct.lastRead = c.sh.loop.Now()
+		c.armTimer()
+	}
 }
 
 // idledOut reports whether the idle timeout has passed at now.
@@ -155,8 +167,10 @@ func (c *Conn) idledOut(now time.Duration) bool {
 // from each read, and from each write too when writes is true: libevent's
 // bufferevent_set_timeouts. It replaces WithIdleTimeout for this
 // connection; d == 0 goes back to the engine's, d < 0 turns it off here.
-// Unlike the deadlines (SetReadDeadline), traffic pushes it back. Loop
-// only.
+// Unlike the deadlines (SetReadDeadline), traffic pushes it back. A
+// timeout that only reads push back waits while reading is paused
+// (PauseRead, or the WaterPause watermark), and counts again from when it
+// resumes. Loop only.
 func (c *Conn) SetIdleTimeout(d time.Duration, writes bool) {
 	if c.state == stateClosed {
 		return

@@ -263,6 +263,7 @@ func (c *Conn) belowLowWater() {
 		return
 	}
 	c.updateInterest()
+	c.readResumed()
 	// With a NotifyWritable pending, its OnDrained (once the queue is
 	// empty) stands for this one too: two calls, one with bytes still
 	// queued, would be indistinguishable to the handler.

@@ -171,3 +171,47 @@ func TestSetIdleTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestSetIdleTimeoutWaitsWhilePaused: a timeout that only reads push back
+// does not fire while the handler has paused reading, and counts again
+// from ResumeRead.
+func TestSetIdleTimeoutWaitsWhilePaused(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	h := &onOpenFunc{closed: make(chan error, 1), fn: func(c *Conn) error {
+		c.SetIdleTimeout(idle, false)
+		c.PauseRead()
+		return nil
+	}}
+	e, addr := startEngine(t, h, WithShards(1))
+	dialT(t, "tcp", addr)
+	select {
+	case err := <-h.closed:
+		t.Fatalf("closed while reading was paused: %v", err)
+	case <-time.After(5 * idle):
+	}
+	var id uint64
+	for _, s := range e.shards {
+		for _, c := range s.snapshot() {
+			id = c.ID()
+		}
+	}
+	hd, ok := e.Conn(id)
+	if !ok {
+		t.Fatal("connection not found")
+	}
+	resumed := time.Now()
+	if err := hd.Do(func(c *Conn) { c.ResumeRead() }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.closed:
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("close reason %v, want ErrTimeout", err)
+		}
+		if waited := time.Since(resumed); waited < idle/2 {
+			t.Fatalf("closed %v after ResumeRead; the timeout should count from it", waited)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no idle timeout after ResumeRead")
+	}
+}
