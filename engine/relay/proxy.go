@@ -101,9 +101,12 @@ func (p *Proxy) Stats() Stats {
 
 // Drain stops the engine accepting (every listener is closed, so new
 // clients are refused by the kernel) and health checking, then waits for
-// the pairs in flight to finish by themselves, or for ctx to end, and
-// returns ctx's error in that case. Call the engine's Stop after it: that
-// closes whatever is left. Any goroutine but a shard's.
+// the engine's connections to end by themselves (the pairs in flight, the
+// clients accepted but not yet opened), or for ctx to end, and returns
+// ctx's error in that case. Call the engine's Stop after it: that closes
+// whatever is left. Clients still in the kernel's accept queue when the
+// listener closes are reset by it, as with any proxy that closes its
+// listening socket. Any goroutine but a shard's.
 func (p *Proxy) Drain(ctx context.Context) error {
 	if p.eng == nil {
 		return fmt.Errorf("%w: Drain before the engine booted the proxy", ErrInvalidOption)
@@ -112,9 +115,11 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	for _, a := range p.eng.Addrs() {
 		_ = p.eng.Unlisten(a) // ErrEngineStopped or gone already: nothing to stop
 	}
+	// The engine counts a connection from its accept, before its shard
+	// opens it, so once Unlisten has returned nothing can slip past this.
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for p.active.Load() > 0 {
+	for p.eng.Conns() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
