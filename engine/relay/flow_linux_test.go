@@ -57,7 +57,7 @@ func TestBackPressureBoundsQueuedOutput(t *testing.T) {
 					copy(s[:], h.Sum(nil))
 					got <- s
 				}
-				var be *backend
+				var be *testBackend
 				if slow == "backend" {
 					be = startBackend(t, func(c net.Conn) { defer c.Close(); reader(c) })
 				} else {

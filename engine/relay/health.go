@@ -73,7 +73,7 @@ type checkState struct {
 
 // check is one health check in flight, the context of its connection.
 type check struct {
-	b       *Backend
+	b       *backend
 	reply   []byte
 	decided bool
 }

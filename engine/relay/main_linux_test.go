@@ -78,10 +78,10 @@ func mustPool(t *testing.T, addrs []string, opts ...PoolOption) *Pool {
 	return p
 }
 
-// backend is a plain net listener whose connections run serve, each in a
+// testBackend is a plain net listener whose connections run serve, each in a
 // goroutine; Cleanup closes the listener and every connection and waits
 // for the goroutines.
-type backend struct {
+type testBackend struct {
 	ln    net.Listener
 	addr  string
 	mu    sync.Mutex
@@ -89,13 +89,13 @@ type backend struct {
 	wg    sync.WaitGroup
 }
 
-func startBackend(t *testing.T, serve func(c net.Conn)) *backend {
+func startBackend(t *testing.T, serve func(c net.Conn)) *testBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{ln: ln, addr: ln.Addr().String()}
+	b := &testBackend{ln: ln, addr: ln.Addr().String()}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -120,7 +120,7 @@ func startBackend(t *testing.T, serve func(c net.Conn)) *backend {
 
 // close stops accepting, closes every connection and waits for their
 // goroutines. Safe to call twice.
-func (b *backend) close() {
+func (b *testBackend) close() {
 	b.ln.Close()
 	b.mu.Lock()
 	for _, c := range b.conns {

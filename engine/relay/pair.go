@@ -22,7 +22,7 @@ type pair struct {
 	peer     string // the client's address, kept for WithOnDone
 
 	pool     *Pool
-	backend  *Backend // the one dialed or relayed to; nil before
+	backend  *backend // the one dialed or relayed to; nil before
 	start    int      // the backend the policy chose first
 	attempts int      // backends considered so far, from start on
 	tries    int      // connects started

@@ -20,7 +20,7 @@ import (
 // to New with WithPool; one Proxy uses it.
 type Pool struct {
 	cfg      poolConfig
-	backends []*Backend
+	backends []*backend
 	usesPeer bool // the policy hashes the client's address
 
 	// Set by the Proxy's OnBoot.
@@ -28,9 +28,9 @@ type Pool struct {
 	shards int
 }
 
-// Backend is one backend of a Pool. Its fields are shared by every shard
+// backend is one backend of a Pool. Its fields are shared by every shard
 // that relays to it: atomics, or the health checker's own (see check).
-type Backend struct {
+type backend struct {
 	addr string
 	pool *Pool
 
@@ -173,7 +173,7 @@ func NewPool(addrs []string, opts ...PoolOption) (*Pool, error) {
 		p.usesPeer = true // the others ignore the address: skip getpeername
 	}
 	for _, a := range addrs {
-		b := &Backend{addr: a, pool: p}
+		b := &backend{addr: a, pool: p}
 		b.healthy.Store(true) // up until checks say otherwise, as HAProxy starts
 		p.backends = append(p.backends, b)
 	}
@@ -256,13 +256,13 @@ func (l *poolLoads) Load(i int) int {
 
 // available reports whether the backend is in rotation: healthy, and not
 // ejected after connect errors.
-func (b *Backend) available(now time.Time) bool {
+func (b *backend) available(now time.Time) bool {
 	return b.healthy.Load() && now.UnixNano() >= b.ejectedTill.Load()
 }
 
 // connectFailed counts a client's failed connect, and ejects the backend
 // after the pool's number of them in a row. Any shard.
-func (b *Backend) connectFailed(err error) {
+func (b *backend) connectFailed(err error) {
 	b.connectErrors.Add(1)
 	cfg := &b.pool.cfg
 	if b.connFails.Add(1) < int64(cfg.ejectAfter) || cfg.ejectFor == 0 {
@@ -278,7 +278,7 @@ func (b *Backend) connectFailed(err error) {
 }
 
 // connected resets the count of connect errors in a row.
-func (b *Backend) connected() {
+func (b *backend) connected() {
 	if b.connFails.Load() != 0 {
 		b.connFails.Store(0)
 	}
