@@ -2,10 +2,8 @@ package relay
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"io"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"testing"
 )
@@ -63,7 +61,3 @@ func TestRelayEchoManyClients(t *testing.T) {
 		})
 	}
 }
-
-func sum(b []byte) [32]byte { return sha256.Sum256(b) }
-
-var _ = net.Dial
