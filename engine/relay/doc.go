@@ -53,7 +53,15 @@
 // (splice(2), Linux) when both sides are plaintext sockets; small messages
 // stay on the copy path (see splice_linux.go). Splice is impossible when
 // either side is TLS, since the bytes must pass through user space to be
-// decrypted or encrypted: a TLS pair will relay by copy (see spliceable).
+// decrypted or encrypted: a pair with a TLS side relays by copy.
+//
+// # TLS
+//
+// The relay works on engine.Conn, so TLS fits without a change of shape:
+// termination is the engine's listener's business (the Proxy sees the
+// decrypted stream), origination goes through WithDialOptions on a Pool
+// (the engine's dial option for TLS, once it has one), and the splice
+// decision in direction.relay is where a TLS side keeps a pair on copy.
 //
 // # Example
 //
