@@ -45,7 +45,7 @@ func checkFds(t *testing.T) {
 // startProxy starts a Proxy with opts on two shards. Cleanup stops the
 // engine (which must succeed within 10 s) and checks that no pair is
 // left.
-func startProxy(t *testing.T, opts ...Option) *proxyUnderTest {
+func startProxy(t testing.TB, opts ...Option) *proxyUnderTest {
 	t.Helper()
 	px, err := New(opts...)
 	if err != nil {
@@ -69,7 +69,7 @@ func startProxy(t *testing.T, opts ...Option) *proxyUnderTest {
 }
 
 // mustPool is NewPool that fails the test on an error.
-func mustPool(t *testing.T, addrs []string, opts ...PoolOption) *Pool {
+func mustPool(t testing.TB, addrs []string, opts ...PoolOption) *Pool {
 	t.Helper()
 	p, err := NewPool(addrs, opts...)
 	if err != nil {
@@ -89,7 +89,7 @@ type testBackend struct {
 	wg    sync.WaitGroup
 }
 
-func startBackend(t *testing.T, serve func(c net.Conn)) *testBackend {
+func startBackend(t testing.TB, serve func(c net.Conn)) *testBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,3 +167,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// startBenchBackend, startBenchProxy and mustBenchPool are the helpers
+// above for benchmarks.
+func startBenchBackend(b *testing.B) *testBackend                  { return startBackend(b, echo) }
+func startBenchProxy(b *testing.B, opts ...Option) *proxyUnderTest { return startProxy(b, opts...) }
+func mustBenchPool(b *testing.B, be *testBackend) *Pool            { return mustPool(b, []string{be.addr}) }
