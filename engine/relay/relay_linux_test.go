@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -58,6 +60,46 @@ func TestRelayEchoManyClients(t *testing.T) {
 			}
 			waitFor(t, 5e9, "pairs to end", func() bool { return p.px.Stats().Active == 0 })
 			t.Logf("%s: %+v", mode.name, st)
+		})
+	}
+}
+
+// TestRelayToUnixBackend relays to a backend on a unix socket, both paths
+// (splice falls back to copy where the kernel cannot splice the socket).
+func TestRelayToUnixBackend(t *testing.T) {
+	for _, mode := range spliceModes {
+		t.Run(mode.name, func(t *testing.T) {
+			checkFds(t)
+			path := filepath.Join(t.TempDir(), "backend.sock")
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				copyPlain(c, c)
+				c.(*net.UnixConn).CloseWrite()
+			}()
+			t.Cleanup(func() { ln.Close(); <-done })
+			p := startProxy(t, WithPool(mustPool(t, []string{"unix://" + path})), WithSplice(mode.splice))
+			data := make([]byte, 4<<20)
+			rand.NewChaCha8([32]byte{'u'}).Read(data)
+			c := dial(t, p.addr)
+			go func() {
+				c.Write(data)
+				c.CloseWrite()
+			}()
+			got, err := io.ReadAll(c)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("echo through a unix backend: %d of %d bytes, equal %v, %v", len(got), len(data), bytes.Equal(got, data), err)
+			}
+			t.Logf("%s: %+v", mode.name, p.px.Stats())
 		})
 	}
 }
