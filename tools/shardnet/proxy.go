@@ -3,56 +3,32 @@
 package main
 
 import (
-	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"net"
-	"strings"
-	"sync"
+	"log/slog"
+	"strconv"
 	"time"
 
-	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/relay"
 )
 
-// The proxy pairs every accepted client with an upstream connection dialed
-// onto the client's own shard, so one thread owns both ends and the relay
-// between them needs no locks. Bytes go both ways through relay (see
-// proxy_relay.go), half-closes are passed on, and a pair ends when both
-// directions have seen EOF or either side fails.
-//
-// Per pair:
-//
-//	client ──OnOpen──> paused, dialing ──connected──> relaying ──both EOFs──> closing both
-//	                        │ refused/timeout: mark backend down, dial the next
-//	                        └ none left: close client, log a line
-
-// The relay's bound on queued output, per direction of a pair.
-const (
-	// proxyHigh is the queued output, per direction, past which the
-	// proxy stops reading the sending side: with proxyLow, it bounds a
-	// pair's user-space memory whatever the speed gap between the ends.
-	proxyHigh = 1 << 20
-	// proxyLow is where reading resumes.
-	proxyLow = 256 << 10
-)
-
-// runProxy is the proxy command.
+// runProxy is the proxy command: flags in, engine/relay does the rest.
 func runProxy(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	var backends addrList
-	var connectTimeout, downFor time.Duration
-	var useSplice bool
-	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend, round-robin, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for; a client no backend answers is closed.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
-  shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -connect-timeout 1s
+	var pf proxyFlags
+	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -policy lc -connect-timeout 1s
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -check-interval 2s \
+      -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
 `, stderr)
 	sf.register(fs, defaultAddr)
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
-	fs.DurationVar(&connectTimeout, "connect-timeout", 3*time.Second, "give up connecting to a backend after this long")
-	fs.DurationVar(&downFor, "down-for", 5*time.Second, "skip a backend this long after it refused or timed out")
-	fs.BoolVar(&useSplice, "splice", false, "relay with splice(2) through a pipe per direction, without copying through user space (Linux)")
+	pf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -62,252 +38,106 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	for _, b := range backends {
-		if !validBackend(b) {
+		if !relay.ValidAddr(b) {
 			fmt.Fprintf(stderr, "shardnet proxy: -backend %q: want host:port, tcp[46]://host:port or unix:///path\n", b)
 			return 2
 		}
 	}
-	if connectTimeout <= 0 || downFor < 0 {
-		fmt.Fprintln(stderr, "shardnet proxy: -connect-timeout must be > 0 and -down-for >= 0")
+	// The handler serializes the lines the shards log.
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	px, err := pf.proxy(backends, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
 		return 2
 	}
-	h := &proxyHandler{
-		backends:       newBackendSet(backends, downFor),
-		connectTimeout: connectTimeout,
-		splice:         useSplice,
-		log:            &lockedWriter{w: stderr},
-	}
-	h.up = upstreamHandler{h}
-	return serve("proxy", &sf, h, proxyOptions(useSplice), stdout, stderr)
+	sf.drain, sf.drainTimeout = px.Drain, pf.drainTimeout
+	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
+	st := px.Stats()
+	fmt.Fprintf(stdout, "proxy: clients=%d relayed=%d no-backend=%d retries=%d up=%d down=%d spliced=%d\n",
+		st.Clients, st.Relayed, st.NoBackend, st.Retries, st.BytesUp, st.BytesDown, st.Spliced)
+	return code
 }
 
-// validBackend checks a backend address the way Dial will read it, so a
-// typo fails at start-up rather than as a log line per client.
-func validBackend(addr string) bool {
-	if strings.HasPrefix(addr, "unix://") {
-		return len(addr) > len("unix://")
-	}
-	for _, scheme := range []string{"tcp://", "tcp4://", "tcp6://"} {
-		addr = strings.TrimPrefix(addr, scheme)
-	}
-	_, port, err := net.SplitHostPort(addr)
-	return err == nil && port != ""
-}
-
-// lockedWriter serializes log lines written from several shards.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "shardnet proxy: "+format+"\n", args...)
-}
-
-// proxyHandler is the engine's handler, for the client side of each pair.
-type proxyHandler struct {
-	backends       *backendSet
+// proxyFlags are the proxy's own flags.
+type proxyFlags struct {
+	policy         string
 	connectTimeout time.Duration
+	downFor        time.Duration
+	retries        int
 	splice         bool
-	log            *lockedWriter
-	up             upstreamHandler
-	eng            *engine.Engine
-	shards         []*relayPool // per shard; each touched only by its loop
+	checkInterval  time.Duration
+	checkTimeout   time.Duration
+	checkFall      int
+	checkRise      int
+	checkSend      string
+	checkExpect    string
+	drainTimeout   time.Duration
 }
 
-// OnBoot keeps the engine, for Dial, and makes each shard's buffer pool.
-func (h *proxyHandler) OnBoot(e *engine.Engine) error {
-	h.eng = e
-	h.shards = make([]*relayPool, e.Shards())
-	for i := range h.shards {
-		h.shards[i] = &relayPool{}
+func (pf *proxyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&pf.policy, "policy", "rr", "how a client's backend is chosen: rr|lc|p2c|hash (round-robin, least connections, power of two choices, client address)")
+	fs.DurationVar(&pf.connectTimeout, "connect-timeout", 3*time.Second, "give up connecting to a backend after this long, and try the next")
+	fs.DurationVar(&pf.downFor, "down-for", 5*time.Second, "skip a backend this long after it refused or timed out (0: never skip)")
+	fs.IntVar(&pf.retries, "retries", -1, "connects tried after a failed one, per client, each on the next backend (-1: every backend)")
+	fs.BoolVar(&pf.splice, "splice", false, "relay with splice(2) through a pipe per direction, without copying through user space (Linux)")
+	fs.DurationVar(&pf.checkInterval, "check-interval", 0, "health-check every backend this often (0: no checks): a TCP connect, or with -check-send/-check-expect a request and a reply")
+	fs.DurationVar(&pf.checkTimeout, "check-timeout", time.Second, "a health check fails if it takes longer (at most -check-interval)")
+	fs.IntVar(&pf.checkFall, "check-fall", 3, "failed checks in a row that take a backend out of the rotation")
+	fs.IntVar(&pf.checkRise, "check-rise", 2, "passed checks in a row that bring it back")
+	fs.StringVar(&pf.checkSend, "check-send", "", `what a check writes once connected; Go escapes such as \r\n are read`)
+	fs.StringVar(&pf.checkExpect, "check-expect", "", "what the reply must contain for the check to pass; Go escapes are read")
+	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
+}
+
+// proxy makes the relay.Proxy the flags describe.
+func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, error) {
+	if pf.connectTimeout <= 0 || pf.downFor < 0 {
+		return nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
 	}
-	return nil
-}
-
-// OnOpen pairs a new client with an upstream. The client is not read until
-// the upstream is connected: its bytes wait in the kernel, so a client that
-// no backend answers costs no memory here.
-func (h *proxyHandler) OnOpen(c *engine.Conn) error {
-	p := &pair{h: h, client: c, pool: h.shards[c.Shard()], start: h.backends.next()}
-	p.up.init(p, c)
-	p.down.init(p, nil)
-	c.SetContext(p)
-	h.tuneSocket(c)
-	c.PauseRead()
-	p.onDial = p.dialed
-	p.dial()
-	return nil
-}
-
-// OnTraffic relays the client's bytes upstream.
-func (h *proxyHandler) OnTraffic(c *engine.Conn) { pairOf(c).up.relay() }
-
-// OnReadEOF passes the client's half-close on.
-func (h *proxyHandler) OnReadEOF(c *engine.Conn) { pairOf(c).readEOF(&pairOf(c).up) }
-
-// OnDrained resumes a -splice direction whose pipe waits for this
-// connection to take bytes (NotifyWritable). The engine's watermarks are
-// out of reach (see runProxy): the relay tracks its own queue.
-func (h *proxyHandler) OnDrained(c *engine.Conn) { pairOf(c).drained(c) }
-
-// OnClose ends the pair.
-func (h *proxyHandler) OnClose(c *engine.Conn, reason error) { pairOf(c).closed(c, reason) }
-
-// OnTick is not used.
-func (h *proxyHandler) OnTick(int) {}
-
-// upstreamHandler is the handler of the dialed side of each pair.
-type upstreamHandler struct{ h *proxyHandler }
-
-// OnBoot is never called for a dial handler.
-func (upstreamHandler) OnBoot(*engine.Engine) error { return nil }
-
-// OnOpen accepts: the dial callback links the connection to its pair.
-func (upstreamHandler) OnOpen(*engine.Conn) error { return nil }
-
-// OnTraffic relays the backend's bytes to the client.
-func (upstreamHandler) OnTraffic(c *engine.Conn) { pairOf(c).down.relay() }
-
-// OnReadEOF passes the backend's half-close on.
-func (upstreamHandler) OnReadEOF(c *engine.Conn) { pairOf(c).readEOF(&pairOf(c).down) }
-
-// OnDrained resumes a stalled -splice direction (see proxyHandler).
-func (upstreamHandler) OnDrained(c *engine.Conn) { pairOf(c).drained(c) }
-
-// OnClose ends the pair.
-func (upstreamHandler) OnClose(c *engine.Conn, reason error) {
-	if p, ok := c.Context().(*pair); ok {
-		p.closed(c, reason)
+	if pf.drainTimeout < 0 {
+		return nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
-}
-
-// OnTick is not used.
-func (upstreamHandler) OnTick(int) {}
-
-func pairOf(c *engine.Conn) *pair { return c.Context().(*pair) }
-
-// pair is one client and its upstream. Loop only: both connections live on
-// the same shard, which alone touches the pair.
-type pair struct {
-	h        *proxyHandler
-	pool     *relayPool
-	client   *engine.Conn
-	upstream *engine.Conn // nil until connected
-	up       direction    // client -> upstream
-	down     direction    // upstream -> client
-	onDial   func(*engine.Conn, error)
-
-	start    int   // the backend round-robin chose for this client
-	attempts int   // backends tried so far
-	lastErr  error // the last dial error, for the log line
-	done     bool  // the pair has begun closing
-}
-
-// dial connects to the next backend that is not marked down, on the
-// client's shard. When none is left the client is closed.
-func (p *pair) dial() {
-	h := p.h
-	for p.attempts < h.backends.len() {
-		i := (p.start + p.attempts) % h.backends.len()
-		p.attempts++
-		b := h.backends.at(i)
-		if b.isDown() {
-			continue
+	opts := []relay.PoolOption{
+		relay.WithPolicy(pf.policy),
+		relay.WithConnectTimeout(pf.connectTimeout),
+		relay.WithEjection(1, pf.downFor),
+		relay.WithRetries(pf.retries),
+	}
+	if pf.checkInterval > 0 {
+		send, err := unescape("-check-send", pf.checkSend)
+		if err != nil {
+			return nil, err
 		}
-		err := h.eng.Dial(b.addr, p.onDial,
-			engine.OnShard(p.client.Shard()),
-			engine.DialTimeout(h.connectTimeout),
-			engine.DialHandler(h.up))
-		if err == nil {
-			return
+		expect, err := unescape("-check-expect", pf.checkExpect)
+		if err != nil {
+			return nil, err
 		}
-		p.lastErr = err
+		opts = append(opts, relay.WithHealthCheck(relay.HealthCheck{
+			Interval: pf.checkInterval, Timeout: min(pf.checkTimeout, pf.checkInterval),
+			Fall: pf.checkFall, Rise: pf.checkRise, Send: send, Expect: expect,
+		}))
 	}
-	why := "every backend is marked down"
-	if p.lastErr != nil {
-		why = "last error: " + p.lastErr.Error()
-	}
-	h.log.printf("client %v: no backend answered (%s); closing it", p.client.RemoteAddr(), why)
-	p.done = true
-	p.client.Close()
-}
-
-// dialed runs on the client's shard when a connect ends.
-func (p *pair) dialed(up *engine.Conn, err error) {
+	pool, err := relay.NewPool(backends, opts...)
 	if err != nil {
-		if errors.Is(err, engine.ErrEngineStopped) {
-			return // the engine closes the client too
-		}
-		b := p.h.backends.at((p.start + p.attempts - 1) % p.h.backends.len())
-		if b.markDown() {
-			p.h.log.printf("backend %s is down (%v); skipping it for %v", b.addr, err, p.h.backends.downFor)
-		}
-		p.lastErr = err
-		if p.client.Closed() {
-			return
-		}
-		p.dial()
-		return
+		return nil, err
 	}
-	if p.client.Closed() {
-		up.Close()
-		return
+	popts := []relay.Option{relay.WithPool(pool), relay.WithSplice(pf.splice), relay.WithLogger(log)}
+	if pf.checkInterval > 0 {
+		// The engine's tick paces the checks: a tenth of the interval
+		// keeps them within 10 % of it.
+		popts = append(popts, relay.WithTick(max(pf.checkInterval/10, time.Millisecond)))
 	}
-	p.upstream = up
-	p.h.tuneSocket(up)
-	up.SetContext(p)
-	p.up.dst = up
-	p.down.src = up
-	p.down.dst = p.client
-	p.client.ResumeRead()
+	return relay.New(popts...)
 }
 
-// drained runs when c, the destination of a stalled -splice direction,
-// can take bytes again.
-func (p *pair) drained(c *engine.Conn) {
-	for _, d := range [...]*direction{&p.up, &p.down} {
-		if d.dst == c && d.sp.stalled {
-			d.unstall()
-		}
+// unescape reads Go escapes (\r, \n, \x00) in a flag's value.
+func unescape(flag, s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
 	}
-}
-
-// readEOF handles the half-close of d's source: it is passed on once d's
-// queued bytes are out, and when both directions are done the pair closes.
-func (p *pair) readEOF(d *direction) {
-	d.eof = true
-	d.flushPipe()
-	if d.dst != nil && !d.dst.Closed() {
-		d.dst.CloseWrite()
+	u, err := strconv.Unquote(`"` + s + `"`)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: not a string with Go escapes: %v", flag, s, err)
 	}
-	if p.up.eof && p.down.eof {
-		p.done = true
-		p.client.Close()
-		p.upstream.Close()
-	}
-}
-
-// closed runs when either connection of the pair is closed: the other one
-// follows, gracefully if this one ended cleanly (its queued bytes still
-// go out), at once if it failed.
-func (p *pair) closed(c *engine.Conn, reason error) {
-	other := p.upstream
-	if c == p.upstream {
-		other = p.client
-	}
-	if other != nil && !other.Closed() {
-		if errors.Is(reason, engine.ErrPeerClosed) || errors.Is(reason, engine.ErrLocalClose) ||
-			errors.Is(reason, engine.ErrEngineStopped) {
-			other.Close()
-		} else {
-			other.Abort()
-		}
-	}
-	if (p.upstream == nil || p.upstream.Closed()) && p.client.Closed() {
-		p.up.release()
-		p.down.release()
-	}
+	return []byte(u), nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -259,7 +261,7 @@ func TestProxyBackendDown(t *testing.T) {
 			name:      "one of two down",
 			backends:  []string{freeAddr(t), echo.addr},
 			wantReply: true,
-			wantLog:   []string{"is down", "skipping it for"},
+			wantLog:   []string{"backend ejected after connect errors", "for=5s"},
 		},
 		{
 			name:     "all down",
@@ -289,7 +291,7 @@ func TestProxyBackendDown(t *testing.T) {
 			}
 			// Skipped for -down-for: one log line per outage, not per
 			// client.
-			if n := strings.Count(log, "is down"); n != len(tc.backends)-btoi(tc.wantReply) {
+			if n := strings.Count(log, "backend ejected"); n != len(tc.backends)-btoi(tc.wantReply) {
 				t.Fatalf("%d 'is down' lines, want one per dead backend:\n%s", n, log)
 			}
 		})
@@ -418,60 +420,10 @@ func TestProxyFlags(t *testing.T) {
 		{name: "no backend", args: []string{"-listen", "127.0.0.1:0"}, wantCode: 2, wantErr: "-backend is required"},
 		{name: "backend without port", args: []string{"-listen", "127.0.0.1:0", "-backend", "localhost"}, wantCode: 2, wantErr: "want host:port"},
 		{name: "zero connect timeout", args: []string{"-backend", "127.0.0.1:1", "-connect-timeout", "0s"}, wantCode: 2, wantErr: "-connect-timeout"},
+		{name: "unknown policy", args: []string{"-backend", "127.0.0.1:1", "-policy", "fastest"}, wantCode: 2, wantErr: "WithPolicy"},
+		{name: "bad check escape", args: []string{"-backend", "127.0.0.1:1", "-check-interval", "1s", "-check-send", `\q`}, wantCode: 2, wantErr: "-check-send"},
+		{name: "check fall", args: []string{"-backend", "127.0.0.1:1", "-check-interval", "1s", "-check-fall", "-1"}, wantCode: 2, wantErr: "Fall >= 1"},
 	})
-}
-
-func TestValidBackend(t *testing.T) {
-	tests := []struct {
-		addr string
-		want bool
-	}{
-		{"127.0.0.1:80", true},
-		{"localhost:8080", true},
-		{"[::1]:80", true},
-		{"tcp://10.0.0.1:80", true},
-		{"tcp6://[::1]:80", true},
-		{"unix:///tmp/s.sock", true},
-		{"localhost", false},
-		{"127.0.0.1:", false},
-		{"unix://", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.addr, func(t *testing.T) {
-			if got := validBackend(tc.addr); got != tc.want {
-				t.Fatalf("validBackend(%q) = %v, want %v", tc.addr, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestBackendSetRoundRobinAndDownMarks(t *testing.T) {
-	s := newBackendSet([]string{"a:1", "b:1", "c:1"}, time.Hour)
-	var got []int
-	for i := 0; i < 6; i++ {
-		got = append(got, s.next())
-	}
-	if fmt.Sprint(got) != "[0 1 2 0 1 2]" {
-		t.Fatalf("round-robin starts %v", got)
-	}
-	b := s.at(1)
-	if b.isDown() {
-		t.Fatal("a fresh backend is down")
-	}
-	if !b.markDown() {
-		t.Fatal("the first mark of an outage must report the change (it is logged)")
-	}
-	if b.markDown() {
-		t.Fatal("a second mark during the same outage must not be logged again")
-	}
-	if !b.isDown() {
-		t.Fatal("a marked backend is not skipped")
-	}
-	short := newBackendSet([]string{"a:1"}, 0).at(0)
-	short.markDown()
-	if short.isDown() {
-		t.Fatal("with -down-for 0 a backend is never skipped")
-	}
 }
 
 // TestProxySlowBackendKeepsBytesInOrder sends random bytes to a backend that
@@ -524,5 +476,149 @@ func TestProxySlowBackendKeepsBytesInOrder(t *testing.T) {
 			}
 			p.stop(t)
 		})
+	}
+}
+
+// TestProxyCurlToHTTPBackend: curl, keep-alive and several requests on one
+// connection, through the proxy (two backends, least connections, an L7
+// health check in the HTTP the backend speaks) to shardnet http.
+func TestProxyCurlToHTTPBackend(t *testing.T) {
+	needTool(t, "curl")
+	h1 := startServer(t, "http", "-addr", "127.0.0.1:0")
+	h2 := startServer(t, "http", "-addr", "127.0.0.1:0")
+	for _, mode := range proxyModes {
+		t.Run(mode.name, func(t *testing.T) {
+			p, _ := startProxy(t, []string{h1.addr, h2.addr}, append([]string{"-policy", "lc",
+				"-check-interval", "200ms", "-check-send", `GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n`, "-check-expect", "200 OK"}, mode.args...)...)
+			url := "http://" + p.addr + "/plaintext"
+			out := runClient(t, "", "curl", "-sS", "--fail", url, url, url)
+			if want := strings.Repeat("Hello, World!", 3); out != want {
+				t.Fatalf("curl through the proxy: %q, want %q", out, want)
+			}
+			js := runClient(t, "", "curl", "-sS", "--fail", "http://"+p.addr+"/json")
+			if !strings.Contains(js, `"Hello, World!"`) {
+				t.Fatalf("curl /json through the proxy: %q", js)
+			}
+			out = p.stop(t)
+			if !strings.Contains(out, "proxy: clients=2 relayed=2 no-backend=0") {
+				t.Fatalf("want 2 clients relayed (curl reuses its connection):\n%s", out)
+			}
+		})
+	}
+	h1.stop(t)
+	h2.stop(t)
+}
+
+// TestProxyHealthCheckFlags: a backend that accepts and never answers is
+// taken out of the rotation by the -check-send/-check-expect check, so
+// every client reaches the one that answers.
+func TestProxyHealthCheckFlags(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }() // reads, never answers
+		}
+	}()
+	echo := startServer(t, "echo", "-addr", "127.0.0.1:0")
+	p, stderr := startProxy(t, []string{silent.Addr().String(), echo.addr},
+		"-check-interval", "100ms", "-check-timeout", "80ms", "-check-fall", "2",
+		"-check-send", `PING\n`, "-check-expect", "PING")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "backend out of rotation") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the silent backend was not taken out:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	host, port := hostPort(p.addr)
+	for i := range 6 {
+		if got := runClient(t, "hello\n", "nc", "-N", host, port); got != "hello\n" {
+			t.Fatalf("client %d got %q: relayed to the silent backend?", i, got)
+		}
+	}
+	p.stop(t)
+	echo.stop(t)
+}
+
+// TestProxyDrainOnSIGTERM: SIGTERM while uploads are in flight closes the
+// listener at once, lets the transfers finish, and exits cleanly.
+func TestProxyDrainOnSIGTERM(t *testing.T) {
+	baddr, got := hashingBackend(t, 0)
+	p, _ := startProxy(t, []string{baddr}, "-drain-timeout", "20s")
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	data := make([]byte, 8<<20)
+	rand.NewChaCha8([32]byte{'d'}).Read(data)
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	sent := make(chan error, 1)
+	go func() {
+		// Paced: the upload is still going when SIGTERM comes.
+		for off := 0; off < len(data); off += 256 << 10 {
+			if _, err := c.Write(data[off : off+256<<10]); err != nil {
+				sent <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		sent <- c.(*net.TCPConn).CloseWrite()
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	// The listener closes as the drain starts: once the proxy says it
+	// drains, new clients are refused. (A probe sent before that could be
+	// accepted, and its pair, half-closed, would rightly hold the drain
+	// to its deadline.)
+	line, err := p.stdout.ReadString('\n')
+	if err != nil || !strings.Contains(line, "draining") {
+		t.Fatalf("after SIGTERM the proxy said %q (%v), want that it drains", line, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if nc, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+		nc.Close()
+		t.Fatal("the proxy still accepts while draining")
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("a new client while draining: %v, want refused", err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("upload during the drain: %v", err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reply during the drain: %v", err)
+	}
+	if s := <-got; s != want || strings.TrimSpace(string(reply)) != want {
+		t.Fatalf("backend sha256 %s, client got %q, want %s", s, reply, want)
+	}
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		io.Copy(&out, p.stdout)
+		done <- p.cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("proxy exit after the drain: %v\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("the proxy did not exit after the drain:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "drain: ") {
+		t.Fatalf("want a drain that completed:\n%s", out.String())
 	}
 }

@@ -35,6 +35,12 @@ type serverFlags struct {
 	stats       time.Duration
 	debug       string
 	verbose     bool
+
+	// drain, when set, runs on SIGTERM before the engine stops, for at
+	// most drainTimeout (a command with connections worth finishing sets
+	// it; SIGINT stops at once).
+	drain        func(context.Context) error
+	drainTimeout time.Duration
 }
 
 // addrList is a repeatable, comma-separated -addr flag.
@@ -139,6 +145,14 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		case <-tick:
 			printStats(stdout, e.Stats())
 		case s := <-sig:
+			if s == syscall.SIGTERM && sf.drain != nil {
+				fmt.Fprintf(stdout, "shardnet %s: %v, draining for up to %v\n", name, s, sf.drainTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), sf.drainTimeout)
+				if err := sf.drain(ctx); err != nil {
+					fmt.Fprintf(stdout, "shardnet %s: drain: %v; closing what is left\n", name, err)
+				}
+				cancel()
+			}
 			fmt.Fprintf(stdout, "shardnet %s: %v, stopping\n", name, s)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := e.Stop(ctx)

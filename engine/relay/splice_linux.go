@@ -1,19 +1,19 @@
-package main
+package relay
 
 import (
 	"github.com/shardnet/shardnet/internal/rawio"
 	"golang.org/x/sys/unix"
 )
 
-// The -splice relay moves bytes socket -> pipe -> socket inside the kernel.
+// The splice path moves bytes socket -> pipe -> socket inside the kernel.
 //
 // The engine has no hook that tells a handler "src is readable" without
 // reading it, so the relay rides on OnTraffic: the engine reads a small
 // lead (spliceLeadRead, its read buffer size in this mode) and calls
-// OnTraffic, which forwards the lead and then splices whatever else the
-// socket holds, up to spliceBudget. The EOF and socket errors stay sticky
-// in the socket, so the engine's next read still sees them. Spliced bytes
-// go into the shard's counters with Conn.CountBytes.
+// OnTraffic, which forwards the lead by copy and then splices whatever
+// else the socket holds, up to spliceBudget. The EOF and socket errors
+// stay sticky in the socket, so the engine's next read still sees them.
+// Spliced bytes go into the shard's counters with Conn.CountBytes.
 //
 // When dst is full (EAGAIN with bytes left in the pipe) the relay stalls:
 //
@@ -24,18 +24,10 @@ import (
 //	       (src resumed)    (EAGAIN again: stalled again)
 //
 // Nothing is copied out of the pipe: the bytes stay in the kernel until
-// dst takes them.
+// dst takes them. Splice needs both fds to be plaintext sockets: a TLS
+// connection's bytes must pass through user space.
 
 const (
-	// spliceLeadRead is the engine's read buffer in -splice mode: the
-	// bytes each readiness costs a copy before splicing takes over. Reads
-	// shorter than it emptied the socket and are relayed by copy, so small
-	// messages never pay for splice's extra syscalls. 16 KiB is small
-	// beside bulk transfers, which splicing carries at about half the
-	// proxy CPU of copying, and large enough that pipelined small messages
-	// fit in one lead: a much smaller lead sends them through splice and
-	// costs them a large part of their rate.
-	spliceLeadRead = 16 << 10
 	// spliceBudget caps the bytes one OnTraffic splices, so one busy pair
 	// cannot starve the others on its shard.
 	spliceBudget = 1 << 20
@@ -46,16 +38,6 @@ const (
 	// the sockets and the pipe are non-blocking too.
 	spliceFlags = unix.SPLICE_F_NONBLOCK | unix.SPLICE_F_MOVE
 )
-
-// spliceState is a direction's pipe. Loop only.
-type spliceState struct {
-	r, w    int  // the pipe's ends, -1 until first used
-	size    int  // the pipe's capacity
-	n       int  // bytes in the pipe
-	off     bool // splice failed to start on these sockets: copy instead
-	used    bool // a splice from src has succeeded
-	stalled bool // dst was full: the pipe waits for dst's OnDrained
-}
 
 func (s *spliceState) open() bool {
 	var p [2]int
@@ -86,7 +68,7 @@ func (s *spliceState) close() {
 // queued in the engine: otherwise bytes would overtake each other.
 func (d *direction) spliceMore() {
 	dst := d.dst
-	if d.paused || d.eof || d.sp.off || d.sp.stalled || dst.Closed() {
+	if d.holds != 0 || d.eof || d.sp.off || d.sp.stalled || dst.Closed() {
 		return
 	}
 	if dst.OutboundBuffered() > 0 {
@@ -97,7 +79,7 @@ func (d *direction) spliceMore() {
 			return
 		}
 		if dst.OutboundBuffered() > 0 {
-			d.pause()
+			d.stall()
 			return
 		}
 	}
@@ -112,7 +94,7 @@ func (d *direction) spliceMore() {
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINVAL && !d.sp.used:
-			d.sp.off = true // these sockets cannot splice: copy
+			d.sp.off = true // these fds cannot splice: copy
 			return
 		case err != nil:
 			// Reset, say. The socket reports an error once, so the
@@ -144,6 +126,8 @@ func (d *direction) drainPipe() bool {
 		case err == nil && m > 0:
 			d.sp.n -= m
 			d.dst.CountBytes(0, m)
+			d.count(m)
+			d.pr.p.spliced.Add(uint64(m))
 		case err == unix.EAGAIN || err == nil:
 			d.stall()
 			return false
@@ -155,59 +139,19 @@ func (d *direction) drainPipe() bool {
 	return true
 }
 
-// stall runs when dst is full with bytes still in the pipe: it asks the
-// engine to say when dst is writable again (dst's OnDrained, then
-// unstall) and pauses src until the pipe has gone out.
-func (d *direction) stall() {
-	d.sp.stalled = true
-	if d.dst.NotifyWritable() != nil {
-		return // dst is closing: the pair ends with it
-	}
-	// Pause src here, not with pause(), which waits for owned buffers:
-	// nothing of ours is queued on dst, the bytes wait in the pipe, and a
-	// lead read meanwhile would overtake them.
-	if !d.paused {
-		d.paused = true
-		d.src.PauseRead()
-	}
-}
-
-// unstall runs from dst's OnDrained after a stall: dst takes bytes again,
-// so the rest of the pipe follows, and src is read again once the pipe is
-// empty. Loop only.
-func (d *direction) unstall() {
-	if !d.sp.stalled || d.dst.Closed() {
-		return
-	}
-	d.sp.stalled = false
-	if d.sp.n > 0 && !d.drainPipe() {
-		return
-	}
-	if d.eof {
-		return
-	}
-	if d.paused {
-		d.paused = false
-		if !d.src.Closed() {
-			d.src.ResumeRead()
-		}
-	}
-}
-
 // flushPipe copies what is left in the pipe into dst's engine queue, after
 // src's EOF: nothing more will come to splice, and the engine then sends
 // the rest and passes the half-close on after it.
 func (d *direction) flushPipe() {
 	d.sp.stalled = false
+	var buf [16 << 10]byte
 	for d.sp.n > 0 {
-		buf := d.p.pool.get(d.sp.n)
-		n, err := rawio.Read(d.sp.r, buf)
+		n, err := rawio.Read(d.sp.r, buf[:min(d.sp.n, len(buf))])
 		if n <= 0 || err != nil {
-			d.p.pool.put(buf)
 			d.dst.Abort() // the pipe lost bytes: the stream is broken
 			return
 		}
 		d.sp.n -= n
-		d.writeOwned(buf[:n])
+		d.forward(buf[:n])
 	}
 }
