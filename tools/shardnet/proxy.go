@@ -24,6 +24,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
       -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
 `, stderr)
 	sf.register(fs, defaultAddr)
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
@@ -72,6 +73,7 @@ type proxyFlags struct {
 	checkSend      string
 	checkExpect    string
 	drainTimeout   time.Duration
+	sendProxy      string
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -86,6 +88,7 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&pf.checkRise, "check-rise", 2, "passed checks in a row that bring it back")
 	fs.StringVar(&pf.checkSend, "check-send", "", `what a check writes once connected; Go escapes such as \r\n are read`)
 	fs.StringVar(&pf.checkExpect, "check-expect", "", "what the reply must contain for the check to pass; Go escapes are read")
+	fs.StringVar(&pf.sendProxy, "send-proxy", "", "start each backend connection with a PROXY protocol header carrying the client's address: v1 (text) or v2 (binary), as HAProxy's send-proxy and send-proxy-v2 (L7 health checks send one too)")
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
@@ -122,6 +125,15 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 		return nil, err
 	}
 	popts := []relay.Option{relay.WithPool(pool), relay.WithSplice(pf.splice), relay.WithLogger(log)}
+	switch pf.sendProxy {
+	case "":
+	case "v1", "1":
+		popts = append(popts, relay.WithSendProxy(1))
+	case "v2", "2":
+		popts = append(popts, relay.WithSendProxy(2))
+	default:
+		return nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
+	}
 	if pf.checkInterval > 0 {
 		// The engine's tick paces the checks: a tenth of the interval
 		// keeps them within 10 % of it.
