@@ -252,6 +252,8 @@ func (pr *pair) maybeEnd() {
 	var backend string
 	if pr.upstream != nil && pr.backend != nil {
 		pr.backend.active.Add(-1)
+		pr.backend.bytesUp.Add(pr.up.bytes)
+		pr.backend.bytesDown.Add(pr.down.bytes)
 		backend = pr.backend.addr
 	}
 	pr.p.active.Add(-1)
