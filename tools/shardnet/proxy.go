@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/engine/relay"
+	"github.com/shardnet/shardnet/tools/metrics"
 )
 
 // runProxy is the proxy command: flags in, engine/relay does the rest.
@@ -46,11 +47,12 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	// The handler serializes the lines the shards log.
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	px, err := pf.proxy(backends, log)
+	px, pool, err := pf.proxy(backends, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
 		return 2
 	}
+	sf.metricsOpts = append(sf.metricsOpts, metrics.WithProxy(px), metrics.WithPool("default", pool))
 	sf.drain, sf.drainTimeout = px.Drain, pf.drainTimeout
 	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
 	st := px.Stats()
@@ -92,13 +94,13 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
-// proxy makes the relay.Proxy the flags describe.
-func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, error) {
+// proxy makes the relay.Proxy the flags describe, and its pool.
+func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, *relay.Pool, error) {
 	if pf.connectTimeout <= 0 || pf.downFor < 0 {
-		return nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
+		return nil, nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
 	}
 	if pf.drainTimeout < 0 {
-		return nil, fmt.Errorf("-drain-timeout must be >= 0")
+		return nil, nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
 	opts := []relay.PoolOption{
 		relay.WithPolicy(pf.policy),
@@ -109,11 +111,11 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	if pf.checkInterval > 0 {
 		send, err := unescape("-check-send", pf.checkSend)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		expect, err := unescape("-check-expect", pf.checkExpect)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts = append(opts, relay.WithHealthCheck(relay.HealthCheck{
 			Interval: pf.checkInterval, Timeout: min(pf.checkTimeout, pf.checkInterval),
@@ -122,7 +124,7 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	}
 	pool, err := relay.NewPool(backends, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	popts := []relay.Option{relay.WithPool(pool), relay.WithSplice(pf.splice), relay.WithLogger(log)}
 	switch pf.sendProxy {
@@ -132,14 +134,15 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	case "v2", "2":
 		popts = append(popts, relay.WithSendProxy(2))
 	default:
-		return nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
+		return nil, nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
 	}
 	if pf.checkInterval > 0 {
 		// The engine's tick paces the checks: a tenth of the interval
 		// keeps them within 10 % of it.
 		popts = append(popts, relay.WithTick(max(pf.checkInterval/10, time.Millisecond)))
 	}
-	return relay.New(popts...)
+	px, err := relay.New(popts...)
+	return px, pool, err
 }
 
 // unescape reads Go escapes (\r, \n, \x00) in a flag's value.
