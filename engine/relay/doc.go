@@ -10,7 +10,8 @@
 // which stays in tools/shardnet; the package is the part a program imports
 // to relay, whether it is an L4 proxy, a gateway or a sidecar. It lives
 // under engine/ beside the other layers over an engine.Conn (netconn,
-// netpollconn), and imports engine and balancer only.
+// netpollconn), and imports engine, balancer and codec/proxyproto (for
+// WithSendProxy) only.
 //
 // # Threading model
 //

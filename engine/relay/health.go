@@ -120,6 +120,13 @@ func (ck *check) connected(c *engine.Conn, err error) {
 	}
 	c.SetContext(ck)
 	c.SetReadDeadline(time.Now().Add(hc.Timeout))
+	if v := ck.b.pool.owner.Load().cfg.sendProxy; v != 0 {
+		if err := writeCheckHeader(c, v); err != nil {
+			ck.done(err)
+			c.Abort()
+			return
+		}
+	}
 	if len(hc.Send) > 0 {
 		if _, err := c.Write(hc.Send); err != nil {
 			ck.done(err)

@@ -23,6 +23,7 @@ type config struct {
 	tick         time.Duration // the engine tick that drives health checks
 	logger       *slog.Logger  // quiet by default
 	onDone       func(Done)    // called when a pair has ended; nil: none
+	sendProxy    int           // PROXY protocol version sent to backends; 0: none
 }
 
 func defaultConfig() config {
@@ -50,6 +51,8 @@ func (c *config) validate() error {
 		return optionError("WithTick", c.tick, "> 0")
 	case c.logger == nil:
 		return optionError("WithLogger", nil, "a logger")
+	case c.sendProxy < 0 || c.sendProxy > 2:
+		return optionError("WithSendProxy", c.sendProxy, "0 (off), 1 or 2")
 	}
 	for i, p := range c.pools {
 		if p == nil {

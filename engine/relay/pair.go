@@ -174,6 +174,13 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 	pr.up.dst = up
 	pr.down.src = up
 	pr.down.dst = pr.client
+	if v := pr.p.cfg.sendProxy; v != 0 {
+		if err := writeProxyHeader(up, pr.client, v); err != nil {
+			pr.reason = err
+			up.Abort()
+			return
+		}
+	}
 	// What the client sent while the Router read it waits in its buffer:
 	// it goes first.
 	if pr.client.Buffered() > 0 {
@@ -245,6 +252,8 @@ func (pr *pair) maybeEnd() {
 	var backend string
 	if pr.upstream != nil && pr.backend != nil {
 		pr.backend.active.Add(-1)
+		pr.backend.bytesUp.Add(pr.up.bytes)
+		pr.backend.bytesDown.Add(pr.down.bytes)
 		backend = pr.backend.addr
 	}
 	pr.p.active.Add(-1)

@@ -46,6 +46,8 @@ type backend struct {
 	ups           atomic.Uint64 // rejoined it after passed checks
 	checks        atomic.Uint64
 	checkFails    atomic.Uint64
+	bytesUp       atomic.Uint64 // relayed to it by pairs that have ended
+	bytesDown     atomic.Uint64 // relayed from it by pairs that have ended
 
 	hc checkState // the health checker's; only its shard touches it
 }
@@ -62,6 +64,11 @@ type BackendStats struct {
 	Ups           uint64 // times it rejoined after passed checks
 	Checks        uint64 // health checks run
 	CheckFails    uint64 // of which failed
+	// BytesUp and BytesDown are the bytes relayed to and from it by pairs
+	// that have ended: a pair adds its totals once, at its end, so the
+	// data path touches no counter shared between shards (the Proxy's
+	// Stats count bytes as they pass).
+	BytesUp, BytesDown uint64
 }
 
 // PoolOption configures a Pool in NewPool.
@@ -211,6 +218,8 @@ func (p *Pool) Stats() []BackendStats {
 			Ups:           b.ups.Load(),
 			Checks:        b.checks.Load(),
 			CheckFails:    b.checkFails.Load(),
+			BytesUp:       b.bytesUp.Load(),
+			BytesDown:     b.bytesDown.Load(),
 		}
 	}
 	return out

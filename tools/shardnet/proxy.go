@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/engine/relay"
+	"github.com/shardnet/shardnet/tools/metrics"
 )
 
 // runProxy is the proxy command: flags in, engine/relay does the rest.
@@ -24,6 +25,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
       -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
 `, stderr)
 	sf.register(fs, defaultAddr)
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
@@ -45,11 +47,12 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	// The handler serializes the lines the shards log.
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	px, err := pf.proxy(backends, log)
+	px, pool, err := pf.proxy(backends, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
 		return 2
 	}
+	sf.metricsOpts = append(sf.metricsOpts, metrics.WithProxy(px), metrics.WithPool("default", pool))
 	sf.drain, sf.drainTimeout = px.Drain, pf.drainTimeout
 	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
 	st := px.Stats()
@@ -72,6 +75,7 @@ type proxyFlags struct {
 	checkSend      string
 	checkExpect    string
 	drainTimeout   time.Duration
+	sendProxy      string
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -86,16 +90,17 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&pf.checkRise, "check-rise", 2, "passed checks in a row that bring it back")
 	fs.StringVar(&pf.checkSend, "check-send", "", `what a check writes once connected; Go escapes such as \r\n are read`)
 	fs.StringVar(&pf.checkExpect, "check-expect", "", "what the reply must contain for the check to pass; Go escapes are read")
+	fs.StringVar(&pf.sendProxy, "send-proxy", "", "start each backend connection with a PROXY protocol header carrying the client's address: v1 (text) or v2 (binary), as HAProxy's send-proxy and send-proxy-v2 (L7 health checks send one too)")
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
-// proxy makes the relay.Proxy the flags describe.
-func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, error) {
+// proxy makes the relay.Proxy the flags describe, and its pool.
+func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, *relay.Pool, error) {
 	if pf.connectTimeout <= 0 || pf.downFor < 0 {
-		return nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
+		return nil, nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
 	}
 	if pf.drainTimeout < 0 {
-		return nil, fmt.Errorf("-drain-timeout must be >= 0")
+		return nil, nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
 	opts := []relay.PoolOption{
 		relay.WithPolicy(pf.policy),
@@ -106,11 +111,11 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	if pf.checkInterval > 0 {
 		send, err := unescape("-check-send", pf.checkSend)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		expect, err := unescape("-check-expect", pf.checkExpect)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts = append(opts, relay.WithHealthCheck(relay.HealthCheck{
 			Interval: pf.checkInterval, Timeout: min(pf.checkTimeout, pf.checkInterval),
@@ -119,15 +124,25 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	}
 	pool, err := relay.NewPool(backends, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	popts := []relay.Option{relay.WithPool(pool), relay.WithSplice(pf.splice), relay.WithLogger(log)}
+	switch pf.sendProxy {
+	case "":
+	case "v1", "1":
+		popts = append(popts, relay.WithSendProxy(1))
+	case "v2", "2":
+		popts = append(popts, relay.WithSendProxy(2))
+	default:
+		return nil, nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
+	}
 	if pf.checkInterval > 0 {
 		// The engine's tick paces the checks: a tenth of the interval
 		// keeps them within 10 % of it.
 		popts = append(popts, relay.WithTick(max(pf.checkInterval/10, time.Millisecond)))
 	}
-	return relay.New(popts...)
+	px, err := relay.New(popts...)
+	return px, pool, err
 }
 
 // unescape reads Go escapes (\r, \n, \x00) in a flag's value.

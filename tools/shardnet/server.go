@@ -16,6 +16,7 @@ import (
 
 	"github.com/shardnet/shardnet/balancer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/metrics"
 )
 
 // defaultAddr is what a server command serves when -addr is not given and
@@ -35,6 +36,8 @@ type serverFlags struct {
 	stats       time.Duration
 	debug       string
 	verbose     bool
+	metrics     string           // -metrics: serve Prometheus metrics here
+	metricsOpts []metrics.Option // what a command adds to the engine's metrics
 
 	// drain, when set, runs on SIGTERM before the engine stops, for at
 	// most drainTimeout (a command with connections worth finishing sets
@@ -71,6 +74,7 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.DurationVar(&sf.stats, "stats", 0, "print per-shard stats this often (0: only at exit)")
 	fs.StringVar(&sf.debug, "debug", "", "serve net/http/pprof and per-shard stats (expvar JSON at /debug/vars) on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
+	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
 }
 
 // options turns the flags into engine options.
@@ -129,6 +133,16 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 			return 1
 		}
 		defer stopDebug()
+	}
+	if sf.metrics != "" {
+		addr, stopMetrics, err := metrics.Serve(sf.metrics, metrics.New(e, sf.metricsOpts...))
+		if err != nil {
+			fmt.Fprintf(stderr, "shardnet %s: -metrics: %v\n", name, err)
+			e.Stop(context.Background())
+			return 1
+		}
+		defer stopMetrics()
+		fmt.Fprintf(stdout, "shardnet %s: metrics on http://%s/metrics\n", name, addr)
 	}
 
 	sig := make(chan os.Signal, 1)

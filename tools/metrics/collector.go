@@ -1,0 +1,173 @@
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/relay"
+)
+
+// Collector is a prometheus.Collector over an engine's counters and,
+// when given, a relay Proxy's and its Pools'. Make it with New and
+// register it, or serve it with Handler or Serve.
+type Collector struct {
+	eng   *engine.Engine
+	proxy *relay.Proxy
+	pools []namedPool
+	d     descs
+}
+
+type namedPool struct {
+	name string
+	pool *relay.Pool
+}
+
+// Option configures a Collector in New.
+type Option func(*Collector)
+
+// WithProxy adds a relay Proxy's counters (pairs, clients, bytes relayed).
+func WithProxy(px *relay.Proxy) Option { return func(c *Collector) { c.proxy = px } }
+
+// WithPool adds a relay Pool's per-backend metrics, labelled pool=name
+// and backend=its address. Repeat it for each pool.
+func WithPool(name string, p *relay.Pool) Option {
+	return func(c *Collector) { c.pools = append(c.pools, namedPool{name, p}) }
+}
+
+// New returns a Collector over e's counters.
+func New(e *engine.Engine, opts ...Option) *Collector {
+	c := &Collector{eng: e, d: newDescs()}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// descs are the metrics' descriptions, made once per Collector.
+type descs struct {
+	conns, opened, closed, bytesIn, bytesOut, queued, panics, tasksQueued,
+	iterations, busy, lag, refused *prometheus.Desc
+
+	pairs, clients, relayed, noBackend, retries, relayedBytes, spliced *prometheus.Desc
+
+	beConns, beHealthy, beEjected, beConnectErrors, beEjections, beChecks,
+	beCheckFails, beBytes *prometheus.Desc
+}
+
+func newDescs() descs {
+	shard := []string{"shard"}
+	be := []string{"pool", "backend"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc("shardnet_"+name, help, labels, nil)
+	}
+	return descs{
+		conns:       d("shard_connections", "Connections open on the shard now.", shard),
+		opened:      d("shard_connections_opened_total", "Connections the shard opened: accepted, dialed or enrolled.", shard),
+		closed:      d("shard_connections_closed_total", "Connections the shard closed.", shard),
+		bytesIn:     d("shard_received_bytes_total", "Bytes the shard read from its connections.", shard),
+		bytesOut:    d("shard_sent_bytes_total", "Bytes the shard wrote to its connections.", shard),
+		queued:      d("shard_queued_output_bytes", "Output queued in the shard's connections, waiting for their sockets.", shard),
+		panics:      d("shard_handler_panics_total", "Handler panics that aborted a connection.", shard),
+		tasksQueued: d("shard_tasks_queued", "Tasks waiting in the shard's queue.", shard),
+		iterations:  d("shard_loop_iterations_total", "Rounds of the shard's event loop.", shard),
+		busy:        d("shard_busy_seconds_total", "Time the shard's loop spent working rather than waiting for events.", shard),
+		lag:         d("shard_loop_lag_seconds", "How long the loop's round in progress has run at scrape time (0 while it waits): a large value means a handler blocks the shard.", shard),
+		refused:     d("connections_refused_total", "Connections closed at once on accept: over the connection limit, or out of file descriptors.", nil),
+
+		pairs:        d("proxy_pairs", "Client-backend pairs open now.", nil),
+		clients:      d("proxy_clients_total", "Clients the proxy accepted.", nil),
+		relayed:      d("proxy_clients_relayed_total", "Clients that got a backend.", nil),
+		noBackend:    d("proxy_clients_no_backend_total", "Clients closed because no backend answered.", nil),
+		retries:      d("proxy_connect_retries_total", "Backend connects tried after a failed one, for the same client.", nil),
+		relayedBytes: d("proxy_relayed_bytes_total", "Bytes relayed, by direction: up (client to backend) or down.", []string{"direction"}),
+		spliced:      d("proxy_spliced_bytes_total", "Of the relayed bytes, those moved with splice(2).", nil),
+
+		beConns:         d("proxy_backend_connections", "Pairs relaying to the backend or connecting to it now.", be),
+		beHealthy:       d("proxy_backend_healthy", "1 if health checks keep the backend in rotation, else 0.", be),
+		beEjected:       d("proxy_backend_ejected", "1 if the backend is skipped now after connect errors, else 0.", be),
+		beConnectErrors: d("proxy_backend_connect_errors_total", "Failed connects to the backend for clients.", be),
+		beEjections:     d("proxy_backend_ejections_total", "Times the backend was ejected after connect errors.", be),
+		beChecks:        d("proxy_backend_health_checks_total", "Health checks run on the backend.", be),
+		beCheckFails:    d("proxy_backend_health_check_failures_total", "Health checks of the backend that failed.", be),
+		beBytes:         d("proxy_backend_relayed_bytes_total", "Bytes relayed to (up) and from (down) the backend by pairs that have ended.", []string{"pool", "backend", "direction"}),
+	}
+}
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	d := &c.d
+	for _, x := range []*prometheus.Desc{d.conns, d.opened, d.closed, d.bytesIn, d.bytesOut, d.queued, d.panics,
+		d.tasksQueued, d.iterations, d.busy, d.lag, d.refused} {
+		ch <- x
+	}
+	if c.proxy != nil {
+		for _, x := range []*prometheus.Desc{d.pairs, d.clients, d.relayed, d.noBackend, d.retries, d.relayedBytes, d.spliced} {
+			ch <- x
+		}
+	}
+	if len(c.pools) > 0 {
+		for _, x := range []*prometheus.Desc{d.beConns, d.beHealthy, d.beEjected, d.beConnectErrors, d.beEjections,
+			d.beChecks, d.beCheckFails, d.beBytes} {
+			ch <- x
+		}
+	}
+}
+
+// Collect reads the counters now and sends them as metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	d := &c.d
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	st := c.eng.Stats()
+	for _, s := range st.Shards {
+		i := strconv.Itoa(s.Shard)
+		gauge(d.conns, float64(s.Conns), i)
+		counter(d.opened, float64(s.Opened), i)
+		counter(d.closed, float64(s.Closed), i)
+		counter(d.bytesIn, float64(s.BytesIn), i)
+		counter(d.bytesOut, float64(s.BytesOut), i)
+		gauge(d.queued, float64(s.QueuedBytes), i)
+		counter(d.panics, float64(s.Panics), i)
+		gauge(d.tasksQueued, float64(s.TasksQueued), i)
+		counter(d.iterations, float64(s.Iterations), i)
+		counter(d.busy, s.Busy.Seconds(), i)
+		gauge(d.lag, s.Lag.Seconds(), i)
+	}
+	counter(d.refused, float64(st.Refused))
+	if c.proxy != nil {
+		ps := c.proxy.Stats()
+		gauge(d.pairs, float64(ps.Active))
+		counter(d.clients, float64(ps.Clients))
+		counter(d.relayed, float64(ps.Relayed))
+		counter(d.noBackend, float64(ps.NoBackend))
+		counter(d.retries, float64(ps.Retries))
+		counter(d.relayedBytes, float64(ps.BytesUp), "up")
+		counter(d.relayedBytes, float64(ps.BytesDown), "down")
+		counter(d.spliced, float64(ps.Spliced))
+	}
+	for _, np := range c.pools {
+		for _, b := range np.pool.Stats() {
+			gauge(d.beConns, float64(b.Active), np.name, b.Addr)
+			gauge(d.beHealthy, b01(b.Healthy), np.name, b.Addr)
+			gauge(d.beEjected, b01(b.Ejected), np.name, b.Addr)
+			counter(d.beConnectErrors, float64(b.ConnectErrors), np.name, b.Addr)
+			counter(d.beEjections, float64(b.Ejections), np.name, b.Addr)
+			counter(d.beChecks, float64(b.Checks), np.name, b.Addr)
+			counter(d.beCheckFails, float64(b.CheckFails), np.name, b.Addr)
+			counter(d.beBytes, float64(b.BytesUp), np.name, b.Addr, "up")
+			counter(d.beBytes, float64(b.BytesDown), np.name, b.Addr, "down")
+		}
+	}
+}
+
+func b01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
