@@ -38,6 +38,7 @@ type shardCtx struct {
 	releaseOwners []*Conn                     // the connection of each of releases
 	releaseNext   int                         // the next entry runReleases takes
 	releasing     bool                        // runReleases is running
+	tlsPlain      []byte                      // where TLS records are decrypted for OnTraffic; made on first use
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).

@@ -127,7 +127,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			resume := c.flow.Took(len(c.in) - c.off)
 			c.mu.Unlock()
 			if resume {
-				blocking.Resume(c.h)
+				_ = c.h.ResumeRead()
 			}
 			return n, nil
 		case c.rerr != nil:
