@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,39 +13,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/internal/fdcheck"
-	"github.com/shardnet/shardnet/internal/tlscert"
 )
-
-// testPKI is an authority and a leaf for 127.0.0.1 and "localhost".
-type testPKI struct {
-	ca   *tlscert.Authority
-	leaf tls.Certificate
-	pool *x509.CertPool
-}
-
-func newTestPKI(t testing.TB, hosts ...string) *testPKI {
-	t.Helper()
-	ca, err := tlscert.NewAuthority("shardnet test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(hosts) == 0 {
-		hosts = []string{"localhost", "127.0.0.1"}
-	}
-	leaf, err := ca.Leaf(hosts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testPKI{ca: ca, leaf: leaf, pool: ca.Pool()}
-}
-
-func (p *testPKI) server() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.leaf}}
-}
-
-func (p *testPKI) client(version uint16) *tls.Config {
-	return &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: version, MaxVersion: version}
-}
 
 // tlsHandler echoes plaintext and records what the engine tells it: the
 // TLS state seen in OnOpen, close reasons, and handshakes that failed.
