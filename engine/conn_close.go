@@ -198,6 +198,11 @@ func (c *Conn) closeNow(reason error) {
 	if c.state == stateClosed {
 		return
 	}
+	if c.state == stateClosing && c.closeCode == closeStopped && reason != ErrEngineStopped {
+		// Stop's close ended another way (the linger timeout, a reset):
+		// the reason still says the engine stopped, first.
+		reason = fmt.Errorf("%w (%w)", ErrEngineStopped, reason)
+	}
 	c.state = stateClosed
 	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
 	s := c.sh
