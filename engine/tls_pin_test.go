@@ -146,3 +146,44 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// FuzzRecordCursor feeds a byte stream to recordCursor in chunks of the
+// fuzzer's sizes and checks it against a simple model: the record ends it
+// reports are exactly those found by walking the headers, take never
+// hands over bytes past one, and it always takes at least one byte.
+func FuzzRecordCursor(f *testing.F) {
+	f.Add([]byte{23, 3, 3, 0, 3, 'a', 'b', 'c', 23, 3, 3, 0, 0}, []byte{1, 4, 100})
+	f.Add([]byte{22, 3, 1, 0, 1, 'x'}, []byte{2})
+	f.Fuzz(func(t *testing.T, stream, chunks []byte) {
+		// The model: every record end within the stream.
+		want := map[int]bool{}
+		for pos := 0; pos+recordHeaderLen <= len(stream); {
+			pos += recordHeaderLen + (int(stream[pos+3])<<8 | int(stream[pos+4]))
+			if pos <= len(stream) {
+				want[pos] = true
+			}
+		}
+		var rc recordCursor
+		pos, k := 0, 0
+		for pos < len(stream) {
+			size := 1
+			if len(chunks) > 0 {
+				size = int(chunks[k%len(chunks)]) + 1
+				k++
+			}
+			n := rc.take(stream[pos:min(pos+size, len(stream))])
+			if n < 1 {
+				t.Fatalf("take returned %d at %d", n, pos)
+			}
+			for i := pos + 1; i < pos+n; i++ {
+				if want[i] {
+					t.Fatalf("take at %d handed over %d bytes, past the record end at %d", pos, n, i)
+				}
+			}
+			pos += n
+			if (rc.hdrN == 0) != want[pos] {
+				t.Fatalf("at %d: cursor says end=%v, model says %v", pos, rc.hdrN == 0, want[pos])
+			}
+		}
+	})
+}
