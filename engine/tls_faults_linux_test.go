@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -277,4 +278,81 @@ func (d *dripConn) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// TestTLSStopDuringHandshakes: Stop with handshakes in progress (peers
+// that sent a ClientHello and went quiet) and silent peers closes them at
+// once, wakes every handshake goroutine, and leaves none (noLeaks) and no
+// fd (startEngine's cleanup).
+func TestTLSStopDuringHandshakes(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	h := newTLSHandler()
+	e, addr, _ := startTLS(t, h, pki.server(), WithShards(2))
+	hello := clientHello(t, pki.client(tls.VersionTLS13))
+	for i := 0; i < 10; i++ {
+		nc := dialT(t, "tcp", addr)
+		if i%2 == 0 {
+			nc.Write(hello)
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return e.tlsInFlight.Load() == 5 }) {
+		t.Fatalf("%d handshakes in flight, want 5", e.tlsInFlight.Load())
+	}
+	start := time.Now()
+	if err := e.Stop(stopCtx(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Stop took %v with handshakes in progress", d)
+	}
+	for i := 0; i < 10; i++ {
+		if reason := h.next(t); !errors.Is(reason, ErrEngineStopped) {
+			t.Fatalf("reason %v, want ErrEngineStopped", reason)
+		}
+	}
+	if n := e.tlsInFlight.Load(); n != 0 {
+		t.Fatalf("%d handshakes in flight after Stop", n)
+	}
+}
+
+// TestTLSConcurrentHandshakesOverTheCap: many clients at once against a
+// small cap; every connection either completes a round trip or is refused
+// and counted, and the engine serves on afterwards.
+func TestTLSConcurrentHandshakesOverTheCap(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	h := newTLSHandler()
+	e, addr, _ := startTLS(t, h, pki.server(), WithShards(2), WithMaxHandshakes(8))
+	const clients = 150
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &net.Dialer{Timeout: 5 * time.Second}
+			cl, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			defer cl.Close()
+			if got, err := roundTrip(cl, []byte("hi"), 10*time.Second); err != nil || string(got) != "hi" {
+				failed.Add(1)
+				return
+			}
+			ok.Add(1)
+		}()
+	}
+	wg.Wait()
+	st := e.Stats()
+	t.Logf("%d served, %d refused (Stats.TLSRefused %d)", ok.Load(), failed.Load(), st.TLSRefused)
+	if ok.Load()+failed.Load() != clients || ok.Load() == 0 {
+		t.Fatalf("%d served + %d failed of %d", ok.Load(), failed.Load(), clients)
+	}
+	if int64(st.TLSRefused) != failed.Load() {
+		t.Fatalf("Stats.TLSRefused = %d, but %d clients failed", st.TLSRefused, failed.Load())
+	}
+	healthy(t, addr, pki)
 }

@@ -97,13 +97,16 @@ func TestTLSEchoGoClient(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		version uint16
+		opts    []Option
 	}{
-		{"TLS1.2", tls.VersionTLS12},
-		{"TLS1.3", tls.VersionTLS13},
+		{"TLS1.2", tls.VersionTLS12, nil},
+		{"TLS1.3", tls.VersionTLS13, nil},
+		{"TLS1.3 edge-triggered", tls.VersionTLS13, []Option{WithEdgeTriggered(true), WithReadBudget(64 << 10)}},
+		{"TLS1.2 reuse-port", tls.VersionTLS12, []Option{WithReusePort(true)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newTLSHandler()
-			_, addr, plain := startTLS(t, h, pki.server(), WithShards(2))
+			_, addr, plain := startTLS(t, h, pki.server(), append([]Option{WithShards(2)}, tc.opts...)...)
 			cl := dialTLS(t, addr, pki.client(tc.version))
 			// Small messages, then one large enough for many records and
 			// a full socket buffer.
