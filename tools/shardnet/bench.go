@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,16 +127,9 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("-connect-timeout %v: want > 0", c.dialLimit)
 	}
 	if c.tls {
-		cfg := &tls.Config{InsecureSkipVerify: c.tlsInsecure}
-		if c.tlsCA != "" {
-			pem, err := os.ReadFile(c.tlsCA)
-			if err != nil {
-				return fmt.Errorf("-tls-ca: %w", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("-tls-ca %s: no PEM certificate in it", c.tlsCA)
-			}
+		cfg, err := clientTLS(c.tlsCA, c.tlsInsecure)
+		if err != nil {
+			return fmt.Errorf("-tls-ca: %w", err)
 		}
 		c.tlsConfig = cfg
 	} else if c.tlsCA != "" || c.tlsInsecure {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,12 +43,20 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	var backends addrList
 	var connectTimeout, downFor time.Duration
 	var useSplice bool
+	var backendTLS, backendInsecure bool
+	var backendCA string
 	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend, round-robin, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for; a client no backend answers is closed.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -connect-timeout 1s
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
+  shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
+  shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
 	sf.register(fs, defaultAddr)
+	sf.tls.register(fs)
+	fs.BoolVar(&backendTLS, "backend-tls", false, "connect to the backends with TLS; their certificates are verified against the system's authorities, or -backend-ca")
+	fs.StringVar(&backendCA, "backend-ca", "", "with -backend-tls: trust this authority's certificate (PEM file)")
+	fs.BoolVar(&backendInsecure, "backend-insecure-skip-verify", false, "with -backend-tls: do not verify the backends' certificates (testing only)")
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
 	fs.DurationVar(&connectTimeout, "connect-timeout", 3*time.Second, "give up connecting to a backend after this long")
@@ -71,11 +80,29 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "shardnet proxy: -connect-timeout must be > 0 and -down-for >= 0")
 		return 2
 	}
+	if useSplice && (backendTLS || sf.tls.files != "" || sf.tls.selfSigned) {
+		// splice moves bytes between the sockets without reading them:
+		// records have to be decrypted and sealed on the way.
+		fmt.Fprintln(stderr, "shardnet proxy: -splice cannot carry TLS (-tls, -tls-self-signed, -backend-tls)")
+		return 2
+	}
+	var upTLS *tls.Config
+	if backendTLS {
+		var err error
+		if upTLS, err = clientTLS(backendCA, backendInsecure); err != nil {
+			fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
+			return 2
+		}
+	} else if backendCA != "" || backendInsecure {
+		fmt.Fprintln(stderr, "shardnet proxy: -backend-ca and -backend-insecure-skip-verify need -backend-tls")
+		return 2
+	}
 	h := &proxyHandler{
 		backends:       newBackendSet(backends, downFor),
 		connectTimeout: connectTimeout,
 		splice:         useSplice,
 		log:            &lockedWriter{w: stderr},
+		upTLS:          upTLS,
 	}
 	h.up = upstreamHandler{h}
 	return serve("proxy", &sf, h, proxyOptions(useSplice), stdout, stderr)
@@ -111,6 +138,7 @@ type proxyHandler struct {
 	backends       *backendSet
 	connectTimeout time.Duration
 	splice         bool
+	upTLS          *tls.Config // -backend-tls: the backends' TLS; nil for plaintext
 	log            *lockedWriter
 	up             upstreamHandler
 	eng            *engine.Engine
@@ -217,10 +245,11 @@ func (p *pair) dial() {
 		if b.isDown() {
 			continue
 		}
-		err := h.eng.Dial(b.addr, p.onDial,
-			engine.OnShard(p.client.Shard()),
-			engine.DialTimeout(h.connectTimeout),
-			engine.DialHandler(h.up))
+		opts := []engine.DialOption{engine.OnShard(p.client.Shard()), engine.DialTimeout(h.connectTimeout), engine.DialHandler(h.up)}
+		if h.upTLS != nil {
+			opts = append(opts, engine.DialTLS(h.upTLS))
+		}
+		err := h.eng.Dial(b.addr, p.onDial, opts...)
 		if err == nil {
 			return
 		}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -66,4 +67,22 @@ func (tf *tlsFlags) config() (*tls.Config, error) {
 		return nil, nil
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: tf.alpn}, nil
+}
+
+// clientTLS is the TLS config of a client side (bench -tls, proxy
+// -backend-tls): the system's authorities, or caFile's; verification is
+// skipped only when insecure is asked for explicitly.
+func clientTLS(caFile string, insecure bool) (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: insecure}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", caFile)
+		}
+	}
+	return cfg, nil
 }
