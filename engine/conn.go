@@ -235,7 +235,8 @@ func (c *Conn) wantRead() bool {
 	if c.state == stateClosing {
 		return true // read and discard until the peer's EOF
 	}
-	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh
+	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh &&
+		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead)
 }
 
 // updateInterest brings the epoll registration in line with what the

@@ -102,9 +102,11 @@ type tlsConn struct {
 	peerClosed bool               // the peer's close_notify was read
 	truncated  bool               // the peer's EOF came without close_notify
 	more       bool               // records may wait in the wire or crypto/tls after a pause
+	holdRead   bool               // the handshake has input enough buffered: the socket waits (see tlsHello)
 	failure    error              // why a close for a TLS error began (closeFailed)
 	hsErr      error              // the handshake's result, set by its goroutine before doneFn's task
 	doneFn     func()             // the handshake's end, as a task; made once
+	resumeFn   func()             // the handshake wants input again, as a task; made once
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.

@@ -356,3 +356,80 @@ func TestTLSConcurrentHandshakesOverTheCap(t *testing.T) {
 	}
 	healthy(t, addr, pki)
 }
+
+// TestTLSHandshakeHoldsInput: bytes that come behind a ClientHello while
+// the handshake is busy are buffered up to holdHandshakeInput, and the
+// rest waits in the kernel, not in memory, without closing the connection.
+func TestTLSHandshakeHoldsInput(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	release := make(chan struct{})
+	cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		<-release // a slow certificate store
+		return &pki.leaf, nil
+	}}
+	h := newTLSHandler()
+	e, addr, _ := startTLS(t, h, cfg, WithShards(1), WithHandshakeTimeout(2*time.Second))
+	nc := dialT(t, "tcp", addr)
+	hello := clientHello(t, pki.client(tls.VersionTLS13))
+	go nc.Write(append(hello, make([]byte, 4<<20)...)) // blocks once the windows are full
+	if !waitFor(5*time.Second, func() bool { return e.Stats().Shards[0].BytesIn >= holdHandshakeInput }) {
+		t.Fatalf("the server read %d bytes", e.Stats().Shards[0].BytesIn)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if in := e.Stats().Shards[0].BytesIn; in > holdHandshakeInput+uint64(len(hello))+64<<10 {
+		t.Fatalf("the server read %d bytes behind a handshake in progress, want about %d", in, holdHandshakeInput)
+	}
+	if e.Conns() != 1 {
+		t.Fatal("the connection closed while its handshake held input")
+	}
+	close(release)
+	// The zeros behind the ClientHello are no TLS record: the handshake
+	// fails on them, with crypto/tls's error.
+	if reason := h.next(t); !errors.Is(reason, ErrTLS) {
+		t.Fatalf("reason %v, want ErrTLS", reason)
+	}
+}
+
+// TestTLSDataRightBehindTheHandshake: clients that stream as soon as
+// their handshake returns (their data races the server's end of the
+// handshake) all get their echo back.
+func TestTLSDataRightBehindTheHandshake(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	h := newTLSHandler()
+	e, addr, _ := startTLS(t, h, pki.server(), WithShards(2))
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := tls.Dial("tcp", addr, pki.client(tls.VersionTLS13))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer cl.Close()
+			payload := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+			go cl.Write(payload)
+			cl.SetReadDeadline(time.Now().Add(30 * time.Second))
+			got := make([]byte, len(payload))
+			if _, err := io.ReadFull(cl, got); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(got, payload) {
+				errs <- errors.New("echo differs")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := e.Stats(); st.TLSFailed != 0 {
+		t.Fatalf("Stats.TLSFailed = %d", st.TLSFailed)
+	}
+}

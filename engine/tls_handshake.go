@@ -43,6 +43,7 @@ func (c *Conn) beginTLS() *tlsConn {
 	s := c.sh
 	tc := &tlsConn{wire: tlsWire{c: c, pool: s.pool, gate: blocking.NewGate()}}
 	tc.doneFn = func() { c.handshakeDone() }
+	tc.resumeFn = func() { c.handshakeWantsInput() }
 	ct := c.extras()
 	ct.tls = tc
 	c.flags |= flagTLS
@@ -56,13 +57,24 @@ func (c *Conn) beginTLS() *tlsConn {
 // the shard buffers the client's first record, and starts the handshake
 // once it is whole. Loop only.
 func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
-	if !tc.wire.feed(b) {
-		c.tlsFail(tc, fmt.Errorf("%d bytes of handshake input not taken: %w", maxHandshakeInput, ErrInboundFull))
-		return
+	if tc.wire.feed(b) {
+		tc.holdRead = true
+		c.updateInterest()
 	}
 	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
 		c.startHandshake()
 	}
+}
+
+// handshakeWantsInput runs on the shard when the handshake's goroutine
+// has taken all the input held for it and needs more. Loop only.
+func (c *Conn) handshakeWantsInput() {
+	tc := c.extra.tls
+	if c.state == stateClosed || !tc.holdRead {
+		return
+	}
+	tc.holdRead = false
+	c.updateInterest()
 }
 
 // startHandshake gives the handshake its goroutine, or refuses the
@@ -103,8 +115,8 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 func (c *Conn) handshakeDone() {
 	defer c.sh.flushDirty()
 	tc := c.extra.tls
-	if c.state == stateClosed {
-		return // closed meanwhile (timeout, reset, Stop): already reported
+	if c.state != stateOpen {
+		return // closed or closing meanwhile (timeout, reset, Stop, an error): already reported
 	}
 	if err := tc.hsErr; err != nil {
 		c.tlsFail(tc, err)
@@ -113,6 +125,10 @@ func (c *Conn) handshakeDone() {
 	defer c.recoverPanic()
 	tc.wire.onLoop = true
 	tc.phase = tlsOpen
+	if tc.holdRead {
+		tc.holdRead = false
+		c.updateInterest()
+	}
 	c.extra.handshakeDL = 0
 	c.armTimer()
 	c.flags |= flagOpened

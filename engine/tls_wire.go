@@ -37,6 +37,7 @@ type tlsWire struct {
 	in   []byte         // guarded by mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
 	off  int            // guarded by mu until onLoop
 	end  error          // guarded by mu: why the handshake's reads and writes end (the connection closed)
+	held bool           // guarded by mu: the shard stopped reading for the handshake (holdRead)
 
 	onLoop   bool         // set on the shard when the handshake has ended; read by the goroutine before that only
 	src      []byte       // loop: the ciphertext of the read in progress, in the shard's read buffer
@@ -45,10 +46,13 @@ type tlsWire struct {
 	captured []byte       // pooled
 }
 
-// maxHandshakeInput bounds the ciphertext the shard buffers for a
-// handshake that has not taken it: a client's first flight, with a
-// certificate chain, is a few KiB; more than this is not a handshake.
-const maxHandshakeInput = 256 << 10
+// holdHandshakeInput is how much ciphertext the shard buffers for a
+// handshake that has not taken it before it stops reading the socket: a
+// peer may send application data right behind its last flight, and it
+// waits in the kernel (TCP's back-pressure) until the handshake is done,
+// or until the handshake's goroutine has taken what is buffered and asks
+// for more (a flight longer than this, with a long certificate chain).
+const holdHandshakeInput = 64 << 10
 
 // errWouldBlock is what the wire's Read says on the loop when it has no
 // ciphertext left. crypto/tls stores every read error for good except a
@@ -74,6 +78,15 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 		}
 		if w.end != nil {
 			return 0, w.end
+		}
+		if w.held {
+			// Everything buffered is taken and more is needed: the shard
+			// reads again (unless the connection is gone: then finish
+			// wakes us with its error).
+			w.held = false
+			if w.c.sh.loop.Submit(w.c.extra.tls.resumeFn) != nil {
+				return 0, ErrEngineStopped
+			}
 		}
 		w.gate.Wait(&w.mu)
 	}
@@ -120,18 +133,17 @@ func (w *tlsWire) keepSrc() {
 }
 
 // feed adds ciphertext the shard read for the handshake, and wakes its
-// goroutine. It reports false if the handshake has not taken earlier
-// input and this would pass maxHandshakeInput. Loop only.
-func (w *tlsWire) feed(b []byte) bool {
+// goroutine. It reports true when the handshake has holdHandshakeInput
+// bytes or more buffered: the shard then stops reading until the
+// goroutine asks for more (Read) or the handshake ends. Loop only.
+func (w *tlsWire) feed(b []byte) (hold bool) {
 	w.mu.Lock()
-	if len(w.in)-w.off+len(b) > maxHandshakeInput {
-		w.mu.Unlock()
-		return false
-	}
 	w.in, w.off = appendPooled(w.pool, w.in, w.off, b)
+	hold = len(w.in)-w.off >= holdHandshakeInput
+	w.held = hold
 	w.mu.Unlock()
 	w.gate.Wake()
-	return true
+	return hold
 }
 
 // firstRecordWhole reports whether the buffered ciphertext holds the
