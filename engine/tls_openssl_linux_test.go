@@ -35,12 +35,18 @@ func (h reportHandler) OnTraffic(c *Conn) {
 // and returns its output (stdout and stderr together).
 func opensslClient(t *testing.T, addr, stdin string, args ...string) (string, error) {
 	t.Helper()
+	return opensslRun(t, stdin, append([]string{"s_client", "-connect", addr, "-ign_eof"}, args...)...)
+}
+
+// opensslRun runs openssl with args and stdin, and returns its output.
+func opensslRun(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatalf("openssl is not installed (.ci/run installs it): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", append([]string{"s_client", "-connect", addr, "-ign_eof"}, args...)...)
+	cmd := exec.CommandContext(ctx, "openssl", args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -125,6 +131,20 @@ func TestTLSWithOpenSSL(t *testing.T) {
 			}
 			h.next(t)
 		}
+	})
+
+	t.Run("renegotiation is refused", func(t *testing.T) {
+		// s_client's "R" command starts a renegotiation (TLS 1.2); it
+		// reads commands only without -ign_eof.
+		out, _ := opensslRun(t, "R\n", append([]string{"s_client", "-connect", addr, "-tls1_2", "-servername", "a.test"}, verify...)...)
+		if !strings.Contains(out, "RENEGOTIATING") {
+			t.Fatalf("s_client did not renegotiate:\n%s", out)
+		}
+		reason := h.next(t)
+		if !errors.Is(reason, ErrTLS) || !strings.Contains(reason.Error(), "unexpected") {
+			t.Fatalf("reason %v: want ErrTLS wrapping crypto/tls's refusal", reason)
+		}
+		t.Logf("renegotiation: %v", reason)
 	})
 
 	t.Run("client certificate", func(t *testing.T) {
