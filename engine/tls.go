@@ -18,13 +18,17 @@ import (
 // own, which parks on the connection (engine/internal/blocking) while the
 // shard reads for it. A server's connection gets that goroutine only once
 // the client's first record is whole, so a silent or slow peer costs a
-// buffer and a timer, never a goroutine. Once the handshake is done the
-// goroutine ends and the record layer runs on the shard: tls.Conn.Read
-// over an in-memory transport (tlsWire) that says "would block" with a
-// temporary net.Error, which crypto/tls does not keep
-// (TestCryptoTLSKeepsNoTemporaryError pins that), and tls.Conn.Write into
-// the connection's outbound chain, through a transport Write that never
-// fails (crypto/tls keeps write errors for good).
+// buffer and a timer, never a goroutine. While the handshake runs, the
+// shard buffers what arrives for it, up to holdHandshakeInput, and leaves
+// the rest in the kernel until the goroutine asks for more or the
+// handshake is done (a peer may stream right behind its Finished).
+//
+// Once the handshake is done the goroutine ends and the record layer runs
+// on the shard: tls.Conn.Read over an in-memory transport (tlsWire) that
+// says "would block" with a temporary net.Error, which crypto/tls does not
+// keep (TestCryptoTLSKeepsNoTemporaryError pins that), and tls.Conn.Write
+// into the connection's outbound chain, through a transport Write that
+// never fails (crypto/tls keeps write errors for good).
 //
 // The TLS state hangs off connExtra and is touched only on the shard once
 // the handshake is over; a plaintext connection pays one flag test on the

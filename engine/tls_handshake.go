@@ -53,9 +53,11 @@ func (c *Conn) beginTLS() *tlsConn {
 	return tc
 }
 
-// tlsHello takes ciphertext that arrived before the handshake took over:
-// the shard buffers the client's first record, and starts the handshake
-// once it is whole. Loop only.
+// tlsHello takes ciphertext that arrived before the handshake is done:
+// the shard buffers it for the handshake's goroutine, starts that
+// goroutine once a server's first record (the ClientHello) is whole, and
+// stops reading the socket while holdHandshakeInput bytes wait untaken.
+// Loop only.
 func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
 	if tc.wire.feed(b) {
 		tc.holdRead = true
