@@ -237,6 +237,10 @@ func TestTLSBadInput(t *testing.T) {
 		if reason := h2.next(t); !errors.Is(reason, syscall.ECONNRESET) && !errors.Is(reason, ErrTLS) {
 			t.Fatalf("reason %v, want ECONNRESET or ErrTLS (the handshake's peer left)", reason)
 		}
+		// Its goroutine gives its place back as it ends, just after.
+		if !waitFor(5*time.Second, func() bool { return e2.tlsInFlight.Load() == 0 }) {
+			t.Fatal("the first handshake's goroutine did not end")
+		}
 		healthy(t, addr2, pki)
 	})
 

@@ -150,6 +150,13 @@ func (tc *tlsConn) fill(p []byte) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		if n < len(p) && !tc.wire.pending() {
+			// A Read that left room took all crypto/tls had decrypted,
+			// and it holds no ciphertext (the wire hands it one record
+			// at a time): with the wire empty too, another Read would
+			// only say errWouldBlock, and cost crypto/tls an allocation.
+			return n, errWouldBlock
+		}
 	}
 	return n, nil
 }
