@@ -145,7 +145,9 @@ func (e *Engine) onLoop() bool {
 // connections. Called from a callback, or from a function running on the
 // Offload pool, it only starts the stop and returns nil: a shard or a
 // worker cannot wait for itself. Safe to call more than once; later calls
-// wait for the first to finish.
+// wait for the first to finish. Stop also waits for the goroutines of TLS
+// handshakes in progress, which end as their connections close, unless a
+// tls.Config callback of the application's (GetCertificate, say) blocks.
 func (e *Engine) Stop(ctx context.Context) error {
 	if e.onLoop() || e.offload.onWorker() {
 		e.stopOnce.Do(func() { go e.stop(context.WithoutCancel(ctx)) })

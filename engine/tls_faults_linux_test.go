@@ -377,6 +377,12 @@ func TestTLSHandshakeHoldsInput(t *testing.T) {
 	}}
 	h := newTLSHandler()
 	e, addr, _ := startTLS(t, h, cfg, WithShards(1), WithHandshakeTimeout(2*time.Second))
+	released := false
+	t.Cleanup(func() { // before Stop, which waits for the handshake's goroutine
+		if !released {
+			close(release)
+		}
+	})
 	nc := dialT(t, "tcp", addr)
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
 	go nc.Write(append(hello, make([]byte, 4<<20)...)) // blocks once the windows are full
@@ -391,6 +397,7 @@ func TestTLSHandshakeHoldsInput(t *testing.T) {
 		t.Fatal("the connection closed while its handshake held input")
 	}
 	close(release)
+	released = true
 	// The zeros behind the ClientHello are no TLS record: the handshake
 	// fails on them, with crypto/tls's error.
 	if reason := h.next(t); !errors.Is(reason, ErrTLS) {
