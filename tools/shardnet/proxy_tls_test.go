@@ -40,7 +40,7 @@ func echoThrough(t *testing.T, nc net.Conn, size int) {
 }
 
 func TestProxyTLS(t *testing.T) {
-	size := 32 << 20
+	size := 100 << 20 // the transfer; 8 MiB under the race detector
 	if raceEnabled {
 		size = 8 << 20
 	}
