@@ -83,4 +83,3 @@ func BenchmarkTLSEcho(b *testing.B) {
 		}
 	}
 }
-

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,4 +263,94 @@ type dialEcho struct {
 func (d *dialEcho) OnTraffic(c *Conn) {
 	b, _ := c.Next(c.Buffered())
 	d.got <- append([]byte(nil), b...)
+}
+
+// TestTLSDialFailures: DialTLS's callback gets the handshake's error,
+// wrapping ErrTLS and crypto/tls's, and the engine keeps nothing.
+func TestTLSDialFailures(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	other := newTestPKI(t) // an authority the client does not trust
+	_, tlsAddr, plainAddr := startTLS(t, newTLSHandler(), other.server())
+	e, _ := startEngine(t, newTLSHandler())
+	for _, tc := range []struct {
+		name, addr, want string
+	}{
+		{"untrusted certificate", tlsAddr, "unknown authority"},
+		{"a plaintext server", plainAddr, "tls:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errc := make(chan error, 1)
+			if err := e.Dial(tc.addr, func(c *Conn, err error) {
+				if c != nil {
+					c.Close()
+				}
+				errc <- err
+			}, DialTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-errc:
+				if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("DialTLS: %v; want ErrTLS wrapping %q", err, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no callback")
+			}
+		})
+	}
+	if !waitFor(5*time.Second, func() bool { return e.Conns() == 0 }) {
+		t.Fatalf("%d connections left", e.Conns())
+	}
+}
+
+// halfCloser closes its write side (close_notify, then FIN) on the first
+// bytes, and echoes whatever comes after.
+type halfCloser struct {
+	*tlsHandler
+	after []byte // guarded by tlsHandler.mu: what arrived after CloseWrite
+}
+
+func (h *halfCloser) OnTraffic(c *Conn) {
+	b, _ := c.Next(c.Buffered())
+	if string(b) == "bye" {
+		c.Write([]byte("last words"))
+		if err := c.CloseWrite(); err != nil {
+			panic(err)
+		}
+		return
+	}
+	h.mu.Lock()
+	h.after = append(h.after, b...)
+	h.mu.Unlock()
+}
+
+// TestTLSCloseWrite: CloseWrite sends what was written, then close_notify
+// and the FIN; the peer reads EOF and may still send.
+func TestTLSCloseWrite(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	h := &halfCloser{tlsHandler: newTLSHandler()}
+	_, addr, _ := startTLS(t, h, pki.server())
+	cl := dialTLS(t, addr, pki.client(tls.VersionTLS13))
+	cl.Write([]byte("bye"))
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(cl) // to the server's close_notify
+	if err != nil || string(got) != "last words" {
+		t.Fatalf("read %q, %v; want the last words, then a clean EOF", got, err)
+	}
+	if _, err := cl.Write([]byte("after")); err != nil {
+		t.Fatalf("write after the server's close_notify: %v", err)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return string(h.after) == "after"
+	}) {
+		t.Fatal("the half-closed server did not read what came after")
+	}
+	cl.Close()
+	if reason := h.next(t); !errors.Is(reason, ErrPeerClosed) || errors.Is(reason, ErrTLSTruncated) {
+		t.Fatalf("reason %v, want ErrPeerClosed without truncation", reason)
+	}
 }
