@@ -167,8 +167,9 @@ func (c *Conn) finishClose() {
 	c.closeNow(c.closeCode.err())
 }
 
-// rejection returns ErrRejected wrapping the error OnOpen refused the
-// connection with, or nil if it was not refused.
+// rejection returns the error a close begun for a reason of its own ends
+// with: ErrRejected wrapping the error OnOpen refused the connection with,
+// or ErrTLS wrapping a TLS error (closeFailed); nil for any other close.
 func (c *Conn) rejection() error {
 	switch {
 	case c.extra == nil:

@@ -161,11 +161,13 @@ func (c *Conn) waitWritable() {
 // shard (Write, WriteOwned, Flush, Close, Abort). A panic in it aborts its
 // connection, as in any callback, and no other; the other releases due
 // still run, each once. If the connection is already closed, the panic is
-// logged and counted instead. On a TLS connection b is sealed into records
-// at once (after the plaintext written before it) and release runs when
-// the kernel has taken their ciphertext. When a hook closes another connection, that
+// logged and counted instead. When a hook closes another connection, that
 // connection's OnClose may run before the hooks of the output its close
 // dropped (they run after the hook that is running, in order).
+//
+// On a TLS connection b is sealed into records at once, after the
+// plaintext written before it, and release runs when the kernel has taken
+// their ciphertext.
 func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 	if err := c.writable(len(b)); err != nil {
 		return err
