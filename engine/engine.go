@@ -299,6 +299,8 @@ func (e *Engine) Stats() Stats {
 			Closed:      s.closed.Load(),
 			BytesIn:     s.bytesIn.Load(),
 			BytesOut:    s.bytesOut.Load(),
+			TLSPlainIn:  s.plainIn.Load(),
+			TLSPlainOut: s.plainOut.Load(),
 			QueuedBytes: s.queuedBytes.Load(),
 			Panics:      s.panics.Load(),
 			TasksQueued: ls.TasksQueued,

@@ -64,6 +64,8 @@ type shardCtx struct {
 	closed   atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
+	plainIn  atomic.Uint64 // TLS plaintext decrypted
+	plainOut atomic.Uint64 // TLS plaintext sealed
 	// queuedBytes publishes queued, the output bytes waiting in this
 	// shard's connections; flushDirty stores it when it changed.
 	queuedBytes atomic.Int64

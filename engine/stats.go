@@ -13,6 +13,9 @@ type ShardStats struct {
 	// BytesIn and BytesOut count bytes read and written on the socket:
 	// on TLS connections, ciphertext (records, handshakes, alerts).
 	BytesIn, BytesOut uint64
+	// TLSPlainIn and TLSPlainOut count the plaintext of TLS connections:
+	// decrypted for the handlers, and sealed from their writes.
+	TLSPlainIn, TLSPlainOut uint64
 	// QueuedBytes is the output waiting to be sent in the shard's
 	// connections (as of the end of the shard's last callback).
 	QueuedBytes int64

@@ -95,6 +95,7 @@ func (c *Conn) tlsDecrypt(tc *tlsConn) {
 			}
 			n, err = tc.fill(s.tlsPlain)
 			if n > 0 {
+				s.plainIn.Add(uint64(n))
 				s.view, s.viewOf = s.tlsPlain[:n], c
 				c.h.OnTraffic(c)
 				if v := c.view(); len(v) > 0 && c.state != stateClosed {
@@ -114,8 +115,11 @@ func (c *Conn) tlsDecrypt(tc *tlsConn) {
 				c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, in.Len()))
 				return
 			}
-			if n > 0 && c.state == stateOpen {
-				c.h.OnTraffic(c)
+			if n > 0 {
+				s.plainIn.Add(uint64(n))
+				if c.state == stateOpen {
+					c.h.OnTraffic(c)
+				}
 			}
 			if c.inLen() == 0 {
 				c.releaseIn()
@@ -229,6 +233,7 @@ func (c *Conn) tlsSeal(tc *tlsConn) bool {
 		return c.state != stateClosed
 	}
 	_, err := tc.conn.Write(tc.plain)
+	c.sh.plainOut.Add(uint64(len(tc.plain)))
 	c.sh.pool.Put(tc.plain)
 	tc.plain = nil
 	if err != nil {
@@ -250,6 +255,7 @@ func (c *Conn) tlsSealOwned(tc *tlsConn, release func(sent bool)) {
 	w.capture = true
 	_, err := tc.conn.Write(tc.plain)
 	w.capture = false
+	c.sh.plainOut.Add(uint64(len(tc.plain)))
 	c.sh.pool.Put(tc.plain)
 	tc.plain = nil
 	ct := w.captured

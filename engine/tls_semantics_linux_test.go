@@ -53,7 +53,7 @@ func TestTLSCoalescesACallbacksWrites(t *testing.T) {
 		c.WriteString("!")
 		c.Writev([][]byte{[]byte("ab"), []byte("cd")})
 	}}
-	_, addr, _ := startTLS(t, h, pki.server())
+	e, addr, _ := startTLS(t, h, pki.server())
 	raw := &countConn{Conn: dialT(t, "tcp", addr)}
 	cl := tls.Client(raw, pki.client(tls.VersionTLS13))
 	if err := cl.Handshake(); err != nil {
@@ -76,6 +76,13 @@ func TestTLSCoalescesACallbacksWrites(t *testing.T) {
 	// 22 bytes; a record each would be over 3,000.
 	if wire := raw.n.Load() - before; wire > 1005+22+2*300 {
 		t.Fatalf("%d bytes on the wire for 1005 bytes of plaintext written in 102 calls: not coalesced", wire)
+	}
+	var in, out, wireOut uint64
+	for _, s := range e.Stats().Shards {
+		in, out, wireOut = in+s.TLSPlainIn, out+s.TLSPlainOut, wireOut+s.BytesOut
+	}
+	if in != 2 || out != 1005 || wireOut <= out {
+		t.Fatalf("stats: plaintext in %d, out %d, wire out %d; want 2, 1005 and more on the wire", in, out, wireOut)
 	}
 }
 
