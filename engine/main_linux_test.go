@@ -185,13 +185,14 @@ func startChild(t testing.TB, mode string, env ...string) *child {
 }
 
 // runChild is the child's main. Modes: "echo" (a plain echo server),
-// "emfile" (an echo server whose fd limit is 256), "mem-plain" and
-// "mem-tls" (an echo server that reports its heap; see runMemChild).
+// "emfile" (an echo server whose fd limit is 256), "mem-plain",
+// "mem-tls" and "mem-nettls" (echo servers that report their memory; see
+// runMemChild).
 func runChild(mode string) int {
 	var opts []Option
 	switch mode {
-	case "mem-plain", "mem-tls":
-		return runMemChild(mode == "mem-tls")
+	case "mem-plain", "mem-tls", "mem-nettls":
+		return runMemChild(strings.TrimPrefix(mode, "mem-"))
 	case "echo":
 	case "emfile":
 		if err := limitFds(256); err != nil {
