@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
@@ -20,7 +21,7 @@ var (
 	_ func(engine.Handler, ...engine.Option) (*engine.Engine, error)           = engine.New
 	_ func(engine.Handler, []string, ...engine.Option) (*engine.Engine, error) = engine.Serve
 
-	_ func(*engine.Engine, string) (net.Addr, error)                                      = (*engine.Engine).Listen
+	_ func(*engine.Engine, string, ...engine.ListenOption) (net.Addr, error)              = (*engine.Engine).Listen
 	_ func(*engine.Engine) []net.Addr                                                     = (*engine.Engine).Addrs
 	_ func(*engine.Engine, string, func(*engine.Conn, error), ...engine.DialOption) error = (*engine.Engine).Dial
 	_ func(*engine.Engine, net.Conn) error                                                = (*engine.Engine).Enroll
@@ -97,13 +98,13 @@ var (
 	_ func(int) engine.DialOption                           = engine.OnShard
 	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
 	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
-	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0}
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0}
 	_ []error                                               = []error{
 		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
 		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,
 		engine.ErrInboundFull, engine.ErrNotEnough, engine.ErrPanic, engine.ErrUnknownConn,
 		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
-		engine.ErrUnknownListener,
+		engine.ErrUnknownListener, engine.ErrTLS, engine.ErrTLSTruncated, engine.ErrTLSBusy, engine.ErrNotForTLS,
 	}
 )
 
@@ -117,6 +118,22 @@ var (
 	_                                                      = []engine.WaterMode{engine.WaterPause, engine.WaterNotify}
 	_ engine.WaterNotifier                                 = waterNotifier{}
 )
+
+// TLS: per-listener and per-dial options, the engine's handshake bounds,
+// the connection's state, and the hook for handshakes that failed.
+var (
+	_ func(*tls.Config) engine.ListenOption          = engine.ListenTLS
+	_ func(*tls.Config) engine.DialOption            = engine.DialTLS
+	_ func(int) engine.Option                        = engine.WithMaxHandshakes
+	_ func(time.Duration) engine.Option              = engine.WithHandshakeTimeout
+	_ func(*engine.Conn) (tls.ConnectionState, bool) = (*engine.Conn).TLS
+	_ func(engine.Handle) error                      = engine.Handle.ResumeRead
+	_ engine.HandshakeFailNotifier                   = handshakeFailNotifier{}
+)
+
+type handshakeFailNotifier struct{ engine.BaseHandler }
+
+func (handshakeFailNotifier) OnHandshakeFail(*engine.Conn, error) {}
 
 type waterNotifier struct{ engine.BaseHandler }
 

@@ -28,8 +28,10 @@ type asyncWrite struct {
 //
 // done runs as WriteOwned's release does: after the flush that sent b (or
 // the close that dropped it) has done its bookkeeping, so it may call
-// anything a callback may, on this connection or another of the shard. Any
-// goroutine.
+// anything a callback may, on this connection or another of the shard. On
+// a TLS connection b is sealed when it reaches the shard, and done runs
+// once the kernel has its ciphertext; one that reaches the shard before
+// the handshake is done fails with ErrNotForTLS. Any goroutine.
 func (c *Conn) AsyncWrite(b []byte, done func(error)) error {
 	return c.sh.postWrite(asyncWrite{c: c, id: c.id, b: b, n: len(b), done: done})
 }
@@ -107,6 +109,12 @@ func (s *shardCtx) applyWrite(w *asyncWrite) {
 	if w.n == 0 {
 		if w.done != nil {
 			w.done(nil)
+		}
+		return
+	}
+	if tc := c.tlsConnOf(); tc != nil {
+		if err := c.tlsWriteOwned(tc, w.b, w.bs, releaseFor(w.done)); err != nil && w.done != nil {
+			w.done(err)
 		}
 		return
 	}

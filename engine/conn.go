@@ -71,6 +71,7 @@ const (
 	flagPollWrite                            // epoll interest includes EventWrite
 	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
 	flagOwnWater                             // SetWatermarks: the marks are in connExtra
+	flagTLS                                  // a TLS connection: connExtra.tls holds its state
 )
 
 // ID returns the connection's 64-bit ID, unique for the engine's life: the
@@ -82,8 +83,15 @@ func (c *Conn) ID() uint64 { return c.id }
 func (c *Conn) Shard() int { return c.sh.idx }
 
 // Fd returns the socket's file descriptor, for socket options; do not read,
-// write or close it. Loop only.
-func (c *Conn) Fd() int { return int(c.fd) }
+// write or close it. On a TLS connection it returns -1: the socket
+// carries records only the engine may read and write, so a system call
+// on it fails (EBADF) instead of corrupting the stream. Loop only.
+func (c *Conn) Fd() int {
+	if c.flags&flagTLS != 0 {
+		return -1
+	}
+	return int(c.fd)
+}
 
 // Context returns the value set with SetContext. Loop only.
 func (c *Conn) Context() any { return c.ctx }
@@ -227,7 +235,8 @@ func (c *Conn) wantRead() bool {
 	if c.state == stateClosing {
 		return true // read and discard until the peer's EOF
 	}
-	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh
+	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh &&
+		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead)
 }
 
 // updateInterest brings the epoll registration in line with what the

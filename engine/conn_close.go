@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -12,7 +13,12 @@ const (
 	closePeer                      // the peer's EOF came first
 	closeStopped                   // Engine.Stop
 	closeRejected                  // OnOpen returned an error (kept in connExtra)
+	closeFailed                    // a TLS error (kept in the TLS state)
 )
+
+// errFailedClose is closeFailed's placeholder reason: closeNow puts the
+// TLS error in (see rejection).
+var errFailedClose = errors.New("engine: closed for an error")
 
 func (k closeCode) err() error {
 	switch k {
@@ -22,6 +28,8 @@ func (k closeCode) err() error {
 		return ErrEngineStopped
 	case closeRejected:
 		return ErrRejected // closeNow puts the handler's error in (see rejection)
+	case closeFailed:
+		return errFailedClose
 	}
 	return ErrLocalClose
 }
@@ -46,6 +54,15 @@ func (c *Conn) CloseWrite() error {
 	}
 	if c.flags&(flagShutPend|flagWriteShut) != 0 {
 		return nil
+	}
+	if tc := c.tlsConnOf(); tc != nil {
+		// close_notify first, after the plaintext written before it.
+		if !c.tlsCloseNotify(tc) {
+			return fmt.Errorf("%w: CloseWrite before the TLS handshake is done", ErrNotForTLS)
+		}
+		if c.state != stateOpen {
+			return ErrConnClosed
+		}
 	}
 	c.flags |= flagShutPend
 	if c.outLen() == 0 && c.flags&flagWantWrite == 0 {
@@ -72,9 +89,21 @@ func (c *Conn) closeGracefully(code closeCode) {
 	if c.state != stateOpen {
 		return
 	}
+	if tc := c.tlsConnOf(); tc != nil && code != closeFailed {
+		// close_notify goes before the FIN. Before the handshake is done
+		// there is no session to end, and nothing to send. (A close for a
+		// TLS error sends only the alert crypto/tls queued already.)
+		if !c.tlsCloseNotify(tc) {
+			c.closeNow(code.err())
+			return
+		}
+		if c.state != stateOpen {
+			return
+		}
+	}
 	c.state = stateClosing
 	c.closeCode = code
-	if c.flags&flagReadEOF != 0 && code == closeLocal {
+	if c.peerDone() && code == closeLocal {
 		c.closeCode = closePeer
 	}
 	c.dropView()
@@ -115,7 +144,7 @@ func (c *Conn) shutWriteThenLinger() {
 	if c.state == stateClosed {
 		return
 	}
-	if c.flags&flagReadEOF != 0 {
+	if c.peerDone() {
 		c.finishClose()
 		return
 	}
@@ -126,18 +155,31 @@ func (c *Conn) shutWriteThenLinger() {
 	c.updateInterest()
 }
 
+// peerDone reports whether the peer has said it sends no more: its EOF,
+// or on a TLS connection its close_notify, after which nothing may come
+// (so closing the fd sends no reset over unread bytes).
+func (c *Conn) peerDone() bool {
+	return c.flags&flagReadEOF != 0 || c.flags&flagTLS != 0 && c.extra.tls.peerClosed
+}
+
 // finishClose ends a graceful close once the peer's EOF has been read.
 func (c *Conn) finishClose() {
 	c.closeNow(c.closeCode.err())
 }
 
-// rejection returns ErrRejected wrapping the error OnOpen refused the
-// connection with, or nil if it was not refused.
+// rejection returns the error a close begun for a reason of its own ends
+// with: ErrRejected wrapping the error OnOpen refused the connection with,
+// or ErrTLS wrapping a TLS error (closeFailed); nil for any other close.
 func (c *Conn) rejection() error {
-	if c.closeCode != closeRejected || c.extra == nil {
+	switch {
+	case c.extra == nil:
 		return nil
+	case c.closeCode == closeRejected:
+		return c.extra.rejection
+	case c.closeCode == closeFailed:
+		return c.extra.tls.failure
 	}
-	return c.extra.rejection
+	return nil
 }
 
 // reject closes a connection whose OnOpen returned err the way Close does,
@@ -156,6 +198,11 @@ func (c *Conn) reject(err error) {
 func (c *Conn) closeNow(reason error) {
 	if c.state == stateClosed {
 		return
+	}
+	if c.state == stateClosing && c.closeCode == closeStopped && reason != ErrEngineStopped {
+		// Stop's close ended another way (the linger timeout, a reset):
+		// the reason still says the engine stopped, first.
+		reason = fmt.Errorf("%w (%w)", ErrEngineStopped, reason)
 	}
 	c.state = stateClosed
 	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
@@ -179,16 +226,23 @@ func (c *Conn) closeNow(reason error) {
 		c.dropOut()
 	}
 	if rej := c.rejection(); rej != nil {
-		if reason == ErrRejected {
+		if reason == ErrRejected || reason == errFailedClose {
 			reason = rej // the rejection's close ended as planned
 		} else {
 			// Ended by a timeout or an error instead: say both.
 			reason = fmt.Errorf("%w (%w)", rej, reason)
 		}
 	}
+	tc := c.tlsConnOf()
+	if tc != nil {
+		reason = c.tlsClosed(tc, reason)
+	}
 	c.runDroppedReleases()
-	if c.flags&flagOpened != 0 {
+	switch {
+	case c.flags&flagOpened != 0:
 		c.callOnClose(reason)
+	case tc != nil:
+		c.tlsNeverOpened(tc, reason)
 	}
 }
 

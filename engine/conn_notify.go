@@ -8,10 +8,14 @@ package engine
 // handlers that write to the fd themselves (splice, sendfile) and met
 // EAGAIN, and for those that produce output only when the peer can take
 // it. It returns ErrConnClosed on a closed or closing connection. Loop
-// only.
+// only. On a TLS connection, whose fd only the engine writes, it returns
+// ErrNotForTLS.
 func (c *Conn) NotifyWritable() error {
 	if c.state != stateOpen {
 		return ErrConnClosed
+	}
+	if c.flags&flagTLS != 0 {
+		return ErrNotForTLS
 	}
 	c.flags |= flagNotifyWritable
 	if c.outLen() == 0 && c.flags&flagWantWrite == 0 {
@@ -34,8 +38,13 @@ func (c *Conn) notifyWritable() {
 
 // CountBytes adds bytes the handler moved on the connection's fd itself
 // (splice, sendfile) to the shard's BytesIn and BytesOut, so that Stats
-// stays true, and counts them as traffic for the idle timeout. Loop only.
+// stays true, and counts them as traffic for the idle timeout. On a TLS
+// connection, whose fd nobody but the engine may use (Fd returns -1), it
+// does nothing. Loop only.
 func (c *Conn) CountBytes(in, out int) {
+	if c.flags&flagTLS != 0 {
+		return
+	}
 	if in > 0 {
 		c.sh.bytesIn.Add(uint64(in))
 	}

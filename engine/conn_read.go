@@ -58,6 +58,10 @@ func (c *Conn) panicked(v any) {
 // readReady reads what the socket has, up to the read budget, and hands it
 // to the handler.
 func (c *Conn) readReady(ev shard.Events) {
+	if c.flags&flagTLS != 0 {
+		c.tlsReadReady(c.extra.tls)
+		return
+	}
 	s := c.sh
 	budget := s.e.cfg.readBudget
 	for budget > 0 && c.wantRead() {

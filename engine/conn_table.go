@@ -115,6 +115,22 @@ func (t *connTable) appendAll(dst []*Conn) []*Conn {
 // register makes a Conn of a connected fd on this shard and opens it. Loop
 // only.
 func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
+	c := s.enter(fd, h, isUnix)
+	if c.state == stateClosed {
+		return c
+	}
+	c.startTimers()
+	c.flags |= flagOpened
+	if err := c.open(h); err != nil {
+		c.reject(err)
+	}
+	return c
+}
+
+// enter makes a Conn of a connected fd on this shard, puts it in the
+// tables and watches it, without opening it (register and registerTLS
+// do). Loop only.
+func (s *shardCtx) enter(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
 	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
 	if isUnix {
@@ -125,14 +141,6 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 	s.mu.Unlock()
 	s.opened.Add(1)
 	c.updateInterest()
-	if c.state == stateClosed {
-		return c
-	}
-	c.startTimers()
-	c.flags |= flagOpened
-	if err := c.open(h); err != nil {
-		c.reject(err)
-	}
 	return c
 }
 

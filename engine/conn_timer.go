@@ -24,6 +24,9 @@ type connExtra struct {
 	beat      time.Duration // next heartbeat; 0: none
 	rejection error         // ErrRejected wrapping OnOpen's error, after reject
 
+	tls         *tlsConn      // a TLS connection's state (flagTLS)
+	handshakeDL time.Duration // the TLS handshake's deadline; 0: none
+
 	// Set by SetIdleTimeout: idle replaces WithIdleTimeout's (0: the
 	// engine's; < 0: none), counted from lastRead, or from last when
 	// idleWrites.
@@ -75,6 +78,7 @@ func (c *Conn) armTimer() {
 		pick(ct.writeDL)
 	}
 	pick(ct.lingerDL)
+	pick(ct.handshakeDL)
 	pick(ct.beat)
 	if d, last := c.idleWindow(); d > 0 {
 		pick(last + d)
@@ -98,6 +102,8 @@ func (c *Conn) onTimer() {
 	switch {
 	case ct.lingerDL != 0 && now >= ct.lingerDL:
 		c.closeNow(errLingerTimeout)
+	case ct.handshakeDL != 0 && now >= ct.handshakeDL:
+		c.closeNow(errHandshakeTime)
 	case ct.readDL != 0 && now >= ct.readDL:
 		c.closeNow(errReadTimeout)
 	case ct.writeDL != 0 && now >= ct.writeDL && c.outLen() > 0:
@@ -148,11 +154,16 @@ func (c *Conn) idleWindow() (d, last time.Duration) {
 	return ct.idle, ct.lastRead
 }
 
-// readResumed restarts a read timeout when reading resumes after a pause.
+// readResumed runs when reading resumes after a pause: it restarts a read
+// timeout, and comes back for TLS records left waiting in the TLS layer
+// (no socket event would).
 func (c *Conn) readResumed() {
 	if ct := c.extra; ct != nil && ct.idle > 0 && !ct.idleWrites {
 		ct.lastRead = c.sh.loop.Now()
 		c.armTimer()
+	}
+	if tc := c.tlsConnOf(); tc != nil && tc.more && c.wantRead() {
+		c.sh.requeueRead(c)
 	}
 }
 

@@ -29,6 +29,10 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if err := c.writable(len(b)); err != nil {
 		return 0, err
 	}
+	if c.flags&flagTLS != 0 {
+		c.tlsQueue(c.extra.tls, b)
+		return len(b), nil
+	}
 	if c.goesDirect(len(b)) {
 		n, err := rawWrite(int(c.fd), b)
 		if !c.sentDirect(n, err) {
@@ -52,6 +56,10 @@ func (c *Conn) WriteString(s string) (int, error) {
 	if err := c.writable(len(s)); err != nil {
 		return 0, err
 	}
+	if c.flags&flagTLS != 0 {
+		c.tlsQueueString(c.extra.tls, s)
+		return len(s), nil
+	}
 	c.queueString(s)
 	c.markDirty()
 	return len(s), nil
@@ -72,6 +80,12 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 	}
 	if err := c.writable(total); err != nil {
 		return 0, err
+	}
+	if c.flags&flagTLS != 0 {
+		for _, b := range bs {
+			c.tlsQueue(c.extra.tls, b)
+		}
+		return total, nil
 	}
 	if len(bs) <= maxIovecs && c.goesDirect(total) {
 		n, err := c.sh.iov.writev(int(c.fd), bs)
@@ -150,9 +164,16 @@ func (c *Conn) waitWritable() {
 // logged and counted instead. When a hook closes another connection, that
 // connection's OnClose may run before the hooks of the output its close
 // dropped (they run after the hook that is running, in order).
+//
+// On a TLS connection b is sealed into records at once, after the
+// plaintext written before it, and release runs when the kernel has taken
+// their ciphertext.
 func (c *Conn) WriteOwned(b []byte, release func(sent bool)) error {
 	if err := c.writable(len(b)); err != nil {
 		return err
+	}
+	if c.flags&flagTLS != 0 {
+		return c.tlsWriteOwned(c.extra.tls, b, nil, release)
 	}
 	c.queueOwned(b, release)
 	c.markDirty()
@@ -177,6 +198,9 @@ func (c *Conn) Flush() error {
 func (c *Conn) writable(n int) error {
 	if c.state != stateOpen || c.flags&(flagWriteShut|flagShutPend) != 0 {
 		return ErrConnClosed
+	}
+	if c.flags&flagTLS != 0 {
+		n += len(c.extra.tls.plain) // plaintext gathered for the next seal
 	}
 	if c.outLen()+n+int(c.asyncQueued.Load()) > c.sh.e.cfg.maxQueued {
 		return fmt.Errorf("%w: %d queued + %d", ErrOutputFull, c.outLen(), n)
@@ -207,6 +231,9 @@ func (c *Conn) checkHighWater() {
 // flush writes queued output until it is gone or the socket is full.
 func (c *Conn) flush() {
 	s := c.sh
+	if c.flags&flagTLS != 0 && !c.tlsSeal(c.extra.tls) {
+		return
+	}
 	for c.outLen() > 0 {
 		s.bufs = c.buf.out.Buffers(s.bufs[:0], maxIovecs)
 		want := 0

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,6 +21,7 @@ type dialState struct {
 	timer  *shard.Timer
 	peer   netip.AddrPort // the target, for errors
 	path   string         // the unix socket's path, for errors
+	tls    *tls.Config    // DialTLS's, with ServerName set
 }
 
 // Dial connects to addr ("tcp://ip:port", "unix:///path", a bare
@@ -46,6 +48,11 @@ func (e *Engine) Dial(addr string, cb func(c *Conn, err error), opts ...DialOpti
 	network, address, err := splitAddr(addr)
 	if err != nil {
 		return err
+	}
+	if cfg.tls != nil && cfg.tls.ServerName == "" && network != "unix" {
+		// As tls.Dial does: the host dialed is the one to verify.
+		cfg.tls = cfg.tls.Clone()
+		cfg.tls.ServerName = hostOf(address)
 	}
 	if network == "unix" {
 		return e.dialTarget(netip.AddrPort{}, address, cfg, cb)
@@ -106,7 +113,7 @@ func (s *shardCtx) startDial(peer netip.AddrPort, path string, cfg dialConfig, c
 		cb(nil, dialError(peer, path, err))
 		return
 	}
-	d := &dialState{s: s, fd: fd, isUnix: path != "", h: cfg.h, cb: cb, peer: peer, path: path}
+	d := &dialState{s: s, fd: fd, isUnix: path != "", h: cfg.h, cb: cb, peer: peer, path: path, tls: cfg.tls}
 	if !pending {
 		d.connected()
 		return
@@ -146,6 +153,11 @@ func (d *dialState) connected() {
 	s := d.s
 	if s.e.admit() {
 		s.live.Add(1)
+		if d.tls != nil {
+			s.dialTLS(d.fd, d.h, d.isUnix, d.tls, d.cb) // cb runs after the handshake
+			s.flushDirty()
+			return
+		}
 		c := s.register(d.fd, d.h, d.isUnix)
 		switch {
 		case c.state == stateOpen:
@@ -234,6 +246,6 @@ func (e *Engine) EnrollFd(fd int, isUnix bool) error {
 		closeFd(fd)
 		return ErrEngineStopped
 	}
-	e.handoff(fd, peer, isUnix, -1)
+	e.handoff(fd, peer, isUnix, -1, nil)
 	return nil
 }

@@ -31,6 +31,15 @@
 // nothing; CloseWrite is the half-close alone; Abort resets at once.
 // Engine.Stop does the same for every connection, bounded by its context.
 //
+// # TLS
+//
+// Listen with ListenTLS and Dial with DialTLS run crypto/tls on the
+// shards: the handshake on a goroutine (at most WithMaxHandshakes at once,
+// each bounded by WithHandshakeTimeout, none spent before a server's first
+// record is whole), then the records on the connection's shard, with no
+// goroutine. The handler sees plaintext through the same Conn methods, and
+// OnOpen runs after the handshake (tls.go says how, and what is refused).
+//
 // # Platforms
 //
 // The engine runs on Linux only (epoll). Elsewhere the package compiles

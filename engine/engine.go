@@ -45,6 +45,13 @@ type Engine struct {
 	running   bool         // the shard goroutines were started; set once in New
 	liveTotal atomic.Int64 // live connections over all shards, for WithMaxConns
 	overLimit atomic.Uint64
+
+	// TLS handshakes: shards add to handshakes and tlsInFlight when they
+	// start one, its goroutine takes them back; Stop waits for handshakes.
+	handshakes  sync.WaitGroup
+	tlsInFlight atomic.Int64
+	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
+	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
 }
 
 // New starts an engine: its shards run at once, each on its own locked OS
@@ -138,7 +145,9 @@ func (e *Engine) onLoop() bool {
 // connections. Called from a callback, or from a function running on the
 // Offload pool, it only starts the stop and returns nil: a shard or a
 // worker cannot wait for itself. Safe to call more than once; later calls
-// wait for the first to finish.
+// wait for the first to finish. Stop also waits for the goroutines of TLS
+// handshakes in progress, which end as their connections close, unless a
+// tls.Config callback of the application's (GetCertificate, say) blocks.
 func (e *Engine) Stop(ctx context.Context) error {
 	if e.onLoop() || e.offload.onWorker() {
 		e.stopOnce.Do(func() { go e.stop(context.WithoutCancel(ctx)) })
@@ -213,6 +222,9 @@ func (e *Engine) stop(ctx context.Context) {
 		}
 	}
 	e.closeShards()
+	// Every connection is closed, so every handshake goroutine was woken
+	// and ends; none is left after Stop.
+	e.handshakes.Wait()
 	for _, s := range e.shards {
 		s.failAsync()
 	}
@@ -272,7 +284,12 @@ func (l loads) Load(i int) int { return int(l[i].live.Load()) }
 
 // Stats returns the engine's counters. Any goroutine.
 func (e *Engine) Stats() Stats {
-	st := Stats{Shards: make([]ShardStats, len(e.shards)), Refused: e.overLimit.Load()}
+	st := Stats{
+		Shards:     make([]ShardStats, len(e.shards)),
+		Refused:    e.overLimit.Load(),
+		TLSRefused: e.tlsRefused.Load(),
+		TLSFailed:  e.tlsFailed.Load(),
+	}
 	for i, s := range e.shards {
 		ls := s.loop.Stats()
 		st.Shards[i] = ShardStats{
@@ -282,6 +299,8 @@ func (e *Engine) Stats() Stats {
 			Closed:      s.closed.Load(),
 			BytesIn:     s.bytesIn.Load(),
 			BytesOut:    s.bytesOut.Load(),
+			TLSPlainIn:  s.plainIn.Load(),
+			TLSPlainOut: s.plainOut.Load(),
 			QueuedBytes: s.queuedBytes.Load(),
 			Panics:      s.panics.Load(),
 			TasksQueued: ls.TasksQueued,

@@ -69,6 +69,26 @@ var (
 	// engine does not listen on.
 	ErrUnknownListener = errors.New("engine: no such listener")
 
+	// ErrTLS is wrapped, with crypto/tls's error, in the close reason of a
+	// TLS connection whose handshake or records failed (a bad certificate,
+	// a bad MAC, an alert from the peer, garbage instead of a record), and
+	// in the error a DialTLS callback gets for a failed handshake.
+	ErrTLS = errors.New("engine: TLS")
+
+	// ErrTLSTruncated is wrapped in the close reason of a TLS connection
+	// whose peer closed TCP without sending close_notify first: the data
+	// may have been cut short by an attacker or a crash.
+	ErrTLSTruncated = errors.New("engine: TLS stream truncated (EOF without close_notify)")
+
+	// ErrTLSBusy is the close reason of a TLS connection refused because
+	// WithMaxHandshakes handshakes were already in progress.
+	ErrTLSBusy = errors.New("engine: too many TLS handshakes in progress")
+
+	// ErrNotForTLS is returned by the calls that would reach around the
+	// TLS layer on a TLS connection (NotifyWritable, which exists for
+	// writing to the fd directly).
+	ErrNotForTLS = errors.New("engine: not available on a TLS connection")
+
 	// ErrUnsupported is wrapped by every call that would start or use an
 	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
 	// other than Linux, where the engine's API compiles but does not run.
@@ -99,6 +119,7 @@ var (
 	errWriteTimeout   error = &timeoutError{"write"}
 	errConnectTimeout error = &timeoutError{"connect"}
 	errLingerTimeout  error = &timeoutError{"linger"}
+	errHandshakeTime  error = &timeoutError{"TLS handshake"}
 )
 
 func optionError(name string, v any, want string) error {

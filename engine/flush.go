@@ -85,7 +85,7 @@ func (c *Conn) releasePanic() {
 // dirty list half done.
 func (c *Conn) flushGuarded() {
 	defer c.recoverPanic()
-	if c.outLen() > 0 {
+	if c.outLen() > 0 || c.flags&flagTLS != 0 { // TLS: plaintext may wait to be sealed
 		c.flush()
 	} else {
 		c.drained()

@@ -69,3 +69,10 @@ func (h Handle) Wake() error {
 		c.h.OnTraffic(c)
 	})
 }
+
+// ResumeRead resumes reading the connection on its shard
+// (Conn.ResumeRead): what a reader on another goroutine calls once it has
+// caught up after the shard paused reading for it.
+func (h Handle) ResumeRead() error {
+	return h.Do(func(c *Conn) { c.ResumeRead() })
+}

@@ -1,11 +1,15 @@
 package engine
 
-import "net/netip"
+import (
+	"crypto/tls"
+	"net/netip"
+)
 
 // handedOff is an accepted fd on its way from the acceptor to its shard.
 type handedOff struct {
 	fd     int
 	isUnix bool
+	tls    *tls.Config // the listener's, for a TLS listener
 }
 
 // postHandoff queues an accepted fd for the shard's loop to register. One
@@ -13,10 +17,10 @@ type handedOff struct {
 // shard: a burst of accepts costs no allocation per connection. If the loop
 // is gone, every fd in the queue is closed and uncounted (the caller's
 // included), as a refused connection would be. Any goroutine.
-func (s *shardCtx) postHandoff(fd int, isUnix bool) {
+func (s *shardCtx) postHandoff(fd int, isUnix bool, tcfg *tls.Config) {
 	// The hand-off batch is never closed (only AsyncWrite's is), so add
 	// always takes the fd.
-	if post, _ := s.handoffs.add(handedOff{fd, isUnix}); post {
+	if post, _ := s.handoffs.add(handedOff{fd, isUnix, tcfg}); post {
 		if err := s.loop.Submit(s.drainHandoffsFn); err != nil {
 			s.dropHandoffs()
 		}
@@ -27,6 +31,10 @@ func (s *shardCtx) postHandoff(fd int, isUnix bool) {
 func (s *shardCtx) drainHandoffs() {
 	fds := s.handoffs.take()
 	for _, h := range fds {
+		if h.tls != nil {
+			s.registerTLS(h.fd, s.e.h, h.isUnix, h.tls)
+			continue
+		}
 		s.register(h.fd, s.e.h, h.isUnix)
 	}
 	s.handoffs.recycle(fds)
@@ -47,8 +55,9 @@ func (s *shardCtx) dropHandoffs() {
 
 // handoff gives an accepted fd to a shard: the balancer's pick, or its own
 // shard for a reuse-port listener (then it runs on that shard's loop and
-// registers at once). Any goroutine.
-func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int) {
+// registers at once). tcfg is the listener's TLS config, nil for
+// plaintext. Any goroutine.
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, tcfg *tls.Config) {
 	if !e.admit() {
 		closeFd(fd)
 		return
@@ -65,10 +74,14 @@ func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int) {
 	// of accepts sees the loads it creates.
 	s.live.Add(1)
 	if own >= 0 {
+		if tcfg != nil {
+			s.registerTLS(fd, e.h, isUnix, tcfg)
+			return
+		}
 		s.register(fd, e.h, isUnix)
 		return
 	}
-	s.postHandoff(fd, isUnix)
+	s.postHandoff(fd, isUnix, tcfg)
 }
 
 // admit counts a new connection against WithMaxConns, or refuses it.

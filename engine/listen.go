@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -22,22 +23,39 @@ type listener struct {
 	isUnix    bool
 	unlink    string // a unix socket path to remove on close
 	acceptors []*acceptor
+	tls       *tls.Config // nil: plaintext; see ListenTLS
+}
+
+// ListenOption configures one listener in Listen, so that one engine can
+// serve different kinds of listeners side by side (plaintext and TLS).
+type ListenOption func(*listenConfig)
+
+type listenConfig struct {
+	tls *tls.Config // nil: plaintext
 }
 
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
-// which tells the port chosen for ":0". Any goroutine.
-func (e *Engine) Listen(addr string) (net.Addr, error) {
+// which tells the port chosen for ":0". opts configure this listener
+// only (ListenTLS). Any goroutine.
+func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
 		return nil, err
+	}
+	var lc listenConfig
+	for _, o := range opts {
+		o(&lc)
+	}
+	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
+		return nil, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
 	}
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, isUnix: network == "unix"}
+	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls}
 	n := 1
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)

@@ -135,7 +135,7 @@ type child struct {
 	out   *bufio.Reader
 }
 
-func startChild(t *testing.T, mode string, env ...string) *child {
+func startChild(t testing.TB, mode string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), childEnv+"="+mode), env...)
@@ -185,10 +185,14 @@ func startChild(t *testing.T, mode string, env ...string) *child {
 }
 
 // runChild is the child's main. Modes: "echo" (a plain echo server),
-// "emfile" (an echo server whose fd limit is 256).
+// "emfile" (an echo server whose fd limit is 256), "mem-plain",
+// "mem-tls" and "mem-nettls" (echo servers that report their memory; see
+// runMemChild).
 func runChild(mode string) int {
 	var opts []Option
 	switch mode {
+	case "mem-plain", "mem-tls", "mem-nettls":
+		return runMemChild(strings.TrimPrefix(mode, "mem-"))
 	case "echo":
 	case "emfile":
 		if err := limitFds(256); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"runtime"
 	"time"
@@ -41,6 +42,8 @@ type config struct {
 	workQueue     int               // offload queue length
 	blockSize     int               // outbound chain block size
 	logger        *slog.Logger      // quiet by default
+	maxHandshakes int               // TLS handshakes running at once (goroutines); past it new ones are refused
+	handshakeTime time.Duration     // a TLS handshake must finish this long after the connection opened
 }
 
 func defaultConfig() config {
@@ -59,6 +62,8 @@ func defaultConfig() config {
 		workQueue:     4096,
 		blockSize:     8 << 10,
 		logger:        slog.New(slog.DiscardHandler),
+		maxHandshakes: 4096,
+		handshakeTime: 5 * time.Second,
 	}
 }
 
@@ -102,6 +107,10 @@ func (c *config) validate() error {
 		return optionError("WithBlockSize", c.blockSize, ">= 256")
 	case c.logger == nil:
 		return optionError("WithLogger", nil, "a logger")
+	case c.maxHandshakes < 1:
+		return optionError("WithMaxHandshakes", c.maxHandshakes, ">= 1")
+	case c.handshakeTime <= 0:
+		return optionError("WithHandshakeTimeout", c.handshakeTime, "> 0")
 	}
 	return nil
 }
@@ -230,6 +239,7 @@ type dialConfig struct {
 	shard   int           // -1: the balancer's pick
 	timeout time.Duration // connect timeout
 	h       Handler       // nil: the engine's handler
+	tls     *tls.Config   // nil: plaintext; see DialTLS
 }
 
 // OnShard puts the new connection on shard i, e.g. the shard of the client

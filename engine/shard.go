@@ -38,6 +38,7 @@ type shardCtx struct {
 	releaseOwners []*Conn                     // the connection of each of releases
 	releaseNext   int                         // the next entry runReleases takes
 	releasing     bool                        // runReleases is running
+	tlsPlain      []byte                      // where TLS records are decrypted for OnTraffic; made on first use
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).
@@ -63,6 +64,8 @@ type shardCtx struct {
 	closed   atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
+	plainIn  atomic.Uint64 // TLS plaintext decrypted
+	plainOut atomic.Uint64 // TLS plaintext sealed
 	// queuedBytes publishes queued, the output bytes waiting in this
 	// shard's connections; flushDirty stores it when it changed.
 	queuedBytes atomic.Int64

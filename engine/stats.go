@@ -10,8 +10,12 @@ type ShardStats struct {
 	Conns int
 	// Opened and Closed count connections since New.
 	Opened, Closed uint64
-	// BytesIn and BytesOut count bytes read and written.
+	// BytesIn and BytesOut count bytes read and written on the socket:
+	// on TLS connections, ciphertext (records, handshakes, alerts).
 	BytesIn, BytesOut uint64
+	// TLSPlainIn and TLSPlainOut count the plaintext of TLS connections:
+	// decrypted for the handlers, and sealed from their writes.
+	TLSPlainIn, TLSPlainOut uint64
 	// QueuedBytes is the output waiting to be sent in the shard's
 	// connections (as of the end of the shard's last callback).
 	QueuedBytes int64
@@ -37,4 +41,10 @@ type Stats struct {
 	// Refused counts connections closed at once because of WithMaxConns or
 	// because the process was out of file descriptors.
 	Refused uint64
+	// TLSRefused counts TLS connections aborted because WithMaxHandshakes
+	// handshakes were in progress.
+	TLSRefused uint64
+	// TLSFailed counts TLS connections closed before their handshake was
+	// done: errors, timeouts, refusals, resets.
+	TLSFailed uint64
 }

@@ -100,7 +100,11 @@ func (c *Conn) opErr(op string, err error) error {
 // one byte is there, the peer has closed its side (io.EOF), the read
 // deadline passes (an error for which errors.Is(err,
 // os.ErrDeadlineExceeded) holds; the connection stays usable), or Close
-// is called (an error wrapping net.ErrClosed). As on net, a deadline
+// is called (an error wrapping net.ErrClosed). When the engine closes the
+// connection itself (Engine.Stop, its idle or linger timeout), Read and
+// Write fail with an error wrapping net.ErrClosed and the engine's reason,
+// whose Timeout() is false: only the caller's own deadlines read as
+// timeouts. As on net, a deadline
 // already past fails the call before it looks at the input. Bytes that
 // arrived before the connection ended are read before its error.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -127,7 +131,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			resume := c.flow.Took(len(c.in) - c.off)
 			c.mu.Unlock()
 			if resume {
-				blocking.Resume(c.h)
+				_ = c.h.ResumeRead()
 			}
 			return n, nil
 		case c.rerr != nil:
@@ -320,10 +324,14 @@ func (c *Conn) readEOF() {
 func (c *Conn) ended(reason error) {
 	var err error
 	switch {
+	case errors.Is(reason, engine.ErrEngineStopped), errors.Is(reason, engine.ErrTimeout):
+		// The engine closed it: Stop, or one of the engine's own timeouts
+		// (idle, linger). The calls see a closed connection, never a
+		// timeout: a net.Error with Timeout() true would read as their
+		// own deadline, which leaves a connection usable.
+		err = &engineClosedError{reason}
 	case errors.Is(reason, engine.ErrPeerClosed), errors.Is(reason, engine.ErrLocalClose):
 		err = io.EOF
-	case errors.Is(reason, engine.ErrEngineStopped):
-		err = errors.Join(net.ErrClosed, reason)
 	default:
 		err = reason
 	}

@@ -24,6 +24,19 @@ func opError(op, network string, laddr, raddr net.Addr, err error) error {
 	return &net.OpError{Op: op, Net: network, Source: laddr, Addr: raddr, Err: err}
 }
 
+// engineClosedError is what Read and Write return once the engine closed
+// the connection itself (Stop, an idle or linger timeout): errors.Is
+// matches net.ErrClosed and the engine's reason (engine.ErrEngineStopped,
+// engine.ErrTimeout), and it has no Timeout method, so net.Error's
+// Timeout() is false on the *net.OpError around it.
+type engineClosedError struct{ reason error }
+
+func (e *engineClosedError) Error() string {
+	return "netconn: connection closed by the engine: " + e.reason.Error()
+}
+
+func (e *engineClosedError) Unwrap() []error { return []error{net.ErrClosed, e.reason} }
+
 // errDeadline is the error a call fails with when its deadline has passed:
 // the standard library's own, so errors.Is(err, os.ErrDeadlineExceeded)
 // holds and Timeout() is true.

@@ -132,6 +132,6 @@ func (h *handler) serve(s *serving) {
 
 func (h *handler) resume(c *Conn) {
 	if hd, ok := c.ec.Engine().Conn(c.id); ok {
-		blocking.Resume(hd)
+		_ = hd.ResumeRead()
 	}
 }

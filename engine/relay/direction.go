@@ -67,11 +67,9 @@ func (d *direction) relay() {
 	b, _ := src.Next(src.Buffered())
 	d.forward(b)
 	// A lead shorter than the read buffer emptied the socket: splicing
-	// would only hear EAGAIN. Small messages stay on the copy path. (Every
-	// engine.Conn is a plaintext socket today; once the engine has TLS
-	// connections, this is where a pair with a TLS side stays on copy:
-	// its fd carries records, not the stream.)
-	if d.pr.p.cfg.splice && len(b) >= spliceLeadRead {
+	// would only hear EAGAIN. Small messages stay on the copy path, and so
+	// does a pair with a TLS side (pair.splice).
+	if d.pr.splice && len(b) >= spliceLeadRead {
 		d.spliceMore()
 	}
 }

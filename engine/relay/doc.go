@@ -58,11 +58,12 @@
 //
 // # TLS
 //
-// The relay works on engine.Conn, so TLS fits without a change of shape:
-// termination is the engine's listener's business (the Proxy sees the
-// decrypted stream), origination goes through WithDialOptions on a Pool
-// (the engine's dial option for TLS, once it has one), and the splice
-// decision in direction.relay is where a TLS side keeps a pair on copy.
+// The relay works on engine.Conn, so TLS needs nothing of its own:
+// termination is the listener's (engine.ListenTLS; the Proxy sees the
+// decrypted stream), origination is WithDialOptions(engine.DialTLS(cfg))
+// on a Pool, and a pair with a TLS side relays by copy even under
+// WithSplice (its sockets carry records, which must be opened and sealed
+// in user space). shardnet proxy -tls and -backend-tls do both.
 //
 // # Example
 //

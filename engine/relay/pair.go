@@ -32,6 +32,7 @@ type pair struct {
 	sniffing  bool // the Router has not chosen yet
 	dialing   bool // a connect is in flight: its callback will come
 	clientEOF bool // the client half-closed before the backend was there
+	splice    bool // WithSplice, and both sides are plaintext sockets
 	ended     bool // the pair's end was accounted for
 }
 
@@ -169,7 +170,12 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 	}
 	pr.p.relayed.Add(1)
 	pr.upstream = up
-	tuneSocket(up, pr.p.cfg.splice)
+	// A TLS side's socket carries records, not the stream: such a pair
+	// relays by copy, where the records are opened and sealed.
+	_, clientTLS := pr.client.TLS()
+	_, upTLS := up.TLS()
+	pr.splice = pr.p.cfg.splice && !clientTLS && !upTLS
+	tuneSocket(up, pr.splice)
 	up.SetContext(pr)
 	pr.up.dst = up
 	pr.down.src = up

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,11 @@ type benchConfig struct {
 	pin       bool
 	jsonOut   bool
 	dialLimit time.Duration
+
+	tls         bool   // connect with TLS
+	tlsCA       string // trust this authority (PEM file) instead of the system's
+	tlsInsecure bool   // skip verifying the server's certificate (explicit only)
+	tlsConfig   *tls.Config
 }
 
 // benchRun is one run's shared state.
@@ -75,6 +81,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
   shardnet bench -mode sink -size 65536 -c 4            # one-way throughput to a server that discards
   shardnet bench -json -duration 3s | jq .msgs_per_sec  # for scripts
   taskset -c 1 shardnet bench -shards 1                 # one pinned core, as benchmarks/ runs it
+  shardnet bench -tls -tls-ca ca.pem -addr localhost:7000  # against shardnet echo -tls
 `, stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:7000", "server address: host:port, tcp://, unix:///path")
 	fs.IntVar(&cfg.conns, "c", 100, "connections")
@@ -87,6 +94,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.pin, "pin", false, "pin client shard i to CPU i of the allowed set")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the summary as one JSON object on stdout (progress lines go to stderr)")
 	fs.DurationVar(&cfg.dialLimit, "connect-timeout", 5*time.Second, "connect timeout per connection")
+	fs.BoolVar(&cfg.tls, "tls", false, "connect with TLS; the server's certificate is verified against the system's authorities, or -tls-ca")
+	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "with -tls: trust this authority's certificate (PEM file), e.g. the ca= file of shardnet echo -tls-self-signed")
+	fs.BoolVar(&cfg.tlsInsecure, "tls-insecure-skip-verify", false, "with -tls: do not verify the server's certificate (testing only)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -115,6 +125,15 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("-shards %d: want >= 0", c.shards)
 	case c.dialLimit <= 0:
 		return fmt.Errorf("-connect-timeout %v: want > 0", c.dialLimit)
+	}
+	if c.tls {
+		cfg, err := clientTLS(c.tlsCA, c.tlsInsecure)
+		if err != nil {
+			return fmt.Errorf("-tls-ca: %w", err)
+		}
+		c.tlsConfig = cfg
+	} else if c.tlsCA != "" || c.tlsInsecure {
+		return fmt.Errorf("-tls-ca and -tls-insecure-skip-verify need -tls")
 	}
 	if c.shards == 0 {
 		c.shards = runtime.GOMAXPROCS(0)
@@ -214,6 +233,10 @@ func (r *benchRun) connect() error {
 	var wg sync.WaitGroup
 	var ok atomic.Int64
 	var firstErr atomic.Value
+	var tlsOpt []engine.DialOption
+	if r.cfg.tlsConfig != nil {
+		tlsOpt = append(tlsOpt, engine.DialTLS(r.cfg.tlsConfig))
+	}
 	for i := 0; i < r.cfg.conns; i++ {
 		s := r.shards[i%len(r.shards)]
 		bc := &benchConn{r: r, sh: s, idx: i}
@@ -227,7 +250,7 @@ func (r *benchRun) connect() error {
 			}
 			ok.Add(1)
 			s.conns = append(s.conns, bc)
-		}, engine.OnShard(s.idx), engine.DialTimeout(r.cfg.dialLimit), engine.DialHandler(bc))
+		}, append([]engine.DialOption{engine.OnShard(s.idx), engine.DialTimeout(r.cfg.dialLimit), engine.DialHandler(bc)}, tlsOpt...)...)
 		if err != nil {
 			wg.Done()
 			return err

@@ -16,8 +16,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
   shardnet echo -addr unix:///tmp/echo.sock      # a unix socket
   shardnet echo -reuseport -idle 30s -stats 1s   # kernel balancing, idle timeout, stats each second
   echo hello | nc -N 127.0.0.1 7000              # try it
+  shardnet echo -tls cert.pem,key.pem            # TLS echo
+  openssl s_client -connect 127.0.0.1:7000 -CAfile ca.pem  # try it
 `, stderr)
 	sf.register(fs, defaultAddr)
+	sf.tls.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

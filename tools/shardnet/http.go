@@ -333,8 +333,13 @@ pipelining; a request head must arrive whole within -idle of its first byte.`, `
   shardnet http -addr 127.0.0.1:8080 -idle 2s          # shed idle and slow clients after 2 s
   curl -i http://127.0.0.1:8080/plaintext              # try it
   wrk -t2 -c64 -d10s http://127.0.0.1:8080/plaintext   # load it
+  shardnet http -tls cert.pem,key.pem                  # HTTPS (ALPN http/1.1)
+  shardnet http -tls-self-signed                       # HTTPS with a throwaway certificate; prints ca=PATH
+  curl --cacert PATH https://localhost:8080/plaintext  # try it
 `, stderr)
 	sf.register(fs, httpAddr)
+	sf.tls.register(fs)
+	sf.tls.alpn = []string{"http/1.1"}
 	sf.idle = httpDefaultIdle
 	fs.Lookup("idle").DefValue = httpDefaultIdle.String()
 	fs.Lookup("idle").Usage = "close connections idle this long, and those whose request head is not whole this long after its first byte (0: never)"

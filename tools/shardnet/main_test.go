@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd    *exec.Cmd
 	addr   string
+	line   string // the start-up line
 	stdout *bufio.Reader
 	out    bytes.Buffer // what it printed after the start-up line
 }
@@ -93,7 +94,7 @@ func startProcess(t *testing.T, stderr io.Writer, args ...string) *server {
 		if m == nil {
 			t.Fatalf("unexpected start-up line %q", line)
 		}
-		s.addr = m[2]
+		s.addr, s.line = m[2], line
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/engine/relay"
 	"github.com/shardnet/shardnet/tools/metrics"
 )
@@ -26,8 +28,11 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
+  shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
+  shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
 	sf.register(fs, defaultAddr)
+	sf.tls.register(fs)
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
 	pf.register(fs)
@@ -44,6 +49,12 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "shardnet proxy: -backend %q: want host:port, tcp[46]://host:port or unix:///path\n", b)
 			return 2
 		}
+	}
+	if pf.splice && (pf.backendTLS || sf.tls.files != "" || sf.tls.selfSigned) {
+		// splice moves bytes between the sockets without reading them:
+		// records have to be decrypted and sealed on the way.
+		fmt.Fprintln(stderr, "shardnet proxy: -splice cannot carry TLS (-tls, -tls-self-signed, -backend-tls)")
+		return 2
 	}
 	// The handler serializes the lines the shards log.
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -63,19 +74,22 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 
 // proxyFlags are the proxy's own flags.
 type proxyFlags struct {
-	policy         string
-	connectTimeout time.Duration
-	downFor        time.Duration
-	retries        int
-	splice         bool
-	checkInterval  time.Duration
-	checkTimeout   time.Duration
-	checkFall      int
-	checkRise      int
-	checkSend      string
-	checkExpect    string
-	drainTimeout   time.Duration
-	sendProxy      string
+	policy          string
+	connectTimeout  time.Duration
+	downFor         time.Duration
+	retries         int
+	splice          bool
+	checkInterval   time.Duration
+	checkTimeout    time.Duration
+	checkFall       int
+	checkRise       int
+	checkSend       string
+	checkExpect     string
+	drainTimeout    time.Duration
+	sendProxy       string
+	backendTLS      bool   // -backend-tls: dial the backends with TLS
+	backendCA       string // -backend-ca
+	backendInsecure bool   // -backend-insecure-skip-verify
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -91,6 +105,9 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.checkSend, "check-send", "", `what a check writes once connected; Go escapes such as \r\n are read`)
 	fs.StringVar(&pf.checkExpect, "check-expect", "", "what the reply must contain for the check to pass; Go escapes are read")
 	fs.StringVar(&pf.sendProxy, "send-proxy", "", "start each backend connection with a PROXY protocol header carrying the client's address: v1 (text) or v2 (binary), as HAProxy's send-proxy and send-proxy-v2 (L7 health checks send one too)")
+	fs.BoolVar(&pf.backendTLS, "backend-tls", false, "connect to the backends with TLS; their certificates are verified against the system's authorities, or -backend-ca")
+	fs.StringVar(&pf.backendCA, "backend-ca", "", "with -backend-tls: trust this authority's certificate (PEM file)")
+	fs.BoolVar(&pf.backendInsecure, "backend-insecure-skip-verify", false, "with -backend-tls: do not verify the backends' certificates (testing only)")
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
@@ -102,11 +119,23 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 	if pf.drainTimeout < 0 {
 		return nil, nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
+	var upTLS *tls.Config
+	if pf.backendTLS {
+		var err error
+		if upTLS, err = clientTLS(pf.backendCA, pf.backendInsecure); err != nil {
+			return nil, nil, err
+		}
+	} else if pf.backendCA != "" || pf.backendInsecure {
+		return nil, nil, fmt.Errorf("-backend-ca and -backend-insecure-skip-verify need -backend-tls")
+	}
 	opts := []relay.PoolOption{
 		relay.WithPolicy(pf.policy),
 		relay.WithConnectTimeout(pf.connectTimeout),
 		relay.WithEjection(1, pf.downFor),
 		relay.WithRetries(pf.retries),
+	}
+	if upTLS != nil {
+		opts = append(opts, relay.WithDialOptions(engine.DialTLS(upTLS)))
 	}
 	if pf.checkInterval > 0 {
 		send, err := unescape("-check-send", pf.checkSend)

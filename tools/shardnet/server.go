@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ type serverFlags struct {
 	// it; SIGINT stops at once).
 	drain        func(context.Context) error
 	drainTimeout time.Duration
+	tls          tlsFlags // registered only by the commands that serve TLS
 }
 
 // addrList is a repeatable, comma-separated -addr flag.
@@ -111,7 +113,15 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
 		return 2
 	}
-	e, err := engine.Serve(h, sf.addrs, append(opts, extra...)...)
+	tcfg, err := sf.tls.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		return 2
+	}
+	if sf.tls.caFile != "" {
+		defer os.Remove(sf.tls.caFile)
+	}
+	e, err := listenAll(h, sf.addrs, tcfg, append(opts, extra...))
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
 		return 1
@@ -123,6 +133,12 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	mode := "balancer=" + sf.balancer
 	if sf.reusePort {
 		mode = "reuseport"
+	}
+	switch {
+	case sf.tls.caFile != "":
+		mode += " tls=self-signed ca=" + sf.tls.caFile
+	case tcfg != nil:
+		mode += " tls=" + sf.tls.files
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
 	if sf.debug != "" {
@@ -181,6 +197,25 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	}
 }
 
+// listenAll starts an engine and listens on every address, all of them
+// TLS with tcfg when it is not nil. On error nothing is left running.
+func listenAll(h engine.Handler, addrs []string, tcfg *tls.Config, opts []engine.Option) (*engine.Engine, error) {
+	if tcfg == nil {
+		return engine.Serve(h, addrs, opts...)
+	}
+	e, err := engine.New(h, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if _, err := e.Listen(a, engine.ListenTLS(tcfg)); err != nil {
+			e.Stop(context.Background())
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
 func printStats(w io.Writer, st engine.Stats) {
 	var total engine.ShardStats
 	for _, s := range st.Shards {
@@ -192,8 +227,8 @@ func printStats(w io.Writer, st engine.Stats) {
 		total.BytesIn += s.BytesIn
 		total.BytesOut += s.BytesOut
 	}
-	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d\n",
-		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused)
+	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d tls-refused=%d tls-failed=%d\n",
+		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused, st.TLSRefused, st.TLSFailed)
 }
 
 // newFlagSet makes a command's flag set with a usage text that shows

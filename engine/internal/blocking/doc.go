@@ -1,7 +1,10 @@
 // Package blocking is the one blocking layer of shardnet's adapters: what
 // lets a goroutine wait on a shard connection without the shard ever
 // waiting on the goroutine. engine/netconn (net.Conn) and
-// engine/netpollconn (netpoll's Reader) both build on it; each keeps its
+// engine/netpollconn (netpoll's Reader) both build on it, and so does the
+// engine's own TLS handshake, which runs on a goroutine over a blocking
+// view of its connection (it imports nothing of the engine's, so the
+// engine may use it); each keeps its
 // own buffer, and this package gives them the rest:
 //
 //   - Gate parks one goroutine at a time (the adapter lets callers of one
@@ -13,7 +16,7 @@
 //     call, and a new deadline lets the caller wait again.
 //   - Flow is the read side's back-pressure: past a bound of unread input
 //     the shard stops reading the socket (engine.Conn.PauseRead), and the
-//     reader resumes it (engine.Handle.Do) once it has taken the input
+//     reader resumes it (engine.Handle.ResumeRead) once it has taken the input
 //     down to half.
 //
 // Every method documents the lock it needs: the adapter's mutex, which

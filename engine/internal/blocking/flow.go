@@ -1,7 +1,5 @@
 package blocking
 
-import "github.com/shardnet/shardnet/engine"
-
 // Flow pauses reading a connection while its reader lags. Its fields are
 // guarded by the adapter's mutex.
 type Flow struct {
@@ -25,9 +23,9 @@ func (f *Flow) Fed(unread int) (pause bool) {
 
 // Took runs in the reader after it took input, with unread the bytes
 // left, under the adapter's mutex. It reports whether reading must
-// resume: the caller then calls Resume, after unlocking. Resume's task
-// queues behind the shard's PauseRead, which ran in the same callback as
-// Fed, so the two cannot pass each other.
+// resume: the caller then calls engine.Handle.ResumeRead, after
+// unlocking. That task queues behind the shard's PauseRead, which ran in
+// the same callback as Fed, so the two cannot pass each other.
 func (f *Flow) Took(unread int) (resume bool) {
 	if !f.paused || unread > f.max/2 {
 		return false
@@ -39,9 +37,3 @@ func (f *Flow) Took(unread int) (resume bool) {
 // Paused reports whether the shard has stopped reading for the reader.
 // The caller holds the adapter's mutex.
 func (f *Flow) Paused() bool { return f.paused }
-
-// Resume makes the shard read the connection again. Any goroutine; a
-// connection or engine that is gone makes it do nothing.
-func Resume(h engine.Handle) {
-	_ = h.Do(func(ec *engine.Conn) { ec.ResumeRead() })
-}

@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/shardnet/shardnet/engine/internal/blocking"
+)
+
+// registerTLS makes a Conn of a TLS listener's accepted fd: it waits on
+// the shard for the client's first record, under the handshake timeout,
+// and is opened (OnOpen) only once the handshake is done. Loop only.
+func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config) *Conn {
+	c := s.enter(fd, h, isUnix)
+	if c.state == stateClosed {
+		return c
+	}
+	tc := c.beginTLS()
+	tc.conn = tls.Server(&tc.wire, cfg)
+	return c
+}
+
+// dialTLS starts the client handshake of a connection DialTLS made; cb
+// gets it once the handshake is done (after OnOpen), or the error. Loop
+// only.
+func (s *shardCtx) dialTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, cb func(*Conn, error)) {
+	c := s.enter(fd, h, isUnix)
+	if c.state == stateClosed {
+		cb(nil, fmt.Errorf("engine: dial: %w", ErrConnClosed))
+		return
+	}
+	tc := c.beginTLS()
+	tc.conn = tls.Client(&tc.wire, cfg)
+	tc.dialCB = cb
+	c.startHandshake() // the client speaks first
+}
+
+// beginTLS gives a new connection its TLS state and arms the handshake
+// timeout.
+func (c *Conn) beginTLS() *tlsConn {
+	s := c.sh
+	tc := &tlsConn{wire: tlsWire{c: c, pool: s.pool, gate: blocking.NewGate()}}
+	tc.doneFn = func() { c.handshakeDone() }
+	tc.resumeFn = func() { c.handshakeWantsInput() }
+	ct := c.extras()
+	ct.tls = tc
+	c.flags |= flagTLS
+	ct.handshakeDL = s.loop.Now() + s.e.cfg.handshakeTime
+	c.startTimers()
+	c.armTimer()
+	return tc
+}
+
+// tlsHello takes ciphertext that arrived before the handshake is done:
+// the shard buffers it for the handshake's goroutine, starts that
+// goroutine once a server's first record (the ClientHello) is whole, and
+// stops reading the socket while holdHandshakeInput bytes wait untaken.
+// Loop only.
+func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
+	if tc.wire.feed(b) {
+		tc.holdRead = true
+		c.updateInterest()
+	}
+	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
+		c.startHandshake()
+	}
+}
+
+// handshakeWantsInput runs on the shard when the handshake's goroutine
+// has taken all the input held for it and needs more. Loop only.
+func (c *Conn) handshakeWantsInput() {
+	tc := c.extra.tls
+	if c.state == stateClosed || !tc.holdRead {
+		return
+	}
+	tc.holdRead = false
+	c.updateInterest()
+}
+
+// startHandshake gives the handshake its goroutine, or refuses the
+// connection if WithMaxHandshakes are running. Loop only.
+func (c *Conn) startHandshake() {
+	s := c.sh
+	e := s.e
+	tc := c.extra.tls
+	if e.tlsInFlight.Add(1) > int64(e.cfg.maxHandshakes) {
+		e.tlsInFlight.Add(-1)
+		e.tlsRefused.Add(1)
+		c.abortWith(ErrTLSBusy)
+		return
+	}
+	tc.phase = tlsHandshake
+	e.handshakes.Add(1)
+	go tc.handshake(s)
+}
+
+// handshake runs crypto/tls's handshake over the blocking wire, then
+// tells the shard. The handshake goroutine.
+func (tc *tlsConn) handshake(s *shardCtx) {
+	defer s.e.handshakes.Done()
+	err := tc.conn.Handshake()
+	s.e.tlsInFlight.Add(-1)
+	tc.hsErr = err // read by doneFn, which the task queue orders after this
+	if s.loop.Submit(tc.doneFn) != nil {
+		// The shard is gone (the engine stopped): Stop closed the
+		// connection, and nobody waits for this result.
+		return
+	}
+}
+
+// handshakeDone runs on the shard when the handshake's goroutine has
+// returned: the connection opens (OnOpen, then DialTLS's callback) and
+// the records that came with the handshake's last flight are read, or it
+// closes with crypto/tls's error. Loop only.
+func (c *Conn) handshakeDone() {
+	defer c.sh.flushDirty()
+	tc := c.extra.tls
+	if c.state != stateOpen {
+		return // closed or closing meanwhile (timeout, reset, Stop, an error): already reported
+	}
+	if err := tc.hsErr; err != nil {
+		c.tlsFail(tc, err)
+		return
+	}
+	defer c.recoverPanic()
+	tc.wire.onLoop = true
+	tc.phase = tlsOpen
+	if tc.holdRead {
+		tc.holdRead = false
+		c.updateInterest()
+	}
+	c.extra.handshakeDL = 0
+	c.armTimer()
+	c.flags |= flagOpened
+	if err := c.open(c.h); err != nil {
+		c.reject(err)
+	}
+	if cb := tc.dialCB; cb != nil {
+		tc.dialCB = nil
+		switch {
+		case c.state == stateOpen:
+			cb(c, nil)
+		case c.rejection() != nil:
+			cb(nil, fmt.Errorf("engine: dial: %w", c.rejection()))
+		default:
+			cb(nil, fmt.Errorf("engine: dial: connection closed during OnOpen: %w", ErrConnClosed))
+		}
+	}
+	if c.state == stateOpen {
+		c.markDirty() // what OnOpen or the callback wrote, sealed at the flush
+		c.tlsDecrypt(tc)
+	}
+}
+
+// tlsFail closes a TLS connection for crypto/tls's error err: gracefully,
+// so that the alert crypto/tls queued reaches the peer, with a reason
+// wrapping ErrTLS and err. Loop only.
+func (c *Conn) tlsFail(tc *tlsConn, err error) {
+	if c.state != stateOpen {
+		return
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("the peer closed the connection: %w", err)
+	}
+	tc.failure = &wrapError{ErrTLS, err}
+	c.sh.pool.Put(tc.plain) // no more records after an error
+	tc.plain = nil
+	if tc.phase != tlsOpen {
+		tc.wire.finish(tc.failure) // a handshake still running ends with it
+	}
+	c.closeGracefully(closeFailed)
+}
+
+// tlsClosed runs in closeNow: it ends the handshake's goroutine if one
+// runs, frees the TLS buffers, says in the reason when the stream was
+// truncated, and reports a connection that never opened. It returns the
+// reason to give. Loop only.
+func (c *Conn) tlsClosed(tc *tlsConn, reason error) error {
+	if tc.phase != tlsOpen {
+		tc.wire.finish(fmt.Errorf("%w: %w", ErrConnClosed, reason))
+	}
+	tc.wire.release()
+	c.sh.pool.Put(tc.plain)
+	tc.plain = nil
+	if tc.truncated && (errors.Is(reason, ErrPeerClosed) || errors.Is(reason, ErrLocalClose)) {
+		reason = fmt.Errorf("%w (%w)", ErrTLSTruncated, reason)
+	}
+	return reason
+}
+
+// tlsNeverOpened tells whoever waits that a TLS connection closed before
+// its handshake was done: the DialTLS callback, or the handler's
+// OnHandshakeFail. Loop only, from closeNow, once the connection is out of
+// the tables.
+func (c *Conn) tlsNeverOpened(tc *tlsConn, reason error) {
+	c.sh.e.tlsFailed.Add(1)
+	if cb := tc.dialCB; cb != nil {
+		tc.dialCB = nil
+		cb(nil, fmt.Errorf("engine: dial: %w", reason))
+		return
+	}
+	if n, ok := c.h.(HandshakeFailNotifier); ok {
+		defer c.containPanic("OnHandshakeFail")
+		n.OnHandshakeFail(c, reason)
+	}
+}

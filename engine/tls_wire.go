@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/shardnet/shardnet/buffer"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
+)
+
+// tlsWire is the net.Conn under a connection's tls.Conn: its ciphertext.
+// It has two modes.
+//
+// While the handshake runs on its goroutine, Read parks (a blocking.Gate)
+// until the shard has fed ciphertext (feed) or the connection ended
+// (end), and Write hands a copy of the bytes to the shard's task queue,
+// which queues them on the connection and flushes.
+//
+// Once the handshake is over (onLoop), only the shard touches the wire,
+// without the mutex: Read hands over the ciphertext kept from earlier
+// reads (in) and then what the socket just gave (src, in the shard's read
+// buffer), and when there is none it returns errWouldBlock, a temporary
+// net.Error that crypto/tls does not store, so the next tls.Conn.Read
+// resumes where this one stopped. Write appends to the outbound chain and
+// never fails: crypto/tls keeps a write error for good.
+//
+// Read never hands over bytes past the end of the current record (cur),
+// so crypto/tls holds at most one record, and whatever follows it, a
+// close_notify's trailer included, stays here where the shard sees it.
+type tlsWire struct {
+	c    *Conn
+	pool *buffer.Pool
+
+	mu   sync.Mutex
+	gate *blocking.Gate // where the handshake goroutine parks
+	in   []byte         // guarded by mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
+	off  int            // guarded by mu until onLoop
+	end  error          // guarded by mu: why the handshake's reads and writes end (the connection closed)
+	held bool           // guarded by mu: the shard stopped reading for the handshake (holdRead)
+
+	onLoop   bool         // set on the shard when the handshake has ended; read by the goroutine before that only
+	src      []byte       // loop: the ciphertext of the read in progress, in the shard's read buffer
+	cur      recordCursor // where the record being handed over ends
+	capture  bool         // loop: Write collects into captured instead of the chain (see sealOwned)
+	captured []byte       // pooled
+}
+
+// holdHandshakeInput is how much ciphertext the shard buffers for a
+// handshake that has not taken it before it stops reading the socket: a
+// peer may send application data right behind its last flight, and it
+// waits in the kernel (TCP's back-pressure) until the handshake is done,
+// or until the handshake's goroutine has taken what is buffered and asks
+// for more (a flight longer than this, with a long certificate chain).
+const holdHandshakeInput = 64 << 10
+
+// errWouldBlock is what the wire's Read says on the loop when it has no
+// ciphertext left. crypto/tls stores every read error for good except a
+// net.Error whose Temporary() is true (conn.go, readRecordOrCCS).
+var errWouldBlock error = wouldBlockError{}
+
+type wouldBlockError struct{}
+
+func (wouldBlockError) Error() string   { return "engine: no TLS ciphertext buffered" }
+func (wouldBlockError) Timeout() bool   { return false }
+func (wouldBlockError) Temporary() bool { return true }
+
+// Read gives crypto/tls ciphertext, up to the end of the current record.
+func (w *tlsWire) Read(p []byte) (int, error) {
+	if w.onLoop {
+		return w.readLoop(p)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		if w.off < len(w.in) {
+			return w.take(p), nil
+		}
+		if w.end != nil {
+			return 0, w.end
+		}
+		if w.held {
+			// Everything buffered is taken and more is needed: the shard
+			// reads again (unless the connection is gone: then finish
+			// wakes us with its error).
+			w.held = false
+			if w.c.sh.loop.Submit(w.c.extra.tls.resumeFn) != nil {
+				return 0, ErrEngineStopped
+			}
+		}
+		w.gate.Wait(&w.mu)
+	}
+}
+
+// take copies the next bytes of in, up to the record's end, into p. The
+// caller holds mu or the wire is on the loop.
+func (w *tlsWire) take(p []byte) int {
+	b := w.in[w.off:]
+	n := w.cur.take(b[:min(len(p), len(b))])
+	copy(p, b[:n])
+	w.off += n
+	if w.off == len(w.in) {
+		w.pool.Put(w.in)
+		w.in, w.off = nil, 0 // an idle connection holds no ciphertext buffer
+	}
+	return n
+}
+
+func (w *tlsWire) readLoop(p []byte) (int, error) {
+	if w.off < len(w.in) {
+		return w.take(p), nil
+	}
+	if len(w.src) == 0 {
+		return 0, errWouldBlock
+	}
+	n := w.cur.take(w.src[:min(len(p), len(w.src))])
+	copy(p, w.src[:n])
+	w.src = w.src[n:]
+	return n, nil
+}
+
+// pending reports whether ciphertext waits to be handed over. Loop only,
+// once onLoop.
+func (w *tlsWire) pending() bool { return w.off < len(w.in) || len(w.src) > 0 }
+
+// keepSrc copies what is left of src into in before the shard's read
+// buffer is reused. Loop only, once onLoop.
+func (w *tlsWire) keepSrc() {
+	if len(w.src) > 0 {
+		w.in, w.off = appendPooled(w.pool, w.in, w.off, w.src)
+		w.src = nil
+	}
+}
+
+// feed adds ciphertext the shard read for the handshake, and wakes its
+// goroutine. It reports true when the handshake has holdHandshakeInput
+// bytes or more buffered: the shard then stops reading until the
+// goroutine asks for more (Read) or the handshake ends. Loop only.
+func (w *tlsWire) feed(b []byte) (hold bool) {
+	w.mu.Lock()
+	w.in, w.off = appendPooled(w.pool, w.in, w.off, b)
+	hold = len(w.in)-w.off >= holdHandshakeInput
+	w.held = hold
+	w.mu.Unlock()
+	w.gate.Wake()
+	return hold
+}
+
+// firstRecordWhole reports whether the buffered ciphertext holds the
+// client's whole first record, or enough to show it is not one crypto/tls
+// would wait for (not a handshake record, or longer than any record may
+// be): either way the handshake may start. Loop only, in the hello phase.
+func (w *tlsWire) firstRecordWhole() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := w.in[w.off:]
+	if len(b) < recordHeaderLen {
+		return false
+	}
+	n := int(b[3])<<8 | int(b[4])
+	return b[0] != recordTypeHandshake || n > maxRecordLen || len(b) >= recordHeaderLen+n
+}
+
+// finish ends the handshake's reads and writes with err (the connection
+// closed) and wakes its goroutine. Any goroutine.
+func (w *tlsWire) finish(err error) {
+	w.mu.Lock()
+	if w.end == nil {
+		w.end = err
+	}
+	w.mu.Unlock()
+	w.gate.Wake()
+}
+
+// release gives the wire's buffers back when the connection closes. Loop
+// only; the handshake goroutine, if any, no longer reads in (finish ran).
+func (w *tlsWire) release() {
+	w.mu.Lock()
+	w.pool.Put(w.in)
+	w.in, w.off = nil, 0
+	w.mu.Unlock()
+	w.src = nil
+	w.pool.Put(w.captured)
+	w.captured = nil
+}
+
+// Write sends ciphertext crypto/tls made. It never fails on the loop.
+func (w *tlsWire) Write(b []byte) (int, error) {
+	if w.onLoop {
+		switch {
+		case w.capture:
+			w.captured, _ = appendPooled(w.pool, w.captured, 0, b)
+		case w.c.state != stateClosed:
+			w.c.queueCopy(b)
+		}
+		return len(b), nil
+	}
+	return w.writeHandshake(b)
+}
+
+// writeHandshake hands a copy of b to the shard, which queues and sends it
+// in order with the handshake's other writes (the task queue is FIFO) and
+// before the handshake's end, whose task the goroutine posts last.
+// Handshake goroutine only.
+func (w *tlsWire) writeHandshake(b []byte) (int, error) {
+	w.mu.Lock()
+	err := w.end
+	w.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	c := w.c
+	cp := append([]byte(nil), b...)
+	if c.sh.loop.Submit(func() {
+		if c.state == stateClosed {
+			return
+		}
+		c.queueCopy(cp)
+		c.markDirty()
+		c.sh.flushDirty()
+	}) != nil {
+		return 0, ErrEngineStopped
+	}
+	return len(b), nil
+}
+
+// Close does nothing: the engine closes the connection, and crypto/tls's
+// Close is never called.
+func (w *tlsWire) Close() error { return nil }
+
+// LocalAddr returns nil: crypto/tls does not ask.
+func (w *tlsWire) LocalAddr() net.Addr { return nil }
+
+// RemoteAddr returns nil: crypto/tls does not ask.
+func (w *tlsWire) RemoteAddr() net.Addr { return nil }
+
+// SetDeadline does nothing: the handshake's bound is the connection's
+// timer (WithHandshakeTimeout), and on the loop nothing blocks.
+// crypto/tls's CloseWrite sets a write deadline around close_notify.
+func (w *tlsWire) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing; see SetDeadline.
+func (w *tlsWire) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline does nothing; see SetDeadline.
+func (w *tlsWire) SetWriteDeadline(time.Time) error { return nil }
+
+// appendPooled appends b to the unread part of buf (buf[off:]), moving it
+// to a larger pooled block when it does not fit, and returns the new
+// buffer and offset.
+func appendPooled(pool *buffer.Pool, buf []byte, off int, b []byte) ([]byte, int) {
+	buf, off = growPooled(pool, buf, off, len(b))
+	return append(buf, b...), off
+}
+
+// growPooled makes room for extra more bytes after the unread part of buf
+// (buf[off:]), moving it to a larger pooled block when it must.
+func growPooled(pool *buffer.Pool, buf []byte, off, extra int) ([]byte, int) {
+	if off > 0 && off == len(buf) {
+		buf, off = buf[:0], 0
+	}
+	if len(buf)+extra <= cap(buf) {
+		return buf, off
+	}
+	unread := len(buf) - off
+	nb := pool.Get(max(2*(unread+extra), 4096))[:0]
+	nb = append(nb, buf[off:]...)
+	pool.Put(buf)
+	return nb, 0
+}
+
+// The TLS record header: type (1 byte), version (2), length (2).
+const (
+	recordHeaderLen     = 5
+	recordTypeHandshake = 22
+	maxRecordLen        = 16384 + 2048 // the most any TLS version allows after the header
+)
+
+// recordCursor follows TLS record boundaries in the ciphertext handed to
+// crypto/tls, so that a Read stops at the end of a record.
+type recordCursor struct {
+	hdr  [recordHeaderLen]byte
+	hdrN int // header bytes seen of the current record
+	left int // body bytes of the current record not yet handed over
+}
+
+// take returns how many of b's leading bytes may be handed over without
+// passing the end of the current record, and counts them as handed over.
+func (rc *recordCursor) take(b []byte) int {
+	n := 0
+	for n < len(b) {
+		if rc.hdrN < recordHeaderLen {
+			rc.hdr[rc.hdrN] = b[n]
+			rc.hdrN++
+			n++
+			if rc.hdrN == recordHeaderLen {
+				rc.left = int(rc.hdr[3])<<8 | int(rc.hdr[4])
+				if rc.left == 0 {
+					rc.hdrN = 0
+					return n
+				}
+			}
+			continue
+		}
+		k := min(rc.left, len(b)-n)
+		n += k
+		rc.left -= k
+		if rc.left == 0 {
+			rc.hdrN = 0
+			return n
+		}
+	}
+	return n
+}
