@@ -69,6 +69,16 @@ var (
 	// engine does not listen on.
 	ErrUnknownListener = errors.New("engine: no such listener")
 
+	// ErrDatagramTooLarge is returned by PacketConn.WriteTo for a datagram
+	// larger than UDP carries (65,507 bytes over IPv4, 65,527 over IPv6).
+	ErrDatagramTooLarge = errors.New("engine: datagram too large")
+
+	// ErrAddressFamily is returned by PacketConn.WriteTo for a destination
+	// the socket cannot send to: an IPv6 peer of an IPv4 socket, a peer
+	// other than the one a connected socket is connected to, or no
+	// address.
+	ErrAddressFamily = errors.New("engine: destination not reachable from this socket")
+
 	// ErrUnsupported is wrapped by every call that would start or use an
 	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
 	// other than Linux, where the engine's API compiles but does not run.
@@ -99,6 +109,7 @@ var (
 	errWriteTimeout   error = &timeoutError{"write"}
 	errConnectTimeout error = &timeoutError{"connect"}
 	errLingerTimeout  error = &timeoutError{"linger"}
+	errSessionTimeout error = &timeoutError{"session idle"}
 )
 
 func optionError(name string, v any, want string) error {
