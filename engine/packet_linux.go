@@ -200,8 +200,7 @@ func (b *recvBatch) slot(i int) (p []byte, from netip.AddrPort, trunc bool, info
 	m := &b.msgs[i]
 	n := int(m.Len)
 	p = b.buf[i*b.size : i*b.size+min(n, b.size)]
-	from = rawAddrPort((*unix.RawSockaddrAny)(unsafe.Pointer(&b.names[i])))
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	from = inetAddrPort(&b.names[i])
 	trunc = m.Hdr.Flags&unix.MSG_TRUNC != 0
 	if cl := int(m.Hdr.Controllen); cl > 0 {
 		info = parseCmsgs(b.oob[i*oobSize : i*oobSize+min(cl, oobSize)])
@@ -288,6 +287,22 @@ func (b *sendBatch) add(p []byte, to netip.AddrPort, v6, connected bool, src net
 // send hands messages [from, n) to the kernel and returns how many left.
 func (b *sendBatch) send(fd, from int) (int, error) {
 	return rawio.Sendmmsg(fd, b.msgs[from:b.n], unix.MSG_DONTWAIT)
+}
+
+// inetAddrPort reads an IPv4 or IPv6 raw address held in room for the
+// larger one, v4-mapped addresses unmapped, without allocating (rawAddrPort
+// wants a whole RawSockaddrAny behind the pointer).
+func inetAddrPort(rsa *unix.RawSockaddrInet6) netip.AddrPort {
+	switch rsa.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case unix.AF_INET6:
+		p := (*[2]byte)(unsafe.Pointer(&rsa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(rsa.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
 }
 
 // putSockaddr writes ap as a raw socket address of the socket's family

@@ -86,6 +86,7 @@ func packetStats(e *Engine) PacketStats {
 		sum.BytesOut += p.BytesOut
 		sum.QueueDrops += p.QueueDrops
 		sum.SendErrors += p.SendErrors
+		sum.SendWaits += p.SendWaits
 		sum.SocketErrors += p.SocketErrors
 		sum.RcvbufDrops += p.RcvbufDrops
 		sum.Truncated += p.Truncated
@@ -163,6 +164,19 @@ func (r *recorder) OnDatagram(_ *PacketConn, p []byte, from netip.AddrPort) {
 	r.got = append(r.got, bytes.Clone(p))
 	r.from = append(r.from, from)
 	r.mu.Unlock()
+}
+
+// flooded counts the datagrams other than "last" probes.
+func (r *recorder) flooded() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, b := range r.got {
+		if string(b) != "last" {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *recorder) count() int {

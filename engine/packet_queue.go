@@ -157,6 +157,7 @@ func (pc *PacketConn) flush() {
 				continue
 			}
 			if isAgain(err) {
+				ps.sendWaits.Add(1)
 				pc.waitWritable()
 				q.compact()
 				return

@@ -27,6 +27,7 @@ type packetShard struct {
 	bytesIn, bytesOut         atomic.Uint64
 	queueDrops                atomic.Uint64
 	sendErrors                atomic.Uint64
+	sendWaits                 atomic.Uint64
 	socketErrors              atomic.Uint64
 	rcvbufDrops               atomic.Uint64
 	truncated                 atomic.Uint64
@@ -129,6 +130,7 @@ func (ps *packetShard) stats() PacketStats {
 		BytesOut:        ps.bytesOut.Load(),
 		QueueDrops:      ps.queueDrops.Load(),
 		SendErrors:      ps.sendErrors.Load(),
+		SendWaits:       ps.sendWaits.Load(),
 		SocketErrors:    ps.socketErrors.Load(),
 		RcvbufDrops:     ps.rcvbufDrops.Load(),
 		Truncated:       ps.truncated.Load(),

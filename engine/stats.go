@@ -45,6 +45,9 @@ type PacketStats struct {
 	// SendErrors counts datagrams the kernel refused (other than "would
 	// block"), e.g. a route that does not exist.
 	SendErrors uint64
+	// SendWaits counts the times a socket's send buffer was full
+	// (EAGAIN) and its queue waited for EPOLLOUT.
+	SendWaits uint64
 	// SocketErrors counts errors the sockets reported (ICMP errors on
 	// connected sockets, failed sends); see PacketErrorHandler.
 	SocketErrors uint64

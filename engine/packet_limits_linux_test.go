@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPacketQueueBound writes far more in one callback than the queue
+// bound holds: the writes past it fail with ErrOutputFull and are counted,
+// and every datagram is either sent or counted as dropped.
+func TestPacketQueueBound(t *testing.T) {
+	const burst, size = 3000, 1200
+	var refused, accepted atomic.Int64
+	h := packetFunc(func(pc *PacketConn, p []byte, from netip.AddrPort) {
+		msg := make([]byte, size)
+		for range burst {
+			switch err := pc.WriteTo(msg, from); {
+			case err == nil:
+				accepted.Add(1)
+			case errors.Is(err, ErrOutputFull):
+				refused.Add(1)
+			default:
+				t.Errorf("WriteTo: %v", err)
+			}
+		}
+	})
+	e, l := startPacketEngine(t, h, "udp4://127.0.0.1:0", nil, WithShards(1), WithPacketQueue(256<<10))
+	c := udpClient(t, "udp4", "")
+	if _, err := c.WriteToUDPAddrPort([]byte("go"), netip.MustParseAddrPort(l.Addr().String())); err != nil {
+		t.Fatal(err)
+	}
+	var st PacketStats
+	if !waitFor(5*time.Second, func() bool {
+		st = packetStats(e)
+		return st.DatagramsOut+st.QueueDrops+st.SendErrors == burst
+	}) {
+		t.Fatalf("out %d + dropped %d + errors %d, want %d", st.DatagramsOut, st.QueueDrops, st.SendErrors, burst)
+	}
+	// 256 KiB holds 207 datagrams of 1,200 bytes (plus 64 each).
+	if refused.Load() == 0 || uint64(refused.Load()) != st.QueueDrops || accepted.Load() != (256<<10)/(size+datagramOverhead) {
+		t.Fatalf("accepted %d, refused %d, QueueDrops %d", accepted.Load(), refused.Load(), st.QueueDrops)
+	}
+}
+
+// TestPacketRcvbufOverflow stalls the shard while a client floods a socket
+// with a small receive buffer: the kernel drops what does not fit, and
+// the engine's count of those drops (SO_RXQ_OVFL) plus what it delivered
+// is exactly what was sent. Nothing stalls afterwards.
+func TestPacketRcvbufOverflow(t *testing.T) {
+	release := make(chan struct{})
+	var first atomic.Bool
+	r := &recorder{}
+	h := packetFunc(func(pc *PacketConn, p []byte, from netip.AddrPort) {
+		if first.CompareAndSwap(false, true) {
+			<-release // hold the shard so the socket's buffer fills
+		}
+		r.OnDatagram(pc, p, from)
+	})
+	e, l := startPacketEngine(t, h, "udp4://127.0.0.1:0", nil, WithShards(1), WithSocketBuffers(0, 4096))
+	to := netip.MustParseAddrPort(l.Addr().String())
+	c := udpClient(t, "udp4", "")
+	const flood = 500
+	msg := make([]byte, 512)
+	for range flood {
+		if _, err := c.WriteToUDPAddrPort(msg, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	// Wait for the flood to be read, then send one probe: it carries the
+	// final drop count.
+	last := -1
+	for n := r.count(); n != last; n = r.count() {
+		last = n
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.WriteToUDPAddrPort([]byte("last"), to); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return r.count() > last }) {
+		t.Fatal("the socket stalled after the overflow")
+	}
+	st := packetStats(e)
+	if st.RcvbufDrops == 0 || st.RcvbufDrops+uint64(r.flooded()) != flood {
+		t.Fatalf("delivered %d + drops %d, want %d sent (and some drops)", r.flooded(), st.RcvbufDrops, flood)
+	}
+	t.Logf("flood of %d: %d delivered, %d dropped by the kernel", flood, flood-st.RcvbufDrops, st.RcvbufDrops)
+}
+
+// TestPacketTruncated sends a datagram larger than a receive slot: it is
+// counted and dropped, never delivered cut, and the next one arrives.
+func TestPacketTruncated(t *testing.T) {
+	r := &recorder{}
+	e, l := startPacketEngine(t, r, "udp4://127.0.0.1:0", nil, WithShards(1), WithPacketBatch(4, 1024), WithPacketOffload(true, false))
+	to := netip.MustParseAddrPort(l.Addr().String())
+	c := udpClient(t, "udp4", "")
+	big, small := bytes.Repeat([]byte("b"), 2000), []byte("small")
+	for _, m := range [][]byte{big, small} {
+		if _, err := c.WriteToUDPAddrPort(m, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return r.count() == 1 && packetStats(e).Truncated == 1 }) {
+		t.Fatalf("delivered %d, truncated %d", r.count(), packetStats(e).Truncated)
+	}
+	if !bytes.Equal(r.got[0], small) {
+		t.Fatalf("delivered %q", r.got[0])
+	}
+}
+
+// errRecorder is a PacketHandler that keeps the socket errors it gets.
+type errRecorder struct {
+	recorder
+	errs chan error
+}
+
+func (r *errRecorder) OnPacketError(_ *PacketConn, err error) { r.errs <- err }
+
+// TestDialPacket talks to an echo listener from a connected socket of the
+// same engine, then sends to a closed port and gets the ICMP error.
+func TestDialPacket(t *testing.T) {
+	e, l := startPacketEngine(t, udpEcho{}, "udp4://127.0.0.1:0", nil, WithShards(2))
+	r := &errRecorder{errs: make(chan error, 4)}
+	pc, err := e.DialPacket("udp://"+l.Addr().String(), r, OnPacketShard(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.Shard() != 1 || pc.RemoteAddr().String() != l.Addr().String() {
+		t.Fatalf("shard %d, peer %v", pc.Shard(), pc.RemoteAddr())
+	}
+	for i := range 3 {
+		msg := []byte{byte(i)}
+		if err := pc.AsyncWriteTo(msg, netip.AddrPort{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return r.count() == 3 }) {
+		t.Fatalf("%d echoes, want 3", r.count())
+	}
+	// A port nobody listens on: the kernel answers with ICMP port
+	// unreachable, which a connected socket reports.
+	dead := udpClient(t, "udp4", "127.0.0.1:0")
+	deadAddr := dead.LocalAddr().String()
+	dead.Close()
+	pc2, err := e.DialPacket(deadAddr, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc2.AsyncWriteTo([]byte("anyone?"), netip.AddrPort{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-r.errs:
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("error %v, want connection refused", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ICMP error reported")
+	}
+	if _, err := e.DialPacket("udp://localhost:53", r); err == nil {
+		t.Fatal("DialPacket with a host name: want an error")
+	}
+	if err := pc.AsyncWriteTo([]byte("x"), netip.MustParseAddrPort("127.0.0.1:1"), func(err error) {
+		if !errors.Is(err, ErrAddressFamily) {
+			t.Errorf("write to another peer on a connected socket: %v", err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
