@@ -153,4 +153,3 @@ type rxInfo struct {
 	hasOvfl bool
 	seg     int // UDP_GRO: the size of the coalesced segments, 0 if not coalesced
 }
-
