@@ -57,10 +57,10 @@ func (w *windowClient) OnDatagram(pc *PacketConn, p []byte, _ netip.AddrPort) {
 	}
 }
 
-// BenchmarkPacketBulk echoes bulk same-peer traffic (a window of 32
-// datagrams in flight) through the engine with segmentation offload (GSO
-// on send, GRO on receive) allowed and switched off, and through
-// net.UDPConn, in one run. The client is an engine socket with offload
+// BenchmarkPacketBulk echoes same-peer traffic, bulk (a window of 32
+// datagrams in flight) and one at a time (window 1: nothing to batch),
+// through the engine with segmentation offload (GSO on send, GRO on
+// receive) allowed and switched off, and through net.UDPConn, in one run. The client is an engine socket with offload
 // as the server's (on for the net server), on a shard of its own. A
 // datagram lost on loopback stalls the window: the run then fails rather
 // than report a rate it did not reach. allocs/op is per datagram, client
@@ -75,56 +75,61 @@ func BenchmarkPacketBulk(b *testing.B) {
 		{name: "engine-no-offload", offload: false},
 		{name: "net", offload: true, net: true},
 	}
-	for _, size := range []int{64, 1200} {
-		for _, srv := range servers {
-			b.Run(srv.name+"/size="+strconv.Itoa(size), func(b *testing.B) {
-				const window = 32
-				opts := []Option{WithShards(1), WithPacketOffload(srv.offload, srv.offload), WithSocketBuffers(4<<20, 4<<20)}
-				var to netip.AddrPort
-				if srv.net {
-					to = netUDPEcho(b)
-				} else {
-					_, l := startPacketEngine(b, udpEcho{}, "udp4://127.0.0.1:0", nil, opts...)
-					to = netip.MustParseAddrPort(l.Addr().String())
-				}
-				client, err := New(BaseHandler{}, opts...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { client.Stop(context.Background()) })
-				run := func(total int) time.Duration {
-					w := &windowClient{msg: make([]byte, size), total: total, done: make(chan struct{})}
-					pc, err := client.DialPacket(to.String(), w)
-					if err != nil {
-						b.Fatal(err)
-					}
-					start := time.Now()
-					first := min(window, total)
-					w.sent = first
-					for range first {
-						if err := pc.AsyncWriteTo(w.msg, netip.AddrPort{}, nil); err != nil {
-							b.Fatal(err)
-						}
-					}
-					select {
-					case <-w.done:
-					case <-time.After(30 * time.Second):
-						b.Fatalf("window stalled: a datagram was lost")
-					}
-					elapsed := time.Since(start)
-					closed := make(chan struct{})
-					_ = client.shards[pc.Shard()].loop.Submit(func() { pc.Close(); close(closed) })
-					<-closed
-					return elapsed
-				}
-				run(1000) // warm up: batches, queues, pools
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				elapsed := run(max(b.N, window))
-				b.StopTimer()
-				b.ReportMetric(float64(max(b.N, window))/elapsed.Seconds(), "datagrams/s")
-			})
+	for _, window := range []int{32, 1} {
+		for _, size := range []int{64, 1200} {
+			for _, srv := range servers {
+				benchWindow(b, srv.name, srv.offload, srv.net, size, window)
+			}
 		}
 	}
+}
+
+func benchWindow(b *testing.B, name string, offload, useNet bool, size, window int) {
+	b.Run(name+"/size="+strconv.Itoa(size)+"/window="+strconv.Itoa(window), func(b *testing.B) {
+		opts := []Option{WithShards(1), WithPacketOffload(offload, offload), WithSocketBuffers(4<<20, 4<<20)}
+		var to netip.AddrPort
+		if useNet {
+			to = netUDPEcho(b)
+		} else {
+			_, l := startPacketEngine(b, udpEcho{}, "udp4://127.0.0.1:0", nil, opts...)
+			to = netip.MustParseAddrPort(l.Addr().String())
+		}
+		client, err := New(BaseHandler{}, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { client.Stop(context.Background()) })
+		run := func(total int) time.Duration {
+			w := &windowClient{msg: make([]byte, size), total: total, done: make(chan struct{})}
+			pc, err := client.DialPacket(to.String(), w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			first := min(window, total)
+			w.sent = first
+			for range first {
+				if err := pc.AsyncWriteTo(w.msg, netip.AddrPort{}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			select {
+			case <-w.done:
+			case <-time.After(30 * time.Second):
+				b.Fatalf("window stalled: a datagram was lost")
+			}
+			elapsed := time.Since(start)
+			closed := make(chan struct{})
+			_ = client.shards[pc.Shard()].loop.Submit(func() { pc.Close(); close(closed) })
+			<-closed
+			return elapsed
+		}
+		run(1000) // warm up: batches, queues, pools
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		b.ResetTimer()
+		elapsed := run(max(b.N, window))
+		b.StopTimer()
+		b.ReportMetric(float64(max(b.N, window))/elapsed.Seconds(), "datagrams/s")
+	})
 }
