@@ -171,7 +171,7 @@ func (l *PacketListener) Conns() []*PacketConn { return l.conns }
 // Close closes every socket of the listener on its shard (see
 // PacketConn.Close) and waits for that, except when called from a shard's
 // callback: then the sockets close in the background. Closing twice, or
-// after Stop, does nothing more.
+// once Stop has begun (which closes them itself), does nothing more.
 func (l *PacketListener) Close() error {
 	if l.e.onLoop() {
 		l.e.mu.Lock()
@@ -192,6 +192,16 @@ func (l *PacketListener) Close() error {
 }
 
 func (l *PacketListener) closeAll() {
+	e := l.e
+	// Under e.gate, as registerPackets: either these tasks are queued
+	// before Stop's close pass (and so run before Stop frees the loops,
+	// which would drop them unrun and leave this waiting), or Stop has
+	// begun and closes the sockets itself.
+	e.gate.RLock()
+	if e.closing {
+		e.gate.RUnlock()
+		return
+	}
 	done := make(chan struct{}, len(l.conns))
 	for _, pc := range l.conns {
 		if pc.ps.sh.loop.Submit(func() {
@@ -203,6 +213,7 @@ func (l *PacketListener) closeAll() {
 			done <- struct{}{} // the shard is gone: Stop closed the socket
 		}
 	}
+	e.gate.RUnlock()
 	for range l.conns {
 		<-done
 	}

@@ -126,6 +126,7 @@ func (t *sessionTable) lookup(from netip.AddrPort, dst netip.Addr, ifindex int32
 	s := &Session{t: t, peer: from, local: dst, ifindex: ifindex, last: t.now}
 	if t.sh != nil {
 		if err := t.sh.OnSessionOpen(s); err != nil {
+			s.closed = true // never was: a kept pointer must not write
 			ps.sessionsRefused.Add(1)
 			return nil
 		}
