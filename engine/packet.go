@@ -57,6 +57,7 @@ type PacketConn struct {
 	cur       *Session   // while OnDatagram runs: the sender's session, if sessions are on
 	sessions  *sessionTable
 	resume    int // the next batch slot to deliver after a recovered panic
+	segOff    int // and where in it, when the kernel coalesced it (GRO)
 	ctx       any
 
 	// async carries AsyncWriteTo requests to the loop; asyncQueued counts
@@ -305,12 +306,23 @@ func (pc *PacketConn) handleSlot(rb *recvBatch, i int) {
 	}
 	pc.curDst, pc.curIf = info.dst, info.ifindex
 	if info.seg > 0 && len(p) > info.seg {
-		ps.groBatches.Add(1)
-		for len(p) > 0 && !pc.closed {
-			k := min(info.seg, len(p))
-			pc.handleOne(p[:k], from)
-			p = p[k:]
+		// A coalesced run: after a panic in one of its datagrams,
+		// delivery resumes with the next one of the run (segOff).
+		off := pc.segOff
+		if off == 0 {
+			ps.groBatches.Add(1)
 		}
+		for off < len(p) && !pc.closed {
+			k := min(info.seg, len(p)-off)
+			if off+k < len(p) {
+				pc.resume, pc.segOff = i, off+k
+			} else {
+				pc.resume, pc.segOff = i+1, 0
+			}
+			pc.handleOne(p[off:off+k], from)
+			off += k
+		}
+		pc.segOff = 0
 	} else {
 		pc.handleOne(p, from)
 	}

@@ -34,8 +34,9 @@ type ShardStats struct {
 
 // PacketStats counts one shard's datagrams (ListenPacket, DialPacket).
 type PacketStats struct {
-	// DatagramsIn and DatagramsOut count datagrams delivered to
-	// OnDatagram (GRO runs counted per datagram) and taken by the kernel.
+	// DatagramsIn and DatagramsOut count datagrams read from the sockets
+	// (GRO runs counted per datagram; those of peers refused a session
+	// included, truncated ones not) and taken by the kernel.
 	DatagramsIn, DatagramsOut uint64
 	// BytesIn and BytesOut count their payload bytes.
 	BytesIn, BytesOut uint64
