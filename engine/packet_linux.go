@@ -128,11 +128,13 @@ func setupPacketSocket(fd int, v6, wildcard bool, cfg *config) socketFeatures {
 	return f
 }
 
-// isGSOError reports whether a send error means the kernel or the route
-// cannot segment (EIO from a device without checksum offload, as quic-go
-// found; EINVAL from an old kernel), so GSO must be switched off.
+// isGSOError reports whether the error of a send that carried several
+// datagrams as one UDP_SEGMENT message means the kernel or the route
+// cannot segment it, so GSO must be switched off: EIO from a device
+// without checksum offload before Linux 6.11 (as quic-go found), EMSGSIZE
+// (EINVAL before Linux 6.5) when a segment does not fit the route's MTU.
 func isGSOError(err error) bool {
-	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL)
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EMSGSIZE)
 }
 
 // isAgain reports the would-block error of a non-blocking socket.

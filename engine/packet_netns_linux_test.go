@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -27,27 +28,89 @@ func TestPacketSendBufferFull(t *testing.T) {
 		sendBufferFullInNetns(t)
 		return
 	}
+	runInNetns(t, "TestPacketSendBufferFull",
+		[]string{"tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "8mbit", "burst", "16kb", "limit", "1mb"})
+}
+
+// runInNetns re-runs the test binary's test named test inside a network
+// namespace of its own with loopback up, after the setup commands (run in
+// the namespace), and fails if that run fails. It skips where namespaces
+// cannot be made (no root, no iproute2).
+func runInNetns(t *testing.T, test string, setup ...[]string) {
+	t.Helper()
 	ns := fmt.Sprintf("shardnet-udp-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Skipf("no network namespace here (needs root and iproute2): %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	for _, args := range [][]string{
-		{"ip", "-n", ns, "link", "set", "lo", "up"},
-		{"tc", "-n", ns, "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "8mbit", "burst", "16kb", "limit", "1mb"},
-	} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", args, err, out)
+	for _, args := range append([][]string{{"ip", "link", "set", "lo", "up"}}, setup...) {
+		args = append([]string{"netns", "exec", ns}, args...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestPacketSendBufferFull$", "-test.count=1", "-test.v")
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), netnsEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("in the namespace:\n%s", out)
 	if err != nil {
 		t.Fatalf("the run in the namespace failed: %v", err)
+	}
+}
+
+// TestPacketGSOFallback makes GSO fail: in a namespace whose loopback
+// MTU is 576, a UDP_SEGMENT write of 1,000-byte segments cannot be cut to
+// fit and fails with EMSGSIZE (a device without checksum offload gave EIO
+// before Linux 6.11, which now checksums in software). The socket must
+// turn GSO off (counted in GSOFailures), resend the run one by one (the
+// kernel fragments each datagram), and lose nothing.
+func TestPacketGSOFallback(t *testing.T) {
+	if os.Getenv(netnsEnv) != "1" {
+		runInNetns(t, "TestPacketGSOFallback", []string{"ip", "link", "set", "lo", "mtu", "576"})
+		return
+	}
+	r := &recorder{}
+	e, l := startPacketEngine(t, r, "udp4://127.0.0.1:0", nil, WithShards(1))
+	errs := &errRecorder{errs: make(chan error, 64)}
+	pc, err := e.DialPacket(l.Addr().String(), errs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pc.GSO() {
+		t.Fatal("GSO off before any write: the kernel should offer it")
+	}
+	defer func() {
+		for len(errs.errs) > 0 {
+			t.Errorf("socket error: %v", <-errs.errs)
+		}
+	}()
+	const n = 20
+	done := make(chan struct{})
+	if err := e.shards[0].loop.Submit(func() {
+		defer close(done)
+		for i := range n {
+			if err := pc.Write(bytes.Repeat([]byte{byte(i)}, 1000)); err != nil {
+				t.Errorf("Write: %v", err)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !waitFor(5*time.Second, func() bool { return r.count() == n }) {
+		t.Fatalf("%d of %d datagrams arrived; stats %+v", r.count(), n, packetStats(e))
+	}
+	for i := range n {
+		if len(r.got[i]) != 1000 || r.got[i][0] != byte(i) {
+			t.Fatalf("datagram %d out of order or cut", i)
+		}
+	}
+	st := packetStats(e)
+	t.Logf("GSO failures %d, GSO sends %d, out %d, send errors %d", st.GSOFailures, st.GSOSends, st.DatagramsOut, st.SendErrors)
+	if st.GSOFailures != 1 || st.GSOSends != 0 || st.SendErrors != 0 || pc.GSO() {
+		t.Fatalf("GSO failures %d, GSO sends %d, send errors %d, GSO still %v", st.GSOFailures, st.GSOSends, st.SendErrors, pc.GSO())
 	}
 }
 
