@@ -101,8 +101,9 @@ func (pc *PacketConn) GSO() bool { return pc.feat.gso }
 func (pc *PacketConn) GRO() bool { return pc.feat.gro }
 
 // WriteTo queues p for to; the shard sends what its sockets queued in one
-// batch (sendmmsg) when the current callback returns. p is copied: the
-// caller may reuse it at once. On a wildcard bind a datagram written
+// batch (sendmmsg) when the current callback returns (in OnDatagram: once
+// the batch of datagrams read with it is handled). p is copied: the caller
+// may reuse it at once. On a wildcard bind a datagram written
 // during OnDatagram leaves from the address that datagram came to (so a
 // reply comes from the address the peer sent to); written elsewhere, the
 // kernel picks the source. On a connected socket to must be the peer or
@@ -111,8 +112,9 @@ func (pc *PacketConn) GRO() bool { return pc.feat.gro }
 // It returns ErrConnClosed after Close, ErrDatagramTooLarge past the UDP
 // limit (65,507 bytes over IPv4), ErrAddressFamily for an IPv6 peer of an
 // IPv4 socket, and ErrOutputFull (the datagram dropped and counted in
-// PacketStats.QueueDrops) when the socket's queue, waiting for the kernel
-// to take more, is at its WithPacketQueue bound.
+// PacketStats.QueueDrops) when the socket's queue is at its
+// WithPacketQueue bound and the kernel cannot take more (a full queue is
+// sent first when the socket can take it).
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) error {
 	src, ifindex := pc.curDst, pc.curIf
 	if pc.cur != nil {
@@ -261,6 +263,9 @@ func (pc *PacketConn) readBatches() {
 			continue
 		}
 		pc.deliver(rb, n)
+		// One sendmmsg per recvmmsg: the replies to this batch leave
+		// before the next batch is read.
+		pc.ps.flushDirty()
 		if pc.closed || n < rb.slots() {
 			return
 		}

@@ -11,22 +11,22 @@ import (
 )
 
 // TestPacketQueueBound writes far more in one callback than the queue
-// bound holds: the writes past it fail with ErrOutputFull and are counted,
-// and every datagram is either sent or counted as dropped.
+// bound holds, to a socket whose kernel buffer keeps taking datagrams (on
+// loopback a datagram leaves the send buffer as it is sent): the bound is
+// for output the kernel cannot take yet, so a full queue is sent early and
+// nothing is dropped. (The throttled namespace test covers drops.)
 func TestPacketQueueBound(t *testing.T) {
 	const burst, size = 3000, 1200
 	var refused, accepted atomic.Int64
 	h := packetFunc(func(pc *PacketConn, p []byte, from netip.AddrPort) {
 		msg := make([]byte, size)
 		for range burst {
-			switch err := pc.WriteTo(msg, from); {
-			case err == nil:
-				accepted.Add(1)
-			case errors.Is(err, ErrOutputFull):
+			if err := pc.WriteTo(msg, from); err != nil {
 				refused.Add(1)
-			default:
 				t.Errorf("WriteTo: %v", err)
+				continue
 			}
+			accepted.Add(1)
 		}
 	})
 	e, l := startPacketEngine(t, h, "udp4://127.0.0.1:0", nil, WithShards(1), WithPacketQueue(256<<10))
@@ -41,9 +41,8 @@ func TestPacketQueueBound(t *testing.T) {
 	}) {
 		t.Fatalf("out %d + dropped %d + errors %d, want %d", st.DatagramsOut, st.QueueDrops, st.SendErrors, burst)
 	}
-	// 256 KiB holds 207 datagrams of 1,200 bytes (plus 64 each).
-	if refused.Load() == 0 || uint64(refused.Load()) != st.QueueDrops || accepted.Load() != (256<<10)/(size+datagramOverhead) {
-		t.Fatalf("accepted %d, refused %d, QueueDrops %d", accepted.Load(), refused.Load(), st.QueueDrops)
+	if accepted.Load() != burst || st.QueueDrops != 0 || st.DatagramsOut != burst {
+		t.Fatalf("accepted %d, refused %d, QueueDrops %d, out %d", accepted.Load(), refused.Load(), st.QueueDrops, st.DatagramsOut)
 	}
 }
 

@@ -168,8 +168,10 @@ func sendBufferFullInNetns(t *testing.T) {
 			var queued, dropped atomic.Int64
 			queued.Store(int64(res.queued))
 			dropped.Store(int64(res.dropped))
-			if want := min(n, tc.queue/(size+datagramOverhead)); res.queued != want {
-				t.Fatalf("%d datagrams queued, want %d (the bound)", res.queued, want)
+			// Past the bound a write first sends what is queued; only
+			// what the full send buffer leaves waiting counts.
+			if fit := tc.queue / (size + datagramOverhead); res.queued < min(n, fit) {
+				t.Fatalf("%d datagrams queued, want at least %d (the bound)", res.queued, min(n, fit))
 			}
 			// Read until the queued datagrams are all in, in order.
 			got, prev := 0, -1

@@ -97,6 +97,12 @@ func (pc *PacketConn) queueDatagram(p []byte, to netip.AddrPort, src netip.Addr,
 	}
 	q := &pc.q
 	cost := len(p) + datagramOverhead
+	if q.size+cost > pc.ps.sh.e.cfg.packetQueue && !pc.wantWrite {
+		// The bound is for output the kernel cannot take yet, not for
+		// what one callback writes: send what is queued now, and drop
+		// only if the kernel's buffer is full.
+		pc.flush()
+	}
 	if q.size+cost > pc.ps.sh.e.cfg.packetQueue {
 		pc.ps.queueDrops.Add(1)
 		return fmt.Errorf("%w: %d datagrams queued", ErrOutputFull, pc.Queued())
