@@ -18,7 +18,8 @@ type PacketHandler interface {
 	// (v4-mapped addresses unmapped). p is the datagram, a view into the
 	// shard's receive batch, valid only until OnDatagram returns: copy
 	// what must outlive the call. Replies written with pc.WriteTo leave
-	// in one batch when the round of datagrams has been handled.
+	// in one batch (sendmmsg) once the datagrams read with this one (one
+	// recvmmsg) have been handled.
 	OnDatagram(pc *PacketConn, p []byte, from netip.AddrPort)
 }
 
@@ -50,6 +51,7 @@ type PacketConn struct {
 	q         sendQueue
 	dirty     bool // listed in ps.dirty
 	wantWrite bool // waiting for EPOLLOUT
+	flushing  bool // flush is running: a nested one would reuse its batch
 	closed    bool
 	ovfl      uint32     // the last SO_RXQ_OVFL count seen
 	curDst    netip.Addr // while OnDatagram runs: where the datagram came to
@@ -363,8 +365,13 @@ func (pc *PacketConn) closeWith(reason error) {
 	if pc.closed {
 		return
 	}
-	if !pc.wantWrite && pc.Queued() > 0 {
-		pc.flush() // one try: the rest would wait for a reader that may never come
+	if !pc.wantWrite && !pc.flushing && pc.Queued() > 0 {
+		// One try: the rest would wait for a reader that may never
+		// come. Its errors are counted, not reported: the handler must
+		// not run in the middle of the close.
+		pc.flushing = true
+		_ = pc.flushQueue()
+		pc.flushing = false
 	}
 	pc.closed = true
 	ps := pc.ps

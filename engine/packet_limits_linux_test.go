@@ -172,3 +172,68 @@ func TestDialPacket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// reentrant writes and closes from OnPacketError.
+type reentrant struct {
+	errs      atomic.Int64
+	writeErrs chan error
+}
+
+func (*reentrant) OnDatagram(*PacketConn, []byte, netip.AddrPort) {}
+
+func (r *reentrant) OnPacketError(pc *PacketConn, err error) {
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		r.writeErrs <- err
+	}
+	if r.errs.Add(1) == 2 {
+		pc.Close()
+	}
+	r.writeErrs <- pc.Write([]byte("again"))
+}
+
+// TestPacketErrorReentry sends to a closed port from a connected socket in
+// one shard task: the ICMP errors reach OnPacketError from the send and
+// receive paths, and the handler writes and, on the second, closes the
+// socket from there. Nothing panics, the socket closes once (the fd check
+// at cleanup), and writes after the close fail with ErrConnClosed.
+func TestPacketErrorReentry(t *testing.T) {
+	e, _ := startPacketEngine(t, udpEcho{}, "udp4://127.0.0.1:0", nil, WithShards(1))
+	dead := udpClient(t, "udp4", "127.0.0.1:0")
+	deadAddr := dead.LocalAddr().String()
+	dead.Close()
+	r := &reentrant{writeErrs: make(chan error, 1024)}
+	pc, err := e.DialPacket(deadAddr, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.shards[0].loop.Submit(func() {
+		for range 50 {
+			_ = pc.Write([]byte("anyone?"))
+			_ = pc.Flush()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return r.errs.Load() >= 2 }) {
+		t.Fatalf("%d errors reported, want at least 2", r.errs.Load())
+	}
+	closed := make(chan bool)
+	_ = e.shards[0].loop.Submit(func() { closed <- pc.Closed() })
+	if !<-closed {
+		t.Fatal("the socket is open after Close from OnPacketError")
+	}
+	if p := packetStats(e).Panics; p != 0 {
+		t.Fatalf("%d panics", p)
+	}
+	var sawClosed bool
+	for len(r.writeErrs) > 0 {
+		err := <-r.writeErrs
+		if err != nil && !errors.Is(err, ErrConnClosed) {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		sawClosed = sawClosed || errors.Is(err, ErrConnClosed)
+	}
+	if !sawClosed {
+		t.Fatal("no write after the close was refused with ErrConnClosed")
+	}
+}

@@ -97,7 +97,7 @@ func (pc *PacketConn) queueDatagram(p []byte, to netip.AddrPort, src netip.Addr,
 	}
 	q := &pc.q
 	cost := len(p) + datagramOverhead
-	if q.size+cost > pc.ps.sh.e.cfg.packetQueue && !pc.wantWrite {
+	if q.size+cost > pc.ps.sh.e.cfg.packetQueue && !pc.wantWrite && !pc.flushing {
 		// The bound is for output the kernel cannot take yet, not for
 		// what one callback writes: send what is queued now, and drop
 		// only if the kernel's buffer is full.
@@ -136,9 +136,23 @@ func (pc *PacketConn) markDirty() {
 // flush sends the queued datagrams with sendmmsg, as many per call as the
 // shard's send batch holds, runs of same-size datagrams to one peer as one
 // GSO message. On EAGAIN it keeps the rest and waits for EPOLLOUT. A
-// datagram the kernel refuses for another reason is dropped, counted and
-// reported; the rest still go. Loop only.
+// datagram the kernel refuses for another reason is dropped and counted;
+// the rest still go, and the first such error reaches the handler once the
+// queue's bookkeeping is done (handler code may write, which must not meet
+// a flush half way). Loop only.
 func (pc *PacketConn) flush() {
+	if pc.flushing {
+		return // a write from inside this flush: the running flush takes it
+	}
+	pc.flushing = true
+	err := pc.flushQueue()
+	pc.flushing = false
+	if err != nil {
+		pc.reportError(err)
+	}
+}
+
+func (pc *PacketConn) flushQueue() (first error) {
 	ps := pc.ps
 	sb := ps.sendBatch()
 	q := &pc.q
@@ -166,7 +180,7 @@ func (pc *PacketConn) flush() {
 				ps.sendWaits.Add(1)
 				pc.waitWritable()
 				q.compact()
-				return
+				return first
 			}
 			if spans[m] > 1 && isGSOError(err) {
 				// Turn GSO off and send what is left one by one.
@@ -176,15 +190,24 @@ func (pc *PacketConn) flush() {
 				break
 			}
 			ps.sendErrors.Add(uint64(spans[m]))
-			q.head += spans[m]
+			pc.dropSent(spans[m])
 			m++
-			pc.reportError(wrapSyscall("sendmmsg", err))
-			if pc.closed {
-				return
+			if first == nil {
+				first = wrapSyscall("sendmmsg", err)
 			}
 		}
 	}
 	q.reset()
+	return first
+}
+
+// dropSent takes n datagrams the kernel refused off the queue.
+func (pc *PacketConn) dropSent(n int) {
+	q := &pc.q
+	for _, it := range q.items[q.head : q.head+n] {
+		q.size -= it.n + datagramOverhead
+	}
+	q.head += n
 }
 
 // sent accounts for a message of n datagrams the kernel took.
