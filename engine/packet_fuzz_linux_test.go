@@ -69,12 +69,14 @@ func FuzzParseCmsgs(f *testing.F) {
 }
 
 // testPacketConn is a PacketConn with enough of a shard behind it for
-// its send queue, used without a socket or a loop.
+// its send queue, used without a socket or a loop: it waits for EPOLLOUT
+// (wantWrite), as when the kernel's buffer is full, so writes queue up to
+// the bound and no flush starts.
 func testPacketConn(gso bool, queue int) *PacketConn {
 	cfg := defaultConfig()
 	cfg.packetQueue = queue
 	ps := &packetShard{sh: &shardCtx{e: &Engine{cfg: cfg}}, depth: 1} // depth: no flush task
-	return &PacketConn{ps: ps, feat: socketFeatures{gso: gso}}
+	return &PacketConn{ps: ps, fd: -1, wantWrite: true, feat: socketFeatures{gso: gso}}
 }
 
 // FuzzSendQueue drives a socket's send queue with a script of writes,
