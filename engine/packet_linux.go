@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -80,16 +81,24 @@ func packetDialSocket(to netip.AddrPort) (int, netip.AddrPort, error) {
 	if err != nil {
 		return -1, netip.AddrPort{}, os.NewSyscallError("socket", err)
 	}
-	if err := unix.Connect(fd, sockaddrOf(to, "")); err != nil {
+	var sa unix.Sockaddr
+	if family == unix.AF_INET6 {
+		// A link-local peer's zone names the link (sockaddrOf, for TCP,
+		// has no use for it).
+		sa = &unix.SockaddrInet6{Addr: to.Addr().As16(), Port: int(to.Port()), ZoneId: zoneIndex(to.Addr().Zone())}
+	} else {
+		sa = &unix.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}
+	}
+	if err := unix.Connect(fd, sa); err != nil {
 		unix.Close(fd)
 		return -1, netip.AddrPort{}, os.NewSyscallError("connect", err)
 	}
-	sa, err := unix.Getsockname(fd)
+	local, err := unix.Getsockname(fd)
 	if err != nil {
 		unix.Close(fd)
 		return -1, netip.AddrPort{}, os.NewSyscallError("getsockname", err)
 	}
-	return fd, addrPortOf(sa), nil
+	return fd, addrPortOf(local), nil
 }
 
 // socketFeatures is what setupPacketSocket could turn on.
@@ -302,9 +311,32 @@ func inetAddrPort(rsa *unix.RawSockaddrInet6) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
 	case unix.AF_INET6:
 		p := (*[2]byte)(unsafe.Pointer(&rsa.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(rsa.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
+		a := netip.AddrFrom16(rsa.Addr).Unmap()
+		if rsa.Scope_id != 0 && a.Is6() {
+			// A link-local peer: the zone is the interface's index, so a
+			// reply finds its way back. Small numbers format without
+			// allocating, and the zone is interned after the first.
+			a = a.WithZone(strconv.FormatUint(uint64(rsa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(a, uint16(p[0])<<8|uint16(p[1]))
 	}
 	return netip.AddrPort{}
+}
+
+// zoneIndex is the interface index an IPv6 zone names: a number as
+// inetAddrPort writes them, or an interface name (looked up, which
+// allocates: a name comes from the caller, not from the hot path).
+func zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n)
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	return 0
 }
 
 // putSockaddr writes ap as a raw socket address of the socket's family
@@ -318,7 +350,7 @@ func putSockaddr(rsa *unix.RawSockaddrInet6, ap netip.AddrPort, v6 bool) uint32 
 		p[0], p[1] = byte(port>>8), byte(port)
 		return unix.SizeofSockaddrInet4
 	}
-	*rsa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+	*rsa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16(), Scope_id: zoneIndex(ap.Addr().Zone())}
 	p := (*[2]byte)(unsafe.Pointer(&rsa.Port))
 	p[0], p[1] = byte(port>>8), byte(port)
 	return unix.SizeofSockaddrInet6

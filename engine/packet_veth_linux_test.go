@@ -3,12 +3,16 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shardnet/shardnet/internal/fdcheck"
 
 	"golang.org/x/sys/unix"
 )
@@ -164,5 +168,79 @@ func BenchmarkPacketVeth(b *testing.B) {
 			// nothing was, 1/32 when every window came as one run.
 			b.ReportMetric(float64(after.GROBatches-before.GROBatches)/float64(after.DatagramsIn-before.DatagramsIn), "gro-batches/datagram")
 		})
+	}
+}
+
+// TestPacketLinkLocal echoes over IPv6 link-local addresses across a veth
+// pair: a DialPacket socket connects to fe80::a%<its interface> (the zone
+// must reach connect, or the kernel cannot tell which link is meant), and
+// the server's handler sees the sender with its interface as the zone, so
+// that a reply, or a session, tells apart peers on different links.
+func TestPacketLinkLocal(t *testing.T) {
+	p := newVethPair(t, false)
+	for _, args := range [][]string{
+		{"ip", "-n", p.a, "-6", "addr", "add", "fe80::a/64", "dev", "va", "nodad"},
+		{"ip", "-n", p.b, "-6", "addr", "add", "fe80::b/64", "dev", "vb", "nodad"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	indexIn := func(ns, name string) int {
+		var idx int
+		inNetns(t, ns, func() {
+			ifi, err := net.InterfaceByName(name)
+			if err != nil {
+				t.Errorf("interface %s in %s: %v", name, ns, err)
+				return
+			}
+			idx = ifi.Index
+		})
+		return idx
+	}
+	ia, ib := indexIn(p.a, "va"), indexIn(p.b, "vb")
+	base := fdcheck.Baseline(t)
+	e, err := New(BaseHandler{}, WithShards(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Stop(stopCtx(t, 5*time.Second)); err != nil {
+			t.Error(err)
+		}
+		fdcheck.Check(t, base)
+	}()
+	seen := make(chan netip.AddrPort, 1)
+	server := packetFunc(func(pc *PacketConn, p []byte, from netip.AddrPort) {
+		select {
+		case seen <- from:
+		default:
+		}
+		_ = pc.WriteTo(p, from)
+	})
+	var l *PacketListener
+	inNetns(t, p.a, func() { l, err = e.ListenPacket("udp6://[::]:0", server) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := fmt.Sprintf("[fe80::a%%%d]:%d", ib, l.Conns()[0].LocalAddr().Port())
+	r := &errRecorder{errs: make(chan error, 8)}
+	var pc *PacketConn
+	inNetns(t, p.b, func() { pc, err = e.DialPacket(to, r) })
+	if err != nil {
+		t.Fatalf("DialPacket %s: %v", to, err)
+	}
+	if err := pc.AsyncWriteTo([]byte("over the link"), netip.AddrPort{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return r.count() == 1 }) {
+		t.Fatalf("no reply; errors queued %d", len(r.errs))
+	}
+	from := <-seen
+	if from.Addr().WithZone("") != netip.MustParseAddr("fe80::b") || from.Addr().Zone() != strconv.Itoa(ia) {
+		t.Fatalf("the server saw the sender as %v, want fe80::b%%%d", from, ia)
+	}
+	if string(r.got[0]) != "over the link" {
+		t.Fatalf("reply %q", r.got[0])
 	}
 }
