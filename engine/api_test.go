@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
@@ -134,6 +135,55 @@ var (
 type handshakeFailNotifier struct{ engine.BaseHandler }
 
 func (handshakeFailNotifier) OnHandshakeFail(*engine.Conn, error) {}
+
+// The datagram API.
+var (
+	_ func(*engine.Engine, string, engine.PacketHandler, ...engine.PacketOption) (*engine.PacketListener, error) = (*engine.Engine).ListenPacket
+	_ func(*engine.Engine, string, engine.PacketHandler, ...engine.PacketOption) (*engine.PacketConn, error)     = (*engine.Engine).DialPacket
+
+	_ func(*engine.PacketConn) int                                        = (*engine.PacketConn).Shard
+	_ func(*engine.PacketConn) netip.AddrPort                             = (*engine.PacketConn).LocalAddr
+	_ func(*engine.PacketConn) netip.AddrPort                             = (*engine.PacketConn).RemoteAddr
+	_ func(*engine.PacketConn) any                                        = (*engine.PacketConn).Context
+	_ func(*engine.PacketConn, any)                                       = (*engine.PacketConn).SetContext
+	_ func(*engine.PacketConn) bool                                       = (*engine.PacketConn).Closed
+	_ func(*engine.PacketConn) *engine.Session                            = (*engine.PacketConn).Session
+	_ func(*engine.PacketConn) bool                                       = (*engine.PacketConn).GSO
+	_ func(*engine.PacketConn) bool                                       = (*engine.PacketConn).GRO
+	_ func(*engine.PacketConn, []byte, netip.AddrPort) error              = (*engine.PacketConn).WriteTo
+	_ func(*engine.PacketConn, []byte) error                              = (*engine.PacketConn).Write
+	_ func(*engine.PacketConn, []byte, netip.AddrPort, func(error)) error = (*engine.PacketConn).AsyncWriteTo
+	_ func(*engine.PacketConn) error                                      = (*engine.PacketConn).Flush
+	_ func(*engine.PacketConn) int                                        = (*engine.PacketConn).Queued
+	_ func(*engine.PacketConn) error                                      = (*engine.PacketConn).Close
+	_ func(*engine.PacketListener) net.Addr                               = (*engine.PacketListener).Addr
+	_ func(*engine.PacketListener) []*engine.PacketConn                   = (*engine.PacketListener).Conns
+	_ func(*engine.PacketListener) error                                  = (*engine.PacketListener).Close
+	_ func(*engine.Session) netip.AddrPort                                = (*engine.Session).Peer
+	_ func(*engine.Session) *engine.PacketConn                            = (*engine.Session).Conn
+	_ func(*engine.Session) any                                           = (*engine.Session).Context
+	_ func(*engine.Session, any)                                          = (*engine.Session).SetContext
+	_ func(*engine.Session) bool                                          = (*engine.Session).Closed
+	_ func(*engine.Session, []byte) error                                 = (*engine.Session).Write
+	_ func(*engine.Session)                                               = (*engine.Session).Close
+	_ func(time.Duration, int) engine.PacketOption                        = engine.WithSessions
+	_ func(int) engine.PacketOption                                       = engine.OnPacketShard
+	_ func(bool, bool) engine.Option                                      = engine.WithPacketOffload
+	_ func(int, int) engine.Option                                        = engine.WithPacketBatch
+	_ func(int) engine.Option                                             = engine.WithPacketQueue
+	_                                                                     = engine.ShardStats{Packets: engine.PacketStats{}}
+	_                                                                     = []error{engine.ErrDatagramTooLarge, engine.ErrAddressFamily}
+	_ engine.PacketHandler                                                = packetHandler{}
+	_ engine.PacketErrorHandler                                           = packetHandler{}
+	_ engine.SessionHandler                                               = packetHandler{}
+)
+
+type packetHandler struct{}
+
+func (packetHandler) OnDatagram(*engine.PacketConn, []byte, netip.AddrPort) {}
+func (packetHandler) OnPacketError(*engine.PacketConn, error)               {}
+func (packetHandler) OnSessionOpen(*engine.Session) error                   { return nil }
+func (packetHandler) OnSessionClose(*engine.Session, error)                 {}
 
 type waterNotifier struct{ engine.BaseHandler }
 

@@ -21,6 +21,7 @@ type Engine struct {
 	h       Handler
 	pool    *buffer.Pool
 	shards  []*shardCtx
+	packets []*packetShard // the shards' datagram sides, index for index
 	loads   balancer.Loads // the shards, as an interface made once: converting a slice to one allocates
 	offload *workerPool
 
@@ -41,6 +42,8 @@ type Engine struct {
 
 	acceptLoop *shard.Loop   // the acceptor-mode listeners' loop; guarded by mu, made on first Listen
 	acceptDone chan struct{} // closed when acceptLoop's goroutine returns
+
+	packetClosers sync.WaitGroup // PacketListener.Close calls finishing in the background
 
 	running   bool         // the shard goroutines were started; set once in New
 	liveTotal atomic.Int64 // live connections over all shards, for WithMaxConns
@@ -83,6 +86,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 		e.shards = append(e.shards, newShardCtx(e, i, loop))
+		e.packets = append(e.packets, newPacketShard(e.shards[i]))
 	}
 	e.loads = loads(e.shards)
 	e.offload = newWorkerPool(cfg.workers, cfg.workQueue)
@@ -174,6 +178,8 @@ func (e *Engine) stop(ctx context.Context) {
 	// A listener Unlisten took out of the list is closed by it, on the
 	// loops still running: wait for that before closing them.
 	e.unlistens.Wait()
+	e.packetClosers.Wait()
+	e.closePackets()
 	if e.acceptLoop != nil {
 		_ = e.acceptLoop.Close()
 		<-e.acceptDone
@@ -229,6 +235,24 @@ func (e *Engine) stop(ctx context.Context) {
 		s.failAsync()
 	}
 	e.offload.stop()
+}
+
+// closePackets closes every UDP socket on its shard and waits for that.
+// Sockets registered before Stop set closing are in the shards' lists by
+// the time these tasks run (the task queues are FIFO).
+func (e *Engine) closePackets() {
+	done := make(chan struct{}, len(e.packets))
+	for _, ps := range e.packets {
+		if ps.sh.loop.Submit(func() {
+			defer func() { done <- struct{}{} }()
+			ps.closeAll()
+		}) != nil {
+			done <- struct{}{}
+		}
+	}
+	for range e.packets {
+		<-done
+	}
 }
 
 // closeShards stops every loop and waits for its goroutine.
@@ -308,6 +332,7 @@ func (e *Engine) Stats() Stats {
 			Busy:        ls.Busy,
 			Lag:         ls.Lag,
 			CPU:         s.loop.CPU(),
+			Packets:     e.packets[i].stats(),
 		}
 	}
 	return st

@@ -88,6 +88,15 @@ var (
 	// TLS layer on a TLS connection (NotifyWritable, which exists for
 	// writing to the fd directly).
 	ErrNotForTLS = errors.New("engine: not available on a TLS connection")
+	// ErrDatagramTooLarge is returned by PacketConn.WriteTo for a datagram
+	// larger than UDP carries (65,507 bytes over IPv4, 65,527 over IPv6).
+	ErrDatagramTooLarge = errors.New("engine: datagram too large")
+
+	// ErrAddressFamily is returned by PacketConn.WriteTo for a destination
+	// the socket cannot send to: an IPv6 peer of an IPv4 socket, a peer
+	// other than the one a connected socket is connected to, or no
+	// address.
+	ErrAddressFamily = errors.New("engine: destination not reachable from this socket")
 
 	// ErrUnsupported is wrapped by every call that would start or use an
 	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
@@ -120,6 +129,7 @@ var (
 	errConnectTimeout error = &timeoutError{"connect"}
 	errLingerTimeout  error = &timeoutError{"linger"}
 	errHandshakeTime  error = &timeoutError{"TLS handshake"}
+	errSessionTimeout error = &timeoutError{"session idle"}
 )
 
 func optionError(name string, v any, want string) error {

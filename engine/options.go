@@ -44,6 +44,12 @@ type config struct {
 	logger        *slog.Logger      // quiet by default
 	maxHandshakes int               // TLS handshakes running at once (goroutines); past it new ones are refused
 	handshakeTime time.Duration     // a TLS handshake must finish this long after the connection opened
+
+	udpGSO         bool // UDP segmentation offload on send, where the kernel has it
+	udpGRO         bool // UDP receive offload, where the kernel has it
+	packetSlots    int  // datagrams per recvmmsg / sendmmsg batch
+	packetSlotSize int  // bytes per receive slot: the largest datagram taken whole
+	packetQueue    int  // bound on a UDP socket's queued output
 }
 
 func defaultConfig() config {
@@ -64,6 +70,12 @@ func defaultConfig() config {
 		logger:        slog.New(slog.DiscardHandler),
 		maxHandshakes: 4096,
 		handshakeTime: 5 * time.Second,
+
+		udpGSO:         true,
+		udpGRO:         true,
+		packetSlots:    32,
+		packetSlotSize: 64 << 10,
+		packetQueue:    1 << 20,
 	}
 }
 
@@ -111,6 +123,10 @@ func (c *config) validate() error {
 		return optionError("WithMaxHandshakes", c.maxHandshakes, ">= 1")
 	case c.handshakeTime <= 0:
 		return optionError("WithHandshakeTimeout", c.handshakeTime, "> 0")
+	case c.packetSlots < 1 || c.packetSlots > 1024 || c.packetSlotSize < 512 || c.packetSlotSize > 64<<10:
+		return optionError("WithPacketBatch", [2]int{c.packetSlots, c.packetSlotSize}, "1..1024 slots of 512..65536 bytes")
+	case c.packetQueue < 64<<10:
+		return optionError("WithPacketQueue", c.packetQueue, ">= 65536")
 	}
 	return nil
 }
@@ -231,6 +247,34 @@ func WithBlockSize(n int) Option { return func(c *config) { c.blockSize = n } }
 // WithLogger sets where the engine logs (accept errors, recovered panics).
 // Default: a logger that discards everything.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithPacketOffload allows UDP segmentation offload on send (gso: a run of
+// same-size datagrams to one peer leaves as one UDP_SEGMENT write) and on
+// receive (gro: UDP_GRO, the kernel may hand over a coalesced run, which
+// the engine splits). Each is probed per socket and used only where the
+// kernel supports it; GSO turns itself off on the first error that says
+// the route cannot do it. Default both allowed.
+func WithPacketOffload(gso, gro bool) Option {
+	return func(c *config) { c.udpGSO, c.udpGRO = gso, gro }
+}
+
+// WithPacketBatch sizes each shard's datagram batch: slots datagrams per
+// recvmmsg and sendmmsg, and size bytes per receive slot. A datagram larger
+// than size is cut by the kernel and dropped (counted in
+// PacketStats.Truncated), never delivered cut; GRO hands over runs of up to
+// 64 KiB, so with size under 65,536 it helps less. Memory: slots × size per
+// shard, allocated with the shard's first UDP socket. Default 32 slots of
+// 64 KiB (2 MiB per shard).
+func WithPacketBatch(slots, size int) Option {
+	return func(c *config) { c.packetSlots, c.packetSlotSize = slots, size }
+}
+
+// WithPacketQueue bounds the output a UDP socket holds while the kernel's
+// send buffer is full, counting each datagram's bytes plus 64 for its
+// entry. Past it WriteTo drops the datagram, counts it in
+// PacketStats.QueueDrops and returns ErrOutputFull; AsyncWriteTo's bytes in
+// flight to the shard are bounded by it too. Default 1 MiB.
+func WithPacketQueue(bytes int) Option { return func(c *config) { c.packetQueue = bytes } }
 
 // DialOption configures one Dial.
 type DialOption func(*dialConfig)

@@ -32,6 +32,50 @@ type ShardStats struct {
 	Lag time.Duration
 	// CPU is the CPU the loop's thread was last seen on.
 	CPU int
+	// Packets holds the shard's UDP counters.
+	Packets PacketStats
+}
+
+// PacketStats counts one shard's datagrams (ListenPacket, DialPacket).
+type PacketStats struct {
+	// DatagramsIn and DatagramsOut count datagrams read from the sockets
+	// (GRO runs counted per datagram; those of peers refused a session
+	// included, truncated ones not) and taken by the kernel.
+	DatagramsIn, DatagramsOut uint64
+	// BytesIn and BytesOut count their payload bytes.
+	BytesIn, BytesOut uint64
+	// QueueDrops counts datagrams dropped because a socket's queue was at
+	// its WithPacketQueue bound, or still queued when the socket closed.
+	QueueDrops uint64
+	// SendErrors counts datagrams the kernel refused (other than "would
+	// block"), e.g. a route that does not exist.
+	SendErrors uint64
+	// SendWaits counts the times a socket's send buffer was full
+	// (EAGAIN) and its queue waited for EPOLLOUT.
+	SendWaits uint64
+	// SocketErrors counts errors the sockets reported (ICMP errors on
+	// connected sockets, failed sends); see PacketErrorHandler.
+	SocketErrors uint64
+	// RcvbufDrops counts datagrams the kernel dropped because a socket's
+	// receive buffer was full (SO_RXQ_OVFL), as of the last datagram read.
+	RcvbufDrops uint64
+	// Truncated counts datagrams larger than a receive slot
+	// (WithPacketBatch), dropped instead of delivered cut.
+	Truncated uint64
+	// GSOSends counts messages that carried several datagrams with
+	// segmentation offload; GROBatches counts received runs the kernel
+	// had coalesced; GSOFailures counts sockets that turned GSO off
+	// after an error.
+	GSOSends, GROBatches, GSOFailures uint64
+	// Panics counts panics in OnDatagram, OnSessionClose and AsyncWriteTo
+	// callbacks (each dropped that datagram or callback only).
+	Panics uint64
+	// Sessions is the number of live sessions (WithSessions).
+	Sessions int64
+	// SessionsOpened, SessionsExpired and SessionsRefused count sessions
+	// made, ended by the idle timeout, and peers refused at the cap or by
+	// OnSessionOpen.
+	SessionsOpened, SessionsExpired, SessionsRefused uint64
 }
 
 // Stats is a snapshot of the engine's counters.

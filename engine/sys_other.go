@@ -49,3 +49,31 @@ func connectResult(int) error                                  { return platform
 func connectStart(netip.AddrPort, string, *config) (int, bool, error) {
 	return -1, false, platformErr()
 }
+
+type socketFeatures struct{ gso, gro bool }
+
+type recvBatch struct{}
+
+type sendBatch struct{ n int }
+
+func packetSocket(string, string, bool) (int, netip.AddrPort, bool, error) {
+	return -1, netip.AddrPort{}, false, platformErr()
+}
+func packetDialSocket(netip.AddrPort) (int, netip.AddrPort, error) {
+	return -1, netip.AddrPort{}, platformErr()
+}
+func setupPacketSocket(int, bool, bool, *config) socketFeatures { return socketFeatures{} }
+func isGSOError(error) bool                                     { return false }
+func isAgain(error) bool                                        { return false }
+func maxDatagram(bool) int                                      { return 65507 }
+func newRecvBatch(int, int) *recvBatch                          { return &recvBatch{} }
+func (*recvBatch) slots() int                                   { return 0 }
+func (*recvBatch) recv(int) (int, error)                        { return 0, platformErr() }
+func (*recvBatch) slot(int) ([]byte, netip.AddrPort, bool, rxInfo) {
+	return nil, netip.AddrPort{}, false, rxInfo{}
+}
+func newSendBatch(int) *sendBatch                                                 { return &sendBatch{} }
+func (b *sendBatch) reset()                                                       { b.n = 0 }
+func (*sendBatch) full() bool                                                     { return true }
+func (*sendBatch) add([]byte, netip.AddrPort, bool, bool, netip.Addr, int32, int) {}
+func (*sendBatch) send(int, int) (int, error)                                     { return 0, platformErr() }

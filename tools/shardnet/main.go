@@ -3,6 +3,7 @@
 // Command shardnet runs shardnet's servers and its load generator.
 //
 //	shardnet echo  [flags]   echo server (default 127.0.0.1:7000)
+//	shardnet udp-echo [flags] UDP echo server (default 127.0.0.1:7001)
 //	shardnet http  [flags]   HTTP/1.1 server
 //	shardnet kv    [flags]   RESP key-value server
 //	shardnet proxy [flags]   TCP proxy
@@ -29,6 +30,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"echo", "echo server: writes back every byte it reads", runEcho},
+		{"udp-echo", "UDP echo server: batched datagrams, GSO/GRO, optional sessions", runUDPEcho},
 		{"http", "HTTP/1.1 server: /plaintext and /json, keep-alive and pipelining", runHTTP},
 		{"kv", "RESP (Redis protocol) key-value server", runKV},
 		{"proxy", "TCP (layer 4) proxy with back-pressure", runProxy},
