@@ -40,6 +40,15 @@
 // goroutine. The handler sees plaintext through the same Conn methods, and
 // OnOpen runs after the handshake (tls.go says how, and what is refused).
 //
+// # Datagrams
+//
+// ListenPacket opens a UDP address with one SO_REUSEPORT socket per shard,
+// and DialPacket a connected UDP socket on one shard. A PacketHandler gets
+// each datagram on its socket's shard, read in batches (recvmmsg, with GRO
+// where the kernel has it); WriteTo queues replies that leave in one
+// sendmmsg (with GSO) at the end of the batch. WithSessions keeps per-peer
+// state that expires on the shard's timer heap (packet.go says how).
+//
 // # Platforms
 //
 // The engine runs on Linux only (epoll). Elsewhere the package compiles
