@@ -21,8 +21,8 @@ import (
 // queued and writes it in one go. So many callers cost the shard one task
 // and one writev, not one each.
 //
-//	  down --dial--> dialing --ok--> up --close--> down (retry after back-off)
-//	                    \--fail--> down (retry after back-off, doubled)
+//	down --dial--> dialing --ok--> up --close--> down (retry after back-off)
+//	                  \--fail--> down (retry after back-off, doubled)
 type clientConn struct {
 	engine.BaseHandler
 	cl    *Client

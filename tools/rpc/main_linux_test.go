@@ -157,7 +157,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 // engine2 is the engine options of the tests' servers.
 func engine2() []engine.Option {
 	return []engine.Option{engine.WithShards(2), engine.WithOffloadPool(64, 1024)}

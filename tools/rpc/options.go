@@ -96,7 +96,9 @@ func WithBackoff(min, max time.Duration) ClientOption {
 }
 
 // WithDialTimeout bounds each connect. Default 3 s.
-func WithDialTimeout(d time.Duration) ClientOption { return func(c *clientConfig) { c.dialTimeout = d } }
+func WithDialTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) { c.dialTimeout = d }
+}
 
 // WithClientMaxFrame sets the largest answer frame accepted, header
 // included; a longer one closes the connection (its calls fail with

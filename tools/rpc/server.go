@@ -47,10 +47,10 @@ type Server struct {
 
 // serverShard is one shard's scratch space. Loop only.
 type serverShard struct {
-	out  []byte    // handlers append answers here
-	hdr  [HeaderSize]byte
-	iov  [2][]byte // header and answer, for one Writev
-	_    [64]byte  // keep shards' scratch off one cache line
+	out []byte // handlers append answers here
+	hdr [HeaderSize]byte
+	iov [2][]byte // header and answer, for one Writev
+	_   [64]byte  // keep shards' scratch off one cache line
 }
 
 // serverCounters are the server's totals; shards and workers add, Stats

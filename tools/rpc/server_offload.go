@@ -17,7 +17,7 @@ type job struct {
 	out  []byte // the answer
 	hdr  [HeaderSize]byte
 	iov  [2][]byte // hdr and out, for AsyncWritev
-	run  func() // j.work, bound once
+	run  func()    // j.work, bound once
 	done func(error)
 }
 
