@@ -135,7 +135,12 @@ func (cl *Client) connect() error {
 	for _, cc := range cl.conns {
 		cc.first = wg.Done
 		if err := cc.dial(); err != nil {
+			// No callback will run for this dial: count it here, and
+			// let the ticks retry it (the store to dialing publishes
+			// first's reset to them).
+			cc.first = nil
 			cc.firstErr.Store(&err)
+			cc.dialing.Store(false)
 			wg.Done()
 		}
 	}

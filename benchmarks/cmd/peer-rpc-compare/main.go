@@ -65,6 +65,7 @@ type sample struct {
 	cpuPerCall  float64 // µs of server CPU per answered call
 	p50, p99    float64 // µs
 	p999        float64
+	failed      bool // the client failed (errors, or no call answered)
 }
 
 func main() {
@@ -231,7 +232,10 @@ func run(p peer, size, rate int) (sample, string) {
 	var out, errb bytes.Buffer
 	cl.Stdout, cl.Stderr = &out, &errb
 	if err := cl.Run(); err != nil {
-		fatal(fmt.Errorf("%s client: %v\n%s\n%s", p.name, err, out.String(), errb.String()))
+		// A failed run is kept as a zero, not dropped: the summary's
+		// minimum shows it and the raw output says why.
+		fmt.Fprintf(os.Stderr, "%s client: %v\n%s", p.name, err, errb.String())
+		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: " + err.Error() + "\n" + out.String() + errb.String()
 	}
 	wall := time.Since(t0)
 	after := cpuNs(srv.Process.Pid)
@@ -253,7 +257,7 @@ func run(p peer, size, rate int) (sample, string) {
 		fatal(fmt.Errorf("%s client output: %v\n%s", p.name, err, out.String()))
 	}
 	if res.Errors != 0 || res.Calls == 0 {
-		fatal(fmt.Errorf("%s client: %d errors, %d calls", p.name, res.Errors, res.Calls))
+		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: errors or no calls\n" + out.String()
 	}
 	cpu := float64(after-before) / 1e9 // seconds
 	s := sample{
@@ -331,6 +335,9 @@ func summary(cfg config, results map[int]map[int]map[string][]sample) string {
 				l50, _, _ := med(ss, func(s sample) float64 { return s.p50 })
 				l99, _, _ := med(ss, func(s sample) float64 { return s.p99 })
 				l999, _, _ := med(ss, func(s sample) float64 { return s.p999 })
+				if n := countFailed(ss); n > 0 {
+					kind += fmt.Sprintf(" (%d failed runs, counted as 0)", n)
+				}
 				if rate > 0 && clo < 0.97*float64(rate) {
 					kind += " (a run under 97 % of the offered rate: saturated)"
 				}
@@ -357,6 +364,16 @@ func summary(cfg config, results map[int]map[int]map[string][]sample) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+func countFailed(ss []sample) int {
+	n := 0
+	for _, s := range ss {
+		if s.failed {
+			n++
+		}
+	}
+	return n
 }
 
 func fatal(err error) {

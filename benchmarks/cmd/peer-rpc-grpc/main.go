@@ -170,6 +170,19 @@ func bench(addr string, conns, inflight, size int, duration time.Duration, rate 
 		defer cc.Close()
 		ccs[i] = cc
 	}
+	// Connect every conn before the clock starts, as rpc-bench does: one
+	// call each (grpc.NewClient connects lazily).
+	for _, cc := range ccs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		warm := []byte("warm-up!")
+		var out []byte
+		err := cc.Invoke(ctx, fullMethod, &warm, &out)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "peer-rpc-grpc: connect:", err)
+			return 1
+		}
+	}
 	epoch := time.Now()
 	var stop atomic.Bool
 	var calls, errs atomic.Uint64
