@@ -31,6 +31,8 @@ const (
 	mEcho  uint16 = 1 // fast: answers the request
 	mSleep uint16 = 2 // blocking: sleeps the milliseconds in the request's first 4 bytes, then echoes
 	mFail  uint16 = 3 // fast: returns an error
+	mSame  uint16 = 4 // fast: returns req itself, not a copy
+	mSameB uint16 = 5 // blocking: returns req itself, not a copy
 )
 
 // sleepReq is a request for mSleep.
@@ -47,6 +49,8 @@ func register(s *Server) {
 		return append(dst, req...), nil
 	})
 	s.Handle(mFail, func(req, dst []byte) ([]byte, error) { return dst, fmt.Errorf("no luck with %q", req) })
+	s.Handle(mSame, func(req, _ []byte) ([]byte, error) { return req, nil })
+	s.HandleBlocking(mSameB, func(req, _ []byte) ([]byte, error) { return req, nil })
 }
 
 // startServer serves the test methods on a loopback port.

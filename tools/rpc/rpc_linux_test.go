@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,23 @@ func TestManyInFlight(t *testing.T) {
 	}
 	if st := cl.Stats(); st.OK != workers*per {
 		t.Fatalf("stats %+v, want %d OK", st, workers*per)
+	}
+}
+
+// TestHandlerReturnsRequest: a handler may answer with the request's own
+// bytes; the server must not keep that memory as its answer buffer, where
+// the next answers would overwrite requests still being read.
+func TestHandlerReturnsRequest(t *testing.T) {
+	s := startServer(t)
+	cl := startClient(t, s.Addrs()[0].String(), WithConns(1))
+	for _, m := range []uint16{mSame, mSameB} {
+		for i := range 300 {
+			req := bytes.Repeat([]byte{byte(i)}, 1+(i*977)%20000)
+			out, err := cl.Call(context.Background(), m, req, nil)
+			if err != nil || !bytes.Equal(out, req) {
+				t.Fatalf("method %d call %d (%d bytes): %d bytes back, %v", m, i, len(req), len(out), err)
+			}
+		}
 	}
 }
 

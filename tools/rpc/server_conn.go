@@ -98,7 +98,10 @@ func (s *Server) serve(c *engine.Conn, hd Header, req []byte) {
 		return
 	}
 	if cap(out) > cap(sh.out) && cap(out) <= s.cfg.maxFrame {
-		sh.out = out[:0] // keep the larger buffer for the next answer
+		// Grow the scratch for the next answer, with memory of our own:
+		// out may be the handler's, or alias req and so the engine's
+		// read buffer.
+		sh.out = make([]byte, 0, cap(out))
 	}
 	s.reply(c, sh, hd, StatusOK, out)
 }

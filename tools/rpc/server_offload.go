@@ -14,7 +14,8 @@ type job struct {
 	hd   Header
 	fn   HandlerFunc
 	req  []byte
-	out  []byte // the answer
+	buf  []byte // the job's own answer buffer, handed to the handler
+	out  []byte // the answer: buf grown, or the handler's own memory
 	hdr  [HeaderSize]byte
 	iov  [2][]byte // hdr and out, for AsyncWritev
 	run  func()    // j.work, bound once
@@ -45,13 +46,13 @@ func (s *Server) offloadCall(c *engine.Conn, hd Header, fn HandlerFunc, req []by
 // work runs on a worker: the handler, then the answer's trip back.
 func (j *job) work() {
 	s := j.s
-	out, err := j.fn(j.req, j.out[:0])
+	out, err := j.fn(j.req, j.buf[:0])
 	st := StatusOK
 	switch {
 	case err != nil:
-		st, out = StatusApplication, append(j.out[:0], err.Error()...)
+		st, out = StatusApplication, append(j.buf[:0], err.Error()...)
 	case len(out)+HeaderSize > s.cfg.maxFrame:
-		st, out = StatusApplication, append(j.out[:0], "answer longer than the frame limit"...)
+		st, out = StatusApplication, append(j.buf[:0], "answer longer than the frame limit"...)
 	}
 	s.stats.calls.Add(1)
 	if st != StatusOK {
@@ -81,8 +82,11 @@ func (s *Server) release(j *job) {
 	if cap(j.req) > 64<<10 {
 		j.req = nil
 	}
-	if cap(j.out) > 64<<10 {
-		j.out = nil
+	// Keep a buffer as large as the last answer, but never the answer's
+	// own memory: the handler may have returned req or a slice it keeps.
+	if c := cap(j.out); c > cap(j.buf) && c <= 64<<10 {
+		j.buf = make([]byte, 0, c)
 	}
+	j.out = nil
 	s.jobs.Put(j)
 }
