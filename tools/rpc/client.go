@@ -276,7 +276,9 @@ func (cl *Client) Engine() *engine.Engine { return cl.eng }
 
 // Close stops new calls (they fail with ErrClosed), waits for the calls in
 // flight to end until ctx ends, then stops the engine: calls still pending
-// then fail with an error wrapping ErrClosed.
+// then fail with an error wrapping ErrClosed. Do not call it from a
+// callback: the shard it would block is the one that ends the calls it
+// waits for.
 func (cl *Client) Close(ctx context.Context) error {
 	cl.closing.Store(true)
 	t := time.NewTicker(time.Millisecond)

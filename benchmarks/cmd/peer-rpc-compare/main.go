@@ -203,7 +203,7 @@ func run(p peer, size, rate int) (sample, string) {
 	if err := srv.Start(); err != nil {
 		fatal(err)
 	}
-	defer func() {
+	stop := func() string {
 		srv.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { srv.Wait(); close(done) }()
@@ -213,13 +213,18 @@ func run(p peer, size, rate int) (sample, string) {
 			srv.Process.Kill()
 			<-done
 		}
-	}()
+		return srv.ProcessState.String()
+	}
 	br := bufio.NewReader(stdout)
 	line, err := br.ReadString('\n')
 	if err != nil {
 		fatal(fmt.Errorf("%s: %v", p.name, err))
 	}
-	go io.Copy(io.Discard, br)
+	// The server's own report (its stop line and totals) goes into the
+	// raw record, read once the server has exited.
+	var srvOut bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&srvOut, br); close(copied) }()
 	m := listenRe.FindStringSubmatch(line)
 	if m == nil {
 		fatal(fmt.Errorf("%s: start-up line %q", p.name, line))
@@ -235,7 +240,10 @@ func run(p peer, size, rate int) (sample, string) {
 		// A failed run is kept as a zero, not dropped: the summary's
 		// minimum shows it and the raw output says why.
 		fmt.Fprintf(os.Stderr, "%s client: %v\n%s", p.name, err, errb.String())
-		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: " + err.Error() + "\n" + out.String() + errb.String()
+		st := stop()
+		<-copied
+		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: " + err.Error() + "\n" + out.String() + errb.String() +
+			"server (" + st + "):\n" + line + srvOut.String()
 	}
 	wall := time.Since(t0)
 	after := cpuNs(srv.Process.Pid)
@@ -253,11 +261,15 @@ func run(p peer, size, rate int) (sample, string) {
 		} `json:"latency_us"`
 		Errors uint64 `json:"errors"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		fatal(fmt.Errorf("%s client output: %v\n%s", p.name, err, out.String()))
+	jsonErr := json.Unmarshal(out.Bytes(), &res)
+	st := stop()
+	<-copied
+	srvReport := "server (" + st + "):\n" + line + srvOut.String()
+	if jsonErr != nil {
+		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: client output: " + jsonErr.Error() + "\n" + out.String() + srvReport
 	}
 	if res.Errors != 0 || res.Calls == 0 {
-		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: errors or no calls\n" + out.String()
+		return sample{failed: true}, strings.Join(argv, " ") + "\nFAILED: errors or no calls\n" + out.String() + srvReport
 	}
 	cpu := float64(after-before) / 1e9 // seconds
 	s := sample{
@@ -269,7 +281,7 @@ func run(p peer, size, rate int) (sample, string) {
 	if res.Latency != nil {
 		s.p50, s.p99, s.p999 = res.Latency.P50, res.Latency.P99, res.Latency.P999
 	}
-	return s, strings.Join(argv, " ") + "\n" + out.String()
+	return s, strings.Join(argv, " ") + "\n" + out.String() + srvReport
 }
 
 // cpuNs returns the run time of pid's threads in ns, from
