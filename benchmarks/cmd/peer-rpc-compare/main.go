@@ -1,7 +1,9 @@
 // Command peer-rpc-compare measures shardnet's RPC example (tools/rpc,
 // "shardnet rpc-server" and "shardnet rpc-bench") against grpc-go, over
 // Go's net and over shardnet's net.Conn adapter (engine/netconn), with the
-// same messages: a unary echo of -sizes bytes each way.
+// same messages: a unary echo of -sizes bytes each way; and against the
+// same protocol served Kitex-style (cmd/peer-rpc-netpoll) on
+// engine/netpollconn and on cloudwego/netpoll, driven by the same client.
 //
 // For every size and round, each server in turn runs alone, pinned to CPU
 // 0 (taskset), and its own load generator runs pinned to CPU 1 (each
@@ -78,7 +80,7 @@ func main() {
 	flag.StringVar(&rates, "rates", "10000,20000", "calls/s of the fixed-rate runs (below every server's saturation)")
 	flag.IntVar(&cfg.conns, "c", 16, "connections")
 	flag.IntVar(&cfg.inflight, "inflight", 16, "calls in flight per connection at saturation")
-	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn", "servers to run")
+	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
 	flag.StringVar(&cfg.out, "out", "", "write the markdown summary and raw outputs here (file); stdout always")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -108,16 +110,36 @@ func main() {
 	grpcBin := filepath.Join(dir, "peer-rpc-grpc")
 	build(shardnet, "..", "./tools/shardnet")
 	build(grpcBin, ".", "./cmd/peer-rpc-grpc")
+	netpollBin := filepath.Join(dir, "peer-rpc-netpoll")
+	build(netpollBin, ".", "./cmd/peer-rpc-netpoll")
+	rpcBench := func(_, addr string, size, rate int) []string {
+		return []string{shardnet, "rpc-bench", "-addr", addr, "-shards", "1", "-json",
+			"-c", strconv.Itoa(cfg.conns), "-inflight", strconv.Itoa(inflight(cfg, rate)), "-size", strconv.Itoa(size),
+			"-duration", cfg.duration.String(), "-rate", strconv.Itoa(rate)}
+	}
 
 	all := map[string]peer{
 		"shardnet": {
 			name:   "shardnet",
 			server: func(string) []string { return []string{shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"} },
-			client: func(_, addr string, size, rate int) []string {
-				return []string{shardnet, "rpc-bench", "-addr", addr, "-shards", "1", "-json",
-					"-c", strconv.Itoa(cfg.conns), "-inflight", strconv.Itoa(inflight(cfg, rate)), "-size", strconv.Itoa(size),
-					"-duration", cfg.duration.String(), "-rate", strconv.Itoa(rate)}
+			client: rpcBench,
+		},
+		// The same protocol read Kitex-style (blocking netpoll.Reader
+		// codec, answers in order), on this engine and on netpoll itself;
+		// driven by the same client as shardnet's callback server.
+		"netpollconn": {
+			name: "netpollconn",
+			server: func(string) []string {
+				return []string{netpollBin, "-addr", "127.0.0.1:0", "-transport", "netpollconn"}
 			},
+			client: rpcBench,
+		},
+		"netpoll": {
+			name: "netpoll",
+			server: func(string) []string {
+				return []string{netpollBin, "-addr", "127.0.0.1:0", "-transport", "netpoll"}
+			},
+			client: rpcBench,
 		},
 		"grpc": {
 			name:   "grpc",
