@@ -172,8 +172,15 @@ func (cc *clientConn) drain(c *engine.Conn) {
 		if _, err := c.Write(k.frame); err != nil {
 			cc.pending[slot] = nil
 			cc.free = append(cc.free, slot)
-			cc.cl.stats.lost.Add(1)
-			cc.cl.finish(k, nil, fmt.Errorf("%w: %w", ErrConnLost, err))
+			if errors.Is(err, engine.ErrOutputFull) {
+				// The connection is fine, its queue is not: the caller
+				// may retry later.
+				err = fmt.Errorf("%w: %w", ErrOverloaded, err)
+			} else {
+				cc.cl.stats.lost.Add(1)
+				err = fmt.Errorf("%w: %w", ErrConnLost, err)
+			}
+			cc.cl.finish(k, nil, err)
 			continue
 		}
 		sh.push(k)

@@ -27,7 +27,9 @@ var (
 	ErrUnavailable = errors.New("rpc: no connection to the server")
 
 	// ErrOverloaded is returned by Client.Go when MaxInflight calls are
-	// already in flight; Call waits for room instead, until its context ends.
+	// already in flight (Call waits for room instead, until its context
+	// ends), and to a call whose connection's output queue was full
+	// (engine.ErrOutputFull).
 	ErrOverloaded = errors.New("rpc: too many calls in flight")
 
 	// ErrClosed is returned by calls on a closed client, and to the calls

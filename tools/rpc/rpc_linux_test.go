@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/codec"
+	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/internal/fdcheck"
 	"go.uber.org/goleak"
 )
@@ -530,5 +531,25 @@ func TestTypedCall(t *testing.T) {
 	_, err = cl.Call(context.Background(), 10, []byte{1, 2}, nil)
 	if !errors.Is(err, ErrApplication) {
 		t.Fatalf("short request: %v", err)
+	}
+}
+
+// TestOutputFullIsOverload: a request the connection's output queue cannot
+// take fails with ErrOverloaded (the engine's ErrOutputFull inside), and
+// the connection stays up for the next call.
+func TestOutputFullIsOverload(t *testing.T) {
+	s := startServer(t)
+	cl := startClient(t, s.Addrs()[0].String(), WithConns(1),
+		WithEngineOptions(engine.WithWatermarks(1024, 2048), engine.WithMaxQueuedOutput(4096)))
+	_, err := cl.Call(context.Background(), mEcho, make([]byte, 8000), nil)
+	if !errors.Is(err, ErrOverloaded) || !errors.Is(err, engine.ErrOutputFull) {
+		t.Fatalf("err %v, want ErrOverloaded wrapping engine.ErrOutputFull", err)
+	}
+	out, err := cl.Call(context.Background(), mEcho, []byte("small"), nil)
+	if err != nil || string(out) != "small" {
+		t.Fatalf("next call: %q, %v", out, err)
+	}
+	if st := cl.Stats(); st.Lost != 0 {
+		t.Fatalf("stats %+v: nothing was lost", st)
 	}
 }
