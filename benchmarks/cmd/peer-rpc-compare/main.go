@@ -412,7 +412,8 @@ func summary(cfg config, results map[int]map[int]map[string][]sample) string {
 				o, _, _ := med(results[rate][size][name], f)
 				return a / o
 			}
-			fmt.Fprintf(&b, "- shardnet ÷ %s: calls/s at saturation **%.2f×** (target ≥ 3×)", name, ratio(0, func(s sample) float64 { return s.callsPerSec }))
+			fmt.Fprintf(&b, "- shardnet ÷ %s: calls/s at saturation **%.2f×** (target ≥ 3×); server CPU per call at saturation %.2f×", name,
+				ratio(0, func(s sample) float64 { return s.callsPerSec }), ratio(0, func(s sample) float64 { return s.cpuPerCall }))
 			for _, rate := range cfg.rates {
 				fmt.Fprintf(&b, "; server CPU per call at %d/s **%.2f×**", rate, ratio(rate, func(s sample) float64 { return s.cpuPerCall }))
 			}
