@@ -41,16 +41,18 @@ const (
 type Status uint8
 
 const (
-	// StatusOK is a successful answer: the payload is the result.
+	// StatusOK means the call succeeded: the payload is the result.
 	StatusOK Status = iota
-	// StatusUnknownMethod: the server has no handler for the method.
+	// StatusUnknownMethod means the server has no handler for the method.
 	StatusUnknownMethod
-	// StatusApplication: the handler returned an error; the payload is
-	// its message.
+	// StatusApplication means the handler returned an error; the payload
+	// is its message.
 	StatusApplication
-	// StatusShuttingDown: the server is stopping and did not run the call.
+	// StatusShuttingDown means the server is stopping and did not run the
+	// call.
 	StatusShuttingDown
-	// StatusBusy: the server's offload queue was full; the call did not run.
+	// StatusBusy means the server's offload queue was full; the call did
+	// not run.
 	StatusBusy
 
 	statusCount

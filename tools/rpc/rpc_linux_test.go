@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -163,24 +164,11 @@ func TestRemoteErrors(t *testing.T) {
 			if !errors.Is(err, tc.want) || !errors.As(err, &re) {
 				t.Fatalf("err %v, want a RemoteError wrapping %v", err, tc.want)
 			}
-			if !contains(re.Message, tc.message) {
+			if !strings.Contains(re.Message, tc.message) {
 				t.Fatalf("message %q, want it to contain %q", re.Message, tc.message)
 			}
 		})
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestSlowOffloadDoesNotBlockFast: while a blocking call sleeps on the
