@@ -9,6 +9,8 @@
 //	shardnet proxy [flags]   TCP proxy
 //	shardnet bench [flags]   load generator
 //	shardnet soak  [flags]   soak test: server here, load from client processes
+//	shardnet rpc-server [flags]  RPC server (tools/rpc)
+//	shardnet rpc-bench  [flags]  RPC load generator
 //
 // Run "shardnet <command> -help" for a command's flags and examples.
 package main
@@ -36,6 +38,8 @@ func commands() []command {
 		{"proxy", "TCP (layer 4) proxy with back-pressure", runProxy},
 		{"bench", "load generator: echo or sink, verifies every byte", runBench},
 		{"soak", "soak test: echo server plus verifying load from client processes", runSoak},
+		{"rpc-server", "RPC server (tools/rpc): multiplexed calls, on-shard and offloaded handlers", runRPCServer},
+		{"rpc-bench", "RPC load generator: calls/s and latency, verifies every answer", runRPCBench},
 	}
 }
 
