@@ -31,6 +31,11 @@ var (
 	_ func(*engine.Engine, context.Context) error                                         = (*engine.Engine).Stop
 	_ func(*engine.Engine, uint64) (engine.Handle, bool)                                  = (*engine.Engine).Conn
 	_ func(*engine.Engine, func()) error                                                  = (*engine.Engine).Offload
+	_ func(*engine.Engine, int, time.Duration, func()) (*engine.Timer, error)             = (*engine.Engine).AfterFunc
+	_ func(*engine.Engine, int, time.Duration, func()) (*engine.Timer, error)             = (*engine.Engine).Every
+	_ func(*engine.Timer) bool                                                            = (*engine.Timer).Stop
+	_ func(*engine.Timer, time.Duration) bool                                             = (*engine.Timer).Reset
+	_ func(*engine.Conn, error)                                                           = (*engine.Conn).AbortWith
 	_ func(*engine.Engine) engine.Stats                                                   = (*engine.Engine).Stats
 	_ func(*engine.Engine) int                                                            = (*engine.Engine).Conns
 
@@ -105,7 +110,7 @@ var (
 		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,
 		engine.ErrInboundFull, engine.ErrNotEnough, engine.ErrPanic, engine.ErrUnknownConn,
 		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
-		engine.ErrUnknownListener, engine.ErrTLS, engine.ErrTLSTruncated, engine.ErrTLSBusy, engine.ErrNotForTLS,
+		engine.ErrUnknownListener, engine.ErrNotOnShard, engine.ErrTLS, engine.ErrTLSTruncated, engine.ErrTLSBusy, engine.ErrNotForTLS,
 	}
 )
 

@@ -77,6 +77,18 @@ func (c *Conn) Abort() {
 	c.abortWith(ErrAborted)
 }
 
+// AbortWith is Abort with a reason of the handler's own: OnClose's reason
+// wraps both ErrAborted and err, so a protocol layer on the engine can say
+// why it cut a connection (a frame that lied about its length, say). A nil
+// err is Abort. Loop only.
+func (c *Conn) AbortWith(err error) {
+	if err == nil {
+		c.Abort()
+		return
+	}
+	c.abortWith(fmt.Errorf("%w: %w", ErrAborted, err))
+}
+
 func (c *Conn) abortWith(reason error) {
 	if c.state == stateClosed {
 		return

@@ -69,6 +69,10 @@ var (
 	// engine does not listen on.
 	ErrUnknownListener = errors.New("engine: no such listener")
 
+	// ErrNotOnShard is returned by the calls that must run on a given
+	// shard's thread (AfterFunc, Every) when called anywhere else.
+	ErrNotOnShard = errors.New("engine: not on the shard's thread")
+
 	// ErrTLS is wrapped, with crypto/tls's error, in the close reason of a
 	// TLS connection whose handshake or records failed (a bad certificate,
 	// a bad MAC, an alert from the peer, garbage instead of a record), and
