@@ -114,6 +114,7 @@ func (s *shardCtx) run() {
 	defer close(s.loopDone)
 	runtime.LockOSThread()
 	s.tid.Store(threadID())
+	defer s.tid.Store(0) // the thread ends with the loop; the kernel may reuse its ID
 	if err := s.loop.Run(); err != nil && !errors.Is(err, shard.ErrClosed) {
 		s.e.cfg.logger.Error("shard loop failed", "shard", s.idx, "err", err)
 	}
