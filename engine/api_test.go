@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
@@ -122,3 +123,10 @@ type waterNotifier struct{ engine.BaseHandler }
 
 func (waterNotifier) OnHighWater(*engine.Conn) {}
 func (waterNotifier) OnLowWater(*engine.Conn)  {}
+
+// Adopting listening sockets and handing them over (listen_inherit.go).
+var (
+	_ func(*engine.Engine, ...*os.File) (net.Addr, error) = (*engine.Engine).ListenFiles
+	_ func(*engine.Engine) ([]*os.File, error)            = (*engine.Engine).ListenerFiles
+	_                                                     = engine.ErrNotListener
+)
