@@ -53,7 +53,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sf.metricsOpts = append(sf.metricsOpts, metrics.WithProxy(px), metrics.WithPool("default", pool))
-	sf.drain, sf.drainTimeout = px.Drain, pf.drainTimeout
+	sf.drain = px.Drain // -drain-timeout is a server flag (server.go)
 	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
 	st := px.Stats()
 	fmt.Fprintf(stdout, "proxy: clients=%d relayed=%d no-backend=%d retries=%d up=%d down=%d spliced=%d\n",
@@ -74,7 +74,6 @@ type proxyFlags struct {
 	checkRise      int
 	checkSend      string
 	checkExpect    string
-	drainTimeout   time.Duration
 	sendProxy      string
 }
 
@@ -91,16 +90,12 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.checkSend, "check-send", "", `what a check writes once connected; Go escapes such as \r\n are read`)
 	fs.StringVar(&pf.checkExpect, "check-expect", "", "what the reply must contain for the check to pass; Go escapes are read")
 	fs.StringVar(&pf.sendProxy, "send-proxy", "", "start each backend connection with a PROXY protocol header carrying the client's address: v1 (text) or v2 (binary), as HAProxy's send-proxy and send-proxy-v2 (L7 health checks send one too)")
-	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
 // proxy makes the relay.Proxy the flags describe, and its pool.
 func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, *relay.Pool, error) {
 	if pf.connectTimeout <= 0 || pf.downFor < 0 {
 		return nil, nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
-	}
-	if pf.drainTimeout < 0 {
-		return nil, nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
 	opts := []relay.PoolOption{
 		relay.WithPolicy(pf.policy),
