@@ -153,7 +153,10 @@ func (u *upgrader) listen(e *engine.Engine, addrs []string, explicit bool) error
 		return nil // the inherited sockets replace the default address
 	}
 	for _, a := range addrs {
-		if served[addrKey(a)] {
+		key := addrKey(a)
+		// A port-0 address asked for "any port", which the inherited
+		// socket of a restart is; binding another would split clients.
+		if served[key] || (len(order) > 0 && strings.HasSuffix(key, ":0")) {
 			continue
 		}
 		if _, err := e.Listen(a); err != nil {
