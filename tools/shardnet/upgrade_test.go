@@ -462,3 +462,118 @@ func echoOnce(t *testing.T, nc net.Conn, msg string) {
 		t.Fatalf("echo of %q: %q, %v", msg, buf, err)
 	}
 }
+
+// TestUpgradeKeepsConnections hands each server's sockets to a new
+// process through -upgrade-sock while a client is connected: the new
+// client is served by the new process, the old one stays with the old
+// process until it closes (then the old process exits at once) or the
+// drain deadline passes (then the old process closes it and exits).
+func TestUpgradeKeepsConnections(t *testing.T) {
+	backend := startServer(t, "echo", "-addr", "127.0.0.1:0", "-shards", "1")
+	t.Cleanup(func() { backend.stop(t) })
+	echo := func(t *testing.T, nc net.Conn, step string) { echoOnce(t, nc, step) }
+	// kv shows what RESP cannot carry over: each process has its own store.
+	kvSet := func(t *testing.T, nc net.Conn, _ string) {
+		respCall(t, nc, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nold\r\n", "+OK\r\n")
+	}
+	kvGetOld := func(t *testing.T, nc net.Conn, _ string) {
+		respCall(t, nc, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "$3\r\nold\r\n")
+	}
+	kvGetNew := func(t *testing.T, nc net.Conn, _ string) {
+		respCall(t, nc, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "$-1\r\n")
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		first     func(*testing.T, net.Conn, string) // on the old process, before the hand-over
+		onNew     func(*testing.T, net.Conn, string) // a new client, after it
+		onOld     func(*testing.T, net.Conn, string) // the first client again
+		keepOpen  bool                               // the client never closes: the deadline ends it
+		wantDrain string                             // in the old process's output
+	}{
+		{name: "echo", args: []string{"echo"}, first: echo, onNew: echo, onOld: echo},
+		{name: "kv", args: []string{"kv"}, first: kvSet, onNew: kvGetNew, onOld: kvGetOld},
+		{name: "proxy", args: []string{"proxy", "-backend", backend.addr}, first: echo, onNew: echo, onOld: echo},
+		{name: "echo-deadline", args: []string{"echo", "-drain-timeout", "1s"}, first: echo, onNew: echo, onOld: echo,
+			keepOpen: true, wantDrain: "drain: context deadline exceeded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			addr := freeAddr(t)
+			args := append(append([]string(nil), tc.args...), "-addr", addr, "-shards", "1", "-upgrade-sock", filepath.Join(dir, "u.sock"))
+			old := startGen(t, dir, args...)
+			c1, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			tc.first(t, c1, "before")
+			next := startGen(t, dir, args...)
+			waitLog(t, next.log, tookRe, 1, 20*time.Second)
+			waitLog(t, old.log, handedRe, 1, 20*time.Second)
+			c2, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			tc.onNew(t, c2, "new client")
+			tc.onOld(t, c1, "old client")
+			start := time.Now()
+			closedAfter := make(chan time.Duration, 1)
+			if tc.keepOpen {
+				// The client closes only once the server did (its
+				// deadline): then it reads EOF.
+				go func() {
+					c1.SetReadDeadline(time.Now().Add(10 * time.Second))
+					_, err := c1.Read(make([]byte, 1))
+					d := time.Since(start)
+					if err == nil {
+						d = -1 // data, not a close
+					}
+					c1.Close()
+					closedAfter <- d
+				}()
+			} else {
+				c1.Close()
+			}
+			if code := reap(t, old, 15*time.Second); code != 0 {
+				t.Fatalf("the old process exited with %d", code)
+			}
+			b, _ := os.ReadFile(old.log)
+			if tc.wantDrain == "" && strings.Contains(string(b), "drain: ") {
+				t.Fatalf("the old process hit its drain deadline with no client left:\n%s", b)
+			}
+			if tc.wantDrain != "" {
+				if !strings.Contains(string(b), tc.wantDrain) {
+					t.Fatalf("want %q in the old process's output:\n%s", tc.wantDrain, b)
+				}
+				switch d := <-closedAfter; {
+				case d < 0:
+					t.Fatal("the old client read data after the hand-over, want a close")
+				case d < 900*time.Millisecond:
+					t.Fatalf("the old process closed its client after %v, before its 1 s deadline", d)
+				}
+			}
+			tc.onNew(t, c2, "after the old one left")
+			c2.Close()
+			unix.Kill(next.pid, unix.SIGINT)
+			if code := reap(t, next, 20*time.Second); code != 0 {
+				t.Fatalf("the new process exited with %d", code)
+			}
+		})
+	}
+}
+
+// respCall writes a RESP command and requires the exact reply.
+func respCall(t *testing.T, nc net.Conn, cmd, want string) {
+	t.Helper()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(nc, cmd); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != want {
+		t.Fatalf("%q answered %q (%v), want %q", cmd, buf, err, want)
+	}
+}
