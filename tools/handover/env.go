@@ -176,3 +176,39 @@ func CleanEnv(env []string) []string {
 	}
 	return out
 }
+
+// magic opens every hand-over message's payload, so that Receive knows it
+// talks to a hand-over and not to some other service at the path.
+const magic = "shardnet-handover/1"
+
+// parsePayload reads one hand-over message that came with fds fds: the
+// magic line, then one query-escaped name per fd. No names (and no fds)
+// is the message that ends the list.
+func parsePayload(b []byte, fds int) ([]string, error) {
+	lines := strings.Split(string(b), "\n")
+	if lines[0] != magic {
+		return nil, fmt.Errorf("%w: not a hand-over message", ErrProtocol)
+	}
+	if len(lines)-1 != fds {
+		return nil, fmt.Errorf("%w: %d names for %d fds", ErrProtocol, len(lines)-1, fds)
+	}
+	names := make([]string, 0, fds)
+	for _, name := range lines[1:] {
+		dec, err := url.QueryUnescape(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: name %q: %v", ErrProtocol, name, err)
+		}
+		names = append(names, dec)
+	}
+	return names, nil
+}
+
+// appendPayload is the payload of a message carrying names' fds.
+func appendPayload(b []byte, names []string) []byte {
+	b = append(b, magic...)
+	for _, n := range names {
+		b = append(b, '\n')
+		b = append(b, url.QueryEscape(n)...)
+	}
+	return b
+}

@@ -106,3 +106,24 @@ func FuzzParseEnv(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPayload: any payload with any fd count parses or fails with
+// ErrProtocol, never panics; names written by appendPayload read back.
+func FuzzPayload(f *testing.F) {
+	f.Add([]byte(magic+"\ntcp%3A%2F%2F127.0.0.1%3A7000"), 1, "unix:///a b:c\n%")
+	f.Add([]byte(magic), 0, "")
+	f.Add([]byte("GET / HTTP/1.1\r\n"), 2, "x")
+	f.Fuzz(func(t *testing.T, b []byte, fds int, name string) {
+		if fds < 0 || fds > 300 {
+			return
+		}
+		if _, err := parsePayload(b, fds); err != nil && !errors.Is(err, ErrProtocol) {
+			t.Fatalf("error %v does not wrap ErrProtocol", err)
+		}
+		names := []string{name, name + "2"}
+		got, err := parsePayload(appendPayload(nil, names), len(names))
+		if err != nil || !reflect.DeepEqual(got, names) {
+			t.Fatalf("round trip of %q = %q, %v", names, got, err)
+		}
+	})
+}

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,10 +48,6 @@ func Inherited() ([]*os.File, Source, error) {
 // SCM_MAX_FD (253).
 const batch = 64
 
-// magic opens every message's payload, so that Receive knows it talks to
-// a hand-over and not to some other service at the path.
-const magic = "shardnet-handover/1"
-
 // Send writes files to c, a connected SOCK_SEQPACKET unix socket
 // ("unixpacket"), in messages of at most 64 fds, each with the files'
 // names (query-escaped, one a line) in its payload, and then a message
@@ -64,8 +58,7 @@ const magic = "shardnet-handover/1"
 func Send(c *net.UnixConn, files []*os.File) error {
 	for len(files) > 0 {
 		n := min(len(files), batch)
-		var sb strings.Builder
-		sb.WriteString(magic)
+		names := make([]string, 0, n)
 		fds := make([]int, 0, n)
 		closeFds := func() {
 			for _, fd := range fds {
@@ -73,7 +66,7 @@ func Send(c *net.UnixConn, files []*os.File) error {
 			}
 		}
 		for _, f := range files[:n] {
-			sb.WriteString("\n" + url.QueryEscape(f.Name()))
+			names = append(names, f.Name())
 			fd, err := dupOf(f)
 			if err != nil {
 				closeFds()
@@ -81,7 +74,7 @@ func Send(c *net.UnixConn, files []*os.File) error {
 			}
 			fds = append(fds, fd)
 		}
-		_, _, err := c.WriteMsgUnix([]byte(sb.String()), unix.UnixRights(fds...), nil)
+		_, _, err := c.WriteMsgUnix(appendPayload(nil, names), unix.UnixRights(fds...), nil)
 		closeFds()
 		if err != nil {
 			return fmt.Errorf("handover: send: %w", err)
@@ -144,23 +137,14 @@ func Receive(c *net.UnixConn) ([]*os.File, error) {
 		if n == 0 {
 			return fail(fmt.Errorf("%w: the sender hung up before the end of the list", ErrProtocol))
 		}
-		lines := strings.Split(string(buf[:n]), "\n")
-		if lines[0] != magic {
-			return fail(fmt.Errorf("%w: not a hand-over message", ErrProtocol))
+		more, err := parsePayload(buf[:n], len(got))
+		if err != nil {
+			return fail(err)
 		}
-		if len(lines)-1 != len(got) {
-			return fail(fmt.Errorf("%w: %d names for %d fds", ErrProtocol, len(lines)-1, len(got)))
-		}
-		if len(got) == 0 {
+		if len(more) == 0 {
 			break
 		}
-		for _, name := range lines[1:] {
-			dec, err := url.QueryUnescape(name)
-			if err != nil {
-				return fail(fmt.Errorf("%w: name %q: %v", ErrProtocol, name, err))
-			}
-			names = append(names, dec)
-		}
+		names = append(names, more...)
 	}
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
