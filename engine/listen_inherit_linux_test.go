@@ -184,7 +184,7 @@ func TestListenFilesRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer udp.Close()
-	conn, err := net.Dial("tcp", ln1.Addr().String())
+	conn, err := net.Dial("tcp", ln2.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
