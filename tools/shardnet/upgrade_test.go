@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -490,27 +491,39 @@ func TestUpgradeKeepsConnections(t *testing.T) {
 		onOld     func(*testing.T, net.Conn, string) // the first client again
 		keepOpen  bool                               // the client never closes: the deadline ends it
 		wantDrain string                             // in the old process's output
+		oldArgs   []string                           // the old process's own flags
+		newArgs   []string                           // the new process's own flags
+		wantTook  string                             // sockets the new process takes over
 	}{
 		{name: "echo", args: []string{"echo"}, first: echo, onNew: echo, onOld: echo},
 		{name: "kv", args: []string{"kv"}, first: kvSet, onNew: kvGetNew, onOld: kvGetOld},
 		{name: "proxy", args: []string{"proxy", "-backend", backend.addr}, first: echo, onNew: echo, onOld: echo},
 		{name: "echo-deadline", args: []string{"echo", "-drain-timeout", "1s"}, first: echo, onNew: echo, onOld: echo,
 			keepOpen: true, wantDrain: "drain: context deadline exceeded"},
+		// All 3 SO_REUSEPORT sockets go to a process with 2 shards, and
+		// back to one with 4, which opens a fourth.
+		{name: "echo-reuseport-3-to-2", args: []string{"echo", "-reuseport"}, first: echo, onNew: echo, onOld: echo,
+			oldArgs: []string{"-shards", "3"}, newArgs: []string{"-shards", "2"}, wantTook: "3"},
+		{name: "echo-reuseport-2-to-4", args: []string{"echo", "-reuseport"}, first: echo, onNew: echo, onOld: echo,
+			oldArgs: []string{"-shards", "2"}, newArgs: []string{"-shards", "4"}, wantTook: "2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			addr := freeAddr(t)
 			args := append(append([]string(nil), tc.args...), "-addr", addr, "-shards", "1", "-upgrade-sock", filepath.Join(dir, "u.sock"))
-			old := startGen(t, dir, args...)
+			old := startGen(t, dir, append(args, tc.oldArgs...)...)
 			c1, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c1.Close()
 			tc.first(t, c1, "before")
-			next := startGen(t, dir, args...)
-			waitLog(t, next.log, tookRe, 1, 20*time.Second)
+			next := startGen(t, dir, append(args, tc.newArgs...)...)
+			m := waitLog(t, next.log, tookRe, 1, 20*time.Second)
+			if want := cmp.Or(tc.wantTook, "1"); m[1] != want {
+				t.Fatalf("the new process took over %s sockets, want %s", m[1], want)
+			}
 			waitLog(t, old.log, handedRe, 1, 20*time.Second)
 			c2, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
@@ -518,6 +531,16 @@ func TestUpgradeKeepsConnections(t *testing.T) {
 			}
 			defer c2.Close()
 			tc.onNew(t, c2, "new client")
+			// More clients, to reach every socket of a reuse-port set:
+			// none is refused or left unanswered.
+			for i := 0; i < 16; i++ {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.onNew(t, c, fmt.Sprintf("client %d", i))
+				c.Close()
+			}
 			tc.onOld(t, c1, "old client")
 			start := time.Now()
 			closedAfter := make(chan time.Duration, 1)
