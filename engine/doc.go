@@ -31,6 +31,14 @@
 // nothing; CloseWrite is the half-close alone; Abort resets at once.
 // Engine.Stop does the same for every connection, bounded by its context.
 //
+// # Restarts
+//
+// ListenerFiles gives out duplicates of the engine's listening sockets and
+// ListenFiles serves sockets another process opened, so a restart hands
+// them over instead of closing them: the kernel keeps a socket and its
+// accept queue while any process holds it, and no client is refused.
+// tools/handover carries them between processes.
+//
 // # Platforms
 //
 // The engine runs on Linux only (epoll). Elsewhere the package compiles
