@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/shardnet/shardnet/balancer"
@@ -194,3 +195,10 @@ type waterNotifier struct{ engine.BaseHandler }
 
 func (waterNotifier) OnHighWater(*engine.Conn) {}
 func (waterNotifier) OnLowWater(*engine.Conn)  {}
+
+// Adopting listening sockets and handing them over (listen_inherit.go).
+var (
+	_ func(*engine.Engine, []*os.File, ...engine.ListenOption) (net.Addr, error) = (*engine.Engine).ListenFiles
+	_ func(*engine.Engine) ([]*os.File, error)                                   = (*engine.Engine).ListenerFiles
+	_                                                                            = engine.ErrNotListener
+)

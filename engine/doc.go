@@ -49,6 +49,14 @@
 // sendmmsg (with GSO) at the end of the batch. WithSessions keeps per-peer
 // state that expires on the shard's timer heap (packet.go says how).
 //
+// # Restarts
+//
+// ListenerFiles gives out duplicates of the engine's listening sockets and
+// ListenFiles serves sockets another process opened, so a restart hands
+// them over instead of closing them: the kernel keeps a socket and its
+// accept queue while any process holds it, and no client is refused.
+// tools/handover carries them between processes.
+//
 // # Platforms
 //
 // The engine runs on Linux only (epoll). Elsewhere the package compiles

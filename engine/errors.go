@@ -102,6 +102,11 @@ var (
 	// address.
 	ErrAddressFamily = errors.New("engine: destination not reachable from this socket")
 
+	// ErrNotListener is returned by ListenFiles for a file that is not a
+	// listening stream socket, or for sockets bound to different
+	// addresses.
+	ErrNotListener = errors.New("engine: not a listening socket")
+
 	// ErrUnsupported is wrapped by every call that would start or use an
 	// engine (New, Serve, Listen, Dial, Enroll, Write, ...) on a platform
 	// other than Linux, where the engine's API compiles but does not run.

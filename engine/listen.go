@@ -34,6 +34,19 @@ type listenConfig struct {
 	tls *tls.Config // nil: plaintext
 }
 
+// listenOptions applies and checks a listener's options (Listen's and
+// ListenFiles').
+func listenOptions(opts []ListenOption) (listenConfig, error) {
+	var lc listenConfig
+	for _, o := range opts {
+		o(&lc)
+	}
+	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
+		return lc, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
+	}
+	return lc, nil
+}
+
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
@@ -43,12 +56,9 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lc listenConfig
-	for _, o := range opts {
-		o(&lc)
-	}
-	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
-		return nil, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
+	lc, err := listenOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	if e.stopping {

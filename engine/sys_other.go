@@ -42,6 +42,7 @@ func sockName(int, bool) net.Addr                              { return nil }
 func peerAddrPort(int) netip.AddrPort                          { return netip.AddrPort{} }
 func listenSocket(string, string, bool) (int, net.Addr, error) { return -1, nil, platformErr() }
 func openSpare() (int, error)                                  { return -1, platformErr() }
+func listeningSocket(int) (net.Addr, bool, error)              { return nil, false, platformErr() }
 func acceptAndClose(int) bool                                  { return false }
 func dupFd(uintptr) (int, error)                               { return -1, platformErr() }
 func setNonblock(int) error                                    { return platformErr() }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardnet/shardnet/codec"
@@ -80,6 +81,10 @@ type httpHandler struct {
 	dec         *codec.HTTPDecoder
 	headTimeout time.Duration // a request head must arrive whole within this; 0: no limit
 	shards      []httpShard   // indexed by Conn.Shard; made by OnBoot
+	// closing, once set (the listening sockets are handed to a new
+	// process), makes every answer close its connection: written by
+	// serve's goroutine, read by the shards.
+	closing atomic.Bool
 }
 
 // newHTTPHandler makes a handler; OnBoot makes its per-shard state, once
@@ -202,6 +207,9 @@ func (h *httpHandler) serve(src codec.Source, st *httpConn, sh *httpShard) (out 
 		}
 		began = true
 		r := httpReplyFor(&sh.req)
+		if h.closing.Load() {
+			r.keepAlive = false // "Connection: close": the client reconnects, to the new process
+		}
 		if sh.req.ContentLength != 0 {
 			// Answer after the body: the body is read and dropped first,
 			// so a bad chunk can still be answered with 400 instead of a
@@ -347,5 +355,6 @@ pipelining; a request head must arrive whole within -idle of its first byte.`, `
 		return code
 	}
 	h := newHTTPHandler(sf.idle)
+	sf.beforeDrain = func() { h.closing.Store(true) }
 	return serve("http", &sf, h, []engine.Option{engine.WithTick(time.Second)}, stdout, stderr)
 }

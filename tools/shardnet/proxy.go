@@ -64,7 +64,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sf.metricsOpts = append(sf.metricsOpts, metrics.WithProxy(px), metrics.WithPool("default", pool))
-	sf.drain, sf.drainTimeout = px.Drain, pf.drainTimeout
+	sf.drain = px.Drain // -drain-timeout is a server flag (server.go)
 	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
 	st := px.Stats()
 	fmt.Fprintf(stdout, "proxy: clients=%d relayed=%d no-backend=%d retries=%d up=%d down=%d spliced=%d\n",
@@ -85,7 +85,6 @@ type proxyFlags struct {
 	checkRise       int
 	checkSend       string
 	checkExpect     string
-	drainTimeout    time.Duration
 	sendProxy       string
 	backendTLS      bool   // -backend-tls: dial the backends with TLS
 	backendCA       string // -backend-ca
@@ -108,16 +107,12 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&pf.backendTLS, "backend-tls", false, "connect to the backends with TLS; their certificates are verified against the system's authorities, or -backend-ca")
 	fs.StringVar(&pf.backendCA, "backend-ca", "", "with -backend-tls: trust this authority's certificate (PEM file)")
 	fs.BoolVar(&pf.backendInsecure, "backend-insecure-skip-verify", false, "with -backend-tls: do not verify the backends' certificates (testing only)")
-	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
 // proxy makes the relay.Proxy the flags describe, and its pool.
 func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, *relay.Pool, error) {
 	if pf.connectTimeout <= 0 || pf.downFor < 0 {
 		return nil, nil, fmt.Errorf("-connect-timeout must be > 0 and -down-for >= 0")
-	}
-	if pf.drainTimeout < 0 {
-		return nil, nil, fmt.Errorf("-drain-timeout must be >= 0")
 	}
 	var upTLS *tls.Config
 	if pf.backendTLS {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,6 +46,14 @@ type serverFlags struct {
 	drain        func(context.Context) error
 	drainTimeout time.Duration
 	tls          tlsFlags // registered only by the commands that serve TLS
+
+	// upgradeSock is -upgrade-sock: the unix socket a new process takes
+	// the listening sockets over from (upgrade.go).
+	upgradeSock string
+	// beforeDrain, when set, runs once this process has handed its
+	// listening sockets over, before it drains (http answers with
+	// Connection: close from then on).
+	beforeDrain func()
 }
 
 // addrList is a repeatable, comma-separated -addr flag.
@@ -76,6 +84,8 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.DurationVar(&sf.stats, "stats", 0, "print per-shard stats this often (0: only at exit)")
 	fs.StringVar(&sf.debug, "debug", "", "serve net/http/pprof and per-shard stats (expvar JSON at /debug/vars) on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
+	fs.StringVar(&sf.upgradeSock, "upgrade-sock", "", "restart without refusing a connection: a process started with this unix socket path takes the listening sockets over from the one serving it, which then drains (SIGUSR2 re-executes the program to the same effect)")
+	fs.DurationVar(&sf.drainTimeout, "drain-timeout", 30*time.Second, "after handing the listening sockets to a new process (and, for proxy, on SIGTERM), how long connections may take to finish before they are closed")
 	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
 }
 
@@ -105,10 +115,14 @@ func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
 // line, and runs until SIGINT or SIGTERM; then it stops gracefully and
 // prints the totals.
 func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option, stdout, stderr io.Writer) int {
-	if len(sf.addrs) == 0 {
+	explicit := len(sf.addrs) > 0
+	if !explicit {
 		sf.addrs = addrList{sf.defaultAddr}
 	}
 	opts, err := sf.options(stderr)
+	if err == nil && sf.drainTimeout < 0 {
+		err = fmt.Errorf("-drain-timeout %v: want >= 0", sf.drainTimeout)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
 		return 2
@@ -121,7 +135,22 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	if sf.tls.caFile != "" {
 		defer os.Remove(sf.tls.caFile)
 	}
-	e, err := listenAll(h, sf.addrs, tcfg, append(opts, extra...))
+	var lopts []engine.ListenOption
+	if tcfg != nil {
+		lopts = append(lopts, engine.ListenTLS(tcfg))
+	}
+	up, err := newUpgrader(name, sf.upgradeSock, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		return 1
+	}
+	defer up.close()
+	e, err := engine.New(h, append(opts, extra...)...)
+	if err == nil {
+		if err = up.listen(e, sf.addrs, explicit, lopts...); err != nil {
+			e.Stop(context.Background())
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
 		return 1
@@ -141,6 +170,11 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		mode += " tls=" + sf.tls.files
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
+	if err := up.tookOver(); err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		e.Stop(context.Background())
+		return 1
+	}
 	if sf.debug != "" {
 		stopDebug, err := serveDebug(sf.debug, e)
 		if err != nil {
@@ -148,7 +182,9 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 			e.Stop(context.Background())
 			return 1
 		}
+		stopDebug = sync.OnceFunc(stopDebug)
 		defer stopDebug()
+		up.frees = append(up.frees, stopDebug)
 	}
 	if sf.metrics != "" {
 		addr, stopMetrics, err := metrics.Serve(sf.metrics, metrics.New(e, sf.metricsOpts...))
@@ -157,7 +193,9 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 			e.Stop(context.Background())
 			return 1
 		}
+		stopMetrics = sync.OnceFunc(stopMetrics)
 		defer stopMetrics()
+		up.frees = append(up.frees, stopMetrics)
 		fmt.Fprintf(stdout, "shardnet %s: metrics on http://%s/metrics\n", name, addr)
 	}
 
@@ -174,6 +212,14 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		select {
 		case <-tick:
 			printStats(stdout, e.Stats())
+		case <-up.usr2:
+			if up.restart(e, nil, sf) {
+				return stopServer(name, e, stdout, stderr)
+			}
+		case peer := <-up.peers:
+			if up.restart(e, peer, sf) {
+				return stopServer(name, e, stdout, stderr)
+			}
 		case s := <-sig:
 			if s == syscall.SIGTERM && sf.drain != nil {
 				fmt.Fprintf(stdout, "shardnet %s: %v, draining for up to %v\n", name, s, sf.drainTimeout)
@@ -184,36 +230,22 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 				cancel()
 			}
 			fmt.Fprintf(stdout, "shardnet %s: %v, stopping\n", name, s)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := e.Stop(ctx)
-			cancel()
-			printStats(stdout, e.Stats())
-			if err != nil {
-				fmt.Fprintf(stderr, "shardnet %s: stop: %v\n", name, err)
-				return 1
-			}
-			return 0
+			return stopServer(name, e, stdout, stderr)
 		}
 	}
 }
 
-// listenAll starts an engine and listens on every address, all of them
-// TLS with tcfg when it is not nil. On error nothing is left running.
-func listenAll(h engine.Handler, addrs []string, tcfg *tls.Config, opts []engine.Option) (*engine.Engine, error) {
-	if tcfg == nil {
-		return engine.Serve(h, addrs, opts...)
-	}
-	e, err := engine.New(h, opts...)
+// stopServer stops e gracefully (10 s at most) and prints the totals.
+func stopServer(name string, e *engine.Engine, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := e.Stop(ctx)
+	cancel()
+	printStats(stdout, e.Stats())
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(stderr, "shardnet %s: stop: %v\n", name, err)
+		return 1
 	}
-	for _, a := range addrs {
-		if _, err := e.Listen(a, engine.ListenTLS(tcfg)); err != nil {
-			e.Stop(context.Background())
-			return nil, err
-		}
-	}
-	return e, nil
+	return 0
 }
 
 func printStats(w io.Writer, st engine.Stats) {
