@@ -599,3 +599,46 @@ func TestOutputFullIsOverload(t *testing.T) {
 		t.Fatalf("stats %+v: nothing was lost", st)
 	}
 }
+
+// TestRefusedFirstDialIsRetried: first dials the client engine refuses
+// outright (its offload pool, which resolves host names, is full) have no
+// shard to arm a retry timer on; they are retried off the shard until
+// every connection of the pool is up.
+func TestRefusedFirstDialIsRetried(t *testing.T) {
+	s := startServer(t)
+	_, port, err := net.SplitHostPort(s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const conns = 32
+	cl := startClient(t, net.JoinHostPort("localhost", port), WithConns(conns),
+		WithBackoff(5*time.Millisecond, 20*time.Millisecond), WithEngineOptions(engine.WithOffloadPool(1, 1)))
+	refused := 0
+	for _, cc := range cl.conns {
+		if err := cc.firstErr.Load(); err != nil {
+			if !errors.Is(*err, engine.ErrOffloadFull) {
+				t.Fatalf("conn %d: first dial %v", cc.idx, *err)
+			}
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("all %d first dials got through a 1-slot offload queue; the test needs some refused", conns)
+	}
+	t.Logf("%d of %d first dials refused", refused, conns)
+	waitFor(t, "every connection to be up", func() bool {
+		for _, cc := range cl.conns {
+			if !cc.up.Load() {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range 2 * conns { // round-robin: every connection carries a call
+		req := fmt.Appendf(nil, "call-%d", i)
+		out, err := cl.Call(context.Background(), mEcho, req, nil)
+		if err != nil || string(out) != string(req) {
+			t.Fatalf("call %d: %q, %v", i, out, err)
+		}
+	}
+}
