@@ -81,8 +81,6 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		return nil, fmt.Errorf("%w: WithMaxInflight(%d): want >= 1", ErrInvalidOption, cfg.maxInflight)
 	case cfg.timeout <= 0:
 		return nil, fmt.Errorf("%w: WithTimeout(%v): want > 0", ErrInvalidOption, cfg.timeout)
-	case cfg.resolution <= 0:
-		return nil, fmt.Errorf("%w: WithTimerResolution(%v): want > 0", ErrInvalidOption, cfg.resolution)
 	case cfg.backoffMin <= 0 || cfg.backoffMax < cfg.backoffMin:
 		return nil, fmt.Errorf("%w: WithBackoff(%v, %v): want 0 < min <= max", ErrInvalidOption, cfg.backoffMin, cfg.backoffMax)
 	case cfg.conns < 0 || cfg.shards < 0:
@@ -98,8 +96,8 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	cl.calls.New = func() any { return &call{hidx: -1} }
 	cl.waits.New = func() any { return newWaiter() }
 
-	// The pool is laid out before the shards start, so that their ticks
-	// find it complete without a lock.
+	// The pool is laid out before the shards start, so that their
+	// callbacks find it complete without a lock.
 	shards := cfg.shards
 	if shards == 0 {
 		shards = runtime.GOMAXPROCS(0)
@@ -109,19 +107,26 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		n = shards
 	}
 	cl.shards = make([]clientShard, shards)
+	for i := range cl.shards {
+		sh := &cl.shards[i]
+		sh.cl, sh.idx = cl, i
+		sh.expireFn = sh.expire
+	}
 	cl.conns = make([]*clientConn, n)
 	for i := range cl.conns {
 		cc := newClientConn(cl, i, i%shards)
 		cl.conns[i] = cc
 		cl.shards[cc.shard].conns = append(cl.shards[cc.shard].conns, cc)
 	}
-	eopts := append([]engine.Option{engine.WithTick(cfg.resolution)}, cfg.engineOpts...)
-	e, err := engine.New(clientHandler{cl: cl}, append(eopts, engine.WithShards(shards))...)
+	eopts := append(cfg.engineOpts[:len(cfg.engineOpts):len(cfg.engineOpts)], engine.WithShards(shards))
+	e, err := engine.New(clientHandler{}, eopts...)
 	if err != nil {
 		return nil, err
 	}
 	cl.eng = e
 	if err := cl.connect(); err != nil {
+		cl.closing.Store(true) // no retry of any kind from here
+		cl.stopRetries()
 		_ = e.Stop(context.Background())
 		return nil, err
 	}
@@ -135,13 +140,15 @@ func (cl *Client) connect() error {
 	for _, cc := range cl.conns {
 		cc.first = wg.Done
 		if err := cc.dial(); err != nil {
-			// No callback will run for this dial: count it here, and
-			// let the ticks retry it (the store to dialing publishes
-			// first's reset to them).
+			// The engine refused the dial outright (its offload pool
+			// full, resolving a host name, say): no callback will run
+			// for it on the shard, so count it here and retry it from
+			// here (see retryOffShard).
 			cc.first = nil
 			cc.firstErr.Store(&err)
 			cc.dialing.Store(false)
 			wg.Done()
+			cc.retryOffShard(cl.cfg.backoffMin)
 		}
 	}
 	wg.Wait()
@@ -281,6 +288,7 @@ func (cl *Client) Engine() *engine.Engine { return cl.eng }
 // waits for.
 func (cl *Client) Close(ctx context.Context) error {
 	cl.closing.Store(true)
+	defer cl.stopRetries()
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for len(cl.slots) > 0 {
@@ -292,6 +300,18 @@ func (cl *Client) Close(ctx context.Context) error {
 		break
 	}
 	return cl.eng.Stop(ctx)
+}
+
+// stopRetries stops the Go timers of retryOffShard. Any goroutine, once
+// closing is set (so that none is armed after).
+func (cl *Client) stopRetries() {
+	for _, cc := range cl.conns {
+		cc.mu.Lock()
+		if cc.retry != nil {
+			cc.retry.Stop()
+		}
+		cc.mu.Unlock()
+	}
 }
 
 // now is the client's clock.

@@ -36,16 +36,18 @@ type clientConn struct {
 	queue  []*call       // calls waiting for the shard
 	spare  []*call       // the other queue slice, reused
 	posted bool          // a drain task is on its way
+	retry  *time.Timer   // retryOffShard's, while a first dial the engine refused waits to be retried
 
 	// Loop only (after NewClient started the engine).
-	c       *engine.Conn
-	pending []*call  // by slot: the calls written and not yet answered
-	free    []uint32 // free slots of pending
-	seq     uint32   // the next request ID's high half
-	retryAt time.Duration
-	backoff time.Duration
-	dialing atomic.Bool // a dial is in progress; read by ticks, set also by NewClient before the first dial
-	drainFn func(*engine.Conn)
+	c        *engine.Conn
+	pending  []*call  // by slot: the calls written and not yet answered
+	free     []uint32 // free slots of pending
+	seq      uint32   // the next request ID's high half
+	backoff  time.Duration
+	redial   *engine.Timer // made by the first retryLater; fires redialFn
+	dialing  atomic.Bool   // a dial is in progress; set also off the shard (NewClient, retryOffShard)
+	drainFn  func(*engine.Conn)
+	redialFn func()
 
 	first    func() // NewClient's wait for the first dial; nil after it
 	firstErr atomic.Pointer[error]
@@ -53,8 +55,9 @@ type clientConn struct {
 
 func newClientConn(cl *Client, idx, shard int) *clientConn {
 	cc := &clientConn{cl: cl, idx: idx, shard: shard, backoff: cl.cfg.backoffMin}
-	cc.dialing.Store(true) // NewClient dials it; ticks must not
+	cc.dialing.Store(true) // NewClient dials it
 	cc.drainFn = cc.drain
+	cc.redialFn = cc.redialNow
 	return cc
 }
 
@@ -78,7 +81,9 @@ func (cc *clientConn) dialed(c *engine.Conn, err error) {
 		cc.cl.stats.reconnects.Add(1)
 	}
 	if err != nil {
-		cc.retryLater(err)
+		if !errors.Is(err, engine.ErrEngineStopped) {
+			cc.retryLater(err)
+		}
 		return
 	}
 	h, ok := cc.cl.eng.Conn(c.ID())
@@ -96,25 +101,67 @@ func (cc *clientConn) dialed(c *engine.Conn, err error) {
 	}
 }
 
-// retryLater schedules the next dial after the back-off and doubles it.
-// Loop only.
+// retryLater schedules the next dial after the back-off, on a timer of
+// the connection's shard, and doubles the back-off. Loop only.
 func (cc *clientConn) retryLater(err error) {
-	cc.retryAt = cc.cl.now() + cc.backoff
-	if l := cc.cl.cfg.logger; l != nil {
-		l.Warn("rpc: connection down", "conn", cc.idx, "addr", cc.cl.addr, "retry_in", cc.backoff, "err", err)
+	if cc.cl.closing.Load() {
+		return
 	}
-	cc.backoff = min(2*cc.backoff, cc.cl.cfg.backoffMax)
+	d := cc.backoff
+	cc.backoff = min(2*d, cc.cl.cfg.backoffMax)
+	if l := cc.cl.cfg.logger; l != nil {
+		l.Warn("rpc: connection down", "conn", cc.idx, "addr", cc.cl.addr, "retry_in", d, "err", err)
+	}
+	if cc.redial != nil {
+		cc.redial.Reset(d)
+		return
+	}
+	t, terr := cc.cl.eng.AfterFunc(cc.shard, d, cc.redialFn)
+	if terr != nil {
+		// Not on the shard, which every caller is; nothing to retry on.
+		if l := cc.cl.cfg.logger; l != nil {
+			l.Error("rpc: no reconnect timer", "conn", cc.idx, "err", terr)
+		}
+		return
+	}
+	cc.redial = t
 }
 
-// maybeRedial dials again when the back-off has passed. Loop only (tick).
-func (cc *clientConn) maybeRedial(now time.Duration) {
-	if cc.c != nil || cc.dialing.Load() || now < cc.retryAt || cc.cl.closing.Load() {
+// redialNow is the reconnect timer's callback: it dials again, unless a
+// connection or a dial is there already. Loop only.
+func (cc *clientConn) redialNow() {
+	if cc.c != nil || cc.dialing.Load() || cc.cl.closing.Load() {
 		return
 	}
 	if err := cc.dial(); err != nil {
 		cc.dialing.Store(false)
 		cc.retryLater(err)
 	}
+}
+
+// retryOffShard retries, after d and then with back-off, a first dial the
+// engine refused when NewClient made it. NewClient runs on no shard, so no
+// shard timer can be armed for it; a Go timer can, until a dial is
+// accepted: from then on its callback runs on the shard, and retryLater
+// takes over. Close stops it (stopRetries). Any goroutine.
+func (cc *clientConn) retryOffShard(d time.Duration) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.cl.closing.Load() {
+		return
+	}
+	cc.retry = time.AfterFunc(d, func() {
+		if cc.cl.closing.Load() {
+			return
+		}
+		if err := cc.dial(); err != nil {
+			cc.dialing.Store(false)
+			if l := cc.cl.cfg.logger; l != nil {
+				l.Warn("rpc: dial refused", "conn", cc.idx, "addr", cc.cl.addr, "retry_in", d, "err", err)
+			}
+			cc.retryOffShard(min(2*d, cc.cl.cfg.backoffMax))
+		}
+	})
 }
 
 // enqueue hands k to the connection if it is up. Any goroutine.
@@ -165,6 +212,15 @@ func (cc *clientConn) drain(c *engine.Conn) {
 	cc.posted = false
 	cc.mu.Unlock()
 	sh := &cc.cl.shards[cc.shard]
+	if err := sh.ensureTimer(); err != nil {
+		// Without a timer the calls could not time out: fail them
+		// rather than let them wait for ever.
+		for i, k := range q {
+			q[i] = nil
+			cc.cl.finish(k, nil, fmt.Errorf("%w: no timer for calls: %w", ErrUnavailable, err))
+		}
+		q = q[:0]
+	}
 	for i, k := range q {
 		q[i] = nil
 		slot := cc.alloc(k)
@@ -263,12 +319,13 @@ func (cc *clientConn) OnTraffic(c *engine.Conn) {
 	}
 }
 
-// broken closes a connection whose server broke the protocol; OnClose
-// fails its calls with the reason.
+// broken cuts a connection whose server broke the protocol: the stream
+// cannot be framed past the bad frame, and the protocol has no message to
+// tell the server so, so there is nothing to close gracefully for.
+// OnClose's reason wraps engine.ErrAborted and err; the connection's calls
+// fail with it.
 func (cc *clientConn) broken(c *engine.Conn, err error) {
-	c.SetContext(badFrame{err})
-	_, _ = c.Discard(c.Buffered())
-	c.Abort()
+	c.AbortWith(fmt.Errorf("rpc: bad frame from the server: %w", err))
 }
 
 // OnReadEOF: the server closed its side, so no answer can come; close now
@@ -279,9 +336,6 @@ func (cc *clientConn) OnReadEOF(c *engine.Conn) { c.Close() }
 // schedules the reconnect.
 func (cc *clientConn) OnClose(c *engine.Conn, reason error) {
 	cl := cc.cl
-	if bf, ok := c.Context().(badFrame); ok {
-		reason = fmt.Errorf("rpc: bad frame from the server: %w", bf.err)
-	}
 	cc.mu.Lock()
 	cc.up.Store(false)
 	cc.handle = engine.Handle{}

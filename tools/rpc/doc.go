@@ -29,11 +29,13 @@
 // Go and Call may be used from any goroutine; a call is queued to a
 // connection and the connection's shard writes everything queued in one
 // task. The shard owns the pending calls and their deadlines: a deadline
-// heap per shard swept on the engine's tick (the engine does not expose
-// its own timer heap to handlers), a late answer is dropped and counted.
-// When a connection closes every call it held fails with ErrConnLost, and
-// the connection is dialled again with back-off. MaxInflight bounds the
-// calls in flight: Go fails fast with ErrOverloaded past it, Call waits.
+// heap per shard, with one engine timer (Engine.AfterFunc) armed for the
+// earliest, so a call fails at its deadline; a late answer is dropped and
+// counted. When a connection closes every call it held fails with
+// ErrConnLost, and the connection is dialled again after a back-off timed
+// on its shard. A connection that breaks the protocol, on either side, is
+// aborted with the reason (Conn.AbortWith). MaxInflight bounds the calls in
+// flight: Go fails fast with ErrOverloaded past it, Call waits.
 //
 // # Example
 //

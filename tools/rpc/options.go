@@ -27,9 +27,10 @@ type ServerOption func(*serverConfig)
 func WithServerMaxFrame(n int) ServerOption { return func(c *serverConfig) { c.maxFrame = n } }
 
 // WithConnCloseHook calls fn, on the connection's shard, whenever a
-// connection closes, with its ID and the reason: an error
-// wrapping ErrBadHeader or a codec sentinel when the peer sent a bad
-// frame, else the engine's reason. fn must not block. Default none.
+// connection closes, with its ID and the engine's reason: for a peer that
+// sent a bad frame, an error wrapping engine.ErrAborted and ErrBadHeader or
+// a codec sentinel (the server aborts such a connection). fn must not
+// block. Default none.
 func WithConnCloseHook(fn func(connID uint64, reason error)) ServerOption {
 	return func(c *serverConfig) { c.onClose = fn }
 }
@@ -41,7 +42,6 @@ type clientConfig struct {
 	shards      int
 	maxInflight int
 	timeout     time.Duration
-	resolution  time.Duration
 	backoffMin  time.Duration
 	backoffMax  time.Duration
 	dialTimeout time.Duration
@@ -55,7 +55,6 @@ func defaultClientConfig() clientConfig {
 		conns:       0, // one per shard
 		maxInflight: 4096,
 		timeout:     5 * time.Second,
-		resolution:  5 * time.Millisecond,
 		backoffMin:  50 * time.Millisecond,
 		backoffMax:  2 * time.Second,
 		dialTimeout: 3 * time.Second,
@@ -81,13 +80,6 @@ func WithMaxInflight(n int) ClientOption { return func(c *clientConfig) { c.maxI
 // WithTimeout sets the timeout of calls made without their own (Go, and
 // Call with a context that has no deadline). Default 5 s.
 func WithTimeout(d time.Duration) ClientOption { return func(c *clientConfig) { c.timeout = d } }
-
-// WithTimerResolution sets how often each shard looks for calls past their
-// deadline: a call times out between its timeout and its timeout plus
-// this. Default 5 ms.
-func WithTimerResolution(d time.Duration) ClientOption {
-	return func(c *clientConfig) { c.resolution = d }
-}
 
 // WithBackoff sets the reconnect back-off: the first retry after min, then
 // doubling up to max. Default 50 ms to 2 s.

@@ -104,24 +104,27 @@ func TestHandlerReturnsRequest(t *testing.T) {
 }
 
 // TestTimeoutDropsLateAnswer: a call that outlives its timeout fails with
-// a net.Error that says Timeout; the answer that comes later is dropped
-// and counted, and the connection carries on.
+// a net.Error that says Timeout, no sooner than the timeout; the answer
+// that comes later is dropped and counted, and the connection carries on.
 func TestTimeoutDropsLateAnswer(t *testing.T) {
 	s := startServer(t)
-	cl := startClient(t, s.Addrs()[0].String(), WithConns(1), WithTimerResolution(time.Millisecond))
+	cl := startClient(t, s.Addrs()[0].String(), WithConns(1))
+	const timeout = 50 * time.Millisecond
 	start := time.Now()
 	ch := make(chan result, 1)
-	goCollect(t, cl, 0, mSleep, sleepReq(300*time.Millisecond, "late"), 50*time.Millisecond, ch)
+	goCollect(t, cl, 0, mSleep, sleepReq(1500*time.Millisecond, "late"), timeout, ch)
 	r := <-ch
 	took := time.Since(start)
 	var ne net.Error
 	if !errors.Is(r.err, ErrTimeout) || !errors.As(r.err, &ne) || !ne.Timeout() {
 		t.Fatalf("err %v, want a timeout net.Error", r.err)
 	}
-	// The answer comes at 300 ms: a timeout must fire well before it.
-	if took < 50*time.Millisecond || took >= 300*time.Millisecond {
-		t.Fatalf("timed out after %v, want 50 ms plus a tick", took)
+	// The bound above is loose on purpose (the machine is shared); how
+	// late the timer is shows in the log.
+	if took < timeout || took >= timeout+time.Second {
+		t.Fatalf("timed out after %v, want %v and a little", took, timeout)
 	}
+	t.Logf("timed out %v after its deadline", took-timeout)
 	waitFor(t, "the late answer", func() bool { return cl.Stats().Late == 1 })
 	out, err := cl.Call(context.Background(), mEcho, []byte("after"), nil)
 	if err != nil || string(out) != "after" {
@@ -132,10 +135,63 @@ func TestTimeoutDropsLateAnswer(t *testing.T) {
 	}
 }
 
+// TestTimeoutsInDeadlineOrder: calls on one shard with timeouts that do
+// not come in deadline order (a short one after a long one must bring the
+// shard's timer forward) each fail no sooner than their own timeout, in
+// the order of their deadlines, and long before the longest; their late
+// answers are dropped and counted.
+func TestTimeoutsInDeadlineOrder(t *testing.T) {
+	s := startServer(t)
+	cl := startClient(t, s.Addrs()[0].String(), WithConns(1), WithClientShards(1))
+	timeouts := []time.Duration{1500 * time.Millisecond, 300 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond}
+	type ended struct {
+		i    int
+		took time.Duration
+		err  error
+	}
+	ch := make(chan ended, len(timeouts))
+	start := time.Now()
+	for i, d := range timeouts {
+		// Each call starts after the previous one is on the shard, so
+		// the shard sees them in this order.
+		err := cl.Go(mSleep, sleepReq(2000*time.Millisecond, ""), d, func(_ []byte, err error) {
+			ch <- ended{i, time.Since(start), err}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the call to reach the server", func() bool { return s.offload.Load() == int64(i+1) })
+	}
+	var order []int
+	for range timeouts {
+		e := <-ch
+		d := timeouts[e.i]
+		if !errors.Is(e.err, ErrTimeout) {
+			t.Fatalf("call %d (timeout %v): %v, want ErrTimeout", e.i, d, e.err)
+		}
+		if e.took < d || e.took >= d+time.Second {
+			t.Fatalf("call %d (timeout %v) timed out after %v", e.i, d, e.took)
+		}
+		if e.i != 0 && e.took >= timeouts[0] {
+			// The shard's timer was left set for the first call.
+			t.Fatalf("call %d (timeout %v) timed out after %v, with the %v call", e.i, d, e.took, timeouts[0])
+		}
+		order = append(order, e.i)
+		t.Logf("call %d: timeout %v, failed after %v", e.i, d, e.took)
+	}
+	if want := []int{2, 3, 1, 0}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("calls timed out in order %v, want %v (by deadline)", order, want)
+	}
+	waitFor(t, "the late answers", func() bool { return cl.Stats().Late == uint64(len(timeouts)) })
+	if st := cl.Stats(); st.Timeouts != uint64(len(timeouts)) || st.OK != 0 || st.Lost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // TestCallContextDeadline: Call's context deadline is the call's timeout.
 func TestCallContextDeadline(t *testing.T) {
 	s := startServer(t)
-	cl := startClient(t, s.Addrs()[0].String(), WithTimerResolution(time.Millisecond))
+	cl := startClient(t, s.Addrs()[0].String())
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Millisecond)
 	defer cancel()
 	_, err := cl.Call(ctx, mSleep, sleepReq(300*time.Millisecond, ""), nil)
@@ -351,14 +407,15 @@ func TestBadFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
-				t.Fatalf("server sent %d bytes then %v; want a close without an answer", n, err)
+			// The server aborts: a reset, no answer, and no wait for
+			// this side to close.
+			if n, err := io.Copy(io.Discard, c); !errors.Is(err, syscall.ECONNRESET) || n != 0 {
+				t.Fatalf("server sent %d bytes then %v; want a reset without an answer", n, err)
 			}
-			c.Close() // the server's graceful close waits for this EOF before OnClose
 			select {
 			case r := <-reasons:
-				if !errors.Is(r, tc.want) {
-					t.Fatalf("close reason %v, want %v", r, tc.want)
+				if !errors.Is(r, tc.want) || !errors.Is(r, engine.ErrAborted) {
+					t.Fatalf("close reason %v, want %v and engine.ErrAborted", r, tc.want)
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("no close reason reported")
@@ -400,8 +457,8 @@ func TestClientRejectsBadAnswer(t *testing.T) {
 	}()
 	cl := startClient(t, ln.Addr().String(), WithConns(1), WithBackoff(time.Second, time.Second))
 	_, err = cl.Call(context.Background(), mEcho, []byte("x"), nil)
-	if !errors.Is(err, ErrConnLost) || !errors.Is(err, ErrBadHeader) {
-		t.Fatalf("err %v, want ErrConnLost wrapping ErrBadHeader", err)
+	if !errors.Is(err, ErrConnLost) || !errors.Is(err, ErrBadHeader) || !errors.Is(err, engine.ErrAborted) {
+		t.Fatalf("err %v, want ErrConnLost wrapping ErrBadHeader and engine.ErrAborted", err)
 	}
 	ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -540,5 +597,48 @@ func TestOutputFullIsOverload(t *testing.T) {
 	}
 	if st := cl.Stats(); st.Lost != 0 {
 		t.Fatalf("stats %+v: nothing was lost", st)
+	}
+}
+
+// TestRefusedFirstDialIsRetried: first dials the client engine refuses
+// outright (its offload pool, which resolves host names, is full) have no
+// shard to arm a retry timer on; they are retried off the shard until
+// every connection of the pool is up.
+func TestRefusedFirstDialIsRetried(t *testing.T) {
+	s := startServer(t)
+	_, port, err := net.SplitHostPort(s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const conns = 32
+	cl := startClient(t, net.JoinHostPort("localhost", port), WithConns(conns),
+		WithBackoff(5*time.Millisecond, 20*time.Millisecond), WithEngineOptions(engine.WithOffloadPool(1, 1)))
+	refused := 0
+	for _, cc := range cl.conns {
+		if err := cc.firstErr.Load(); err != nil {
+			if !errors.Is(*err, engine.ErrOffloadFull) {
+				t.Fatalf("conn %d: first dial %v", cc.idx, *err)
+			}
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("all %d first dials got through a 1-slot offload queue; the test needs some refused", conns)
+	}
+	t.Logf("%d of %d first dials refused", refused, conns)
+	waitFor(t, "every connection to be up", func() bool {
+		for _, cc := range cl.conns {
+			if !cc.up.Load() {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range 2 * conns { // round-robin: every connection carries a call
+		req := fmt.Appendf(nil, "call-%d", i)
+		out, err := cl.Call(context.Background(), mEcho, req, nil)
+		if err != nil || string(out) != string(req) {
+			t.Fatalf("call %d: %q, %v", i, out, err)
+		}
 	}
 }

@@ -13,10 +13,6 @@ import (
 // connection's shard.
 type serverHandler struct{ s *Server }
 
-// badFrame is a connection's close reason when the peer broke the
-// protocol, kept in the Conn's context until OnClose.
-type badFrame struct{ err error }
-
 func (h serverHandler) OnBoot(e *engine.Engine) error {
 	h.s.shards = make([]serverShard, e.Shards())
 	for i := range h.s.shards {
@@ -53,13 +49,18 @@ func (h serverHandler) OnTraffic(c *engine.Conn) {
 	}
 }
 
-// reject closes c because its peer broke the protocol; nothing else it
-// sent is served.
+// reject cuts c because its peer broke the protocol; nothing else it sent
+// is served. It aborts rather than closes gracefully: the protocol's errors
+// are per call and this one has no call to answer (a frame that lies about
+// its length cannot be trusted for an ID), so there is nothing for the peer
+// to read first, and a graceful close would keep reading and dropping the
+// peer's bytes until its EOF or the linger timeout, holding the connection
+// for a peer already known to be broken. The answers to its earlier calls
+// still queued go with it: those calls fail on their side with the
+// connection. OnClose's reason wraps engine.ErrAborted and err.
 func (h serverHandler) reject(c *engine.Conn, err error) {
 	h.s.stats.badFrames.Add(1)
-	c.SetContext(badFrame{err})
-	_, _ = c.Discard(c.Buffered())
-	c.Close()
+	c.AbortWith(fmt.Errorf("rpc: closed for a bad frame: %w", err))
 }
 
 func (serverHandler) OnReadEOF(c *engine.Conn) { c.Close() }
@@ -67,9 +68,6 @@ func (serverHandler) OnDrained(*engine.Conn)   {}
 func (serverHandler) OnTick(int)               {}
 
 func (h serverHandler) OnClose(c *engine.Conn, reason error) {
-	if bf, ok := c.Context().(badFrame); ok {
-		reason = fmt.Errorf("rpc: closed for a bad frame: %w", bf.err)
-	}
 	if h.s.cfg.onClose != nil {
 		h.s.cfg.onClose(c.ID(), reason)
 	}
