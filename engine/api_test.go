@@ -98,13 +98,14 @@ var (
 	_ func(int) engine.DialOption                           = engine.OnShard
 	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
 	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
-	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0}
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, ProxyFailed: 0}
 	_ []error                                               = []error{
 		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
 		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,
 		engine.ErrInboundFull, engine.ErrNotEnough, engine.ErrPanic, engine.ErrUnknownConn,
 		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
 		engine.ErrUnknownListener, engine.ErrTLS, engine.ErrTLSTruncated, engine.ErrTLSBusy, engine.ErrNotForTLS,
+		engine.ErrProxyHeader,
 	}
 )
 
@@ -130,6 +131,9 @@ var (
 	_ func(engine.Handle) error                      = engine.Handle.ResumeRead
 	_ engine.HandshakeFailNotifier                   = handshakeFailNotifier{}
 )
+
+// PROXY protocol on a listener.
+var _ func(bool) engine.ListenOption = engine.ListenProxyProto
 
 type handshakeFailNotifier struct{ engine.BaseHandler }
 

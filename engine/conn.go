@@ -103,13 +103,25 @@ func (c *Conn) SetContext(v any) { c.ctx = v }
 // Engine returns the engine the connection belongs to. Any goroutine.
 func (c *Conn) Engine() *Engine { return c.sh.e }
 
-// LocalAddr returns the local address (asked of the kernel on each call).
-// Loop only.
-func (c *Conn) LocalAddr() net.Addr { return sockName(int(c.fd), false) }
+// LocalAddr returns the local address (asked of the kernel on each call),
+// or on a ListenProxyProto listener the address the PROXY header says the
+// client reached. Loop only.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.dst != nil {
+		return c.extra.proxy.dst
+	}
+	return sockName(int(c.fd), false)
+}
 
-// RemoteAddr returns the peer's address (asked of the kernel on each call).
-// Loop only.
-func (c *Conn) RemoteAddr() net.Addr { return sockName(int(c.fd), true) }
+// RemoteAddr returns the peer's address (asked of the kernel on each
+// call), or on a ListenProxyProto listener the client's address from the
+// PROXY header. Loop only.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.src != nil {
+		return c.extra.proxy.src
+	}
+	return sockName(int(c.fd), true)
+}
 
 // Closed reports whether the connection is closed or closing. Loop only.
 func (c *Conn) Closed() bool { return c.state != stateOpen }

@@ -243,6 +243,8 @@ func (c *Conn) closeNow(reason error) {
 		c.callOnClose(reason)
 	case tc != nil:
 		c.tlsNeverOpened(tc, reason)
+	case c.proxyReading():
+		c.proxyNeverOpened(reason)
 	}
 }
 

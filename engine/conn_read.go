@@ -58,9 +58,17 @@ func (c *Conn) panicked(v any) {
 // readReady reads what the socket has, up to the read budget, and hands it
 // to the handler.
 func (c *Conn) readReady(ev shard.Events) {
-	if c.flags&flagTLS != 0 {
-		c.tlsReadReady(c.extra.tls)
-		return
+	// One test for the connections that are not plain and opened: TLS
+	// ones, and those still reading a PROXY header (see proxy_listen.go).
+	if c.flags&(flagTLS|flagOpened) != flagOpened {
+		if c.flags&flagTLS != 0 {
+			c.tlsReadReady(c.extra.tls)
+			return
+		}
+		if c.state == stateOpen && c.proxyReading() {
+			c.proxyReadReady(c.extra.proxy)
+			return
+		}
 	}
 	s := c.sh
 	budget := s.e.cfg.readBudget

@@ -52,6 +52,7 @@ type Engine struct {
 	tlsInFlight atomic.Int64
 	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
 	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
+	proxyFailed atomic.Uint64 // PROXY listeners' connections closed before their header was read
 }
 
 // New starts an engine: its shards run at once, each on its own locked OS
@@ -285,10 +286,11 @@ func (l loads) Load(i int) int { return int(l[i].live.Load()) }
 // Stats returns the engine's counters. Any goroutine.
 func (e *Engine) Stats() Stats {
 	st := Stats{
-		Shards:     make([]ShardStats, len(e.shards)),
-		Refused:    e.overLimit.Load(),
-		TLSRefused: e.tlsRefused.Load(),
-		TLSFailed:  e.tlsFailed.Load(),
+		Shards:      make([]ShardStats, len(e.shards)),
+		Refused:     e.overLimit.Load(),
+		TLSRefused:  e.tlsRefused.Load(),
+		TLSFailed:   e.tlsFailed.Load(),
+		ProxyFailed: e.proxyFailed.Load(),
 	}
 	for i, s := range e.shards {
 		ls := s.loop.Stats()

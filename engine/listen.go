@@ -23,7 +23,8 @@ type listener struct {
 	isUnix    bool
 	unlink    string // a unix socket path to remove on close
 	acceptors []*acceptor
-	tls       *tls.Config // nil: plaintext; see ListenTLS
+	tls       *tls.Config  // nil: plaintext; see ListenTLS
+	proxy     *proxyListen // nil: no PROXY header; see ListenProxyProto
 }
 
 // ListenOption configures one listener in Listen, so that one engine can
@@ -31,13 +32,14 @@ type listener struct {
 type ListenOption func(*listenConfig)
 
 type listenConfig struct {
-	tls *tls.Config // nil: plaintext
+	tls   *tls.Config  // nil: plaintext
+	proxy *proxyListen // nil: no PROXY header
 }
 
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
-// only (ListenTLS). Any goroutine.
+// only (ListenTLS, ListenProxyProto). Any goroutine.
 func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
@@ -55,7 +57,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls}
+	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls, proxy: lc.proxy}
 	n := 1
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)

@@ -47,4 +47,8 @@ type Stats struct {
 	// TLSFailed counts TLS connections closed before their handshake was
 	// done: errors, timeouts, refusals, resets.
 	TLSFailed uint64
+	// ProxyFailed counts connections of ListenProxyProto listeners closed
+	// before their PROXY header was read: a missing or malformed header,
+	// a timeout, the peer's EOF.
+	ProxyFailed uint64
 }

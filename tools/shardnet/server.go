@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +37,7 @@ type serverFlags struct {
 	debug       string
 	verbose     bool
 	metrics     string           // -metrics: serve Prometheus metrics here
+	acceptProxy bool             // -accept-proxy: every connection starts with a PROXY header
 	metricsOpts []metrics.Option // what a command adds to the engine's metrics
 
 	// drain, when set, runs on SIGTERM before the engine stops, for at
@@ -76,6 +76,7 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.DurationVar(&sf.stats, "stats", 0, "print per-shard stats this often (0: only at exit)")
 	fs.StringVar(&sf.debug, "debug", "", "serve net/http/pprof and per-shard stats (expvar JSON at /debug/vars) on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
+	fs.BoolVar(&sf.acceptProxy, "accept-proxy", false, "every connection must start with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends): the server sees the client's address from it, and closes connections without one; only for listeners that trusted balancers alone can reach")
 	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
 }
 
@@ -121,7 +122,14 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	if sf.tls.caFile != "" {
 		defer os.Remove(sf.tls.caFile)
 	}
-	e, err := listenAll(h, sf.addrs, tcfg, append(opts, extra...))
+	var lopts []engine.ListenOption
+	if sf.acceptProxy {
+		lopts = append(lopts, engine.ListenProxyProto(true))
+	}
+	if tcfg != nil {
+		lopts = append(lopts, engine.ListenTLS(tcfg))
+	}
+	e, err := listenAll(h, sf.addrs, lopts, append(opts, extra...))
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
 		return 1
@@ -139,6 +147,9 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		mode += " tls=self-signed ca=" + sf.tls.caFile
 	case tcfg != nil:
 		mode += " tls=" + sf.tls.files
+	}
+	if sf.acceptProxy {
+		mode += " accept-proxy"
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
 	if sf.debug != "" {
@@ -198,17 +209,15 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 }
 
 // listenAll starts an engine and listens on every address, all of them
-// TLS with tcfg when it is not nil. On error nothing is left running.
-func listenAll(h engine.Handler, addrs []string, tcfg *tls.Config, opts []engine.Option) (*engine.Engine, error) {
-	if tcfg == nil {
-		return engine.Serve(h, addrs, opts...)
-	}
+// with the listen options (TLS, PROXY header). On error nothing is left
+// running.
+func listenAll(h engine.Handler, addrs []string, lopts []engine.ListenOption, opts []engine.Option) (*engine.Engine, error) {
 	e, err := engine.New(h, opts...)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range addrs {
-		if _, err := e.Listen(a, engine.ListenTLS(tcfg)); err != nil {
+		if _, err := e.Listen(a, lopts...); err != nil {
 			e.Stop(context.Background())
 			return nil, err
 		}
@@ -227,8 +236,8 @@ func printStats(w io.Writer, st engine.Stats) {
 		total.BytesIn += s.BytesIn
 		total.BytesOut += s.BytesOut
 	}
-	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d tls-refused=%d tls-failed=%d\n",
-		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused, st.TLSRefused, st.TLSFailed)
+	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d tls-refused=%d tls-failed=%d proxy-failed=%d\n",
+		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused, st.TLSRefused, st.TLSFailed, st.ProxyFailed)
 }
 
 // newFlagSet makes a command's flag set with a usage text that shows
