@@ -66,7 +66,7 @@ const (
 	flagWantWrite                            // waiting for EPOLLOUT
 	flagDirty                                // in the shard's dirty list: output to flush
 	flagOpened                               // OnOpen ran, so OnClose must run
-	flagUnix                                 // a unix-domain socket
+	flagRated                                // rate limits or a rate group: connExtra.rate holds them
 	flagPollRead                             // epoll interest includes EventRead
 	flagPollWrite                            // epoll interest includes EventWrite
 	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
@@ -248,7 +248,7 @@ func (c *Conn) wantRead() bool {
 		return true // read and discard until the peer's EOF
 	}
 	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh &&
-		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead)
+		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead) && (c.flags&flagRated == 0 || !c.rateReadBlocked())
 }
 
 // updateInterest brings the epoll registration in line with what the

@@ -206,6 +206,9 @@ func (c *Conn) closeNow(reason error) {
 	}
 	c.state = stateClosed
 	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
+	if c.flags&flagRated != 0 {
+		c.rateClosed()
+	}
 	s := c.sh
 	if c.extra != nil {
 		c.extra.t.Stop()

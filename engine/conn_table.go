@@ -133,9 +133,6 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 func (s *shardCtx) enter(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
 	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
-	if isUnix {
-		c.flags |= flagUnix
-	}
 	s.mu.Lock()
 	s.byID.put(c)
 	s.mu.Unlock()

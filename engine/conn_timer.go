@@ -27,6 +27,7 @@ type connExtra struct {
 	tls         *tlsConn      // a TLS connection's state (flagTLS)
 	handshakeDL time.Duration // the TLS handshake's or PROXY header's deadline; 0: none
 	proxy       *proxyIn      // a PROXY listener's connection: its header, then its addresses
+	rate        *connRate     // rate limits and group (flagRated)
 
 	// Set by SetIdleTimeout: idle replaces WithIdleTimeout's (0: the
 	// engine's; < 0: none), counted from lastRead, or from last when

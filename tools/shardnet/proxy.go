@@ -28,6 +28,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80 -rate-conn 10MB -rate-total 100MB   # 10 MB/s per client, 100 MB/s in all
   shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
   shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
@@ -87,9 +88,11 @@ type proxyFlags struct {
 	checkExpect     string
 	drainTimeout    time.Duration
 	sendProxy       string
-	backendTLS      bool   // -backend-tls: dial the backends with TLS
-	backendCA       string // -backend-ca
-	backendInsecure bool   // -backend-insecure-skip-verify
+	backendTLS      bool     // -backend-tls: dial the backends with TLS
+	backendCA       string   // -backend-ca
+	backendInsecure bool     // -backend-insecure-skip-verify
+	rateConn        rateFlag // -rate-conn: each client's limit, bytes/s each way
+	rateTotal       rateFlag // -rate-total: all clients together, bytes/s each way
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -108,6 +111,8 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&pf.backendTLS, "backend-tls", false, "connect to the backends with TLS; their certificates are verified against the system's authorities, or -backend-ca")
 	fs.StringVar(&pf.backendCA, "backend-ca", "", "with -backend-tls: trust this authority's certificate (PEM file)")
 	fs.BoolVar(&pf.backendInsecure, "backend-insecure-skip-verify", false, "with -backend-tls: do not verify the backends' certificates (testing only)")
+	fs.Var(&pf.rateConn, "rate-conn", "limit each client to this rate each way (upload and download, token bucket refilled every 20 ms); "+rateUnits+"; 0: no limit")
+	fs.Var(&pf.rateTotal, "rate-total", "limit all clients together to this rate each way, shared fairly among the busy ones on every shard; same units; 0: no limit")
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 
@@ -164,6 +169,9 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 		popts = append(popts, relay.WithSendProxy(2))
 	default:
 		return nil, nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
+	}
+	if pf.rateConn > 0 || pf.rateTotal > 0 {
+		popts = append(popts, relay.WithRateLimit(engine.RateLimit{Rate: int64(pf.rateConn)}, engine.RateLimit{Rate: int64(pf.rateTotal)}))
 	}
 	if pf.checkInterval > 0 {
 		// The engine's tick paces the checks: a tenth of the interval

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rateSink reads and drops everything, counting bytes per listener kind:
+// connections to the limited port get a 2 MB/s read limit and join group.
+type rateSink struct {
+	BaseHandler
+	limitedPort atomic.Int64
+	group       *RateGroup
+	limited     atomic.Int64
+	unlimited   atomic.Int64
+}
+
+func (h *rateSink) OnOpen(c *Conn) error {
+	if c.LocalAddr().(*net.TCPAddr).Port == int(h.limitedPort.Load()) {
+		c.SetContext(&h.limited)
+		c.SetRateGroup(h.group)
+		return c.SetRateLimit(RateLimit{Rate: 2e6}, RateLimit{})
+	}
+	c.SetContext(&h.unlimited)
+	return nil
+}
+
+func (h *rateSink) OnTraffic(c *Conn) {
+	n, _ := c.Discard(c.Buffered())
+	c.Context().(*atomic.Int64).Add(int64(n))
+}
+
+// blast writes to addr as fast as it can until stop is closed.
+func blast(t *testing.T, addr string, stop <-chan struct{}, wg *sync.WaitGroup) {
+	nc := dialT(t, "tcp", addr)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 64<<10)
+		for {
+			select {
+			case <-stop:
+				nc.Close()
+				return
+			default:
+			}
+			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := nc.Write(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue
+				}
+				return
+			}
+		}
+	}()
+}
+
+// TestRateLimitLeavesOthersAlone runs, on one shard, a connection limited
+// to 2 MB/s beside an unlimited one, both sent to flat out: the limited one
+// holds its rate, and the unlimited one moves as much as when it was alone
+// (within the noise of a shared machine: at least half, and many times
+// the limit). The limited connection's group is empty again once it
+// closes.
+func TestRateLimitLeavesOthersAlone(t *testing.T) {
+	g, err := NewRateGroup(RateLimit{Rate: 1e9}, RateLimit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &rateSink{group: g}
+	e, plain := startEngine(t, h, WithShards(1))
+	la, err := e.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(la.String())
+	p, _ := strconv.Atoi(port)
+	h.limitedPort.Store(int64(p))
+	const phase = 1500 * time.Millisecond
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	blast(t, plain, stop, &wg)
+	time.Sleep(200 * time.Millisecond) // the ramp
+	u0 := h.unlimited.Load()
+	time.Sleep(phase)
+	alone := float64(h.unlimited.Load()-u0) / phase.Seconds()
+
+	blast(t, la.String(), stop, &wg)
+	time.Sleep(200 * time.Millisecond)
+	u1, l1 := h.unlimited.Load(), h.limited.Load()
+	time.Sleep(phase)
+	beside := float64(h.unlimited.Load()-u1) / phase.Seconds()
+	limited := float64(h.limited.Load()-l1) / phase.Seconds()
+	close(stop)
+	wg.Wait()
+
+	t.Logf("unlimited alone %.1f MB/s, beside the limited one %.1f MB/s (%.2fx); limited %.3f MB/s",
+		alone/1e6, beside/1e6, beside/alone, limited/1e6)
+	if limited < 2e6*0.85 || limited > 2e6*1.15 {
+		t.Errorf("the limited connection read %.3f MB/s, want 2 MB/s within 15 %%", limited/1e6)
+	}
+	if beside < alone/2 || beside < 10*2e6 {
+		t.Errorf("the unlimited connection slowed to %.1f MB/s beside the limited one (%.1f MB/s alone)", beside/1e6, alone/1e6)
+	}
+	if !waitFor(5*time.Second, func() bool { return g.read.members.Load() == 0 }) {
+		t.Errorf("the group still counts %d members after its connection closed", g.read.members.Load())
+	}
+}
