@@ -295,21 +295,23 @@ func (e *Engine) Stats() Stats {
 	for i, s := range e.shards {
 		ls := s.loop.Stats()
 		st.Shards[i] = ShardStats{
-			Shard:       i,
-			Conns:       int(s.live.Load()),
-			Opened:      s.opened.Load(),
-			Closed:      s.closed.Load(),
-			BytesIn:     s.bytesIn.Load(),
-			BytesOut:    s.bytesOut.Load(),
-			TLSPlainIn:  s.plainIn.Load(),
-			TLSPlainOut: s.plainOut.Load(),
-			QueuedBytes: s.queuedBytes.Load(),
-			Panics:      s.panics.Load(),
-			TasksQueued: ls.TasksQueued,
-			Iterations:  ls.Iterations,
-			Busy:        ls.Busy,
-			Lag:         ls.Lag,
-			CPU:         s.loop.CPU(),
+			Shard:          i,
+			Conns:          int(s.live.Load()),
+			Opened:         s.opened.Load(),
+			Closed:         s.closed.Load(),
+			BytesIn:        s.bytesIn.Load(),
+			BytesOut:       s.bytesOut.Load(),
+			TLSPlainIn:     s.plainIn.Load(),
+			TLSPlainOut:    s.plainOut.Load(),
+			QueuedBytes:    s.queuedBytes.Load(),
+			Panics:         s.panics.Load(),
+			RateWaitsRead:  s.rateWaitsRead.Load(),
+			RateWaitsWrite: s.rateWaitsWrite.Load(),
+			TasksQueued:    ls.TasksQueued,
+			Iterations:     ls.Iterations,
+			Busy:           ls.Busy,
+			Lag:            ls.Lag,
+			CPU:            s.loop.CPU(),
 		}
 	}
 	return st

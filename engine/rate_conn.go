@@ -207,9 +207,11 @@ func (c *Conn) wroteRated(n int) {
 func (c *Conn) rateBlock(r *connRate, read bool) {
 	if read {
 		r.readBlocked = true
+		c.sh.rateWaitsRead.Add(1)
 		c.updateInterest()
 	} else {
 		r.writeBlocked = true
+		c.sh.rateWaitsWrite.Add(1)
 	}
 	now := c.sh.loop.Now()
 	next := time.Duration(math.MaxInt64)

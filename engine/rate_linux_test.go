@@ -106,6 +106,9 @@ func TestRateLimitLeavesOthersAlone(t *testing.T) {
 	if beside < alone/2 || beside < 10*2e6 {
 		t.Errorf("the unlimited connection slowed to %.1f MB/s beside the limited one (%.1f MB/s alone)", beside/1e6, alone/1e6)
 	}
+	if w := e.Stats().Shards[0].RateWaitsRead; w == 0 {
+		t.Errorf("Stats counts no read waits for a connection held at 2 MB/s")
+	}
 	if !waitFor(5*time.Second, func() bool { return g.read.members.Load() == 0 }) {
 		t.Errorf("the group still counts %d members after its connection closed", g.read.members.Load())
 	}

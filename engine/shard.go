@@ -71,8 +71,11 @@ type shardCtx struct {
 	// shard's connections; flushDirty stores it when it changed.
 	queuedBytes atomic.Int64
 	panics      atomic.Uint64
-	loopDone    chan struct{} // closed when the loop goroutine has returned
-	tid         atomic.Int64  // the loop's OS thread
+	// rateWaitsRead and rateWaitsWrite count the times an empty bucket
+	// stopped a connection's reading or flushing (rateBlock).
+	rateWaitsRead, rateWaitsWrite atomic.Uint64
+	loopDone                      chan struct{} // closed when the loop goroutine has returned
+	tid                           atomic.Int64  // the loop's OS thread
 }
 
 func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
