@@ -137,10 +137,11 @@ var _ func(bool) engine.ListenOption = engine.ListenProxyProto
 
 // Rate limits: per connection and per group.
 var (
-	_                                                                     = engine.RateLimit{Rate: 1, Burst: 1, Tick: time.Second}
-	_ func(engine.RateLimit, engine.RateLimit) (*engine.RateGroup, error) = engine.NewRateGroup
-	_ func(*engine.Conn, engine.RateLimit, engine.RateLimit) error        = (*engine.Conn).SetRateLimit
-	_ func(*engine.Conn, *engine.RateGroup)                               = (*engine.Conn).SetRateGroup
+	_                                                                                 = engine.RateLimit{Rate: 1, Burst: 1, Tick: time.Second}
+	_ func(engine.RateLimit, engine.RateLimit) (*engine.RateGroup, error)             = engine.NewRateGroup
+	_ func(*engine.Conn, engine.RateLimit, engine.RateLimit) error                    = (*engine.Conn).SetRateLimit
+	_ func(*engine.Conn, *engine.RateGroup)                                           = (*engine.Conn).SetRateGroup
+	_ func(engine.RateLimit, engine.RateLimit, *engine.RateGroup) engine.ListenOption = engine.ListenRateLimit
 )
 
 type handshakeFailNotifier struct{ engine.BaseHandler }

@@ -246,6 +246,6 @@ func (e *Engine) EnrollFd(fd int, isUnix bool) error {
 		closeFd(fd)
 		return ErrEngineStopped
 	}
-	e.handoff(fd, peer, isUnix, -1, nil, nil)
+	e.handoff(fd, peer, isUnix, -1, nil)
 	return nil
 }

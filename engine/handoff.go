@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/tls"
 	"net/netip"
 )
 
@@ -9,8 +8,7 @@ import (
 type handedOff struct {
 	fd     int
 	isUnix bool
-	tls    *tls.Config  // the listener's, for a TLS listener
-	proxy  *proxyListen // the listener's, for a PROXY listener
+	lc     *listenConfig // the listener's settings; nil: none (EnrollFd)
 }
 
 // postHandoff queues an accepted fd for the shard's loop to register. One
@@ -18,10 +16,10 @@ type handedOff struct {
 // shard: a burst of accepts costs no allocation per connection. If the loop
 // is gone, every fd in the queue is closed and uncounted (the caller's
 // included), as a refused connection would be. Any goroutine.
-func (s *shardCtx) postHandoff(fd int, isUnix bool, tcfg *tls.Config, pl *proxyListen) {
+func (s *shardCtx) postHandoff(fd int, isUnix bool, lc *listenConfig) {
 	// The hand-off batch is never closed (only AsyncWrite's is), so add
 	// always takes the fd.
-	if post, _ := s.handoffs.add(handedOff{fd, isUnix, tcfg, pl}); post {
+	if post, _ := s.handoffs.add(handedOff{fd, isUnix, lc}); post {
 		if err := s.loop.Submit(s.drainHandoffsFn); err != nil {
 			s.dropHandoffs()
 		}
@@ -32,7 +30,7 @@ func (s *shardCtx) postHandoff(fd int, isUnix bool, tcfg *tls.Config, pl *proxyL
 func (s *shardCtx) drainHandoffs() {
 	fds := s.handoffs.take()
 	for _, h := range fds {
-		s.registerAccepted(h.fd, h.isUnix, h.tls, h.proxy)
+		s.registerAccepted(h.fd, h.isUnix, h.lc)
 	}
 	s.handoffs.recycle(fds)
 	// OnOpen may have written (a greeting): this task is the entry point
@@ -52,9 +50,9 @@ func (s *shardCtx) dropHandoffs() {
 
 // handoff gives an accepted fd to a shard: the balancer's pick, or its own
 // shard for a reuse-port listener (then it runs on that shard's loop and
-// registers at once). tcfg is the listener's TLS config, nil for
-// plaintext; pl its PROXY setting, nil for none. Any goroutine.
-func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, tcfg *tls.Config, pl *proxyListen) {
+// registers at once). lc is the listener's settings (TLS, PROXY header,
+// rate limits), nil for none. Any goroutine.
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, lc *listenConfig) {
 	if !e.admit() {
 		closeFd(fd)
 		return
@@ -71,22 +69,27 @@ func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, tcfg
 	// of accepts sees the loads it creates.
 	s.live.Add(1)
 	if own >= 0 {
-		s.registerAccepted(fd, isUnix, tcfg, pl)
+		s.registerAccepted(fd, isUnix, lc)
 		return
 	}
-	s.postHandoff(fd, isUnix, tcfg, pl)
+	s.postHandoff(fd, isUnix, lc)
 }
 
 // registerAccepted makes a Conn of an accepted fd as its listener says: a
-// PROXY header first, TLS, or plaintext. Loop only.
-func (s *shardCtx) registerAccepted(fd int, isUnix bool, tcfg *tls.Config, pl *proxyListen) {
-	switch {
-	case pl != nil:
-		s.registerProxy(fd, s.e.h, isUnix, pl, tcfg)
-	case tcfg != nil:
-		s.registerTLS(fd, s.e.h, isUnix, tcfg)
-	default:
+// PROXY header first, TLS, or plaintext; rate-limited from the start if
+// the listener limits. Loop only.
+func (s *shardCtx) registerAccepted(fd int, isUnix bool, lc *listenConfig) {
+	if lc == nil {
 		s.register(fd, s.e.h, isUnix)
+		return
+	}
+	switch {
+	case lc.proxy != nil:
+		s.registerProxy(fd, s.e.h, isUnix, lc.proxy, lc.tls, lc.rate)
+	case lc.tls != nil:
+		s.registerTLS(fd, s.e.h, isUnix, lc.tls, lc.rate)
+	default:
+		s.registerWith(fd, s.e.h, isUnix, lc.rate)
 	}
 }
 

@@ -23,8 +23,8 @@ type listener struct {
 	isUnix    bool
 	unlink    string // a unix socket path to remove on close
 	acceptors []*acceptor
-	tls       *tls.Config  // nil: plaintext; see ListenTLS
-	proxy     *proxyListen // nil: no PROXY header; see ListenProxyProto
+	tls       *tls.Config // nil: plaintext; see ListenTLS
+	lc        listenConfig
 }
 
 // ListenOption configures one listener in Listen, so that one engine can
@@ -34,12 +34,13 @@ type ListenOption func(*listenConfig)
 type listenConfig struct {
 	tls   *tls.Config  // nil: plaintext
 	proxy *proxyListen // nil: no PROXY header
+	rate  *listenRate  // nil: no rate limits; see ListenRateLimit
 }
 
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
-// only (ListenTLS, ListenProxyProto). Any goroutine.
+// only (ListenTLS, ListenProxyProto, ListenRateLimit). Any goroutine.
 func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
@@ -49,6 +50,9 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	for _, o := range opts {
 		o(&lc)
 	}
+	if lc.rate != nil && lc.rate.err != nil {
+		return nil, lc.rate.err
+	}
 	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
 		return nil, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
 	}
@@ -57,7 +61,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls, proxy: lc.proxy}
+	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls, lc: lc}
 	n := 1
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)

@@ -74,6 +74,7 @@ type proxyListen struct {
 type proxyIn struct {
 	cfg      *proxyListen
 	tls      *tls.Config // the listener's, started once the header is read
+	rate     *listenRate // the listener's rate limits, applied once the header is read
 	buf      []byte      // the header's bytes so far, when it came in pieces
 	reading  bool        // the header is not read yet
 	pending  bool        // bytes that came behind the header wait in the inbound ring for OnTraffic
@@ -92,13 +93,15 @@ var errProxyEOF error = &wrapError{ErrProxyHeader, ErrPeerClosed}
 // waits on the shard for the header, under the handshake timeout, and is
 // opened (or starts its TLS handshake) only once the header is read.
 // Loop only.
-func (s *shardCtx) registerProxy(fd int, h Handler, isUnix bool, pl *proxyListen, tcfg *tls.Config) *Conn {
+// lr, if not nil, is the listener's rate limits, which apply once the
+// header is read.
+func (s *shardCtx) registerProxy(fd int, h Handler, isUnix bool, pl *proxyListen, tcfg *tls.Config, lr *listenRate) *Conn {
 	c := s.enter(fd, h, isUnix)
 	if c.state == stateClosed {
 		return c
 	}
 	ct := c.extras()
-	ct.proxy = &proxyIn{cfg: pl, tls: tcfg, reading: true}
+	ct.proxy = &proxyIn{cfg: pl, tls: tcfg, rate: lr, reading: true}
 	ct.handshakeDL = s.loop.Now() + s.e.cfg.handshakeTime
 	c.armTimer()
 	return c
@@ -166,6 +169,10 @@ func (c *Conn) proxyDone(px *proxyIn, h proxyproto.Header, rest []byte) {
 	}
 	c.extra.handshakeDL = 0
 	defer func() { px.buf = nil }() // rest may lie in it
+	if lr := px.rate; lr != nil {
+		px.rate = nil
+		c.applyListenRate(lr)
+	}
 	if px.tls != nil {
 		tc := c.beginTLS()
 		tc.conn = tls.Server(&tc.wire, px.tls)

@@ -270,3 +270,45 @@ func (c *Conn) rateClosed() {
 // rateReadBlocked reports whether an empty read bucket holds the
 // connection's reading.
 func (c *Conn) rateReadBlocked() bool { return c.extra.rate.readBlocked }
+
+// ListenRateLimit limits every connection the listener accepts, from its
+// first byte (before OnOpen; on a ListenProxyProto listener, once the
+// header is read): each reads at most read and writes at most write (a
+// zero RateLimit: no limit that way), and with a group, each joins it.
+// The handler may change them with SetRateLimit and SetRateGroup. A bad
+// limit makes Listen fail with an error wrapping ErrInvalidOption.
+func ListenRateLimit(read, write RateLimit, group *RateGroup) ListenOption {
+	return func(lc *listenConfig) {
+		lr := &listenRate{group: group}
+		if lr.read, lr.err = read.compile("ListenRateLimit read"); lr.err == nil {
+			lr.write, lr.err = write.compile("ListenRateLimit write")
+		}
+		lc.rate = lr
+	}
+}
+
+// listenRate is a listener's rate limits, checked once in Listen.
+type listenRate struct {
+	read, write rateCfg
+	group       *RateGroup
+	err         error
+}
+
+// applyListenRate gives a new connection its listener's limits. Loop only.
+func (c *Conn) applyListenRate(lr *listenRate) {
+	if c.state == stateClosed {
+		return
+	}
+	if lr.read.on() || lr.write.on() {
+		r := c.rates()
+		now := c.sh.loop.Now()
+		r.read, r.write = lr.read, lr.write
+		r.rb, r.wb = lr.read.full(now), lr.write.full(now)
+	}
+	if lr.group != nil {
+		c.SetRateGroup(lr.group)
+	}
+	if c.extra != nil && c.extra.rate != nil {
+		c.rateSettled()
+	}
+}

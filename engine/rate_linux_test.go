@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/tls"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -111,5 +113,79 @@ func TestRateLimitLeavesOthersAlone(t *testing.T) {
 	}
 	if !waitFor(5*time.Second, func() bool { return g.read.members.Load() == 0 }) {
 		t.Errorf("the group still counts %d members after its connection closed", g.read.members.Load())
+	}
+}
+
+// countSink counts what it reads and drops it.
+type countSink struct {
+	BaseHandler
+	n atomic.Int64
+}
+
+func (h *countSink) OnTraffic(c *Conn) {
+	n, _ := c.Discard(c.Buffered())
+	h.n.Add(int64(n))
+}
+
+// TestListenRateLimit limits a plaintext and a TLS listener to 2 MB/s
+// read per connection: a client that sends flat out is held to it (on the
+// TLS listener the limit counts ciphertext). A bad limit fails Listen.
+func TestListenRateLimit(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, tc := range []struct {
+		name  string
+		tls   bool
+		lopts []ListenOption
+	}{
+		{"plaintext", false, nil},
+		{"TLS", true, []ListenOption{ListenTLS(pki.server())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &countSink{}
+			e, _ := startEngine(t, h)
+			a, err := e.Listen("tcp://127.0.0.1:0", append(tc.lopts, ListenRateLimit(RateLimit{Rate: 2e6}, RateLimit{}, nil))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w interface{ Write([]byte) (int, error) } = dialT(t, "tcp", a.String())
+			if tc.tls {
+				w = dialTLS(t, a.String(), pki.client(tls.VersionTLS13))
+			}
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				buf := make([]byte, 32<<10)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := w.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			time.Sleep(200 * time.Millisecond)
+			n0 := h.n.Load()
+			time.Sleep(1500 * time.Millisecond)
+			got := float64(h.n.Load()-n0) / 1.5
+			close(stop)
+			t.Logf("%s: %.3f MB/s read (plaintext)", tc.name, got/1e6)
+			// TLS: the bucket counts records (a little more than the
+			// plaintext).
+			if got < 2e6*0.85 || got > 2e6*1.1 {
+				t.Errorf("%s: %.3f MB/s, want 2 MB/s within 15 %%", tc.name, got/1e6)
+			}
+			if c, ok := w.(interface{ Close() error }); ok {
+				c.Close() // the writer returns
+			}
+			<-done
+		})
+	}
+	e, _ := startEngine(t, &countSink{})
+	if _, err := e.Listen("tcp://127.0.0.1:0", ListenRateLimit(RateLimit{Rate: -5}, RateLimit{}, nil)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("Listen with a negative rate: %v, want ErrInvalidOption", err)
 	}
 }

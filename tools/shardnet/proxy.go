@@ -40,6 +40,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	// The relay applies the rate limits itself: it must know them to
+	// relay limited pairs by copy.
+	pf.rateConn, pf.rateTotal, sf.rateInHandler = sf.rateConn, sf.rateTotal, true
 	if len(backends) == 0 {
 		fmt.Fprintln(stderr, "shardnet proxy: -backend is required")
 		fs.Usage()
@@ -91,8 +94,8 @@ type proxyFlags struct {
 	backendTLS      bool     // -backend-tls: dial the backends with TLS
 	backendCA       string   // -backend-ca
 	backendInsecure bool     // -backend-insecure-skip-verify
-	rateConn        rateFlag // -rate-conn: each client's limit, bytes/s each way
-	rateTotal       rateFlag // -rate-total: all clients together, bytes/s each way
+	rateConn        rateFlag // serverFlags' -rate-conn: each client's limit, bytes/s each way
+	rateTotal       rateFlag // serverFlags' -rate-total: all clients together, bytes/s each way
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -111,8 +114,6 @@ func (pf *proxyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&pf.backendTLS, "backend-tls", false, "connect to the backends with TLS; their certificates are verified against the system's authorities, or -backend-ca")
 	fs.StringVar(&pf.backendCA, "backend-ca", "", "with -backend-tls: trust this authority's certificate (PEM file)")
 	fs.BoolVar(&pf.backendInsecure, "backend-insecure-skip-verify", false, "with -backend-tls: do not verify the backends' certificates (testing only)")
-	fs.Var(&pf.rateConn, "rate-conn", "limit each client to this rate each way (upload and download, token bucket refilled every 20 ms); "+rateUnits+"; 0: no limit")
-	fs.Var(&pf.rateTotal, "rate-total", "limit all clients together to this rate each way, shared fairly among the busy ones on every shard; same units; 0: no limit")
 	fs.DurationVar(&pf.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long relayed connections may take to finish before they are closed")
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -168,4 +169,39 @@ func TestProxyRateTotalIperf3(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEchoRateConn runs "shardnet echo -rate-conn 2MB" (listener-level
+// limits, as every server command has them): 4 MB echoed through one
+// connection, flat out, come back at 2 MB/s within 15 % (the first burst
+// of 40 kB included).
+func TestEchoRateConn(t *testing.T) {
+	s := startServer(t, "echo", "-addr", "127.0.0.1:0", "-rate-conn", "2MB")
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	const size = 4e6
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, size))
+		errc <- err
+	}()
+	if _, err := io.ReadFull(c, make([]byte, size)); err != nil {
+		t.Fatalf("reading the echo: %v", err)
+	}
+	took := time.Since(start)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	rate := size / took.Seconds()
+	t.Logf("4 MB echoed in %v: %.3f MB/s (race=%v)", took.Round(time.Millisecond), rate/1e6, raceEnabled)
+	if !within(rate, 2e6, 0.15) {
+		t.Fatalf("%.3f MB/s through -rate-conn 2MB, want 2 MB/s within 15 %%", rate/1e6)
+	}
+	c.Close()
+	s.stop(t)
 }

@@ -36,9 +36,14 @@ type serverFlags struct {
 	stats       time.Duration
 	debug       string
 	verbose     bool
-	metrics     string           // -metrics: serve Prometheus metrics here
-	acceptProxy bool             // -accept-proxy: every connection starts with a PROXY header
-	metricsOpts []metrics.Option // what a command adds to the engine's metrics
+	metrics     string   // -metrics: serve Prometheus metrics here
+	acceptProxy bool     // -accept-proxy: every connection starts with a PROXY header
+	rateConn    rateFlag // -rate-conn: each connection's limit, bytes/s each way
+	rateTotal   rateFlag // -rate-total: all connections together, bytes/s each way
+	// rateInHandler says the command's handler applies -rate-conn and
+	// -rate-total (the proxy's relay), not the listeners.
+	rateInHandler bool
+	metricsOpts   []metrics.Option // what a command adds to the engine's metrics
 
 	// drain, when set, runs on SIGTERM before the engine stops, for at
 	// most drainTimeout (a command with connections worth finishing sets
@@ -77,6 +82,8 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&sf.debug, "debug", "", "serve net/http/pprof and per-shard stats (expvar JSON at /debug/vars) on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
 	fs.BoolVar(&sf.acceptProxy, "accept-proxy", false, "every connection must start with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends): the server sees the client's address from it, and closes connections without one; only for listeners that trusted balancers alone can reach")
+	fs.Var(&sf.rateConn, "rate-conn", "limit each connection to this rate each way (what it sends and what it receives; token buckets refilled every 20 ms); "+rateUnits+"; 0: no limit")
+	fs.Var(&sf.rateTotal, "rate-total", "limit all connections together to this rate each way, shared fairly among the busy ones on every shard; same units as -rate-conn; 0: no limit")
 	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
 }
 
@@ -128,6 +135,18 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	}
 	if tcfg != nil {
 		lopts = append(lopts, engine.ListenTLS(tcfg))
+	}
+	if (sf.rateConn > 0 || sf.rateTotal > 0) && !sf.rateInHandler {
+		per := engine.RateLimit{Rate: int64(sf.rateConn)}
+		var g *engine.RateGroup
+		if sf.rateTotal > 0 {
+			total := engine.RateLimit{Rate: int64(sf.rateTotal)}
+			if g, err = engine.NewRateGroup(total, total); err != nil {
+				fmt.Fprintf(stderr, "shardnet %s: -rate-total: %v\n", name, err)
+				return 2
+			}
+		}
+		lopts = append(lopts, engine.ListenRateLimit(per, per, g))
 	}
 	e, err := listenAll(h, sf.addrs, lopts, append(opts, extra...))
 	if err != nil {
