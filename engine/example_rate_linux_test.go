@@ -34,8 +34,8 @@ func (h *limitedSink) OnReadEOF(c *engine.Conn) {
 	c.Close()
 }
 
-// Limit how fast a server reads: the client's 300 kB, past the first
-// burst, arrive at 1 MB/s, because the engine stops reading while the
+// Limit how fast a server reads: the client's 400 kB, past the first
+// burst of 100 kB, arrive at 1 MB/s, because the engine stops reading while the
 // bucket is empty and TCP holds the sender back.
 func ExampleConn_SetRateLimit() {
 	group, err := engine.NewRateGroup(engine.RateLimit{Rate: 4_000_000}, engine.RateLimit{})
@@ -55,7 +55,7 @@ func ExampleConn_SetRateLimit() {
 		return
 	}
 	start := time.Now()
-	nc.Write(make([]byte, 300_000))
+	nc.Write(make([]byte, 400_000))
 	nc.(*net.TCPConn).CloseWrite()
 	n := <-h.got
 	took := time.Since(start)
@@ -68,7 +68,7 @@ func ExampleConn_SetRateLimit() {
 	defer cancel()
 	fmt.Println("stop:", e.Stop(ctx))
 	// Output:
-	// read: 300000
+	// read: 400000
 	// took at least 200 ms: true
 	// stop: <nil>
 }

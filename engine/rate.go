@@ -34,8 +34,10 @@ type RateLimit struct {
 	// 0: no limit.
 	Rate int64
 	// Burst is the most the bucket holds, that is the most that may pass
-	// at once after a quiet spell. 0: two ticks' worth. It must be at
-	// least one tick's worth (Rate*Tick).
+	// at once after a quiet spell; it also lets a connection whose timer
+	// fired late (a busy machine) catch up on the ticks it missed. 0: five
+	// ticks' worth (100 ms at the default tick). It must be at least one
+	// tick's worth (Rate*Tick).
 	Burst int64
 	// Tick is how often the bucket refills. 0: 20 ms.
 	Tick time.Duration
@@ -43,6 +45,10 @@ type RateLimit struct {
 
 // defaultRateTick is RateLimit's Tick when it is zero.
 const defaultRateTick = 20 * time.Millisecond
+
+// defaultBurstTicks is RateLimit's Burst when it is zero, in ticks: enough
+// for a shard whose timer fires up to four ticks late to catch up.
+const defaultBurstTicks = 5
 
 // minShare is the least a group member may take per tick when the
 // group's tokens are split among many (libevent's min_share default).
@@ -76,7 +82,7 @@ func (rl RateLimit) compile(name string) (rateCfg, error) {
 	}
 	burst := rl.Burst
 	if burst == 0 {
-		burst = 2 * perTick
+		burst = defaultBurstTicks * perTick
 	}
 	if burst < perTick {
 		return rateCfg{}, optionError(name, rl, fmt.Sprintf("Burst >= Rate*Tick (%d)", perTick))

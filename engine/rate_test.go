@@ -14,7 +14,7 @@ func TestRateLimitCompile(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "zero is off", rl: RateLimit{}, want: rateCfg{}},
-		{name: "defaults", rl: RateLimit{Rate: 1_000_000}, want: rateCfg{perTick: 20_000, burst: 40_000, tick: 20 * time.Millisecond}},
+		{name: "defaults", rl: RateLimit{Rate: 1_000_000}, want: rateCfg{perTick: 20_000, burst: 100_000, tick: 20 * time.Millisecond}},
 		{name: "own tick and burst", rl: RateLimit{Rate: 10 << 20, Burst: 1 << 20, Tick: 50 * time.Millisecond}, want: rateCfg{perTick: 524288, burst: 1 << 20, tick: 50 * time.Millisecond}},
 		{name: "burst below a tick", rl: RateLimit{Rate: 1_000_000, Burst: 100}, wantErr: true},
 		{name: "negative rate", rl: RateLimit{Rate: -1}, wantErr: true},

@@ -174,7 +174,7 @@ func TestProxyRateTotalIperf3(t *testing.T) {
 // TestEchoRateConn runs "shardnet echo -rate-conn 2MB" (listener-level
 // limits, as every server command has them): 4 MB echoed through one
 // connection, flat out, come back at 2 MB/s within 15 % (the first burst
-// of 40 kB included).
+// of 100 kB included).
 func TestEchoRateConn(t *testing.T) {
 	s := startServer(t, "echo", "-addr", "127.0.0.1:0", "-rate-conn", "2MB")
 	c, err := net.Dial("tcp", s.addr)
