@@ -23,8 +23,7 @@ type listener struct {
 	isUnix    bool
 	unlink    string // a unix socket path to remove on close
 	acceptors []*acceptor
-	tls       *tls.Config // nil: plaintext; see ListenTLS
-	lc        listenConfig
+	lc        listenConfig // TLS, PROXY header, rate limits: what its connections get
 }
 
 // ListenOption configures one listener in Listen, so that one engine can
@@ -37,6 +36,21 @@ type listenConfig struct {
 	rate  *listenRate  // nil: no rate limits; see ListenRateLimit
 }
 
+// listenOptions applies and checks a listener's options.
+func listenOptions(opts []ListenOption) (listenConfig, error) {
+	var lc listenConfig
+	for _, o := range opts {
+		o(&lc)
+	}
+	if lc.rate != nil && lc.rate.err != nil {
+		return lc, lc.rate.err
+	}
+	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
+		return lc, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
+	}
+	return lc, nil
+}
+
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
@@ -46,22 +60,16 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lc listenConfig
-	for _, o := range opts {
-		o(&lc)
-	}
-	if lc.rate != nil && lc.rate.err != nil {
-		return nil, lc.rate.err
-	}
-	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
-		return nil, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
+	lc, err := listenOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls, lc: lc}
+	l := &listener{e: e, isUnix: network == "unix", lc: lc}
 	n := 1
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)
