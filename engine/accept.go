@@ -49,7 +49,7 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		switch {
 		case err == nil:
 			a.backoff, a.warned = 0, false
-			e.handoff(fd, peer, a.l.isUnix, a.shard, a.l.tls)
+			e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
 		case err == syscall.EAGAIN:
 			return
 		case err == syscall.EINTR || err == syscall.ECONNABORTED:

@@ -105,13 +105,14 @@ var (
 	_ func(int) engine.DialOption                           = engine.OnShard
 	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
 	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
-	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0}
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, ProxyFailed: 0}
 	_ []error                                               = []error{
 		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
 		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,
 		engine.ErrInboundFull, engine.ErrNotEnough, engine.ErrPanic, engine.ErrUnknownConn,
 		engine.ErrInvalidOption, engine.ErrOffloadFull, engine.ErrUnsupported, engine.ErrTimeout,
 		engine.ErrUnknownListener, engine.ErrNotOnShard, engine.ErrTLS, engine.ErrTLSTruncated, engine.ErrTLSBusy, engine.ErrNotForTLS,
+		engine.ErrProxyHeader,
 	}
 )
 
@@ -136,6 +137,18 @@ var (
 	_ func(*engine.Conn) (tls.ConnectionState, bool) = (*engine.Conn).TLS
 	_ func(engine.Handle) error                      = engine.Handle.ResumeRead
 	_ engine.HandshakeFailNotifier                   = handshakeFailNotifier{}
+)
+
+// PROXY protocol on a listener.
+var _ func(bool) engine.ListenOption = engine.ListenProxyProto
+
+// Rate limits: per connection and per group.
+var (
+	_                                                                                 = engine.RateLimit{Rate: 1, Burst: 1, Tick: time.Second}
+	_ func(engine.RateLimit, engine.RateLimit) (*engine.RateGroup, error)             = engine.NewRateGroup
+	_ func(*engine.Conn, engine.RateLimit, engine.RateLimit) error                    = (*engine.Conn).SetRateLimit
+	_ func(*engine.Conn, *engine.RateGroup)                                           = (*engine.Conn).SetRateGroup
+	_ func(engine.RateLimit, engine.RateLimit, *engine.RateGroup) engine.ListenOption = engine.ListenRateLimit
 )
 
 type handshakeFailNotifier struct{ engine.BaseHandler }

@@ -66,7 +66,7 @@ const (
 	flagWantWrite                            // waiting for EPOLLOUT
 	flagDirty                                // in the shard's dirty list: output to flush
 	flagOpened                               // OnOpen ran, so OnClose must run
-	flagUnix                                 // a unix-domain socket
+	flagRated                                // rate limits or a rate group: connExtra.rate holds them
 	flagPollRead                             // epoll interest includes EventRead
 	flagPollWrite                            // epoll interest includes EventWrite
 	flagNotifyWritable                       // NotifyWritable: OnDrained once writable
@@ -103,13 +103,25 @@ func (c *Conn) SetContext(v any) { c.ctx = v }
 // Engine returns the engine the connection belongs to. Any goroutine.
 func (c *Conn) Engine() *Engine { return c.sh.e }
 
-// LocalAddr returns the local address (asked of the kernel on each call).
-// Loop only.
-func (c *Conn) LocalAddr() net.Addr { return sockName(int(c.fd), false) }
+// LocalAddr returns the local address (asked of the kernel on each call),
+// or on a ListenProxyProto listener the address the PROXY header says the
+// client reached. Loop only.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.dst != nil {
+		return c.extra.proxy.dst
+	}
+	return sockName(int(c.fd), false)
+}
 
-// RemoteAddr returns the peer's address (asked of the kernel on each call).
-// Loop only.
-func (c *Conn) RemoteAddr() net.Addr { return sockName(int(c.fd), true) }
+// RemoteAddr returns the peer's address (asked of the kernel on each
+// call), or on a ListenProxyProto listener the client's address from the
+// PROXY header. Loop only.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.src != nil {
+		return c.extra.proxy.src
+	}
+	return sockName(int(c.fd), true)
+}
 
 // Closed reports whether the connection is closed or closing. Loop only.
 func (c *Conn) Closed() bool { return c.state != stateOpen }
@@ -236,7 +248,7 @@ func (c *Conn) wantRead() bool {
 		return true // read and discard until the peer's EOF
 	}
 	return c.flags&flagUserPaused == 0 && c.flags&(flagAboveHigh|flagWaterNotify) != flagAboveHigh &&
-		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead)
+		(c.flags&flagTLS == 0 || !c.extra.tls.holdRead) && (c.flags&flagRated == 0 || !c.rateReadBlocked())
 }
 
 // updateInterest brings the epoll registration in line with what the

@@ -218,6 +218,9 @@ func (c *Conn) closeNow(reason error) {
 	}
 	c.state = stateClosed
 	c.flags &^= flagWantWrite // nothing waits for EPOLLOUT now; lets returnBufs recycle
+	if c.flags&flagRated != 0 {
+		c.rateClosed()
+	}
 	s := c.sh
 	if c.extra != nil {
 		c.extra.t.Stop()
@@ -255,6 +258,8 @@ func (c *Conn) closeNow(reason error) {
 		c.callOnClose(reason)
 	case tc != nil:
 		c.tlsNeverOpened(tc, reason)
+	case c.proxyReading():
+		c.proxyNeverOpened(reason)
 	}
 }
 

@@ -58,12 +58,29 @@ func (c *Conn) panicked(v any) {
 // readReady reads what the socket has, up to the read budget, and hands it
 // to the handler.
 func (c *Conn) readReady(ev shard.Events) {
-	if c.flags&flagTLS != 0 {
-		c.tlsReadReady(c.extra.tls)
-		return
+	// One test for the connections that are not plain, opened and
+	// unlimited: TLS ones, rate-limited ones (rate_conn.go), and those
+	// still reading a PROXY header (proxy_listen.go).
+	if c.flags&(flagTLS|flagOpened|flagRated) != flagOpened {
+		switch {
+		case c.flags&(flagRated|flagOpened) == flagRated|flagOpened && c.state == stateOpen:
+			c.ratedRead(ev)
+			return
+		case c.flags&flagTLS != 0:
+			c.tlsReadReady(c.extra.tls, c.sh.e.cfg.readBudget)
+			return
+		case c.state == stateOpen && c.proxyReading():
+			c.proxyReadReady(c.extra.proxy)
+			return
+		}
 	}
+	c.readPlain(ev, c.sh.e.cfg.readBudget)
+}
+
+// readPlain is readReady for a plaintext connection: it reads up to budget
+// bytes.
+func (c *Conn) readPlain(ev shard.Events, budget int) {
 	s := c.sh
-	budget := s.e.cfg.readBudget
 	for budget > 0 && c.wantRead() {
 		var n int
 		var err error

@@ -115,9 +115,18 @@ func (t *connTable) appendAll(dst []*Conn) []*Conn {
 // register makes a Conn of a connected fd on this shard and opens it. Loop
 // only.
 func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
+	return s.registerWith(fd, h, isUnix, nil)
+}
+
+// registerWith is register for an accepted fd whose listener may limit
+// its rates (lr, nil for none): they apply before OnOpen. Loop only.
+func (s *shardCtx) registerWith(fd int, h Handler, isUnix bool, lr *listenRate) *Conn {
 	c := s.enter(fd, h, isUnix)
 	if c.state == stateClosed {
 		return c
+	}
+	if lr != nil {
+		c.applyListenRate(lr)
 	}
 	c.startTimers()
 	c.flags |= flagOpened
@@ -133,9 +142,6 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 func (s *shardCtx) enter(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
 	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
-	if isUnix {
-		c.flags |= flagUnix
-	}
 	s.mu.Lock()
 	s.byID.put(c)
 	s.mu.Unlock()

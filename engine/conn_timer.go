@@ -25,7 +25,9 @@ type connExtra struct {
 	rejection error         // ErrRejected wrapping OnOpen's error, after reject
 
 	tls         *tlsConn      // a TLS connection's state (flagTLS)
-	handshakeDL time.Duration // the TLS handshake's deadline; 0: none
+	handshakeDL time.Duration // the TLS handshake's or PROXY header's deadline; 0: none
+	proxy       *proxyIn      // a PROXY listener's connection: its header, then its addresses
+	rate        *connRate     // rate limits and group (flagRated)
 
 	// Set by SetIdleTimeout: idle replaces WithIdleTimeout's (0: the
 	// engine's; < 0: none), counted from lastRead, or from last when
@@ -103,7 +105,11 @@ func (c *Conn) onTimer() {
 	case ct.lingerDL != 0 && now >= ct.lingerDL:
 		c.closeNow(errLingerTimeout)
 	case ct.handshakeDL != 0 && now >= ct.handshakeDL:
-		c.closeNow(errHandshakeTime)
+		if c.proxyReading() {
+			c.closeNow(errProxyTimeout)
+		} else {
+			c.closeNow(errHandshakeTime)
+		}
 	case ct.readDL != 0 && now >= ct.readDL:
 		c.closeNow(errReadTimeout)
 	case ct.writeDL != 0 && now >= ct.writeDL && c.outLen() > 0:
@@ -156,7 +162,7 @@ func (c *Conn) idleWindow() (d, last time.Duration) {
 
 // readResumed runs when reading resumes after a pause: it restarts a read
 // timeout, and comes back for TLS records left waiting in the TLS layer
-// (no socket event would).
+// and for bytes that came behind a PROXY header (no socket event would).
 func (c *Conn) readResumed() {
 	if ct := c.extra; ct != nil && ct.idle > 0 && !ct.idleWrites {
 		ct.lastRead = c.sh.loop.Now()
@@ -164,6 +170,9 @@ func (c *Conn) readResumed() {
 	}
 	if tc := c.tlsConnOf(); tc != nil && tc.more && c.wantRead() {
 		c.sh.requeueRead(c)
+	}
+	if c.extra != nil && c.extra.proxy != nil {
+		c.proxyResumed()
 	}
 }
 

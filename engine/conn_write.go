@@ -121,7 +121,7 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 // nothing is queued ahead of them (see directWriteMin and
 // directWriteAlways).
 func (c *Conn) goesDirect(n int) bool {
-	return c.outLen() == 0 && c.flags&flagWantWrite == 0 &&
+	return c.outLen() == 0 && c.flags&(flagWantWrite|flagRated) == 0 &&
 		(n >= directWriteMin && c.flags&flagDirty == 0 || n >= directWriteAlways)
 }
 
@@ -236,6 +236,9 @@ func (c *Conn) flush() {
 	}
 	for c.outLen() > 0 {
 		s.bufs = c.buf.out.Buffers(s.bufs[:0], maxIovecs)
+		if c.flags&flagRated != 0 && !c.capWrite() {
+			return // the write bucket is empty: the rate timer flushes
+		}
 		want := 0
 		for _, b := range s.bufs {
 			want += len(b)
@@ -243,6 +246,9 @@ func (c *Conn) flush() {
 		n, err := s.iov.writev(int(c.fd), s.bufs)
 		if n > 0 {
 			c.sentOut(n)
+			if c.flags&flagRated != 0 {
+				c.wroteRated(n)
+			}
 			c.touchWrite()
 			// What was sent is off the queue and counted: the release
 			// hooks it finished (handler code) may run now.

@@ -57,6 +57,22 @@
 // accept queue while any process holds it, and no client is refused.
 // tools/handover carries them between processes.
 //
+// # PROXY protocol
+//
+// A listener with ListenProxyProto reads the PROXY protocol header (v1 or
+// v2) a layer-4 balancer sends, on the shard, before OnOpen and before a
+// TLS handshake; RemoteAddr and LocalAddr then return the client's
+// addresses. The shard is chosen at accept, before the header is read, so
+// a source-hash balancer sees the balancer's address (proxy_listen.go).
+//
+// # Rate limits
+//
+// Conn.SetRateLimit and Conn.SetRateGroup give a connection token buckets
+// (libevent's bufferevent rate limits and rate limit groups): an empty
+// read bucket stops reading, an empty write bucket holds the flush, and a
+// timer on the shard resumes at the next tick. A RateGroup is shared by
+// connections on any shard (rate.go says how).
+//
 // # Platforms
 //
 // The engine runs on Linux only (epoll). Elsewhere the package compiles

@@ -55,6 +55,7 @@ type Engine struct {
 	tlsInFlight atomic.Int64
 	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
 	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
+	proxyFailed atomic.Uint64 // PROXY listeners' connections closed before their header was read
 }
 
 // New starts an engine: its shards run at once, each on its own locked OS
@@ -310,30 +311,33 @@ func (l loads) Load(i int) int { return int(l[i].live.Load()) }
 // Stats returns the engine's counters. Any goroutine.
 func (e *Engine) Stats() Stats {
 	st := Stats{
-		Shards:     make([]ShardStats, len(e.shards)),
-		Refused:    e.overLimit.Load(),
-		TLSRefused: e.tlsRefused.Load(),
-		TLSFailed:  e.tlsFailed.Load(),
+		Shards:      make([]ShardStats, len(e.shards)),
+		Refused:     e.overLimit.Load(),
+		TLSRefused:  e.tlsRefused.Load(),
+		TLSFailed:   e.tlsFailed.Load(),
+		ProxyFailed: e.proxyFailed.Load(),
 	}
 	for i, s := range e.shards {
 		ls := s.loop.Stats()
 		st.Shards[i] = ShardStats{
-			Shard:       i,
-			Conns:       int(s.live.Load()),
-			Opened:      s.opened.Load(),
-			Closed:      s.closed.Load(),
-			BytesIn:     s.bytesIn.Load(),
-			BytesOut:    s.bytesOut.Load(),
-			TLSPlainIn:  s.plainIn.Load(),
-			TLSPlainOut: s.plainOut.Load(),
-			QueuedBytes: s.queuedBytes.Load(),
-			Panics:      s.panics.Load(),
-			TasksQueued: ls.TasksQueued,
-			Iterations:  ls.Iterations,
-			Busy:        ls.Busy,
-			Lag:         ls.Lag,
-			CPU:         s.loop.CPU(),
-			Packets:     e.packets[i].stats(),
+			Shard:          i,
+			Conns:          int(s.live.Load()),
+			Opened:         s.opened.Load(),
+			Closed:         s.closed.Load(),
+			BytesIn:        s.bytesIn.Load(),
+			BytesOut:       s.bytesOut.Load(),
+			TLSPlainIn:     s.plainIn.Load(),
+			TLSPlainOut:    s.plainOut.Load(),
+			QueuedBytes:    s.queuedBytes.Load(),
+			Panics:         s.panics.Load(),
+			RateWaitsRead:  s.rateWaitsRead.Load(),
+			RateWaitsWrite: s.rateWaitsWrite.Load(),
+			TasksQueued:    ls.TasksQueued,
+			Iterations:     ls.Iterations,
+			Busy:           ls.Busy,
+			Lag:            ls.Lag,
+			CPU:            s.loop.CPU(),
+			Packets:        e.packets[i].stats(),
 		}
 	}
 	return st

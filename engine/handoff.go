@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/tls"
 	"net/netip"
 )
 
@@ -9,7 +8,7 @@ import (
 type handedOff struct {
 	fd     int
 	isUnix bool
-	tls    *tls.Config // the listener's, for a TLS listener
+	lc     *listenConfig // the listener's settings; nil: none (EnrollFd)
 }
 
 // postHandoff queues an accepted fd for the shard's loop to register. One
@@ -17,10 +16,10 @@ type handedOff struct {
 // shard: a burst of accepts costs no allocation per connection. If the loop
 // is gone, every fd in the queue is closed and uncounted (the caller's
 // included), as a refused connection would be. Any goroutine.
-func (s *shardCtx) postHandoff(fd int, isUnix bool, tcfg *tls.Config) {
+func (s *shardCtx) postHandoff(fd int, isUnix bool, lc *listenConfig) {
 	// The hand-off batch is never closed (only AsyncWrite's is), so add
 	// always takes the fd.
-	if post, _ := s.handoffs.add(handedOff{fd, isUnix, tcfg}); post {
+	if post, _ := s.handoffs.add(handedOff{fd, isUnix, lc}); post {
 		if err := s.loop.Submit(s.drainHandoffsFn); err != nil {
 			s.dropHandoffs()
 		}
@@ -31,11 +30,7 @@ func (s *shardCtx) postHandoff(fd int, isUnix bool, tcfg *tls.Config) {
 func (s *shardCtx) drainHandoffs() {
 	fds := s.handoffs.take()
 	for _, h := range fds {
-		if h.tls != nil {
-			s.registerTLS(h.fd, s.e.h, h.isUnix, h.tls)
-			continue
-		}
-		s.register(h.fd, s.e.h, h.isUnix)
+		s.registerAccepted(h.fd, h.isUnix, h.lc)
 	}
 	s.handoffs.recycle(fds)
 	// OnOpen may have written (a greeting): this task is the entry point
@@ -55,9 +50,9 @@ func (s *shardCtx) dropHandoffs() {
 
 // handoff gives an accepted fd to a shard: the balancer's pick, or its own
 // shard for a reuse-port listener (then it runs on that shard's loop and
-// registers at once). tcfg is the listener's TLS config, nil for
-// plaintext. Any goroutine.
-func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, tcfg *tls.Config) {
+// registers at once). lc is the listener's settings (TLS, PROXY header,
+// rate limits), nil for none. Any goroutine.
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, lc *listenConfig) {
 	if !e.admit() {
 		closeFd(fd)
 		return
@@ -74,14 +69,28 @@ func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, tcfg
 	// of accepts sees the loads it creates.
 	s.live.Add(1)
 	if own >= 0 {
-		if tcfg != nil {
-			s.registerTLS(fd, e.h, isUnix, tcfg)
-			return
-		}
-		s.register(fd, e.h, isUnix)
+		s.registerAccepted(fd, isUnix, lc)
 		return
 	}
-	s.postHandoff(fd, isUnix, tcfg)
+	s.postHandoff(fd, isUnix, lc)
+}
+
+// registerAccepted makes a Conn of an accepted fd as its listener says: a
+// PROXY header first, TLS, or plaintext; rate-limited from the start if
+// the listener limits. Loop only.
+func (s *shardCtx) registerAccepted(fd int, isUnix bool, lc *listenConfig) {
+	if lc == nil {
+		s.register(fd, s.e.h, isUnix)
+		return
+	}
+	switch {
+	case lc.proxy != nil:
+		s.registerProxy(fd, s.e.h, isUnix, lc.proxy, lc.tls, lc.rate)
+	case lc.tls != nil:
+		s.registerTLS(fd, s.e.h, isUnix, lc.tls, lc.rate)
+	default:
+		s.registerWith(fd, s.e.h, isUnix, lc.rate)
+	}
 }
 
 // admit counts a new connection against WithMaxConns, or refuses it.

@@ -23,7 +23,7 @@ type listener struct {
 	isUnix    bool
 	unlink    string // a unix socket path to remove on close
 	acceptors []*acceptor
-	tls       *tls.Config // nil: plaintext; see ListenTLS
+	lc        listenConfig // TLS, PROXY header, rate limits: what its connections get
 }
 
 // ListenOption configures one listener in Listen, so that one engine can
@@ -31,7 +31,9 @@ type listener struct {
 type ListenOption func(*listenConfig)
 
 type listenConfig struct {
-	tls *tls.Config // nil: plaintext
+	tls   *tls.Config  // nil: plaintext
+	proxy *proxyListen // nil: no PROXY header
+	rate  *listenRate  // nil: no rate limits; see ListenRateLimit
 }
 
 // listenOptions applies and checks a listener's options (Listen's and
@@ -40,6 +42,9 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 	var lc listenConfig
 	for _, o := range opts {
 		o(&lc)
+	}
+	if lc.rate != nil && lc.rate.err != nil {
+		return lc, lc.rate.err
 	}
 	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
 		return lc, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
@@ -50,7 +55,7 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 // Listen starts serving addr ("tcp://host:port", "tcp4://…", "tcp6://…",
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
-// only (ListenTLS). Any goroutine.
+// only (ListenTLS, ListenProxyProto, ListenRateLimit). Any goroutine.
 func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
@@ -65,7 +70,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 		e.mu.Unlock()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, isUnix: network == "unix", tls: lc.tls}
+	l := &listener{e: e, isUnix: network == "unix", lc: lc}
 	n := 1
 	if e.cfg.reusePort && !l.isUnix {
 		n = len(e.shards)

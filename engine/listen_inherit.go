@@ -79,7 +79,7 @@ func (e *Engine) ListenFiles(files []*os.File, opts ...ListenOption) (net.Addr, 
 		closeAll()
 		return nil, ErrEngineStopped
 	}
-	l := &listener{e: e, addr: addr, isUnix: isUnix, tls: lc.tls}
+	l := &listener{e: e, addr: addr, isUnix: isUnix, lc: lc}
 	perShard := e.cfg.reusePort && !isUnix
 	if !perShard {
 		if err := e.startAcceptLoop(); err != nil {

@@ -23,6 +23,7 @@ type shardCtx struct {
 	// Loop only.
 	readBuf       []byte
 	readFd        int                         // the fd readInto reads from
+	readMax       int                         // > 0: the most readInto reads at once (a rate limit's allowance)
 	readInto      func(p []byte) (int, error) // made once: read(readFd, p)
 	bufs          [][]byte                    // scratch for writev
 	iov           iovecs                      // scratch for writev
@@ -70,8 +71,11 @@ type shardCtx struct {
 	// shard's connections; flushDirty stores it when it changed.
 	queuedBytes atomic.Int64
 	panics      atomic.Uint64
-	loopDone    chan struct{} // closed when the loop goroutine has returned
-	tid         atomic.Int64  // the loop's OS thread
+	// rateWaitsRead and rateWaitsWrite count the times an empty bucket
+	// stopped a connection's reading or flushing (rateBlock).
+	rateWaitsRead, rateWaitsWrite atomic.Uint64
+	loopDone                      chan struct{} // closed when the loop goroutine has returned
+	tid                           atomic.Int64  // the loop's OS thread
 }
 
 func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
@@ -86,7 +90,12 @@ func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
 		dialing:  make(map[int]*dialState),
 		loopDone: make(chan struct{}),
 	}
-	s.readInto = func(p []byte) (int, error) { return rawRead(s.readFd, p) }
+	s.readInto = func(p []byte) (int, error) {
+		if s.readMax > 0 && len(p) > s.readMax {
+			p = p[:s.readMax]
+		}
+		return rawRead(s.readFd, p)
+	}
 	s.drainAsyncFn = s.drainAsync
 	s.drainHandoffsFn = s.drainHandoffs
 	return s

@@ -21,6 +21,10 @@ type ShardStats struct {
 	QueuedBytes int64
 	// Panics counts handler panics that aborted a connection.
 	Panics uint64
+	// RateWaitsRead and RateWaitsWrite count the times a rate-limited
+	// connection stopped reading, or held its flush, until the next tick
+	// because a bucket was empty (SetRateLimit, SetRateGroup).
+	RateWaitsRead, RateWaitsWrite uint64
 	// TasksQueued is the depth of the shard's task queue.
 	TasksQueued int
 	// Iterations counts the loop's rounds.
@@ -91,4 +95,8 @@ type Stats struct {
 	// TLSFailed counts TLS connections closed before their handshake was
 	// done: errors, timeouts, refusals, resets.
 	TLSFailed uint64
+	// ProxyFailed counts connections of ListenProxyProto listeners closed
+	// before their PROXY header was read: a missing or malformed header,
+	// a timeout, the peer's EOF.
+	ProxyFailed uint64
 }

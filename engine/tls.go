@@ -67,13 +67,17 @@ func WithHandshakeTimeout(d time.Duration) Option {
 }
 
 // HandshakeFailNotifier is implemented by handlers that want to hear of
-// TLS connections that closed before their handshake was done: OnOpen
-// never ran for them, so OnClose does not either. It is optional: the
-// engine looks for it when such a connection closes.
+// TLS connections that closed before their handshake was done, and of
+// connections of a ListenProxyProto listener that closed before their
+// PROXY header was read: OnOpen never ran for them, so OnClose does not
+// either. It is optional: the engine looks for it when such a connection
+// closes.
 type HandshakeFailNotifier interface {
 	// OnHandshakeFail runs on the shard once the connection is closed,
 	// with the reason: an error wrapping ErrTLS and crypto/tls's error,
-	// a timeout, ErrTLSBusy, ErrEngineStopped, or the socket's error.
+	// one wrapping ErrProxyHeader (and proxyproto's sentinel, or
+	// ErrTimeout), a timeout, ErrTLSBusy, ErrEngineStopped, or the
+	// socket's error.
 	OnHandshakeFail(c *Conn, reason error)
 }
 

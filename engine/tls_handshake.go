@@ -12,10 +12,14 @@ import (
 // registerTLS makes a Conn of a TLS listener's accepted fd: it waits on
 // the shard for the client's first record, under the handshake timeout,
 // and is opened (OnOpen) only once the handshake is done. Loop only.
-func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config) *Conn {
+// lr, if not nil, is the listener's rate limits, which apply at once.
+func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, lr *listenRate) *Conn {
 	c := s.enter(fd, h, isUnix)
 	if c.state == stateClosed {
 		return c
+	}
+	if lr != nil {
+		c.applyListenRate(lr)
 	}
 	tc := c.beginTLS()
 	tc.conn = tls.Server(&tc.wire, cfg)

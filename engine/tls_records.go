@@ -17,8 +17,8 @@ var errAfterCloseNotify = errors.New("bytes after close_notify")
 // into the shard's read buffer and hands it to the handshake or, once the
 // handshake is done, decrypts it on the shard and gives the plaintext to
 // the handler as OnTraffic, through the same view and ring as plaintext.
-// Loop only.
-func (c *Conn) tlsReadReady(tc *tlsConn) {
+// It reads at most budget bytes. Loop only.
+func (c *Conn) tlsReadReady(tc *tlsConn, budget int) {
 	s := c.sh
 	if tc.more && c.state == stateOpen {
 		// Records left waiting by a pause: they go before new bytes.
@@ -26,7 +26,6 @@ func (c *Conn) tlsReadReady(tc *tlsConn) {
 			return
 		}
 	}
-	budget := s.e.cfg.readBudget
 	for budget > 0 && c.wantRead() {
 		n, err := rawRead(int(c.fd), s.readBuf)
 		switch {

@@ -26,6 +26,7 @@ var (
 	_ func(*slog.Logger) relay.Option                          = relay.WithLogger
 	_ func(func(relay.Done)) relay.Option                      = relay.WithOnDone
 	_ func(int) relay.Option                                   = relay.WithSendProxy
+	_ func(engine.RateLimit, engine.RateLimit) relay.Option    = relay.WithRateLimit
 	_ func(string) relay.PoolOption                            = relay.WithName
 	_ func(string) relay.PoolOption                            = relay.WithPolicy
 	_ func(time.Duration) relay.PoolOption                     = relay.WithConnectTimeout

@@ -14,16 +14,18 @@ type Option func(*config)
 // config holds a Proxy's settings; defaultConfig states every default and
 // validate checks them once, in New.
 type config struct {
-	pools        []*Pool       // the first is the default; WithPool
-	router       Router        // nil: every client goes to pools[0]
-	sniffMax     int           // the head a Router may ask for
-	sniffTimeout time.Duration // how long a client may take to send it
-	splice       bool          // splice(2) bulk bytes when both sides allow
-	low, high    int           // each connection's watermarks, notify mode
-	tick         time.Duration // the engine tick that drives health checks
-	logger       *slog.Logger  // quiet by default
-	onDone       func(Done)    // called when a pair has ended; nil: none
-	sendProxy    int           // PROXY protocol version sent to backends; 0: none
+	pools        []*Pool          // the first is the default; WithPool
+	router       Router           // nil: every client goes to pools[0]
+	sniffMax     int              // the head a Router may ask for
+	sniffTimeout time.Duration    // how long a client may take to send it
+	splice       bool             // splice(2) bulk bytes when both sides allow
+	low, high    int              // each connection's watermarks, notify mode
+	tick         time.Duration    // the engine tick that drives health checks
+	logger       *slog.Logger     // quiet by default
+	onDone       func(Done)       // called when a pair has ended; nil: none
+	sendProxy    int              // PROXY protocol version sent to backends; 0: none
+	rateClient   engine.RateLimit // each client's limit, both ways; zero: none
+	rateTotal    engine.RateLimit // all clients together, both ways; zero: none
 }
 
 func defaultConfig() config {
@@ -53,6 +55,11 @@ func (c *config) validate() error {
 		return optionError("WithLogger", nil, "a logger")
 	case c.sendProxy < 0 || c.sendProxy > 2:
 		return optionError("WithSendProxy", c.sendProxy, "0 (off), 1 or 2")
+	}
+	for _, rl := range []engine.RateLimit{c.rateClient, c.rateTotal} {
+		if _, err := engine.NewRateGroup(rl, rl); err != nil {
+			return fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
+		}
 	}
 	for i, p := range c.pools {
 		if p == nil {
@@ -110,6 +117,19 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // its addresses, byte counts and the reason: an access log, say. It must
 // not block.
 func WithOnDone(fn func(Done)) Option { return func(c *config) { c.onDone = fn } }
+
+// WithRateLimit limits what clients send and receive with token buckets
+// (engine.RateLimit): each client connection reads and writes at most
+// perClient, and all of them together at most total, shared fairly among
+// the clients that use it, on whatever shards they are (an
+// engine.RateGroup). A zero RateLimit leaves that limit off. Limited pairs
+// relay by copy: splice(2) would move bytes the buckets cannot count.
+func WithRateLimit(perClient, total engine.RateLimit) Option {
+	return func(c *config) { c.rateClient, c.rateTotal = perClient, total }
+}
+
+// rated reports whether clients are rate-limited.
+func (c *config) rated() bool { return c.rateClient.Rate > 0 || c.rateTotal.Rate > 0 }
 
 // engineOptions are the engine options the relay path wants.
 func (c *config) engineOptions() []engine.Option {

@@ -171,10 +171,11 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 	pr.p.relayed.Add(1)
 	pr.upstream = up
 	// A TLS side's socket carries records, not the stream: such a pair
-	// relays by copy, where the records are opened and sealed.
+	// relays by copy, where the records are opened and sealed. So does a
+	// rate-limited one: the buckets count what the engine reads and writes.
 	_, clientTLS := pr.client.TLS()
 	_, upTLS := up.TLS()
-	pr.splice = pr.p.cfg.splice && !clientTLS && !upTLS
+	pr.splice = pr.p.cfg.splice && !clientTLS && !upTLS && !pr.p.cfg.rated()
 	tuneSocket(up, pr.splice)
 	up.SetContext(pr)
 	pr.up.dst = up

@@ -53,6 +53,8 @@ type Proxy struct {
 	check    checkSide
 	draining atomic.Bool
 
+	rates *engine.RateGroup // WithRateLimit's total: every client is a member; nil: none
+
 	// Counters: the shards write, any goroutine reads.
 	active    atomic.Int64
 	clients   atomic.Uint64
@@ -74,6 +76,13 @@ func New(opts ...Option) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{cfg: cfg}
+	if rl := cfg.rateTotal; rl.Rate > 0 {
+		g, err := engine.NewRateGroup(rl, rl)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
+		}
+		p.rates = g
+	}
 	p.up = upstreamSide{p}
 	p.check = checkSide{p}
 	return p, nil
@@ -152,6 +161,14 @@ func (p *Proxy) OnOpen(c *engine.Conn) error {
 		return err // the marks exceed the engine's max queued output
 	}
 	tuneSocket(c, p.cfg.splice)
+	if rl := p.cfg.rateClient; rl.Rate > 0 {
+		if err := c.SetRateLimit(rl, rl); err != nil {
+			return err // validated in New
+		}
+	}
+	if p.rates != nil {
+		c.SetRateGroup(p.rates)
+	}
 	if p.cfg.router == nil {
 		pr.route(p.cfg.pools[0])
 		return nil

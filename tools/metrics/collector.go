@@ -47,7 +47,7 @@ func New(e *engine.Engine, opts ...Option) *Collector {
 // descs are the metrics' descriptions, made once per Collector.
 type descs struct {
 	conns, opened, closed, bytesIn, bytesOut, queued, panics, tasksQueued,
-	iterations, busy, lag, refused *prometheus.Desc
+	iterations, busy, lag, refused, proxyFailed, rateWaits *prometheus.Desc
 
 	pairs, clients, relayed, noBackend, retries, relayedBytes, spliced *prometheus.Desc
 
@@ -74,6 +74,8 @@ func newDescs() descs {
 		busy:        d("shard_busy_seconds_total", "Time the shard's loop spent working rather than waiting for events.", shard),
 		lag:         d("shard_loop_lag_seconds", "How long the loop's round in progress has run at scrape time (0 while it waits): a large value means a handler blocks the shard.", shard),
 		refused:     d("connections_refused_total", "Connections closed at once on accept: over the connection limit, or out of file descriptors.", nil),
+		rateWaits:   d("shard_rate_limit_waits_total", "Times a rate-limited connection waited for the next tick because a token bucket was empty, by direction: read (reading stopped) or write (flush held).", []string{"shard", "direction"}),
+		proxyFailed: d("connections_proxy_header_failed_total", "Connections of PROXY protocol listeners closed before their header was read: missing, malformed, too slow, or cut short.", nil),
 
 		pairs:        d("proxy_pairs", "Client-backend pairs open now.", nil),
 		clients:      d("proxy_clients_total", "Clients the proxy accepted.", nil),
@@ -98,7 +100,7 @@ func newDescs() descs {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.conns, d.opened, d.closed, d.bytesIn, d.bytesOut, d.queued, d.panics,
-		d.tasksQueued, d.iterations, d.busy, d.lag, d.refused} {
+		d.tasksQueued, d.iterations, d.busy, d.lag, d.refused, d.proxyFailed, d.rateWaits} {
 		ch <- x
 	}
 	if c.proxy != nil {
@@ -137,8 +139,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.iterations, float64(s.Iterations), i)
 		counter(d.busy, s.Busy.Seconds(), i)
 		gauge(d.lag, s.Lag.Seconds(), i)
+		counter(d.rateWaits, float64(s.RateWaitsRead), i, "read")
+		counter(d.rateWaits, float64(s.RateWaitsWrite), i, "write")
 	}
 	counter(d.refused, float64(st.Refused))
+	counter(d.proxyFailed, float64(st.ProxyFailed))
 	if c.proxy != nil {
 		ps := c.proxy.Stats()
 		gauge(d.pairs, float64(ps.Active))

@@ -28,6 +28,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen 127.0.0.1:5201 -backend 127.0.0.1:5202 -splice   # zero-copy relay
   iperf3 -c 127.0.0.1 -p 5201                                              # measure it
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
+  shardnet proxy -listen :8000 -backend 10.0.0.1:80 -rate-conn 10MB -rate-total 100MB   # 10 MB/s per client, 100 MB/s in all
   shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
   shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
@@ -39,6 +40,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	// The relay applies the rate limits itself: it must know them to
+	// relay limited pairs by copy.
+	pf.rateConn, pf.rateTotal, sf.rateInHandler = sf.rateConn, sf.rateTotal, true
 	if len(backends) == 0 {
 		fmt.Fprintln(stderr, "shardnet proxy: -backend is required")
 		fs.Usage()
@@ -86,9 +90,11 @@ type proxyFlags struct {
 	checkSend       string
 	checkExpect     string
 	sendProxy       string
-	backendTLS      bool   // -backend-tls: dial the backends with TLS
-	backendCA       string // -backend-ca
-	backendInsecure bool   // -backend-insecure-skip-verify
+	backendTLS      bool     // -backend-tls: dial the backends with TLS
+	backendCA       string   // -backend-ca
+	backendInsecure bool     // -backend-insecure-skip-verify
+	rateConn        rateFlag // serverFlags' -rate-conn: each client's limit, bytes/s each way
+	rateTotal       rateFlag // serverFlags' -rate-total: all clients together, bytes/s each way
 }
 
 func (pf *proxyFlags) register(fs *flag.FlagSet) {
@@ -159,6 +165,9 @@ func (pf *proxyFlags) proxy(backends []string, log *slog.Logger) (*relay.Proxy, 
 		popts = append(popts, relay.WithSendProxy(2))
 	default:
 		return nil, nil, fmt.Errorf("-send-proxy %q: want v1 or v2", pf.sendProxy)
+	}
+	if pf.rateConn > 0 || pf.rateTotal > 0 {
+		popts = append(popts, relay.WithRateLimit(engine.RateLimit{Rate: int64(pf.rateConn)}, engine.RateLimit{Rate: int64(pf.rateTotal)}))
 	}
 	if pf.checkInterval > 0 {
 		// The engine's tick paces the checks: a tenth of the interval

@@ -37,8 +37,14 @@ type serverFlags struct {
 	stats       time.Duration
 	debug       string
 	verbose     bool
-	metrics     string           // -metrics: serve Prometheus metrics here
-	metricsOpts []metrics.Option // what a command adds to the engine's metrics
+	metrics     string   // -metrics: serve Prometheus metrics here
+	acceptProxy bool     // -accept-proxy: every connection starts with a PROXY header
+	rateConn    rateFlag // -rate-conn: each connection's limit, bytes/s each way
+	rateTotal   rateFlag // -rate-total: all connections together, bytes/s each way
+	// rateInHandler says the command's handler applies -rate-conn and
+	// -rate-total (the proxy's relay), not the listeners.
+	rateInHandler bool
+	metricsOpts   []metrics.Option // what a command adds to the engine's metrics
 
 	// drain, when set, runs on SIGTERM before the engine stops, for at
 	// most drainTimeout (a command with connections worth finishing sets
@@ -86,6 +92,9 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.BoolVar(&sf.verbose, "v", false, "log engine warnings and errors to stderr")
 	fs.StringVar(&sf.upgradeSock, "upgrade-sock", "", "restart without refusing a connection: a process started with this unix socket path takes the listening sockets over from the one serving it, which then drains (SIGUSR2 re-executes the program to the same effect)")
 	fs.DurationVar(&sf.drainTimeout, "drain-timeout", 30*time.Second, "after handing the listening sockets to a new process (and, for proxy, on SIGTERM), how long connections may take to finish before they are closed")
+	fs.BoolVar(&sf.acceptProxy, "accept-proxy", false, "every connection must start with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends): the server sees the client's address from it, and closes connections without one; only for listeners that trusted balancers alone can reach")
+	fs.Var(&sf.rateConn, "rate-conn", "limit each connection to this rate each way (what it sends and what it receives; token buckets refilled every 20 ms); "+rateUnits+"; 0: no limit")
+	fs.Var(&sf.rateTotal, "rate-total", "limit all connections together to this rate each way, shared fairly among the busy ones on every shard; same units as -rate-conn; 0: no limit")
 	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
 }
 
@@ -136,8 +145,23 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		defer os.Remove(sf.tls.caFile)
 	}
 	var lopts []engine.ListenOption
+	if sf.acceptProxy {
+		lopts = append(lopts, engine.ListenProxyProto(true))
+	}
 	if tcfg != nil {
 		lopts = append(lopts, engine.ListenTLS(tcfg))
+	}
+	if (sf.rateConn > 0 || sf.rateTotal > 0) && !sf.rateInHandler {
+		per := engine.RateLimit{Rate: int64(sf.rateConn)}
+		var g *engine.RateGroup
+		if sf.rateTotal > 0 {
+			total := engine.RateLimit{Rate: int64(sf.rateTotal)}
+			if g, err = engine.NewRateGroup(total, total); err != nil {
+				fmt.Fprintf(stderr, "shardnet %s: -rate-total: %v\n", name, err)
+				return 2
+			}
+		}
+		lopts = append(lopts, engine.ListenRateLimit(per, per, g))
 	}
 	up, err := newUpgrader(name, sf.upgradeSock, stdout)
 	if err != nil {
@@ -168,6 +192,9 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 		mode += " tls=self-signed ca=" + sf.tls.caFile
 	case tcfg != nil:
 		mode += " tls=" + sf.tls.files
+	}
+	if sf.acceptProxy {
+		mode += " accept-proxy"
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
 	if err := up.tookOver(); err != nil {
@@ -259,8 +286,8 @@ func printStats(w io.Writer, st engine.Stats) {
 		total.BytesIn += s.BytesIn
 		total.BytesOut += s.BytesOut
 	}
-	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d tls-refused=%d tls-failed=%d\n",
-		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused, st.TLSRefused, st.TLSFailed)
+	fmt.Fprintf(w, "total: conns=%d opened=%d closed=%d in=%d out=%d refused=%d tls-refused=%d tls-failed=%d proxy-failed=%d\n",
+		total.Conns, total.Opened, total.Closed, total.BytesIn, total.BytesOut, st.Refused, st.TLSRefused, st.TLSFailed, st.ProxyFailed)
 }
 
 // newFlagSet makes a command's flag set with a usage text that shows
