@@ -22,6 +22,8 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@# A merge's conflict markers left in any tracked file (a README, too).
+	@if git grep -n -E '^(<<<<<<<|>>>>>>>)( |$$)' -- . ':!*.patch'; then echo "conflict markers left"; exit 1; fi
 
 bench:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
