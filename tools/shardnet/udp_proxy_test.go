@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -416,4 +417,167 @@ func TestUDPProxyFlags(t *testing.T) {
 		{name: "bad idle", args: []string{"-backend", "127.0.0.1:53", "-idle", "0s"}, wantCode: 2, wantErr: "-idle"},
 		{name: "tcp listen", args: []string{"-backend", "127.0.0.1:53", "-listen", "tcp://127.0.0.1:0"}, wantCode: 1, wantErr: "unknown network"},
 	})
+}
+
+// udpProxyNetnsEnv marks the test binary re-run inside a network namespace.
+const udpProxyNetnsEnv = "SHARDNET_UDP_PROXY_NETNS"
+
+// TestUDPProxyIperf3 sends iperf3 -u at a fixed rate, and then unlimited,
+// through udp-proxy (iperf3's TCP control connection through shardnet
+// proxy on the same port number) to an iperf3 server, and accounts for
+// iperf3's loss figure: the proxy's drops plus the kernel's RcvbufErrors.
+// The test runs in a network namespace of its own, so that /proc/net/snmp
+// counts only its own sockets, not those of whatever else runs on the
+// machine.
+func TestUDPProxyIperf3(t *testing.T) {
+	if os.Getenv(udpProxyNetnsEnv) != "1" {
+		needTool(t, "iperf3")
+		ns := fmt.Sprintf("shardnet-udpproxy-%d", os.Getpid())
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("a network namespace is needed (root and iproute2, as .ci/run has): %v: %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		if out, err := exec.Command("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			t.Fatalf("lo up: %v: %s", err, out)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestUDPProxyIperf3$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), udpProxyNetnsEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("in the namespace:\n%s", out)
+		if err != nil {
+			t.Fatalf("the run in the namespace failed: %v", err)
+		}
+		return
+	}
+	for _, rate := range []string{"20M", "0"} {
+		t.Run("rate "+rate, func(t *testing.T) { iperf3ThroughUDPProxy(t, rate) })
+	}
+}
+
+var iperfReceiverRe = regexp.MustCompile(`(\d+)/(\d+) \([^)]*\)\s+receiver`)
+
+func iperf3ThroughUDPProxy(t *testing.T, rate string) {
+	const proxyPort, serverPort = "5301", "5302"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := exec.CommandContext(ctx, "iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", serverPort)
+	var srvOut bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		cancel() // iperf3 -s -1 exits after its test; this is for a failed one
+		<-exited
+	}()
+	for !iperfListening(serverPort) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("iperf3 -s exited: %v\n%s", err, srvOut.String())
+		case <-ctx.Done():
+			t.Fatal("iperf3 -s did not listen")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	tcp := startServer(t, "proxy", "-listen", "127.0.0.1:"+proxyPort, "-backend", "127.0.0.1:"+serverPort)
+	udp := startServer(t, "udp-proxy", "-listen", "udp://127.0.0.1:"+proxyPort, "-backend", "127.0.0.1:"+serverPort, "-shards", "2")
+	before := rcvbufErrors(t)
+	cli := exec.CommandContext(ctx, "iperf3", "-c", "127.0.0.1", "-p", proxyPort, "-u", "-b", rate, "-l", "1200", "-t", "2", "--json", "--get-server-output")
+	out, err := cli.Output()
+	if err != nil {
+		t.Fatalf("iperf3 -c: %v\n%s", err, out)
+	}
+	after := rcvbufErrors(t)
+	c := parseUDPProxy(t, udp.stop(t))
+	tcp.stop(t)
+	var res struct {
+		End struct {
+			Sum struct {
+				Packets     uint64 `json:"packets"`
+				LostPackets uint64 `json:"lost_packets"`
+				OutOfOrder  uint64 `json:"out_of_order"`
+			} `json:"sum"`
+		} `json:"end"`
+		ServerText string `json:"server_output_text"`
+		Error      string `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
+		t.Fatalf("iperf3 -c --json: %v %s\n%s", err, res.Error, out)
+	}
+	m := iperfReceiverRe.FindAllStringSubmatch(res.ServerText, -1)
+	if m == nil {
+		t.Fatalf("no receiver total in the server's output:\n%s", res.ServerText)
+	}
+	counted, _ := strconv.ParseUint(m[len(m)-1][2], 10, 64)
+	sent, lost := res.End.Sum.Packets, res.End.Sum.LostPackets
+	kernel := after - before
+	// The datagrams sent after the last one the server counted are
+	// neither lost nor received to iperf3; a drop among them shows in
+	// the counters only.
+	tail := sent - min(sent, counted)
+	t.Logf("iperf3 -u -b %s: sent %d, server counted %d, lost %d, out of order %d; proxy: relayed %d, drops %d, its sockets' rcvbuf drops %d; kernel RcvbufErrors %d (tail %d)",
+		rate, sent, counted, lost, res.End.Sum.OutOfOrder, c.toBackend, c.drops, c.rcvbufDrops, kernel, tail)
+	if lost > c.drops+kernel || c.drops+kernel > lost+tail {
+		t.Fatalf("iperf3 lost %d; proxy drops %d + kernel RcvbufErrors %d = %d, want it equal (or up to %d more, the tail the server did not count)",
+			lost, c.drops, kernel, c.drops+kernel, tail)
+	}
+	// One datagram more than iperf3's: its connect message. Every
+	// datagram the client sent was relayed, dropped, or dropped by the
+	// kernel at the proxy's socket (counted there by SO_RXQ_OVFL as of
+	// the last datagram read; an overflow after that is in the kernel's
+	// count only).
+	if c.toBackend+c.drops+c.rcvbufDrops > sent+1 || c.toBackend+c.drops+kernel < sent+1 {
+		t.Fatalf("the proxy relayed %d, dropped %d, its sockets overflowed %d times; iperf3 sent %d (+1 connect)", c.toBackend, c.drops, c.rcvbufDrops, sent)
+	}
+	if c.opened != 1 || c.toClient != 1 {
+		t.Fatalf("want one session and one datagram back (iperf3's connect reply): %+v", c)
+	}
+}
+
+// iperfListening reports whether something accepts TCP on port of
+// 127.0.0.1, from /proc/net/tcp rather than by connecting: iperf3 -s -1
+// would take a probe connection for its one test.
+func iperfListening(port string) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	p, _ := strconv.Atoi(port)
+	return strings.Contains(string(b), fmt.Sprintf(":%04X 00000000:0000 0A", p))
+}
+
+// rcvbufErrors reads Udp RcvbufErrors from /proc/net/snmp (the namespace's).
+func rcvbufErrors(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, err := strconv.ParseUint(f[i], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatal("no Udp RcvbufErrors in /proc/net/snmp")
+	return 0
 }
