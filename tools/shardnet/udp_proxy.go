@@ -48,7 +48,7 @@ type udpProxy struct {
 // udpProxyCounters are one shard's relay counters: written on the shard,
 // read by the stats printer.
 type udpProxyCounters struct {
-	toBackend, toClient         atomic.Uint64 // datagrams queued for the other side
+	toBackend, toClient         atomic.Uint64 // datagrams queued for the other side (a queued one can still be dropped: see drops)
 	writeErrors                 atomic.Uint64 // not queued, for a reason other than a full queue
 	backendErrors, dialFailures atomic.Uint64 // errors on backend sockets; sessions refused for want of one
 	lateReplies                 atomic.Uint64 // backend datagrams after their session ended
@@ -262,8 +262,10 @@ type udpProxyTotals struct {
 
 // drops are the datagrams the proxy took in and did not pass on: full
 // queues, sends the kernel refused, clients refused a session, truncated
-// datagrams, other write errors and replies after the session ended.
-// Kernel receive-buffer drops (RcvbufDrops) are separate: those never
+// datagrams, other write errors and replies after the session ended. A
+// datagram queued (counted as relayed) and then dropped, because its
+// socket closed before the kernel took it or the kernel refused it, is in
+// both counts. Kernel receive-buffer drops (RcvbufDrops) are separate: those never
 // reached the proxy.
 func (t *udpProxyTotals) drops() uint64 {
 	return t.QueueDrops + t.SendErrors + t.SessionsRefused + t.Truncated + t.writeErrors + t.lateReplies
