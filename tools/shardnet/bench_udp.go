@@ -54,6 +54,11 @@ type udpBenchRun struct {
 	peer   netip.AddrPort
 	shards []*udpBenchShard
 	drain  atomic.Bool // the sending is over: flows only count what arrives
+	// phase is 1 once drain is set and 2 once stopping is; each shard's
+	// seen is the phase its loop has passed (OnTick), after which none of
+	// its callbacks still acts on the phase before. Counts read then are
+	// final for that phase.
+	phase atomic.Int32
 }
 
 // udpBenchShard is one client shard's flows. Loop only, except the atomic
@@ -71,6 +76,7 @@ type udpBenchShard struct {
 	lastCheck int64   // the last write-off check, ns since the epoch
 
 	sent, recv, dups, reordered, tooOld atomic.Uint64
+	seen                                atomic.Int32 // the run's phase as of the loop's last tick
 
 	mu   sync.Mutex
 	hist *hdrhistogram.Histogram
@@ -215,6 +221,7 @@ loop:
 	// Stop sending; the rate is over what arrived while the load ran.
 	r.drain.Store(true)
 	elapsed := time.Since(r.epoch)
+	r.settle(1)
 	atEnd := r.counts()
 	deadline := time.Now().Add(r.cfg.udpDrain)
 	for time.Now().Before(deadline) {
@@ -224,9 +231,24 @@ loop:
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.stopping.Store(true)
+	r.settle(2)
 	c := r.counts()
 	r.mergeUDP(total)
 	return r.udpResult(atEnd, c, elapsed, total)
+}
+
+// settle enters phase and waits (a second at most: a shard that does not
+// tick is stuck, and its counts are what they are) until every shard's
+// loop has passed it, so that no callback that began before it still
+// sends or counts.
+func (r *udpBenchRun) settle(phase int32) {
+	r.phase.Store(phase)
+	deadline := time.Now().Add(time.Second)
+	for _, s := range r.shards {
+		for s.seen.Load() < phase && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // udpCounts are the shards' counters summed.
@@ -269,10 +291,11 @@ type udpBenchHandler struct {
 // OnTick drives shard i's flows.
 func (h udpBenchHandler) OnTick(i int) {
 	r := h.r
+	s := r.shards[i]
+	s.seen.Store(r.phase.Load())
 	if !r.started.Load() || r.drain.Load() {
 		return
 	}
-	s := r.shards[i]
 	now := r.now()
 	if !s.begun {
 		s.begun = true
