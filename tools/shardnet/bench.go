@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +46,9 @@ type benchConfig struct {
 	tlsCA       string // trust this authority (PEM file) instead of the system's
 	tlsInsecure bool   // skip verifying the server's certificate (explicit only)
 	tlsConfig   *tls.Config
+
+	udp      bool          // datagrams to a UDP echo server (bench_udp.go)
+	udpDrain time.Duration // with udp: how long the in-flight echoes may take after the load
 }
 
 // benchRun is one run's shared state.
@@ -82,6 +87,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
   shardnet bench -json -duration 3s | jq .msgs_per_sec  # for scripts
   taskset -c 1 shardnet bench -shards 1                 # one pinned core, as benchmarks/ runs it
   shardnet bench -tls -tls-ca ca.pem -addr localhost:7000  # against shardnet echo -tls
+  shardnet bench -udp -c 100 -pipeline 16               # UDP echo at 127.0.0.1:7001: loss, reordering, duplicates
+  shardnet bench -udp -rate 50000 -c 10 -size 1200      # UDP open loop at a fixed 50k datagrams/s
 `, stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:7000", "server address: host:port, tcp://, unix:///path")
 	fs.IntVar(&cfg.conns, "c", 100, "connections")
@@ -97,12 +104,24 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.tls, "tls", false, "connect with TLS; the server's certificate is verified against the system's authorities, or -tls-ca")
 	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "with -tls: trust this authority's certificate (PEM file), e.g. the ca= file of shardnet echo -tls-self-signed")
 	fs.BoolVar(&cfg.tlsInsecure, "tls-insecure-skip-verify", false, "with -tls: do not verify the server's certificate (testing only)")
+	fs.BoolVar(&cfg.udp, "udp", false, "UDP: -c connected sockets (flows) send datagrams with a flow id, a sequence number and a send time to a UDP echo server (default address 127.0.0.1:7001); every echo is verified, loss, reordering and duplicates are counted. With -rate the load is open loop (-pipeline is ignored)")
+	fs.DurationVar(&cfg.udpDrain, "udp-drain", time.Second, "with -udp: after the load, wait this long at most for the echoes still in flight before counting the rest as lost")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if cfg.udp {
+		addrSet := false
+		fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+		if !addrSet {
+			cfg.addr = strings.TrimPrefix(defaultUDPAddr, "udp://")
+		}
 	}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintf(stderr, "shardnet bench: %v\n", err)
 		return 2
+	}
+	if cfg.udp {
+		return benchUDP(cfg, stdout, stderr)
 	}
 	return bench(cfg, stdout, stderr)
 }
@@ -125,6 +144,18 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("-shards %d: want >= 0", c.shards)
 	case c.dialLimit <= 0:
 		return fmt.Errorf("-connect-timeout %v: want > 0", c.dialLimit)
+	}
+	if c.udp {
+		switch {
+		case c.size < udpHeaderLen || c.size > udpMaxSize:
+			return fmt.Errorf("-size %d with -udp: want %d..%d (a header, then the pattern)", c.size, udpHeaderLen, udpMaxSize)
+		case c.mode != "echo":
+			return fmt.Errorf("-mode %s with -udp: only echo", c.mode)
+		case c.tls:
+			return fmt.Errorf("-tls with -udp: not supported")
+		case c.udpDrain < 0:
+			return fmt.Errorf("-udp-drain %v: want >= 0", c.udpDrain)
+		}
 	}
 	if c.tls {
 		cfg, err := clientTLS(c.tlsCA, c.tlsInsecure)

@@ -36,6 +36,7 @@ func commands() []command {
 		{"http", "HTTP/1.1 server: /plaintext and /json, keep-alive and pipelining", runHTTP},
 		{"kv", "RESP (Redis protocol) key-value server", runKV},
 		{"proxy", "TCP (layer 4) proxy with back-pressure", runProxy},
+		{"udp-proxy", "UDP proxy: a session and a backend socket per client, idle expiry", runUDPProxy},
 		{"bench", "load generator: echo or sink, verifies every byte", runBench},
 		{"soak", "soak test: echo server plus verifying load from client processes", runSoak},
 		{"rpc-server", "RPC server (tools/rpc): multiplexed calls, on-shard and offloaded handlers", runRPCServer},
