@@ -7,7 +7,8 @@
 //	shardnet http  [flags]   HTTP/1.1 server
 //	shardnet kv    [flags]   RESP key-value server
 //	shardnet proxy [flags]   TCP proxy
-//	shardnet bench [flags]   load generator
+//	shardnet udp-proxy [flags] UDP proxy
+//	shardnet bench [flags]   load generator (TCP, TLS or -udp)
 //	shardnet soak  [flags]   soak test: server here, load from client processes
 //	shardnet rpc-server [flags]  RPC server (tools/rpc)
 //	shardnet rpc-bench  [flags]  RPC load generator
