@@ -98,6 +98,7 @@ var (
 	_ func(bool) engine.Option                              = engine.WithEdgeTriggered
 	_ func(time.Duration) engine.Option                     = engine.WithBusyPoll
 	_ func(time.Duration) engine.Option                     = engine.WithTick
+	_ func(time.Duration) engine.Option                     = engine.WithLagSampling
 	_ func(time.Duration, func(*engine.Conn)) engine.Option = engine.WithHeartbeat
 	_ func(int, int) engine.Option                          = engine.WithOffloadPool
 	_ func(int) engine.Option                               = engine.WithBlockSize
@@ -105,7 +106,8 @@ var (
 	_ func(int) engine.DialOption                           = engine.OnShard
 	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
 	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
-	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, ProxyFailed: 0}
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, TLSHandshakes: 0, ProxyFailed: 0}
+	_                                                       = engine.ShardStats{TasksRun: 0, LagSamples: engine.LagHistogram{Bounds: []time.Duration{}, Counts: []uint64{}, Count: 0, Sum: 0}}
 	_ []error                                               = []error{
 		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
 		engine.ErrAborted, engine.ErrRejected, engine.ErrTooManyConns, engine.ErrOutputFull,

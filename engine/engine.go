@@ -55,7 +55,10 @@ type Engine struct {
 	tlsInFlight atomic.Int64
 	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
 	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
+	tlsDone     atomic.Uint64 // TLS handshakes completed; shards write, Stats reads
 	proxyFailed atomic.Uint64 // PROXY listeners' connections closed before their header was read
+
+	lagBounds []time.Duration // the lag histograms' bucket bounds; set in New, read only after
 }
 
 // New starts an engine: its shards run at once, each on its own locked OS
@@ -75,7 +78,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{})}
+	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{}), lagBounds: lagBounds()}
 	for i := 0; i < cfg.shards; i++ {
 		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll)}
 		if cfg.pin {
@@ -95,6 +98,11 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 		go s.run()
 	}
 	e.running = true
+	if cfg.lagSample > 0 {
+		for _, s := range e.shards {
+			_ = s.loop.Submit(func() { s.startLagSampling(cfg.lagSample) })
+		}
+	}
 	if err := h.OnBoot(e); err != nil {
 		e.Stop(context.Background())
 		return nil, fmt.Errorf("engine: OnBoot: %w", err)
@@ -311,12 +319,14 @@ func (l loads) Load(i int) int { return int(l[i].live.Load()) }
 // Stats returns the engine's counters. Any goroutine.
 func (e *Engine) Stats() Stats {
 	st := Stats{
-		Shards:      make([]ShardStats, len(e.shards)),
-		Refused:     e.overLimit.Load(),
-		TLSRefused:  e.tlsRefused.Load(),
-		TLSFailed:   e.tlsFailed.Load(),
-		ProxyFailed: e.proxyFailed.Load(),
+		Shards:        make([]ShardStats, len(e.shards)),
+		Refused:       e.overLimit.Load(),
+		TLSRefused:    e.tlsRefused.Load(),
+		TLSFailed:     e.tlsFailed.Load(),
+		TLSHandshakes: e.tlsDone.Load(),
+		ProxyFailed:   e.proxyFailed.Load(),
 	}
+	bounds := lagBounds()
 	for i, s := range e.shards {
 		ls := s.loop.Stats()
 		st.Shards[i] = ShardStats{
@@ -333,9 +343,11 @@ func (e *Engine) Stats() Stats {
 			RateWaitsRead:  s.rateWaitsRead.Load(),
 			RateWaitsWrite: s.rateWaitsWrite.Load(),
 			TasksQueued:    ls.TasksQueued,
+			TasksRun:       ls.TasksRun,
 			Iterations:     ls.Iterations,
 			Busy:           ls.Busy,
 			Lag:            ls.Lag,
+			LagSamples:     s.lag.snapshot(bounds),
 			CPU:            s.loop.CPU(),
 			Packets:        e.packets[i].stats(),
 		}

@@ -36,6 +36,7 @@ type config struct {
 	edge          bool              // edge-triggered connections
 	busyPoll      time.Duration     // shards poll without sleeping this long after the last ready fd
 	tick          time.Duration     // period of Handler.OnTick; 0 off
+	lagSample     time.Duration     // period of the loop-lag samples; 0 off
 	heartbeat     time.Duration     // period of the heartbeat hook; 0 off
 	onHeartbeat   func(c *Conn)     // the heartbeat hook
 	workers       int               // offload pool size
@@ -70,6 +71,7 @@ func defaultConfig() config {
 		logger:        slog.New(slog.DiscardHandler),
 		maxHandshakes: 4096,
 		handshakeTime: 5 * time.Second,
+		lagSample:     50 * time.Millisecond,
 
 		udpGSO:         true,
 		udpGRO:         true,
@@ -109,6 +111,8 @@ func (c *config) validate() error {
 		return optionError("WithMaxConns", c.maxConns, ">= 0")
 	case c.tick < 0:
 		return optionError("WithTick", c.tick, ">= 0")
+	case c.lagSample != 0 && c.lagSample < time.Millisecond:
+		return optionError("WithLagSampling", c.lagSample, "0 (off) or >= 1ms")
 	case c.busyPoll < 0:
 		return optionError("WithBusyPoll", c.busyPoll, ">= 0")
 	case c.heartbeat < 0 || (c.heartbeat > 0 && c.onHeartbeat == nil):
@@ -224,6 +228,13 @@ func WithEdgeTriggered(on bool) Option { return func(c *config) { c.edge = on } 
 // do not have to wake it (see shard.WithBusyPoll for what that saves and
 // costs). For shards that have a core each. Default 0: off.
 func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll = d } }
+
+// WithLagSampling sets how often each shard samples its loop lag into
+// ShardStats.LagSamples: a timer on the shard records how late it ran
+// (see LagHistogram). Default 50ms, which catches every stall longer than
+// that and costs an idle shard 20 wake-ups a second; 0 turns sampling
+// off.
+func WithLagSampling(period time.Duration) Option { return func(c *config) { c.lagSample = period } }
 
 // WithTick calls Handler.OnTick on every shard every d. Default 0: off.
 func WithTick(d time.Duration) Option { return func(c *config) { c.tick = d } }

@@ -74,6 +74,7 @@ type shardCtx struct {
 	// rateWaitsRead and rateWaitsWrite count the times an empty bucket
 	// stopped a connection's reading or flushing (rateBlock).
 	rateWaitsRead, rateWaitsWrite atomic.Uint64
+	lag                           lagHistogram  // loop-lag samples (startLagSampling)
 	loopDone                      chan struct{} // closed when the loop goroutine has returned
 	tid                           atomic.Int64  // the loop's OS thread
 }

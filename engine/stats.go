@@ -27,6 +27,9 @@ type ShardStats struct {
 	RateWaitsRead, RateWaitsWrite uint64
 	// TasksQueued is the depth of the shard's task queue.
 	TasksQueued int
+	// TasksRun counts the tasks the shard's loop has run: hand-offs,
+	// AsyncWrite batches, Handle.Do and the engine's own.
+	TasksRun uint64
 	// Iterations counts the loop's rounds.
 	Iterations uint64
 	// Busy is the time the loop spent working rather than waiting.
@@ -34,6 +37,10 @@ type ShardStats struct {
 	// Lag is how long the round in progress has run (0 while the loop
 	// waits): a large value means a handler blocks the shard.
 	Lag time.Duration
+	// LagSamples is the histogram of the shard's loop lag, sampled every
+	// WithLagSampling period on the shard's timer: how late a timer due
+	// on the shard ran. Empty when sampling is off.
+	LagSamples LagHistogram
 	// CPU is the CPU the loop's thread was last seen on.
 	CPU int
 	// Packets holds the shard's UDP counters.
@@ -95,6 +102,9 @@ type Stats struct {
 	// TLSFailed counts TLS connections closed before their handshake was
 	// done: errors, timeouts, refusals, resets.
 	TLSFailed uint64
+	// TLSHandshakes counts TLS handshakes completed (the connection then
+	// opened to its handler).
+	TLSHandshakes uint64
 	// ProxyFailed counts connections of ListenProxyProto listeners closed
 	// before their PROXY header was read: a missing or malformed header,
 	// a timeout, the peer's EOF.

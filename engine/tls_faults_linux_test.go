@@ -358,6 +358,9 @@ func TestTLSConcurrentHandshakesOverTheCap(t *testing.T) {
 	if int64(st.TLSRefused) != failed.Load() {
 		t.Fatalf("Stats.TLSRefused = %d, but %d clients failed", st.TLSRefused, failed.Load())
 	}
+	if int64(st.TLSHandshakes) != ok.Load() {
+		t.Fatalf("Stats.TLSHandshakes = %d, but %d clients were served", st.TLSHandshakes, ok.Load())
+	}
 	if !waitFor(5*time.Second, func() bool { return e.tlsInFlight.Load() == 0 }) {
 		t.Fatal("handshake goroutines did not end")
 	}

@@ -131,6 +131,7 @@ func (c *Conn) handshakeDone() {
 	defer c.recoverPanic()
 	tc.wire.onLoop = true
 	tc.phase = tlsOpen
+	c.sh.e.tlsDone.Add(1)
 	if tc.holdRead {
 		tc.holdRead = false
 		c.updateInterest()

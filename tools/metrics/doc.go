@@ -10,6 +10,11 @@
 // import client_golang; this package, under tools/, is the one that does,
 // so only programs that want the exposition link it.
 //
+// The one histogram, shardnet_shard_loop_lag_seconds, is the engine's
+// too: each shard samples its loop lag on its own timer
+// (engine.WithLagSampling) into fixed buckets of atomic counters, which a
+// scrape copies.
+//
 //	c := metrics.New(e, metrics.WithProxy(px), metrics.WithPool("web", pool))
 //	stop, err := metrics.Serve("127.0.0.1:7070", c) // GET /metrics
 //	...
