@@ -71,7 +71,6 @@ func defaultConfig() config {
 		logger:        slog.New(slog.DiscardHandler),
 		maxHandshakes: 4096,
 		handshakeTime: 5 * time.Second,
-		lagSample:     50 * time.Millisecond,
 
 		udpGSO:         true,
 		udpGRO:         true,
@@ -231,9 +230,10 @@ func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll 
 
 // WithLagSampling sets how often each shard samples its loop lag into
 // ShardStats.LagSamples: a timer on the shard records how late it ran
-// (see LagHistogram). Default 50ms, which catches every stall longer than
-// that and costs an idle shard 20 wake-ups a second; 0 turns sampling
-// off.
+// (see LagHistogram). A period of 50ms catches every stall longer than
+// that and costs an idle shard 20 wake-ups a second, which is why it is
+// off by default (0): turn it on where something reads the histogram
+// (shardnet's -metrics and -debug do).
 func WithLagSampling(period time.Duration) Option { return func(c *config) { c.lagSample = period } }
 
 // WithTick calls Handler.OnTick on every shard every d. Default 0: off.

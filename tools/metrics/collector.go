@@ -74,7 +74,7 @@ func newDescs() descs {
 		iterations:    d("shard_loop_iterations_total", "Rounds of the shard's event loop.", shard),
 		busy:          d("shard_busy_seconds_total", "Time the shard's loop spent working rather than waiting for events.", shard),
 		round:         d("shard_round_running_seconds", "How long the loop's round in progress has run at scrape time (0 while it waits): a large value means a handler blocks the shard now.", shard),
-		lag:           d("shard_loop_lag_seconds", "How late a timer due on the shard ran, sampled on the shard's own timer (engine.WithLagSampling, every 50 ms by default): what an event arriving then waited for the loop. Samples under about 1 ms are epoll_wait's resolution, not work.", shard),
+		lag:           d("shard_loop_lag_seconds", "How late a timer due on the shard ran, sampled on the shard's own timer (engine.WithLagSampling; shardnet's -metrics samples every 50 ms): what an event arriving then waited for the loop. Samples under about 1 ms are epoll_wait's resolution, not work.", shard),
 		tasksRun:      d("shard_tasks_run_total", "Tasks the shard's loop ran: connection hand-offs, AsyncWrite batches, Handle.Do and the engine's own.", shard),
 		refused:       d("connections_refused_total", "Connections closed at once on accept: over the connection limit, or out of file descriptors.", nil),
 		rateWaits:     d("shard_rate_limit_waits_total", "Times a rate-limited connection waited for the next tick because a token bucket was empty, by direction: read (reading stopped) or write (flush held).", []string{"shard", "direction"}),

@@ -114,6 +114,10 @@ func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
 	if sf.shards > 0 {
 		opts = append(opts, engine.WithShards(sf.shards))
 	}
+	if sf.metrics != "" || sf.debug != "" {
+		// Someone reads the loop-lag histogram: sample it.
+		opts = append(opts, engine.WithLagSampling(50*time.Millisecond))
+	}
 	if sf.verbose {
 		opts = append(opts, engine.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
