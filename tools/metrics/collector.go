@@ -54,6 +54,9 @@ type descs struct {
 
 	beConns, beHealthy, beEjected, beConnectErrors, beEjections, beChecks,
 	beCheckFails, beBytes *prometheus.Desc
+
+	udpDatagrams, udpBytes, udpDrops, udpSendWaits, udpSocketErrors, udpGSOSends,
+	udpGROBatches, udpPanics, udpSessions, udpSessionEvents *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -99,6 +102,17 @@ func newDescs() descs {
 		beChecks:        d("proxy_backend_health_checks_total", "Health checks run on the backend.", be),
 		beCheckFails:    d("proxy_backend_health_check_failures_total", "Health checks of the backend that failed.", be),
 		beBytes:         d("proxy_backend_relayed_bytes_total", "Bytes relayed to (up) and from (down) the backend by pairs that have ended.", []string{"pool", "backend", "direction"}),
+
+		udpDatagrams:     d("shard_udp_datagrams_total", "Datagrams the shard's UDP sockets read (in) and the kernel took (out); GRO runs counted per datagram.", []string{"shard", "direction"}),
+		udpBytes:         d("shard_udp_bytes_total", "Payload bytes of those datagrams, by direction.", []string{"shard", "direction"}),
+		udpDrops:         d("shard_udp_dropped_datagrams_total", "Datagrams lost on the shard, by reason: queue (a socket's send queue at its bound, or queued at close), send_error (refused by the kernel), rcvbuf (the kernel's receive buffer was full, SO_RXQ_OVFL; with GRO one per coalesced packet), truncated (larger than a receive slot).", []string{"shard", "reason"}),
+		udpSendWaits:     d("shard_udp_send_waits_total", "Times a UDP socket's send buffer was full and its queue waited for EPOLLOUT.", shard),
+		udpSocketErrors:  d("shard_udp_socket_errors_total", "Errors the shard's UDP sockets reported (ICMP errors on connected sockets, failed sends).", shard),
+		udpGSOSends:      d("shard_udp_gso_sends_total", "Messages that carried several datagrams with UDP segmentation offload.", shard),
+		udpGROBatches:    d("shard_udp_gro_batches_total", "Received runs of datagrams the kernel had coalesced (UDP GRO).", shard),
+		udpPanics:        d("shard_udp_handler_panics_total", "Panics in datagram callbacks (each dropped that datagram or callback only).", shard),
+		udpSessions:      d("shard_udp_sessions", "Live UDP sessions on the shard.", shard),
+		udpSessionEvents: d("shard_udp_sessions_total", "UDP sessions by event: opened, expired (idle timeout), refused (at the cap or by the handler).", []string{"shard", "event"}),
 	}
 }
 
@@ -108,6 +122,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.conns, d.opened, d.closed, d.bytesIn, d.bytesOut, d.queued, d.panics,
 		d.tasksQueued, d.iterations, d.busy, d.round, d.lag, d.tasksRun, d.refused, d.proxyFailed, d.rateWaits,
 		d.tlsHandshakes, d.tlsFailed, d.tlsRefused} {
+		ch <- x
+	}
+	for _, x := range []*prometheus.Desc{d.udpDatagrams, d.udpBytes, d.udpDrops, d.udpSendWaits, d.udpSocketErrors,
+		d.udpGSOSends, d.udpGROBatches, d.udpPanics, d.udpSessions, d.udpSessionEvents} {
 		ch <- x
 	}
 	if c.proxy != nil {
@@ -150,6 +168,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.tasksRun, float64(s.TasksRun), i)
 		counter(d.rateWaits, float64(s.RateWaitsRead), i, "read")
 		counter(d.rateWaits, float64(s.RateWaitsWrite), i, "write")
+		c.collectPackets(ch, s.Packets, i)
 	}
 	counter(d.refused, float64(st.Refused))
 	counter(d.proxyFailed, float64(st.ProxyFailed))
@@ -180,6 +199,31 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(d.beBytes, float64(b.BytesDown), np.name, b.Addr, "down")
 		}
 	}
+}
+
+// collectPackets sends a shard's datagram counters.
+func (c *Collector) collectPackets(ch chan<- prometheus.Metric, p engine.PacketStats, shard string) {
+	d := &c.d
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(d.udpDatagrams, p.DatagramsIn, shard, "in")
+	counter(d.udpDatagrams, p.DatagramsOut, shard, "out")
+	counter(d.udpBytes, p.BytesIn, shard, "in")
+	counter(d.udpBytes, p.BytesOut, shard, "out")
+	counter(d.udpDrops, p.QueueDrops, shard, "queue")
+	counter(d.udpDrops, p.SendErrors, shard, "send_error")
+	counter(d.udpDrops, p.RcvbufDrops, shard, "rcvbuf")
+	counter(d.udpDrops, p.Truncated, shard, "truncated")
+	counter(d.udpSendWaits, p.SendWaits, shard)
+	counter(d.udpSocketErrors, p.SocketErrors, shard)
+	counter(d.udpGSOSends, p.GSOSends, shard)
+	counter(d.udpGROBatches, p.GROBatches, shard)
+	counter(d.udpPanics, p.Panics, shard)
+	ch <- prometheus.MustNewConstMetric(d.udpSessions, prometheus.GaugeValue, float64(p.Sessions), shard)
+	counter(d.udpSessionEvents, p.SessionsOpened, shard, "opened")
+	counter(d.udpSessionEvents, p.SessionsExpired, shard, "expired")
+	counter(d.udpSessionEvents, p.SessionsRefused, shard, "refused")
 }
 
 // lagHistogram turns a shard's lag samples into a Prometheus histogram:

@@ -95,7 +95,7 @@ func (sf *serverFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.BoolVar(&sf.acceptProxy, "accept-proxy", false, "every connection must start with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends): the server sees the client's address from it, and closes connections without one; only for listeners that trusted balancers alone can reach")
 	fs.Var(&sf.rateConn, "rate-conn", "limit each connection to this rate each way (what it sends and what it receives; token buckets refilled every 20 ms); "+rateUnits+"; 0: no limit")
 	fs.Var(&sf.rateTotal, "rate-total", "limit all connections together to this rate each way, shared fairly among the busy ones on every shard; same units as -rate-conn; 0: no limit")
-	fs.StringVar(&sf.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)")
+	fs.StringVar(&sf.metrics, "metrics", "", metricsFlagHelp)
 }
 
 // options turns the flags into engine options.

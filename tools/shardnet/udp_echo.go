@@ -41,6 +41,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		gso, gro bool
 		stats    time.Duration
 		verbose  bool
+		metrAddr string
 	)
 	fs := newFlagSet("udp-echo", "UDP echo server: every datagram is sent back to its sender, in batches (recvmmsg/sendmmsg), with GSO and GRO where the kernel has them.", `  shardnet udp-echo                                   # 127.0.0.1:7001, GOMAXPROCS shards
   shardnet udp-echo -addr udp://0.0.0.0:7001          # every IPv4 address; replies leave from the address asked
@@ -56,6 +57,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&gro, "gro", true, "let the kernel coalesce received datagrams (UDP GRO), where it has it")
 	fs.DurationVar(&stats, "stats", 0, "print per-shard datagram counters this often (0: only at exit)")
 	fs.BoolVar(&verbose, "v", false, "log engine warnings and errors to stderr")
+	fs.StringVar(&metrAddr, "metrics", "", metricsFlagHelp)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -73,6 +75,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	if sessions > 0 {
 		popts = append(popts, engine.WithSessions(idle, sessions))
 	}
+	opts = append(opts, udpMetricsOptions(metrAddr)...)
 	e, err := engine.New(engine.BaseHandler{}, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)
@@ -93,6 +96,13 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "shardnet udp-echo listening on %s shards=%d sessions=%d\n", strings.Join(bound, ","), e.Shards(), sessions)
+	stopMetrics, err := serveUDPMetrics("udp-echo", metrAddr, e, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)
+		e.Stop(context.Background())
+		return 1
+	}
+	defer stopMetrics()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -149,6 +149,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 		idle     time.Duration
 		stats    time.Duration
 		verbose  bool
+		metrAddr string
 	)
 	fs := newFlagSet("udp-proxy", "UDP proxy: each client (source address and port) gets a session and its own\nconnected backend socket on its shard; datagrams are relayed both ways in\nbatches. A session ends after -idle without a datagram from its client. The\nsessions per shard are capped below the process's fd limit; new clients past\nthe cap are refused (their datagrams dropped and counted), existing ones keep\ntheir sessions. SIGINT or SIGTERM stops it and prints the counters.", `  shardnet udp-proxy -backend 127.0.0.1:7001          # listen on udp://127.0.0.1:8001
   shardnet udp-proxy -listen udp://0.0.0.0:53 -backend 10.0.0.2:53,10.0.0.3:53 -idle 5s   # DNS, round robin per client
@@ -162,6 +163,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&idle, "idle", 30*time.Second, "end a session after this long without a datagram from its client")
 	fs.DurationVar(&stats, "stats", 0, "print the counters this often (0: only at exit)")
 	fs.BoolVar(&verbose, "v", false, "log engine warnings and errors to stderr")
+	fs.StringVar(&metrAddr, "metrics", "", metricsFlagHelp)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -200,6 +202,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 	if verbose {
 		opts = append(opts, engine.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
+	opts = append(opts, udpMetricsOptions(metrAddr)...)
 	e, err := engine.New(engine.BaseHandler{}, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet udp-proxy: %v\n", err)
@@ -224,6 +227,13 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "shardnet udp-proxy listening on udp://%s backends=%s shards=%d sessions=%d per shard (fd limit %d, %d kept back) idle=%v\n",
 		l.Addr(), strings.Join(backends, ","), e.Shards(), perShard, lim.Cur, udpProxyFdReserve+4*e.Shards(), idle)
+	stopMetrics, err := serveUDPMetrics("udp-proxy", metrAddr, e, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet udp-proxy: %v\n", err)
+		e.Stop(context.Background())
+		return 1
+	}
+	defer stopMetrics()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

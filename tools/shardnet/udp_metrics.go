@@ -1,0 +1,39 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/tools/metrics"
+)
+
+// metricsFlagHelp is the -metrics flag's text, shared with the TCP servers'.
+const metricsFlagHelp = "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:7070 (off unless given; shardnet's ports are in the 7000s, clear of the 9100-9999 range exporters register)"
+
+// udpMetricsOptions are the engine options a UDP command adds for -metrics:
+// the loop-lag histogram is sampled only when something reads it.
+func udpMetricsOptions(addr string) []engine.Option {
+	if addr == "" {
+		return nil
+	}
+	return []engine.Option{engine.WithLagSampling(50 * time.Millisecond)}
+}
+
+// serveUDPMetrics serves e's metrics (the datagram counters among them) at
+// addr for a UDP command; with no addr it does nothing. The returned stop
+// is always safe to call.
+func serveUDPMetrics(name, addr string, e *engine.Engine, stdout io.Writer) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	bound, stop, err := metrics.Serve(addr, metrics.New(e))
+	if err != nil {
+		return nil, fmt.Errorf("-metrics: %w", err)
+	}
+	fmt.Fprintf(stdout, "shardnet %s: metrics on http://%s/metrics\n", name, bound)
+	return stop, nil
+}
