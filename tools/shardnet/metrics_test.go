@@ -91,3 +91,39 @@ func TestMetricsFlagBadAddr(t *testing.T) {
 		{name: "unusable address", args: []string{"-addr", "127.0.0.1:0", "-metrics", "127.0.0.1:notaport"}, wantCode: 1, wantErr: "-metrics"},
 	})
 }
+
+// TestMetricsFlagUDP: udp-echo serves its datagram counters too, and they
+// count what a client sent and got back.
+func TestMetricsFlagUDP(t *testing.T) {
+	addr := freeAddr(t)
+	echo := startServer(t, "udp-echo", "-addr", "udp://127.0.0.1:0", "-shards", "2", "-metrics", addr)
+	nc, err := net.Dial("udp", strings.TrimPrefix(echo.addr, "udp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 10
+	for i := 0; i < n; i++ {
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Read(make([]byte, 16)); err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+	}
+	// The shard counts a reply once sendmmsg returns, which may be just
+	// after the client has read it.
+	var got float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = familyTotal(t, scrapeMetrics(t, addr), "shardnet_shard_udp_datagrams_total"); got == 2*n {
+			break
+		}
+	}
+	if got != 2*n {
+		t.Errorf("udp-echo counted %v datagrams in and out by its metrics, want %d", got, 2*n)
+	}
+	if out := echo.stop(t); !strings.Contains(out, "metrics on http://"+addr+"/metrics") {
+		t.Errorf("udp-echo did not say where its metrics are:\n%s", out)
+	}
+}
