@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // Dialer connects through an engine (Engine.Dial: the connect runs on a
@@ -28,7 +29,9 @@ func NewDialer(e *engine.Engine, opts ...Option) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dialer{e: e, h: &connHandler{cfg: cfg, pool: buffer.NewPool()}}, nil
+	h := &connHandler{cfg: cfg, pool: buffer.NewPool()}
+	h.yield.Store(blocking.NewYielder(e))
+	return &Dialer{e: e, h: h}, nil
 }
 
 // Dial is DialContext with the background context.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // Listener is a net.Listener over an engine's listeners. It is the
@@ -67,6 +68,7 @@ func Listen(addr string, opts []Option, eopts ...engine.Option) (*Listener, *eng
 // OnBoot is part of the engine.Handler the Listener is; it notes the
 // engine.
 func (l *Listener) OnBoot(e *engine.Engine) error {
+	l.h.yield.Store(blocking.NewYielder(e))
 	l.mu.Lock()
 	l.e = e
 	l.mu.Unlock()
