@@ -106,7 +106,8 @@ func main() {
 	}
 	start := time.Now()
 	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN,
-		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, slowest: map[string]float64{}}
+		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, stdBin: map[string]map[string]string{},
+		slowest: map[string]float64{}}
 	must(os.MkdirAll(*out, 0o755))
 	d.bin, err = filepath.Abs(filepath.Join("bin"))
 	must(err)
@@ -168,6 +169,10 @@ func main() {
 			proxyPeers = append(slices.Clone(proxyPeers), e.name, e.name+"-splice")
 			kvPeers = append(slices.Clone(kvPeers), e.name)
 			d.cliBin[e.name] = e.cli
+		}
+		if len(e.std) > 0 {
+			stdPeers = append(slices.Clone(stdPeers), e.name)
+			d.stdBin[e.name] = e.std
 		}
 	}
 	d.luaPath, err = filepath.Abs("pipeline.lua")

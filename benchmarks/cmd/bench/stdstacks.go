@@ -23,15 +23,20 @@ import (
 //   - grpc, grpc-rate: cmd/grpcload (grpc-go over net, the same client for
 //     both) calling a unary echo, at saturation and at the fixed rates.
 
-// stdPeers are the transports under a standard stack.
+// stdPeers are the transports under a standard stack: Go's net and this
+// tree's adapter, then any extra build that has the stack's server (main
+// adds those).
 var stdPeers = []string{"net", "shardnet"}
+
+// stdStacks are the standard stacks, each served by cmd/peer-STACK.
+var stdStacks = []string{"nethttp", "grpc"}
 
 // stdSuites are the suites that run a standard stack.
 var stdSuites = []string{"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate"}
 
 func isStdSuite(suite string) bool { return slices.Contains(stdSuites, suite) }
 
-// stdBinaries are the commands these suites build, besides the peers.
+// stdBinaries are the commands these suites build.
 var stdBinaries = []string{"peer-nethttp", "peer-grpc", "grpcload"}
 
 // grpcSpec is one grpcload load.
@@ -64,8 +69,12 @@ func (d *driver) stdCells() []Cell {
 }
 
 // stdServer returns the binary and the extra arguments that serve a
-// standard stack over a peer's transport.
+// standard stack over a peer's transport: this tree's peer-STACK with
+// -over net or shardnet, or an extra build's over its adapter.
 func (d *driver) stdServer(stack, peer string) (string, []string) {
+	if p, ok := d.stdBin[peer][stack]; ok {
+		return p, []string{"-over", "shardnet"}
+	}
 	return filepath.Join(d.bin, "peer-"+stack), []string{"-over", peer}
 }
 

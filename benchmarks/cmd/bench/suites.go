@@ -113,6 +113,9 @@ type driver struct {
 	// peer name -> peer-shardnet, and -> shardnet CLI. The built peers
 	// are bin/peer-NAME and bin/shardnet.
 	peerBin, cliBin map[string]string
+	// stdBin is an extra build's standard-stack servers: peer name ->
+	// stack -> its peer-STACK (run with -over shardnet).
+	stdBin map[string]map[string]string
 
 	samples []Sample           // every sample so far, merged ones included
 	running []string           // the peers of the cell that runs now

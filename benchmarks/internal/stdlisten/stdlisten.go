@@ -7,12 +7,15 @@
 package stdlisten
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/engine/netconn"
@@ -44,10 +47,30 @@ func Listen(over, addr string, loops int) (net.Listener, error) {
 	case Net:
 		return net.Listen("tcp", addr)
 	case Shardnet:
-		ln, _, err := netconn.Listen("tcp://"+addr, []netconn.Option{netconn.WithBacklog(somaxconn())}, engine.WithShards(loops))
-		return ln, err
+		ln, e, err := netconn.Listen("tcp://"+addr, []netconn.Option{netconn.WithBacklog(somaxconn())}, engine.WithShards(loops))
+		if err != nil {
+			return nil, err
+		}
+		return engineListener{ln, e}, nil
 	}
 	return nil, fmt.Errorf("-over %q: want %s or %s", over, Net, Shardnet)
+}
+
+// engineListener is the adapter's Listener with its engine: closing it
+// stops the engine too, so a server that closes its listener leaves no
+// shard behind.
+type engineListener struct {
+	*netconn.Listener
+	e *engine.Engine
+}
+
+// Close closes the Listener, then stops the engine, closing every
+// connection (within five seconds).
+func (l engineListener) Close() error {
+	err := l.Listener.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, l.e.Stop(ctx))
 }
 
 // somaxconn is the kernel's cap on a listen backlog, which net.Listen
