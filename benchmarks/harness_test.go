@@ -9,7 +9,8 @@ import (
 )
 
 // TestHarnessQuick runs the driver's quick mode: every peer server (net,
-// gnet, netpoll, nbio, shardnet and the C server c/peer.c) answers
+// gnet, netpoll, nbio, shardnet and the C server c/peer.c), and net/http
+// and grpc-go over net and over the net.Conn adapter, answer
 // correctly under the harness's loads (echo bytes verified by `shardnet
 // bench`, HTTP responses checked byte for byte, by wrk reporting no errors
 // or non-2xx and by c/httpload checking every response), at saturation and
@@ -47,6 +48,22 @@ func TestHarnessQuick(t *testing.T) {
 			}
 		}
 	}
+	// The standard stacks over net and over the adapter (wrk and gcc for
+	// the HTTP cells, as above).
+	std := []string{"nethttp-idle ", "grpc      unary 64B c4 x16 ", "grpc-rate unary 64B c4 x16 @"}
+	if _, err := exec.LookPath("gcc"); err == nil && hasLine(string(b), "http ", "") {
+		std = append(std, "nethttp   c256 x1 ", "nethttp-rate c256 x1 @")
+	}
+	for _, w := range std {
+		for _, p := range []string{" net ", " shardnet "} {
+			if !hasLine(string(b), w, p) {
+				t.Errorf("quick run has no line for %s in %q", strings.TrimSpace(p), strings.TrimSpace(w))
+			}
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(out, "RESULTS.md")), "## Targets (issue 14") {
+		t.Errorf("RESULTS.md has no issue 14 targets")
+	}
 	for _, f := range []string{"RESULTS.md", "samples.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("quick run wrote no %s: %v", f, err)
@@ -62,4 +79,13 @@ func hasLine(out, prefix, sub string) bool {
 		}
 	}
 	return false
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

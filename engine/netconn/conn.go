@@ -288,13 +288,15 @@ func (c *Conn) CloseWrite() error {
 // The shard's side. Each runs on the connection's shard.
 
 // feed takes what the shard has buffered for ec into the input and wakes
-// the reader; past WithMaxBuffered unread bytes it stops reading ec.
-func (c *Conn) feed(ec *engine.Conn) {
+// the reader; past WithMaxBuffered unread bytes it stops reading ec. It
+// reports whether a reader was parked, for the shard's yield
+// (yielder).
+func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 	b, _ := ec.Next(ec.Buffered())
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return // nobody will read it
+		return false // nobody will read it
 	}
 	if c.off > 0 && c.off >= len(c.in)/2 {
 		c.in = c.in[:copy(c.in, c.in[c.off:])]
@@ -302,11 +304,13 @@ func (c *Conn) feed(ec *engine.Conn) {
 	}
 	c.in = append(c.in, b...)
 	pause := c.flow.Fed(len(c.in) - c.off)
+	woke = c.rgate.Parked()
 	c.mu.Unlock()
 	if pause {
 		ec.PauseRead()
 	}
 	c.rgate.Wake()
+	return woke
 }
 
 // readEOF records the peer's half-close.

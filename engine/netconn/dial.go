@@ -28,7 +28,9 @@ func NewDialer(e *engine.Engine, opts ...Option) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dialer{e: e, h: &connHandler{cfg: cfg, pool: buffer.NewPool()}}, nil
+	h := &connHandler{cfg: cfg, pool: buffer.NewPool()}
+	h.yield.Store(newYielder(e))
+	return &Dialer{e: e, h: h}, nil
 }
 
 // Dial is DialContext with the background context.

@@ -36,7 +36,11 @@
 // shard's locked thread to it (a copy and a wake-up) and its answer back
 // (a copy and a task). That is the price of running a blocking stack
 // unchanged; the callback API (engine.Handler) stays the fast path, with
-// no goroutine per connection and no copy on the way in.
+// no goroutine per connection and no copy on the way in. When the shards
+// hold every P (GOMAXPROCS at most the shard count), a shard that woke a
+// reader gives up its P once per round (yielder), so the reader
+// runs at once rather than when the runtime takes the P from the
+// sleeping shard; each such round costs two thread switches.
 //
 // # Lifecycle
 //

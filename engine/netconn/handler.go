@@ -1,6 +1,8 @@
 package netconn
 
 import (
+	"sync/atomic"
+
 	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
 )
@@ -13,6 +15,9 @@ type connHandler struct {
 	cfg    config
 	pool   *buffer.Pool
 	accept func(c *Conn) error
+	// yield lets the readers the shards wake run at once (nil until the
+	// engine is known: set by Listener.OnBoot, NewDialer).
+	yield atomic.Pointer[yielder]
 }
 
 // OnOpen makes the connection's Conn.
@@ -33,7 +38,9 @@ func (h *connHandler) OnOpen(ec *engine.Conn) error {
 // OnTraffic hands what arrived to the Conn's readers.
 func (h *connHandler) OnTraffic(ec *engine.Conn) {
 	if c, ok := ec.Context().(*Conn); ok {
-		c.feed(ec)
+		if c.feed(ec) {
+			h.yield.Load().Woke(ec, c.h)
+		}
 		return
 	}
 	ec.Discard(ec.Buffered())

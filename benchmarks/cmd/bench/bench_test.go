@@ -278,3 +278,71 @@ func processCPU(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestTargets14(t *testing.T) {
+	mk := func(suite, cell, peer string, round int, rate, core, p99 float64) Sample {
+		s := newSample(suite, cell, peer, round)
+		s.Rate, s.CoreCPUPerMsgNs, s.P99us = rate, core, p99
+		return s
+	}
+	samples := []Sample{
+		mk("nethttp-rate", "c256 x1 @50%", "shardnet", 1, 100, 110, 900),
+		mk("nethttp-rate", "c256 x1 @50%", "net", 1, 100, 100, 1000),
+		mk("nethttp-rate", "c256 x1 @50%", "shardnet", 2, 100, 130, 1100),
+		mk("nethttp-rate", "c256 x1 @50%", "net", 2, 100, 100, 1000),
+		mk("nethttp-idle", "10000 keep-alive", "shardnet", 1, 2000, -1, -1),
+		mk("nethttp-idle", "10000 keep-alive", "net", 1, 1000, -1, -1),
+	}
+	got := targets14Markdown(samples)
+	for _, want := range []string{
+		"| net/http fixed rate: core CPU/req ≤ 1.15× net | c256 x1 @50% | 1.20× (1.10–1.30) | **missed** |",
+		"| net/http fixed rate: p99 no worse than net's | c256 x1 @50% | 1.00× (0.90–1.10) | met |",
+		"| net/http idle keep-alive: RSS/conn ≤ net's | 10000 keep-alive | 2.00× | **missed** |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets14Markdown lacks %q in:\n%s", want, got)
+		}
+	}
+	if targets14Markdown(nil) != "" {
+		t.Error("a table without data")
+	}
+}
+
+func TestStdServer(t *testing.T) {
+	d := &driver{bin: "/b", stdBin: map[string]map[string]string{"before": {"nethttp": "/x/peer-nethttp"}}}
+	for _, tc := range []struct {
+		stack, peer, bin, over string
+	}{
+		{"nethttp", "net", "/b/peer-nethttp", "net"},
+		{"grpc", "shardnet", "/b/peer-grpc", "shardnet"},
+		{"nethttp", "before", "/x/peer-nethttp", "shardnet"},
+	} {
+		bin, args := d.stdServer(tc.stack, tc.peer)
+		if bin != tc.bin || strings.Join(args, " ") != "-over "+tc.over {
+			t.Errorf("stdServer(%s, %s) = %s %v, want %s -over %s", tc.stack, tc.peer, bin, args, tc.bin, tc.over)
+		}
+	}
+}
+
+func TestExtraFromPathFindsStdServers(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"peer-shardnet", "peer-nethttp", "peer-grpc"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := extraFromPath("old", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.peer == "" || e.std["nethttp"] != filepath.Join(dir, "peer-nethttp") || e.std["grpc"] != filepath.Join(dir, "peer-grpc") {
+		t.Errorf("extraFromPath = %+v", e)
+	}
+	one, err := extraFromPath("one", filepath.Join(dir, "peer-grpc"))
+	if err != nil || one.peer != "" || one.std["grpc"] == "" {
+		t.Errorf("one peer-grpc binary: %+v, %v", one, err)
+	}
+	if _, err := extraFromPath("none", t.TempDir()); err == nil {
+		t.Error("an empty directory was taken as a build")
+	}
+}

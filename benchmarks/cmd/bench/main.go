@@ -58,7 +58,7 @@ func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
 	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
-	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv", "suites to run (none: only build)")
+	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate", "suites to run (none: only build)")
 	only := flag.String("cells", "", "run only the cells whose name matches this regular expression (e.g. '^c100 64B x16( @|$)')")
 	peerList := flag.String("peers", "", "run only these servers, comma-separated (proxy: NAME also runs NAME-splice); empty: all")
 	fractions := flag.String("rate-fractions", "0.5,0.8", "fixed-rate cells: offered rates as fractions of the slowest server's saturated rate")
@@ -106,7 +106,8 @@ func main() {
 	}
 	start := time.Now()
 	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN,
-		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, slowest: map[string]float64{}}
+		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, stdBin: map[string]map[string]string{},
+		slowest: map[string]float64{}}
 	must(os.MkdirAll(*out, 0o755))
 	d.bin, err = filepath.Abs(filepath.Join("bin"))
 	must(err)
@@ -169,6 +170,10 @@ func main() {
 			kvPeers = append(slices.Clone(kvPeers), e.name)
 			d.cliBin[e.name] = e.cli
 		}
+		if len(e.std) > 0 {
+			stdPeers = append(slices.Clone(stdPeers), e.name)
+			d.stdBin[e.name] = e.std
+		}
 	}
 	d.luaPath, err = filepath.Abs("pipeline.lua")
 	must(err)
@@ -182,13 +187,13 @@ func main() {
 		if !want[c.Suite] || !cellRE.MatchString(c.Name) {
 			continue
 		}
-		if c.Suite == "http" || c.Suite == "http-rate" {
+		if c.Suite == "http" || c.Suite == "http-rate" || c.Suite == "nethttp" || c.Suite == "nethttp-rate" {
 			if _, err := exec.LookPath("wrk"); err != nil {
 				fmt.Printf("%-9s %-28s skipped: wrk not installed\n", c.Suite, c.Name)
 				continue
 			}
 		}
-		if c.Suite == "http-rate" && !d.haveC {
+		if (c.Suite == "http-rate" || c.Suite == "nethttp-rate") && !d.haveC {
 			fmt.Printf("%-9s %-28s skipped: httpload needs gcc\n", c.Suite, c.Name)
 			continue
 		}
@@ -215,7 +220,7 @@ func main() {
 		}
 		d.running = ps
 		r := *rounds
-		if c.Suite == "idle" || c.Suite == "kv" || c.Suite == "unpinned" {
+		if c.Suite == "idle" || c.Suite == "nethttp-idle" || c.Suite == "kv" || c.Suite == "unpinned" {
 			r = min(r, 3) // long or steady figures: three rounds
 		}
 		for round := 1; round <= r; round++ {
@@ -306,11 +311,16 @@ func (s Sample) line() string {
 // by atRate with s.Offered set: the fraction of the slowest peer's median
 // saturated rate (offeredRate).
 func (d *driver) rateCells(suite, name string, sat, atRate func(d *driver, s Sample) Sample) []Cell {
+	return d.rateCellsOf(suite, name, peers, sat, atRate)
+}
+
+// rateCellsOf is rateCells for the servers ps.
+func (d *driver) rateCellsOf(suite, name string, ps []string, sat, atRate func(d *driver, s Sample) Sample) []Cell {
 	satRun := func(d *driver, p string, r int) Sample { return sat(d, newSample(suite, name, p, r)) }
-	cs := []Cell{{Suite: suite, Name: name, Peers: peers,
+	cs := []Cell{{Suite: suite, Name: name, Peers: ps,
 		Run: func(d *driver, p string, r int) []Sample { return []Sample{satRun(d, p, r)} }}}
 	for _, f := range d.fractions {
-		rc := Cell{Suite: suite + "-rate", Name: rateCellName(name, f), Peers: peers}
+		rc := Cell{Suite: suite + "-rate", Name: rateCellName(name, f), Peers: ps}
 		rc.Run = func(d *driver, p string, r int) []Sample {
 			s := newSample(rc.Suite, rc.Name, p, r)
 			s.Offered = d.offeredRate(suite, name, f, d.running, func(p string) Sample { return satRun(d, p, 0) })
@@ -368,7 +378,7 @@ func (d *driver) cells() []Cell {
 	}
 	cs = append(cs, Cell{Suite: "idle", Name: "idle", Peers: peers,
 		Run: func(d *driver, p string, r int) []Sample {
-			return []Sample{d.runIdle(newSample("idle", fmt.Sprintf("%d idle", d.idleN), p, r))}
+			return []Sample{d.runIdle(newSample("idle", fmt.Sprintf("%d idle", d.idleN), p, r), idleSpec{mode: "echo"})}
 		}})
 	for _, size := range []int{64, 4096} {
 		name := fmt.Sprintf("c100 %s x16 all cores", sizeName(size))
@@ -390,9 +400,10 @@ func (d *driver) cells() []Cell {
 				return d.runKV(newSample("kv", name, p, r), spec)
 			}})
 	}
+	cs = append(cs, d.stdCells()...)
 	if d.quick {
 		// One cell per suite and kind of load is enough to see every peer
-		// answer correctly.
+		// answer correctly; the standard stacks have one cell each.
 		keep := map[string]bool{"c100 64B x16": true, "c100 4KiB x1": true, "c50 x1": true, "c256 x16": true,
 			"c100 4KiB x16 all cores": true, "c50 P16": true}
 		if len(d.fractions) > 0 {
@@ -400,6 +411,10 @@ func (d *driver) cells() []Cell {
 			keep[rateCellName("c256 x16", d.fractions[0])] = true
 		}
 		cs = slices.DeleteFunc(cs, func(c Cell) bool {
+			if isStdSuite(c.Suite) {
+				base, _, _ := strings.Cut(c.Name, " @")
+				return strings.HasSuffix(c.Suite, "-rate") && c.Name != rateCellName(base, d.fractions[0])
+			}
 			return c.Suite == "latency" || c.Suite != "idle" && c.Suite != "proxy" && !keep[c.Name]
 		})
 	}
@@ -423,6 +438,9 @@ func build(bin string) error {
 	}
 	for _, p := range peers { // the built-in peers: main adds C and the extras after the build
 		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, "peer-"+p), "./cmd/peer-" + p})
+	}
+	for _, c := range stdBinaries {
+		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, c), "./cmd/" + c})
 	}
 	for _, s := range steps {
 		cmd := exec.Command(s[1], s[2:]...)

@@ -45,11 +45,11 @@ func srvIRQ(s Sample) float64 {
 // cell.
 func keyMetric(suite string) metric {
 	switch suite {
-	case "echo-rate", "http-rate":
+	case "echo-rate", "http-rate", "nethttp-rate", "grpc-rate":
 		return mCoreCPU
 	case "latency":
 		return mP99
-	case "idle":
+	case "idle", "nethttp-idle":
 		return mSize
 	}
 	return mRate
@@ -58,11 +58,11 @@ func keyMetric(suite string) metric {
 // suiteMetrics are the figures RESULTS.md pairs for a suite.
 func suiteMetrics(suite string) []metric {
 	switch suite {
-	case "echo", "http", "unpinned", "proxy":
+	case "echo", "http", "unpinned", "proxy", "nethttp", "grpc":
 		return []metric{mRate, mCPU, mCoreCPU, mSrvIRQ}
-	case "echo-rate", "http-rate", "latency":
+	case "echo-rate", "http-rate", "latency", "nethttp-rate", "grpc-rate":
 		return []metric{mCoreCPU, mCPU, mSrvIRQ, mP99}
-	case "idle":
+	case "idle", "nethttp-idle":
 		return []metric{mSize}
 	}
 	return []metric{mRate}

@@ -27,6 +27,9 @@ type extraBuild struct {
 	peer string // path of its peer-shardnet binary, or ""
 	cli  string // path of its shardnet binary, or ""
 	rev  string // git revision to build it from (-extra-rev), or ""
+	// std maps a standard stack ("nethttp", "grpc") to the build's
+	// peer-STACK, run with -over shardnet in the standard-stack suites.
+	std map[string]string
 }
 
 var peerName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -60,7 +63,7 @@ func extraFromPath(name, path string) (extraBuild, error) {
 	if err != nil {
 		return extraBuild{}, fmt.Errorf("-extra-peer %s: %w", name, err)
 	}
-	e := extraBuild{name: name}
+	e := extraBuild{name: name, std: map[string]string{}}
 	if st.IsDir() {
 		for _, f := range []struct {
 			file string
@@ -70,15 +73,27 @@ func extraFromPath(name, path string) (extraBuild, error) {
 				*f.dst = filepath.Join(abs, f.file)
 			}
 		}
-		if e.peer == "" && e.cli == "" {
-			return e, fmt.Errorf("-extra-peer %s: %s holds neither peer-shardnet nor shardnet", name, abs)
+		for _, stack := range stdStacks {
+			if f := filepath.Join(abs, "peer-"+stack); fileExists(f) {
+				e.std[stack] = f
+			}
+		}
+		if e.peer == "" && e.cli == "" && len(e.std) == 0 {
+			return e, fmt.Errorf("-extra-peer %s: %s holds none of peer-shardnet, shardnet, peer-nethttp, peer-grpc", name, abs)
 		}
 	} else if filepath.Base(abs) == "shardnet" {
 		e.cli = abs
+	} else if stack, ok := strings.CutPrefix(filepath.Base(abs), "peer-"); ok && slices.Contains(stdStacks, stack) {
+		e.std[stack] = abs
 	} else {
 		e.peer = abs
 	}
 	return e, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // buildExtraRev builds peer-shardnet and shardnet of a git revision into
@@ -112,10 +127,18 @@ func buildExtraRev(bin string, e *extraBuild) error {
 		return err
 	}
 	e.peer, e.cli = filepath.Join(dir, "peer-shardnet"), filepath.Join(dir, "shardnet")
-	for _, s := range [][]string{
+	steps := [][]string{
 		{filepath.Join(src, "benchmarks"), "go", "build", "-o", e.peer, "./cmd/peer-shardnet"},
 		{src, "go", "build", "-o", e.cli, "./tools/shardnet"},
-	} {
+	}
+	e.std = map[string]string{}
+	for _, stack := range stdStacks { // only in revisions that have them
+		if fileExists(filepath.Join(src, "benchmarks", "cmd", "peer-"+stack)) {
+			e.std[stack] = filepath.Join(dir, "peer-"+stack)
+			steps = append(steps, []string{filepath.Join(src, "benchmarks"), "go", "build", "-o", e.std[stack], "./cmd/peer-" + stack})
+		}
+	}
+	for _, s := range steps {
 		cmd := exec.Command(s[1], s[2:]...)
 		cmd.Dir = s[0]
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
@@ -173,6 +196,11 @@ func (e extraBuild) describe() string {
 	}
 	if e.cli != "" {
 		parts = append(parts, "shardnet "+e.cli)
+	}
+	for _, stack := range stdStacks {
+		if p, ok := e.std[stack]; ok {
+			parts = append(parts, "peer-"+stack+" "+p)
+		}
 	}
 	return e.name + ": " + strings.Join(parts, ", ")
 }

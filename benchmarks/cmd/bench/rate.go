@@ -82,7 +82,7 @@ func noteDelivery(s *Sample) {
 // runHTTPRate runs c/httpload at s.Offered (which is positive) against one
 // peer's HTTP server, after checking its answers byte for byte.
 func (d *driver) runHTTPRate(s Sample, spec httpSpec) Sample {
-	srv, addr := d.startCheckedHTTP(&s)
+	srv, addr := d.startCheckedHTTP(&s, spec.stack)
 	if srv == nil {
 		return s
 	}

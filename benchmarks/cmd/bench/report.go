@@ -131,14 +131,22 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 	"idle":      {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
 	"proxy":     {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
 	"kv":        {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
+	// The standard stacks (stdstacks.go): "net" is the stack over Go's
+	// net, "shardnet" the same stack over engine/netconn on one shard.
+	"nethttp":      {"net/http (cmd/peer-nethttp, the same http.Server) over Go's net (net) and over shardnet's net.Conn adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; wrk -t1 pinned to CPU 1", "req/s", "server CPU ns/req"},
+	"nethttp-rate": {"net/http over net and over the adapter at a fixed offered rate (c/httpload, a fraction of the slower one's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
+	"nethttp-idle": {"net/http over net and over the adapter: server RSS per idle keep-alive connection (each served one request first; RSS delta ÷ connections; the client is another process)", "bytes/conn", ""},
+	"grpc":         {"grpc-go unary echo, 64 B (cmd/peer-grpc, the same grpc.Server) over Go's net (net) and over the adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; cmd/grpcload (grpc-go over net, 4 connections × 16 calls in flight) pinned to CPU 1", "calls/s", "server CPU ns/call"},
+	"grpc-rate":    {"grpc-go unary echo at a fixed offered rate (grpcload -rate, a fraction of the slower server's saturated calls/s in this run), pinned as above", "calls/s", "server CPU ns/call"},
 }
 
-var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv"}
+var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv",
+	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate"}
 
 // fixedRate says whether a suite's cells run at a fixed offered rate, where
 // CPU per message and latency, not the rate, tell the servers apart.
 func fixedRate(suite string) bool {
-	return suite == "echo-rate" || suite == "http-rate" || suite == "latency"
+	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate"
 }
 
 func suitePeers(suite string) []string {
@@ -149,6 +157,9 @@ func suitePeers(suite string) []string {
 		return kvPeers
 	case "unpinned":
 		return slices.DeleteFunc(slices.Clone(peers), func(p string) bool { return p == cPeer })
+	}
+	if isStdSuite(suite) {
+		return stdPeers
 	}
 	return peers
 }
@@ -183,6 +194,7 @@ func report(m *method, samples []Sample) reportOut {
 	meth := methodMarkdown(m)
 	targets := targetsMarkdown(stats, order)
 	targets13 := targets13Markdown(samples, stats, order)
+	targets14 := targets14Markdown(samples)
 
 	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
 	full.WriteString(meth)
@@ -192,6 +204,10 @@ func report(m *method, samples []Sample) reportOut {
 		sum.WriteString("\n### Targets (issue 13)\n\n" + targets13)
 	} else {
 		sum.WriteString(meth)
+	}
+	if targets14 != "" {
+		full.WriteString("\n## Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
+		sum.WriteString("\n### Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
 	}
 	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
 	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
@@ -214,7 +230,7 @@ func report(m *method, samples []Sample) reportOut {
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy":
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc":
 			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)

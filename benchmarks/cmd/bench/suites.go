@@ -113,6 +113,9 @@ type driver struct {
 	// peer name -> peer-shardnet, and -> shardnet CLI. The built peers
 	// are bin/peer-NAME and bin/shardnet.
 	peerBin, cliBin map[string]string
+	// stdBin is an extra build's standard-stack servers: peer name ->
+	// stack -> its peer-STACK (run with -over shardnet).
+	stdBin map[string]map[string]string
 
 	samples []Sample           // every sample so far, merged ones included
 	running []string           // the peers of the cell that runs now
@@ -182,8 +185,14 @@ var (
 
 // startPeer starts bin/peer-PEER and waits until it accepts.
 func (d *driver) startPeer(peer, mode, addr string, pin pinning, loops int, extra ...string) (*proc, error) {
-	argv := append([]string{d.peerPath(peer), "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
-	p, err := start(peer, pin, argv)
+	return d.startServer(d.peerPath(peer), peer, mode, addr, pin, loops, extra...)
+}
+
+// startServer starts the server binary bin (a peer's, or a standard
+// stack's with its -over) as the process name and waits until it accepts.
+func (d *driver) startServer(bin, name, mode, addr string, pin pinning, loops int, extra ...string) (*proc, error) {
+	argv := append([]string{bin, "-mode", mode, "-addr", addr, "-loops", strconv.Itoa(loops)}, extra...)
+	p, err := start(name, pin, argv)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +205,16 @@ func (d *driver) startPeer(peer, mode, addr string, pin pinning, loops int, extr
 		return nil, err
 	}
 	return p, nil
+}
+
+// startPinned starts the peer's own server (stack "") or the standard
+// stack's over the peer's transport, pinned to the server's core.
+func (d *driver) startPinned(peer, stack, mode, addr string) (*proc, error) {
+	if stack == "" {
+		return d.startPeer(peer, mode, addr, serverPin, 1)
+	}
+	bin, extra := d.stdServer(stack, peer)
+	return d.startServer(bin, peer, mode, addr, serverPin, 1, extra...)
 }
 
 // benchJSON is the part of `shardnet bench -json` the driver reads.
@@ -334,9 +353,12 @@ func (d *driver) sampleWindow(srv, cl *proc, marker string, markerWait time.Dura
 	return between(a, b), nil
 }
 
-// httpSpec is one wrk load.
+// httpSpec is one wrk or httpload load; stack names the standard stack
+// that serves it ("nethttp": cmd/peer-nethttp over the peer's transport),
+// or is empty for the peer's own server.
 type httpSpec struct {
 	conns, pipeline int
+	stack           string
 }
 
 var (
@@ -349,7 +371,7 @@ var (
 // runHTTP runs wrk against one peer's HTTP server, after checking the
 // server's answers byte for byte.
 func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
-	srv, addr := d.startCheckedHTTP(&s)
+	srv, addr := d.startCheckedHTTP(&s, spec.stack)
 	if srv == nil {
 		return s
 	}
@@ -420,11 +442,12 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	return s
 }
 
-// startCheckedHTTP starts the peer's HTTP server and checks its answers
-// (checkHTTP). On failure it notes why in s and returns a nil server.
-func (d *driver) startCheckedHTTP(s *Sample) (*proc, string) {
+// startCheckedHTTP starts the peer's HTTP server (or the standard stack's
+// over the peer's transport) and checks its answers (checkHTTP). On
+// failure it notes why in s and returns a nil server.
+func (d *driver) startCheckedHTTP(s *Sample, stack string) (*proc, string) {
 	addr := d.nextAddr()
-	srv, err := d.startPeer(s.Peer, "http", addr, serverPin, 1)
+	srv, err := d.startPinned(s.Peer, stack, "http", addr)
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
 		return nil, ""
@@ -489,11 +512,20 @@ func checkHTTP(addr string) error {
 	return nil
 }
 
+// idleSpec is what the idle connections meet: the peer's own server in
+// mode (stack ""), or a standard stack's; with http each connection
+// first makes one request and reads its answer, so that it idles as a
+// keep-alive connection and not as one that has never spoken.
+type idleSpec struct {
+	stack, mode string
+	http        bool
+}
+
 // runIdle measures a peer's RSS per idle connection: RSS after the
 // connections settle minus RSS before any, divided by their number.
-func (d *driver) runIdle(s Sample) Sample {
+func (d *driver) runIdle(s Sample, spec idleSpec) Sample {
 	addr := d.nextAddr()
-	srv, err := d.startPeer(s.Peer, "echo", addr, serverPin, 1)
+	srv, err := d.startPinned(s.Peer, spec.stack, spec.mode, addr)
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
 		return s
@@ -502,7 +534,11 @@ func (d *driver) runIdle(s Sample) Sample {
 	time.Sleep(300 * time.Millisecond)
 	base, _ := rssKiB(srv.pid())
 	baseFds := fdCount(srv.pid())
-	cl, err := start("idleclient", clientPin, []string{filepath.Join(d.bin, "idleclient"), "-addr", addr, "-n", strconv.Itoa(d.idleN)})
+	argv := []string{filepath.Join(d.bin, "idleclient"), "-addr", addr, "-n", strconv.Itoa(d.idleN)}
+	if spec.http {
+		argv = append(argv, "-http")
+	}
+	cl, err := start("idleclient", clientPin, argv)
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
 		return s

@@ -2,14 +2,20 @@
 // without sending, so the driver can measure a server's memory per idle
 // connection from another process. Connections come from -sources local
 // addresses 127.0.0.2, 127.0.0.3, ... so that no one source runs short of
-// ephemeral ports. It prints "connected N" once every dial has finished
-// and then waits for SIGTERM or SIGINT.
+// ephemeral ports. With -http, each connection first sends one HTTP/1.1
+// GET and reads its 200 answer, so it idles as a keep-alive connection
+// that has served a request (a server may hold more for those than for
+// one that never spoke). It prints "connected N" once every dial (and
+// request) has finished and then waits for SIGTERM or SIGINT.
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -23,6 +29,7 @@ func main() {
 	n := flag.Int("n", 10000, "connections")
 	sources := flag.Int("sources", 4, "local source addresses 127.0.0.2 and up")
 	parallel := flag.Int("parallel", 64, "dials in flight")
+	withHTTP := flag.Bool("http", false, "make one HTTP/1.1 request on each connection (keep-alive) before holding it")
 	flag.Parse()
 
 	conns := make([]net.Conn, *n)
@@ -40,6 +47,11 @@ func main() {
 				LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%*sources))},
 			}
 			c, err := d.Dial("tcp", *addr)
+			if err == nil && *withHTTP {
+				if err = oneRequest(c); err != nil {
+					c.Close()
+				}
+			}
 			if err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err)
@@ -61,4 +73,31 @@ func main() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// oneRequest sends a keep-alive GET on c and reads the whole answer, which
+// must be a 200 that keeps the connection open.
+func oneRequest(c net.Conn) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: idle\r\n\r\n"); err != nil {
+		return err
+	}
+	// The answer is small and the server sends nothing more before the
+	// next request, so this reader cannot take bytes that belong to later.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 512), nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("answer %s", resp.Status)
+	case resp.Close:
+		return fmt.Errorf("the server closes the connection after the request")
+	}
+	return nil
 }

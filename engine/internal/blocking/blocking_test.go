@@ -83,6 +83,52 @@ func TestWaitFor(t *testing.T) {
 	}
 }
 
+func TestGateParked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wait func(g *Gate, mu *sync.Mutex)
+	}{
+		{"Wait", func(g *Gate, mu *sync.Mutex) { g.Wait(mu) }},
+		{"WaitFor", func(g *Gate, mu *sync.Mutex) { g.WaitFor(mu, time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			g := NewGate()
+			mu.Lock()
+			if g.Parked() {
+				t.Fatal("a new gate reports a parked goroutine")
+			}
+			mu.Unlock()
+			done := make(chan struct{})
+			go func() {
+				mu.Lock()
+				tc.wait(g, &mu)
+				mu.Unlock()
+				close(done)
+			}()
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				mu.Lock()
+				parked := g.Parked()
+				mu.Unlock()
+				if parked {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the waiting goroutine never showed as parked")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			g.Wake()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			if g.Parked() {
+				t.Fatal("still parked after the goroutine returned from the wait")
+			}
+		})
+	}
+}
+
 func TestFlow(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

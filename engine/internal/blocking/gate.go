@@ -13,6 +13,7 @@ type Gate struct {
 	t       *time.Timer
 	gen     uint64 // counts SetDeadline calls: a timer of an older one is ignored
 	expired bool
+	parked  bool // a goroutine is in Wait or WaitFor
 }
 
 // NewGate returns a Gate with no deadline.
@@ -33,10 +34,17 @@ func (g *Gate) Wake() {
 // returns (a wake-up may be stale). A Wake between the caller's look and
 // Wait is kept, so none is missed.
 func (g *Gate) Wait(mu *sync.Mutex) {
+	g.parked = true
 	mu.Unlock()
 	<-g.wake
 	mu.Lock()
+	g.parked = false
 }
+
+// Parked reports whether a goroutine is parked in Wait or WaitFor (or
+// about to be: it has decided to and is letting go of mu). The caller
+// holds mu.
+func (g *Gate) Parked() bool { return g.parked }
 
 // WaitFor is Wait bounded by d (d <= 0: no bound). It reports false when d
 // passed first.
@@ -47,8 +55,12 @@ func (g *Gate) WaitFor(mu *sync.Mutex, d time.Duration) bool {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	g.parked = true
 	mu.Unlock()
-	defer mu.Lock()
+	defer func() {
+		mu.Lock()
+		g.parked = false
+	}()
 	select {
 	case <-g.wake:
 		return true
