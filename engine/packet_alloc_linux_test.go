@@ -44,12 +44,21 @@ func dialRawUDP(tb testing.TB, to netip.AddrPort, size, inflight int) *rawUDPCli
 func (c *rawUDPClient) echoes(rounds int) error {
 	for r := range rounds {
 		for range c.inflight {
-			if _, err := unix.Write(c.fd, c.out); err != nil {
+			_, err := unix.Write(c.fd, c.out)
+			for err == unix.EINTR {
+				_, err = unix.Write(c.fd, c.out)
+			}
+			if err != nil {
 				return err
 			}
 		}
 		for range c.inflight {
 			n, err := unix.Read(c.fd, c.in)
+			for err == unix.EINTR {
+				// A signal (the runtime's preemption, SIGURG) cut the
+				// blocking read short: nothing was read, read again.
+				n, err = unix.Read(c.fd, c.in)
+			}
 			if err != nil {
 				return fmt.Errorf("round %d: %w", r, err)
 			}
