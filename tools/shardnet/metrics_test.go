@@ -112,6 +112,17 @@ func TestMetricsFlagUDP(t *testing.T) {
 			t.Fatalf("echo %d: %v", i, err)
 		}
 	}
+	// udp-echo serves its metrics just after its start-up line.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics endpoint at %s: %v", addr, err)
+		}
+	}
 	// The shard counts a reply once sendmmsg returns, which may be just
 	// after the client has read it.
 	var got float64
