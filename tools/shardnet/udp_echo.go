@@ -8,10 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
@@ -96,40 +93,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "shardnet udp-echo listening on %s shards=%d sessions=%d\n", strings.Join(bound, ","), e.Shards(), sessions)
-	stopMetrics, err := serveUDPMetrics("udp-echo", metrAddr, e, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)
-		e.Stop(context.Background())
-		return 1
-	}
-	defer stopMetrics()
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	var tick <-chan time.Time
-	if stats > 0 {
-		t := time.NewTicker(stats)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-tick:
-			printUDPStats(stdout, e.Stats())
-		case s := <-sig:
-			fmt.Fprintf(stdout, "shardnet udp-echo: %v, stopping\n", s)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := e.Stop(ctx)
-			cancel()
-			printUDPStats(stdout, e.Stats())
-			if err != nil {
-				fmt.Fprintf(stderr, "shardnet udp-echo: stop: %v\n", err)
-				return 1
-			}
-			return 0
-		}
-	}
+	return runUDPServer("udp-echo", metrAddr, e, stats, func() { printUDPStats(stdout, e.Stats()) }, stdout, stderr)
 }
 
 func printUDPStats(w io.Writer, st engine.Stats) {

@@ -3,8 +3,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
@@ -36,4 +40,43 @@ func serveUDPMetrics(name, addr string, e *engine.Engine, stdout io.Writer) (sto
 	}
 	fmt.Fprintf(stdout, "shardnet %s: metrics on http://%s/metrics\n", name, bound)
 	return stop, nil
+}
+
+// runUDPServer is the rest of a UDP command once its sockets listen: it
+// serves -metrics, prints the counters every stats period (0: only at
+// exit) and on SIGINT or SIGTERM stops e and prints them a last time.
+func runUDPServer(name, metricsAddr string, e *engine.Engine, stats time.Duration, print func(), stdout, stderr io.Writer) int {
+	stopMetrics, err := serveUDPMetrics(name, metricsAddr, e, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet %s: %v\n", name, err)
+		e.Stop(context.Background())
+		return 1
+	}
+	defer stopMetrics()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	var tick <-chan time.Time
+	if stats > 0 {
+		t := time.NewTicker(stats)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			print()
+		case s := <-sig:
+			fmt.Fprintf(stdout, "shardnet %s: %v, stopping\n", name, s)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := e.Stop(ctx)
+			cancel()
+			print()
+			if err != nil {
+				fmt.Fprintf(stderr, "shardnet %s: stop: %v\n", name, err)
+				return 1
+			}
+			return 0
+		}
+	}
 }

@@ -9,11 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
@@ -227,40 +224,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "shardnet udp-proxy listening on udp://%s backends=%s shards=%d sessions=%d per shard (fd limit %d, %d kept back) idle=%v\n",
 		l.Addr(), strings.Join(backends, ","), e.Shards(), perShard, lim.Cur, udpProxyFdReserve+4*e.Shards(), idle)
-	stopMetrics, err := serveUDPMetrics("udp-proxy", metrAddr, e, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "shardnet udp-proxy: %v\n", err)
-		e.Stop(context.Background())
-		return 1
-	}
-	defer stopMetrics()
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	var tick <-chan time.Time
-	if stats > 0 {
-		t := time.NewTicker(stats)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-tick:
-			p.printStats(stdout)
-		case s := <-sig:
-			fmt.Fprintf(stdout, "shardnet udp-proxy: %v, stopping\n", s)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := e.Stop(ctx)
-			cancel()
-			p.printStats(stdout)
-			if err != nil {
-				fmt.Fprintf(stderr, "shardnet udp-proxy: stop: %v\n", err)
-				return 1
-			}
-			return 0
-		}
-	}
+	return runUDPServer("udp-proxy", metrAddr, e, stats, func() { p.printStats(stdout) }, stdout, stderr)
 }
 
 // udpProxyTotals are the proxy's counters summed over the shards, with the
