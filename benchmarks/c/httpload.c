@@ -16,6 +16,13 @@
  * 13, body "Hello, World!"); since the Date header has a fixed length, every
  * response has that length and is checked by its status line and its body.
  *
+ * Before the clock starts every connection is primed: one request each,
+ * all sent at once, every answer read in full and checked. So the figures
+ * time the server's steady state, not its start on a burst of new
+ * connections (a server that starts a goroutine or a thread per connection
+ * answers the first requests of hundreds of new connections late; that is
+ * a connection-storm figure, not a request-latency one).
+ *
  * It prints "bench: ..." on stderr when the clock starts and, at the end,
  * the JSON object `shardnet bench -json` prints (messages, msgs_per_sec,
  * seconds, latency_us, errors, mismatch, error_messages) on stdout, so the
@@ -381,10 +388,6 @@ static void connect_all(void)
 		}
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0) {
-			perror("fcntl");
-			exit(1);
-		}
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 			perror("epoll_ctl");
@@ -392,6 +395,44 @@ static void connect_all(void)
 		}
 		c->sent_at = xmalloc((size_t)pipeline * sizeof *c->sent_at);
 		c->in = xmalloc(8192);
+	}
+}
+
+/* prime sends one request on every connection, then reads each answer
+ * whole (its head up to the blank line, then the body), on the
+ * still-blocking sockets; a connection that fails or answers otherwise
+ * ends the run, as a mismatch would. */
+static void prime(void)
+{
+	for (int i = 0; i < nconns; i++) {
+		if (write(conns[i].fd, req, reqlen) != (ssize_t)reqlen) {
+			fprintf(stderr, "httpload: priming connection %d: write: %s\n", i, strerror(errno));
+			exit(1);
+		}
+	}
+	char b[4096];
+	for (int i = 0; i < nconns; i++) {
+		size_t have = 0;
+		const char *head_end = NULL;
+		while (head_end == NULL || have < (size_t)(head_end - b) + 4 + sizeof BODY - 1) {
+			if (have == sizeof b - 1) {
+				fprintf(stderr, "httpload: priming connection %d: answer too long\n", i);
+				exit(1);
+			}
+			ssize_t n = read(conns[i].fd, b + have, sizeof b - 1 - have);
+			if (n <= 0) {
+				fprintf(stderr, "httpload: priming connection %d: read: %s\n", i, n == 0 ? "EOF" : strerror(errno));
+				exit(1);
+			}
+			have += (size_t)n;
+			b[have] = 0;
+			head_end = strstr(b, "\r\n\r\n");
+		}
+		if (memcmp(b, STATUS, sizeof STATUS - 1) != 0 || have != (size_t)(head_end - b) + 4 + sizeof BODY - 1 ||
+		    memcmp(head_end + 4, BODY, sizeof BODY - 1) != 0) {
+			fprintf(stderr, "httpload: priming connection %d: not the plaintext response: %.60s\n", i, b);
+			exit(1);
+		}
 	}
 }
 
@@ -479,6 +520,13 @@ int main(int argc, char **argv)
 	conns = xmalloc((size_t)nconns * sizeof *conns);
 	ready = xmalloc((size_t)nconns * sizeof *ready);
 	connect_all();
+	prime();
+	for (int i = 0; i < nconns; i++) {
+		if (fcntl(conns[i].fd, F_SETFL, O_NONBLOCK) < 0) {
+			perror("fcntl");
+			return 1;
+		}
+	}
 
 	int tfd = -1;
 	if (rate > 0) {

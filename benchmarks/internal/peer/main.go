@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 )
 
@@ -35,6 +36,7 @@ func Main(name string, serve Serve) {
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops (ignored by net)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
 	memprofile := flag.String("memprofile", "", "write a heap profile here on SIGUSR2")
+	tracefile := flag.String("trace", "", "write a runtime execution trace here until SIGTERM (scheduling latency: go tool trace)")
 	flag.Parse()
 	if *mode != "echo" && *mode != "http" {
 		fail(name, fmt.Errorf("-mode %q: want echo or http", *mode))
@@ -54,14 +56,23 @@ func Main(name string, serve Serve) {
 			fail(name, err)
 		}
 	}
-	go signals(*cpuprofile != "", *memprofile)
+	if *tracefile != "" {
+		f, err := os.Create(*tracefile)
+		if err != nil {
+			fail(name, err)
+		}
+		if err := trace.Start(f); err != nil {
+			fail(name, err)
+		}
+	}
+	go signals(*cpuprofile != "", *tracefile != "", *memprofile)
 	fail(name, serve(*addr, *mode, *loops))
 }
 
 // Ready tells the driver the server accepts connections.
 func Ready() { fmt.Println("ready") }
 
-func signals(profiling bool, memprofile string) {
+func signals(profiling, tracing bool, memprofile string) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range ch {
@@ -84,6 +95,9 @@ func signals(profiling bool, memprofile string) {
 		}
 		if profiling {
 			pprof.StopCPUProfile()
+		}
+		if tracing {
+			trace.Stop()
 		}
 		os.Exit(0)
 	}
