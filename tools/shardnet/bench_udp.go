@@ -180,6 +180,9 @@ func benchUDP(cfg benchConfig, stdout, stderr io.Writer) int {
 }
 
 func udpLoadNote(cfg benchConfig) string {
+	if cfg.rate > 0 && cfg.udpTrain > 1 {
+		return fmt.Sprintf("open loop at %d datagrams/s in trains of %d per flow", cfg.rate, cfg.udpTrain)
+	}
 	if cfg.rate > 0 {
 		return fmt.Sprintf("open loop at %d datagrams/s", cfg.rate)
 	}
@@ -324,7 +327,7 @@ func (h udpBenchHandler) OnTick(i int) {
 }
 
 // pump sends the datagrams the -rate schedule has made due, round robin
-// over the shard's flows. Open loop: a flow does not wait for its echoes,
+// over the shard's flows, -udp-train datagrams on each before the next. Open loop: a flow does not wait for its echoes,
 // so loss shows as loss, not as a slower rate.
 func (s *udpBenchShard) pump(now int64) {
 	if len(s.flows) == 0 {
@@ -338,7 +341,7 @@ func (s *udpBenchShard) pump(now int64) {
 		if at >= now-int64(rateTick) {
 			at = now
 		}
-		f := s.flows[s.rr%len(s.flows)]
+		f := s.flows[(s.rr/s.r.cfg.udpTrain)%len(s.flows)]
 		s.rr++
 		f.send(at)
 		s.issued++

@@ -27,6 +27,7 @@ func TestBenchUDPAgainstUDPEcho(t *testing.T) {
 		{name: "closed loop 1200 B", args: []string{"-c", "4", "-size", "1200", "-pipeline", "16", "-duration", "1s"}},
 		{name: "fixed rate", args: []string{"-c", "10", "-rate", "2000", "-duration", "1s"}},
 		{name: "largest datagram", args: []string{"-c", "1", "-size", "65507", "-pipeline", "1", "-duration", "500ms"}},
+		{name: "fixed rate in trains", args: []string{"-c", "10", "-rate", "4000", "-udp-train", "16", "-udp-gso=false", "-duration", "1s"}},
 		{name: "no client GSO", args: []string{"-c", "4", "-pipeline", "16", "-duration", "1s", "-udp-gso=false"}},
 	}
 	for _, tc := range tests {
@@ -195,6 +196,7 @@ func TestBenchUDPFlags(t *testing.T) {
 		{name: "too large", args: []string{"-udp", "-size", "65508"}, wantCode: 2, wantErr: "-size 65508 with -udp"},
 		{name: "sink", args: []string{"-udp", "-mode", "sink"}, wantCode: 2, wantErr: "only echo"},
 		{name: "name not number", args: []string{"-udp", "-addr", "localhost:7001"}, wantCode: 2, wantErr: "numeric ip:port"},
+		{name: "train of none", args: []string{"-udp", "-udp-train", "0"}, wantCode: 2, wantErr: "-udp-train 0"},
 		{name: "nothing listens", args: []string{"-udp", "-addr", "127.0.0.1:9", "-c", "1", "-duration", "300ms", "-udp-drain", "0s"}, wantCode: 1, wantErr: "connection refused"},
 	})
 }

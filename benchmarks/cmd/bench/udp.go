@@ -39,11 +39,18 @@ var udpPeers = []string{"net", "gnet", "nbio", "shardnet"}
 type udpSpec struct {
 	flows, size, pipeline, rate int
 	clientGSO                   bool
+	// train is bench -udp-train at a fixed rate: datagrams sent on one
+	// flow before the next (1: round robin).
+	train int
 }
 
 // udpCells are the UDP suites' cells: 64 B and 1,200 B datagrams from 100
 // flows × 16 in flight and from 1 flow × 1 in flight, each followed by its
-// fixed-rate cells; then the 100 × 16 cells with the client's GSO.
+// fixed-rate cells; then the 100 × 16 cells with the client's GSO. The
+// fixed rate of a 100 × 16 cell runs twice: spread (one datagram per flow
+// in turn, so datagrams arrive one by one) and "in trains of 16" (each
+// flow sends its window of 16 at once, then the next flow), the shape of
+// the saturated load at a lower rate.
 func (d *driver) udpCells() []Cell {
 	var cs []Cell
 	add := func(flows, pipeline, size int, gso bool) {
@@ -52,13 +59,31 @@ func (d *driver) udpCells() []Cell {
 			name += " gso"
 		}
 		spec := udpSpec{flows: flows, size: size, pipeline: pipeline, clientGSO: gso}
-		cs = append(cs, d.rateCellsOf("udp", name, udpPeers,
-			func(d *driver, s Sample) Sample { return d.runUDP(s, spec) },
+		sat := func(d *driver, s Sample) Sample { return d.runUDP(s, spec) }
+		cs = append(cs, d.rateCellsOf("udp", name, udpPeers, sat,
 			func(d *driver, s Sample) Sample {
 				rs := spec
 				rs.rate = int(s.Offered)
 				return d.runUDP(s, rs)
 			})...)
+		if pipeline == 1 {
+			return
+		}
+		for _, f := range d.fractions {
+			rc := Cell{Suite: "udp-rate", Name: fmt.Sprintf("%s in trains of %d", rateCellName(name, f), pipeline), Peers: udpPeers}
+			rc.Run = func(d *driver, p string, r int) []Sample {
+				s := newSample(rc.Suite, rc.Name, p, r)
+				s.Offered = d.offeredRate("udp", name, f, d.running, func(p string) Sample { return sat(d, newSample("udp", name, p, 0)) })
+				if s.Offered <= 0 {
+					s.Errors, s.Note = 1, "no saturated rate to start from"
+					return []Sample{s}
+				}
+				rs := spec
+				rs.rate, rs.train = int(s.Offered), pipeline
+				return []Sample{d.runUDP(s, rs)}
+			}
+			cs = append(cs, rc)
+		}
 	}
 	for _, fp := range [][2]int{{100, 16}, {1, 1}} {
 		for _, size := range []int{64, 1200} {
@@ -159,6 +184,9 @@ func (d *driver) runUDP(s Sample, spec udpSpec) Sample {
 		"-udp-gso=" + strconv.FormatBool(spec.clientGSO), "-json"}
 	if spec.rate > 0 {
 		argv = append(argv, "-rate", strconv.Itoa(spec.rate))
+	}
+	if spec.train > 1 {
+		argv = append(argv, "-udp-train", strconv.Itoa(spec.train))
 	}
 	cl, err := start("bench", clientPin, argv)
 	if err != nil {
