@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -138,6 +139,7 @@ func TestPacketSessionFlood(t *testing.T) {
 	e, l := startPacketEngine(t, udpEcho{}, "udp4://127.0.0.1:0", []PacketOption{WithSessions(time.Minute, maxSessions)}, WithShards(1))
 	to := netip.MustParseAddrPort(l.Addr().String())
 	dst := &unix.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}
+	heapBefore := liveHeap()
 	sent := 0
 	for _, src := range [][4]byte{{127, 0, 0, 2}, {127, 0, 0, 3}} {
 		for port := 10000; port < 10000+perAddr; port++ {
@@ -170,7 +172,16 @@ func TestPacketSessionFlood(t *testing.T) {
 			t.Fatalf("read %d + dropped by the kernel %d, want %d sent", st.DatagramsIn, st.RcvbufDrops, sent)
 		}
 	}
-	t.Logf("%d sources: %d read, %d dropped by the kernel, %d sessions, %d refused", sent, st.DatagramsIn, st.RcvbufDrops, st.Sessions, st.SessionsRefused)
+	heapAfter := liveHeap()
+	t.Logf("%d sources: %d read, %d dropped by the kernel, %d sessions, %d refused; live heap %d KiB before, %d KiB after",
+		sent, st.DatagramsIn, st.RcvbufDrops, st.Sessions, st.SessionsRefused, heapBefore>>10, heapAfter>>10)
+	// The sessions are the only state the sources leave: the heap grows
+	// with the cap (a session is a few hundred bytes), not with the
+	// sources. 4 KiB per session is far above one and far below what
+	// every source's state would take at 100,000.
+	if grown := int64(heapAfter) - int64(heapBefore); grown > maxSessions*4<<10 {
+		t.Fatalf("live heap grew by %d KiB for %d sessions", grown>>10, st.Sessions)
+	}
 	if st.Sessions > maxSessions || st.SessionsOpened != uint64(st.Sessions) {
 		t.Fatalf("%d sessions live, %d opened; cap %d", st.Sessions, st.SessionsOpened, maxSessions)
 	}
@@ -180,4 +191,12 @@ func TestPacketSessionFlood(t *testing.T) {
 	if st.DatagramsIn > maxSessions && st.Sessions != maxSessions {
 		t.Fatalf("%d sessions after %d sources read, want the cap %d", st.Sessions, st.DatagramsIn, maxSessions)
 	}
+}
+
+// liveHeap is the heap in use after a collection, in bytes.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

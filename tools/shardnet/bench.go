@@ -49,6 +49,8 @@ type benchConfig struct {
 
 	udp      bool          // datagrams to a UDP echo server (bench_udp.go)
 	udpDrain time.Duration // with udp: how long the in-flight echoes may take after the load
+	udpGSO   bool          // with udp: the client may send a flow's runs with GSO
+	udpTrain int           // with udp and rate: datagrams sent on one flow before the next
 }
 
 // benchRun is one run's shared state.
@@ -106,6 +108,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.tlsInsecure, "tls-insecure-skip-verify", false, "with -tls: do not verify the server's certificate (testing only)")
 	fs.BoolVar(&cfg.udp, "udp", false, "UDP: -c connected sockets (flows) send datagrams with a flow id, a sequence number and a send time to a UDP echo server (default address 127.0.0.1:7001); every echo is verified, loss, reordering and duplicates are counted. With -rate the load is open loop (-pipeline is ignored)")
 	fs.DurationVar(&cfg.udpDrain, "udp-drain", time.Second, "with -udp: after the load, wait this long at most for the echoes still in flight before counting the rest as lost")
+	fs.IntVar(&cfg.udpTrain, "udp-train", 1, "with -udp -rate: send this many datagrams on one flow before moving to the next (a peer sending its window at once); 1: round robin, one datagram per flow")
+	fs.BoolVar(&cfg.udpGSO, "udp-gso", true, "with -udp: the client sends a flow's runs of datagrams with UDP segmentation offload where the kernel has it; false: every datagram leaves as a packet of its own, as from an ordinary UDP stack (the client still receives with GRO)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -155,6 +159,8 @@ func (c *benchConfig) validate() error {
 			return fmt.Errorf("-tls with -udp: not supported")
 		case c.udpDrain < 0:
 			return fmt.Errorf("-udp-drain %v: want >= 0", c.udpDrain)
+		case c.udpTrain < 1 || c.udpTrain > udpWindow:
+			return fmt.Errorf("-udp-train %d: want 1..%d", c.udpTrain, udpWindow)
 		}
 	}
 	if c.tls {

@@ -123,7 +123,8 @@ func benchUDP(cfg benchConfig, stdout, stderr io.Writer) int {
 		}
 		r.shards = append(r.shards, s)
 	}
-	e, err := engine.New(udpBenchHandler{r: r}, engine.WithShards(cfg.shards), engine.WithPinning(cfg.pin), engine.WithTick(rateTick))
+	e, err := engine.New(udpBenchHandler{r: r}, engine.WithShards(cfg.shards), engine.WithPinning(cfg.pin), engine.WithTick(rateTick),
+		engine.WithPacketOffload(cfg.udpGSO, true))
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet bench: %v\n", err)
 		return 1
@@ -153,6 +154,7 @@ func benchUDP(cfg benchConfig, stdout, stderr io.Writer) int {
 	res := r.watchUDP(progress)
 
 	res.Client = clientPacketStats(e.Stats())
+	res.Client.GSO = cfg.udpGSO
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	e.Stop(ctx)
 	cancel()
@@ -178,6 +180,9 @@ func benchUDP(cfg benchConfig, stdout, stderr io.Writer) int {
 }
 
 func udpLoadNote(cfg benchConfig) string {
+	if cfg.rate > 0 && cfg.udpTrain > 1 {
+		return fmt.Sprintf("open loop at %d datagrams/s in trains of %d per flow", cfg.rate, cfg.udpTrain)
+	}
 	if cfg.rate > 0 {
 		return fmt.Sprintf("open loop at %d datagrams/s", cfg.rate)
 	}
@@ -322,7 +327,7 @@ func (h udpBenchHandler) OnTick(i int) {
 }
 
 // pump sends the datagrams the -rate schedule has made due, round robin
-// over the shard's flows. Open loop: a flow does not wait for its echoes,
+// over the shard's flows, -udp-train datagrams on each before the next. Open loop: a flow does not wait for its echoes,
 // so loss shows as loss, not as a slower rate.
 func (s *udpBenchShard) pump(now int64) {
 	if len(s.flows) == 0 {
@@ -336,7 +341,7 @@ func (s *udpBenchShard) pump(now int64) {
 		if at >= now-int64(rateTick) {
 			at = now
 		}
-		f := s.flows[s.rr%len(s.flows)]
+		f := s.flows[(s.rr/s.r.cfg.udpTrain)%len(s.flows)]
 		s.rr++
 		f.send(at)
 		s.issued++
@@ -483,6 +488,10 @@ type udpClientStats struct {
 	RcvbufDrops  uint64 `json:"rcvbuf_drops"`
 	SendErrors   uint64 `json:"send_errors"`
 	SendWaits    uint64 `json:"send_waits"`
+	// GSO says whether the client may send with GSO (-udp-gso), GSOSends
+	// how many of its sends carried more than one datagram.
+	GSO      bool   `json:"gso"`
+	GSOSends uint64 `json:"gso_sends"`
 }
 
 func clientPacketStats(st engine.Stats) udpClientStats {
@@ -495,6 +504,7 @@ func clientPacketStats(st engine.Stats) udpClientStats {
 		c.RcvbufDrops += p.RcvbufDrops
 		c.SendErrors += p.SendErrors
 		c.SendWaits += p.SendWaits
+		c.GSOSends += p.GSOSends
 	}
 	return c
 }
@@ -533,8 +543,8 @@ func (res *udpBenchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "loss      %d (%.3f%%)  reordered %d  duplicated %d  too old %d\n",
 		res.Lost, res.LossPct, res.Reordered, res.Duplicated, res.TooOld)
 	c := res.Client
-	fmt.Fprintf(w, "client    out %d  in %d  queue drops %d  rcvbuf drops %d  send errors %d  send waits %d\n",
-		c.DatagramsOut, c.DatagramsIn, c.QueueDrops, c.RcvbufDrops, c.SendErrors, c.SendWaits)
+	fmt.Fprintf(w, "client    out %d  in %d  queue drops %d  rcvbuf drops %d  send errors %d  send waits %d  gso %v (sends %d)\n",
+		c.DatagramsOut, c.DatagramsIn, c.QueueDrops, c.RcvbufDrops, c.SendErrors, c.SendWaits, c.GSO, c.GSOSends)
 	if l := res.LatencyUs; l != nil {
 		fmt.Fprintf(w, "latency   p50 %.1fµs  p90 %.1fµs  p99 %.1fµs  p99.9 %.1fµs  max %.1fµs\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 	}

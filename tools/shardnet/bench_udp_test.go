@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,8 @@ func TestBenchUDPAgainstUDPEcho(t *testing.T) {
 		{name: "closed loop 1200 B", args: []string{"-c", "4", "-size", "1200", "-pipeline", "16", "-duration", "1s"}},
 		{name: "fixed rate", args: []string{"-c", "10", "-rate", "2000", "-duration", "1s"}},
 		{name: "largest datagram", args: []string{"-c", "1", "-size", "65507", "-pipeline", "1", "-duration", "500ms"}},
+		{name: "fixed rate in trains", args: []string{"-c", "10", "-rate", "4000", "-udp-train", "16", "-udp-gso=false", "-duration", "1s"}},
+		{name: "no client GSO", args: []string{"-c", "4", "-pipeline", "16", "-duration", "1s", "-udp-gso=false"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +51,9 @@ func TestBenchUDPAgainstUDPEcho(t *testing.T) {
 			if res.Client.DatagramsOut != res.Sent || res.Client.DatagramsIn < res.Received {
 				t.Fatalf("the client engine sent %d and read %d; the bench counted %d sent, %d received",
 					res.Client.DatagramsOut, res.Client.DatagramsIn, res.Sent, res.Received)
+			}
+			if noGSO := slices.Contains(tc.args, "-udp-gso=false"); res.Client.GSO == noGSO || noGSO && res.Client.GSOSends != 0 {
+				t.Fatalf("client gso %v with %d GSO sends; args %q", res.Client.GSO, res.Client.GSOSends, tc.args)
 			}
 			if res.LatencyUs == nil || res.LatencyUs.P50 <= 0 || res.LatencyUs.Max < res.LatencyUs.P99 {
 				t.Fatalf("latencies: %+v", res.LatencyUs)
@@ -190,6 +196,7 @@ func TestBenchUDPFlags(t *testing.T) {
 		{name: "too large", args: []string{"-udp", "-size", "65508"}, wantCode: 2, wantErr: "-size 65508 with -udp"},
 		{name: "sink", args: []string{"-udp", "-mode", "sink"}, wantCode: 2, wantErr: "only echo"},
 		{name: "name not number", args: []string{"-udp", "-addr", "localhost:7001"}, wantCode: 2, wantErr: "numeric ip:port"},
+		{name: "train of none", args: []string{"-udp", "-udp-train", "0"}, wantCode: 2, wantErr: "-udp-train 0"},
 		{name: "nothing listens", args: []string{"-udp", "-addr", "127.0.0.1:9", "-c", "1", "-duration", "300ms", "-udp-drain", "0s"}, wantCode: 1, wantErr: "connection refused"},
 	})
 }

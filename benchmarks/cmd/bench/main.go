@@ -58,7 +58,7 @@ func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
 	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
-	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate", "suites to run (none: only build)")
+	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate,udp,udp-rate", "suites to run (none: only build)")
 	only := flag.String("cells", "", "run only the cells whose name matches this regular expression (e.g. '^c100 64B x16( @|$)')")
 	peerList := flag.String("peers", "", "run only these servers, comma-separated (proxy: NAME also runs NAME-splice); empty: all")
 	fractions := flag.String("rate-fractions", "0.5,0.8", "fixed-rate cells: offered rates as fractions of the slowest server's saturated rate")
@@ -70,6 +70,7 @@ func main() {
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
 	idleN := flag.Int("idle", 10000, "idle connections in the idle suite")
+	doBuild := flag.Bool("build", true, "build the binaries first; false: use those in bin/ from an earlier build (so that a run under /work/bin/measure compiles nothing)")
 	flag.Parse()
 	if *quick {
 		*duration, *rounds = 500*time.Millisecond, 1
@@ -138,9 +139,13 @@ func main() {
 	} else {
 		os.RemoveAll(d.rawDir)
 	}
-	must(build(d.bin))
-	d.haveC, err = buildC(d.bin)
-	must(err)
+	if *doBuild {
+		must(build(d.bin))
+		d.haveC, err = buildC(d.bin)
+		must(err)
+	} else {
+		d.haveC = fileExists(filepath.Join(d.bin, "peer-c")) && fileExists(filepath.Join(d.bin, "httpload"))
+	}
 	var extras []extraBuild
 	for _, v := range extraPeers {
 		name, path, err := parseExtra("-extra-peer", v, names(extras))
@@ -401,6 +406,7 @@ func (d *driver) cells() []Cell {
 			}})
 	}
 	cs = append(cs, d.stdCells()...)
+	cs = append(cs, d.udpCells()...)
 	if d.quick {
 		// One cell per suite and kind of load is enough to see every peer
 		// answer correctly; the standard stacks have one cell each.

@@ -138,15 +138,18 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 	"nethttp-idle": {"net/http over net and over the adapter: server RSS per idle keep-alive connection (each served one request first; RSS delta ÷ connections; the client is another process)", "bytes/conn", ""},
 	"grpc":         {"grpc-go unary echo, 64 B (cmd/peer-grpc, the same grpc.Server) over Go's net (net) and over the adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; cmd/grpcload (grpc-go over net, 4 connections × 16 calls in flight) pinned to CPU 1", "calls/s", "server CPU ns/call"},
 	"grpc-rate":    {"grpc-go unary echo at a fixed offered rate (grpcload -rate, a fraction of the slower server's saturated calls/s in this run), pinned as above", "calls/s", "server CPU ns/call"},
+	// The UDP suites (udp.go).
+	"udp":      {"UDP echo at saturation: server pinned to CPU 0 (one loop, GOMAXPROCS=1; shardnet is `shardnet udp-echo -shards 1`), `shardnet bench -udp` (closed loop, one shard) pinned to CPU 1; cN: flows, xN: datagrams in flight per flow; the client sends each datagram as its own packet except in the gso cells", "datagrams/s", "server CPU ns/datagram"},
+	"udp-rate": {"UDP echo at a fixed offered rate (`shardnet bench -udp -rate`, open loop, a fraction of the slowest server's saturated datagrams/s in this run), pinned as above", "datagrams/s", "server CPU ns/datagram"},
 }
 
 var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv",
-	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate"}
+	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate", "udp", "udp-rate"}
 
 // fixedRate says whether a suite's cells run at a fixed offered rate, where
 // CPU per message and latency, not the rate, tell the servers apart.
 func fixedRate(suite string) bool {
-	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate"
+	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate" || suite == "udp-rate"
 }
 
 func suitePeers(suite string) []string {
@@ -160,6 +163,9 @@ func suitePeers(suite string) []string {
 	}
 	if isStdSuite(suite) {
 		return stdPeers
+	}
+	if isUDPSuite(suite) {
+		return udpPeers
 	}
 	return peers
 }
@@ -195,6 +201,7 @@ func report(m *method, samples []Sample) reportOut {
 	targets := targetsMarkdown(stats, order)
 	targets13 := targets13Markdown(samples, stats, order)
 	targets14 := targets14Markdown(samples)
+	targets20 := targets20Markdown(samples, stats, order)
 
 	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
 	full.WriteString(meth)
@@ -208,6 +215,10 @@ func report(m *method, samples []Sample) reportOut {
 	if targets14 != "" {
 		full.WriteString("\n## Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
 		sum.WriteString("\n### Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
+	}
+	if targets20 != "" {
+		full.WriteString("\n## Targets (issue 20: UDP)\n\n" + targets20)
+		sum.WriteString("\n### Targets (issue 20: UDP)\n\n" + targets20)
 	}
 	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
 	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
@@ -230,7 +241,7 @@ func report(m *method, samples []Sample) reportOut {
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc":
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc" || suite == "udp":
 			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)

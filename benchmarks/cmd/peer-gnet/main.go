@@ -1,5 +1,7 @@
 // Command peer-gnet is the benchmark echo and HTTP plaintext server on gnet
-// v2: OnTraffic on gnet's event loops (one per -loops). Flags, signals and
+// v2: OnTraffic on gnet's event loops (one per -loops); -mode udp is the
+// same echo handler on gnet's UDP listener (one datagram per OnTraffic,
+// answered with sendto). Flags, signals and
 // the shared HTTP behaviour are in ../../internal/peer.
 package main
 
@@ -58,4 +60,10 @@ func serveGnet(addr, mode string, loops int) error {
 	return gnet.Run(h, "tcp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithReusePort(false))
 }
 
-func main() { peer.Main("gnet", serveGnet) }
+// serveGnetUDP runs gnetEcho on a udp:// listener: gnet reads one
+// datagram per OnTraffic and Write sends it back to its sender.
+func serveGnetUDP(addr string, loops int) error {
+	return gnet.Run(&gnetEcho{}, "udp://"+addr, gnet.WithNumEventLoop(loops), gnet.WithReusePort(false))
+}
+
+func main() { peer.MainUDP("gnet", serveGnet, serveGnetUDP) }

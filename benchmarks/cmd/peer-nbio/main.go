@@ -1,7 +1,8 @@
 // Command peer-nbio is the benchmark echo and HTTP plaintext server on
 // lesismal/nbio: OnData on the poller goroutine that read the bytes (one
-// poller per -loops). Flags, signals and the shared HTTP behaviour are in
-// ../../internal/peer.
+// poller per -loops); -mode udp is the same echo on nbio's UDP listener
+// (a Conn per sender, kept for nbio's default UDPReadTimeout). Flags,
+// signals and the shared HTTP behaviour are in ../../internal/peer.
 package main
 
 import (
@@ -64,4 +65,17 @@ func nbioHTTP(c *nbio.Conn, data []byte) {
 	}
 }
 
-func main() { peer.Main("nbio", serveNbio) }
+// serveNbioUDP is serveNbio's echo on a UDP socket: nbio reads one
+// datagram per recvfrom and hands it to OnData with the sender's Conn,
+// whose Write is a sendto.
+func serveNbioUDP(addr string, loops int) error {
+	e := nbio.NewEngine(nbio.Config{Network: "udp", Addrs: []string{addr}, NPoller: loops})
+	e.OnData(func(c *nbio.Conn, data []byte) { c.Write(data) })
+	if err := e.Start(); err != nil {
+		return err
+	}
+	peer.Ready()
+	select {}
+}
+
+func main() { peer.MainUDP("nbio", serveNbio, serveNbioUDP) }

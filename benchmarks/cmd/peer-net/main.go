@@ -1,12 +1,16 @@
 // Command peer-net is the benchmark echo and HTTP plaintext server on Go's
 // net: one goroutine per connection, blocking reads and writes on the
-// runtime's netpoller. Flags, signals and the shared HTTP behaviour are in
+// runtime's netpoller; and its UDP echo server: one net.UDPConn, one
+// goroutine reading with ReadFromUDPAddrPort and answering with
+// WriteToUDPAddrPort. Flags, signals and the shared HTTP behaviour are in
 // ../../internal/peer.
 package main
 
 import (
-	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 	"net"
+	"net/netip"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
 
 // netEchoBuffer is the read buffer of one Go net echo connection, the size
@@ -87,4 +91,29 @@ func netHTTP(c net.Conn) {
 	}
 }
 
-func main() { peer.Main("net", serveNet) }
+// serveNetUDP is Go's net for datagrams: one socket and one goroutine
+// per socket (the loops are ignored, as for TCP), blocking on the
+// runtime's netpoller.
+func serveNetUDP(addr string, _ int) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		return err
+	}
+	peer.Ready()
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return err
+		}
+		// A failed send loses that datagram only, as it would in the
+		// network; the echo goes on.
+		_, _ = c.WriteToUDPAddrPort(buf[:n], from)
+	}
+}
+
+func main() { peer.MainUDP("net", serveNet, serveNetUDP) }

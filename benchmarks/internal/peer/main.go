@@ -5,6 +5,7 @@
 // another engine's process.
 //
 //	peer-gnet -mode http -addr 127.0.0.1:8080 -loops 1
+//	peer-gnet -mode udp -addr 127.0.0.1:8081 -loops 1   # UDP echo (peers started with MainUDP)
 //
 // A server prints "ready" on stdout once it accepts connections. SIGUSR1
 // prints "mallocs N" (runtime.MemStats.Mallocs) on stdout, so the driver
@@ -29,17 +30,35 @@ import (
 // returns only on failure.
 type Serve func(addr, mode string, loops int) error
 
+// ServeUDP starts an engine's UDP echo server on addr (every datagram
+// written back to its sender) with the given number of event loops; it
+// calls Ready once the socket is bound and returns only on failure.
+type ServeUDP func(addr string, loops int) error
+
 // Main parses the flags, sets up profiling and signals and runs serve.
-func Main(name string, serve Serve) {
-	mode := flag.String("mode", "echo", "echo|http")
+func Main(name string, serve Serve) { run(name, serve, nil) }
+
+// MainUDP is Main for a peer that also has a UDP echo server: -mode udp
+// runs serveUDP.
+func MainUDP(name string, serve Serve, serveUDP ServeUDP) { run(name, serve, serveUDP) }
+
+func run(name string, serve Serve, serveUDP ServeUDP) {
+	modes := "echo|http"
+	if serveUDP != nil {
+		modes += "|udp"
+	}
+	mode := flag.String("mode", "echo", modes)
 	addr := flag.String("addr", "127.0.0.1:7000", "listen address host:port")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops (ignored by net)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
 	memprofile := flag.String("memprofile", "", "write a heap profile here on SIGUSR2")
 	tracefile := flag.String("trace", "", "write a runtime execution trace here until SIGTERM (scheduling latency: go tool trace)")
 	flag.Parse()
-	if *mode != "echo" && *mode != "http" {
-		fail(name, fmt.Errorf("-mode %q: want echo or http", *mode))
+	switch {
+	case *mode == "udp" && serveUDP == nil:
+		fail(name, fmt.Errorf("-mode udp: peer-%s has no UDP server", name))
+	case *mode != "echo" && *mode != "http" && *mode != "udp":
+		fail(name, fmt.Errorf("-mode %q: want %s", *mode, modes))
 	}
 	if *loops < 1 {
 		fail(name, fmt.Errorf("-loops %d: want at least 1", *loops))
@@ -66,6 +85,9 @@ func Main(name string, serve Serve) {
 		}
 	}
 	go signals(*cpuprofile != "", *tracefile != "", *memprofile)
+	if *mode == "udp" {
+		fail(name, serveUDP(*addr, *loops))
+	}
 	fail(name, serve(*addr, *mode, *loops))
 }
 
