@@ -107,6 +107,11 @@ func signals(profiling, tracing bool, memprofile string) {
 				}
 				fmt.Println("memprofile written")
 			}
+			// Where an idle connection's bytes are: the heap (buffers,
+			// structs) or goroutine stacks.
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("heapinuse %d stackinuse %d goroutines %d\n", ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
 			continue
 		}
 		if sig == syscall.SIGUSR1 {
