@@ -7,7 +7,7 @@
 // that has served a request (a server may hold more for those than for
 // one that never spoke); -body N makes that request carry an N-byte body
 // (a 16 KiB one fills a whole TLS record, which crypto/tls keeps a buffer
-// for). With -tls each connection first completes a TLS 1.3 handshake
+// for: the client sends full records from the start). With -tls each connection first completes a TLS 1.3 handshake
 // (X25519, the certificate verified against -tls-ca), so that it idles as
 // a TLS connection. It prints "connected N" once every dial (handshake and
 // request) has finished and then waits for SIGTERM or SIGINT.
@@ -128,6 +128,11 @@ func clientTLS(caFile, addr string) (*tls.Config, error) {
 		MinVersion:       tls.VersionTLS13,
 		CurvePreferences: []tls.CurveID{tls.X25519},
 		NextProtos:       []string{"http/1.1"},
+		// Full records from the first byte, as OpenSSL's clients send
+		// them: crypto/tls's own client starts a connection with records
+		// of one MSS and grows them, so a 16 KiB request would never
+		// fill the server's record buffer.
+		DynamicRecordSizingDisabled: true,
 	}, nil
 }
 

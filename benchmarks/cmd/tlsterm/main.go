@@ -271,6 +271,7 @@ func one(bin, dir string, p pki, name string, port int, sink *sink, cfg *tls.Con
 		res.coreBusy = res.window - (idle1[proxyCPU] - idle0[proxyCPU])
 	}
 	res.clientSent, res.sinkGot = sent.Load(), sink.got.Load()-startGot
+	tc.Close() // before the proxy stops, so that it has nothing to drain
 	px.Stop()
 	if res.sinkGot != res.clientSent {
 		return res, desc + px.Output(), fmt.Errorf("the client sent %d bytes, the sink received %d", res.clientSent, res.sinkGot)
