@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,10 +65,13 @@ func measureEcho(tb testing.TB, conns []*tls.Conn, d time.Duration) echoStats {
 	return st
 }
 
+// floodMaxEnv gives runFloodChild its WithMaxHandshakes.
+const floodMaxEnv = "SHARDNET_FLOOD_MAX_HANDSHAKES"
+
 // runFloodChild is BenchmarkTLSHandshakeFlood's server, in a process of
 // its own so that its handshake goroutines compete with its shards alone,
-// not with the clients: a TLS echo engine on two shards with the default
-// WithMaxHandshakes. It prints its address, and answers each "stats" line
+// not with the clients: a TLS echo engine on two shards with
+// WithMaxHandshakes from floodMaxEnv. It prints its address, and answers each "stats" line
 // on stdin with its counts of handshakes completed, failed and refused.
 func runFloodChild() int {
 	ca, err := tlscert.NewAuthority("flood child")
@@ -75,7 +79,11 @@ func runFloodChild() int {
 		var leaf tls.Certificate
 		if leaf, err = ca.Leaf("127.0.0.1"); err == nil {
 			var e *Engine
-			if e, err = New(echoHandler{}, WithShards(2)); err == nil {
+			var maxHS int
+			if maxHS, err = strconv.Atoi(os.Getenv(floodMaxEnv)); err == nil {
+				e, err = New(echoHandler{}, WithShards(2), WithMaxHandshakes(maxHS))
+			}
+			if err == nil {
 				return serveFloodChild(e, &tls.Config{Certificates: []tls.Certificate{leaf}})
 			}
 		}
@@ -126,7 +134,9 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused uint64) {
 // handshake going (dial, a real ClientHello, wait for the server's
 // flight, reset, again), so that the server runs full handshakes (X25519,
 // an ECDSA P-256 signature) as fast as it can take them, up to
-// WithMaxHandshakes (4096, the default) at once, and refuses the rest.
+// WithMaxHandshakes at once, and refuses the rest: with the default cap
+// (4096), and with a cap of 64, which bounds the handshake goroutines
+// that compete with the shards for the CPUs.
 // The targets are p99 ≤ 2× and rate ≥ 0.5× of unloaded; this
 // reports the ratios, it does not assert them. The server runs in a child
 // process (runFloodChild), the clients here, all on the machine's CPUs,
@@ -134,6 +144,12 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused uint64) {
 //
 //	go test -run '^$' -bench TLSHandshakeFlood -benchtime 1x ./engine/
 func BenchmarkTLSHandshakeFlood(b *testing.B) {
+	for _, maxHS := range []int{4096, 64} {
+		b.Run("maxHandshakes="+strconv.Itoa(maxHS), func(b *testing.B) { benchFlood(b, maxHS) })
+	}
+}
+
+func benchFlood(b *testing.B, maxHS int) {
 	if b.N > 1 {
 		b.Skip("one measurement per run; use -benchtime 1x -count N")
 	}
@@ -144,7 +160,7 @@ func BenchmarkTLSHandshakeFlood(b *testing.B) {
 	// The child's certificate is its own: these clients measure, they do
 	// not check it (the tests do).
 	ccfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
-	ch := startChild(b, "tls-flood")
+	ch := startChild(b, "tls-flood", floodMaxEnv+"="+strconv.Itoa(maxHS))
 	addr := ch.addr
 	var conns []*tls.Conn
 	for i := 0; i < 8; i++ { // round-robin: four on each shard
