@@ -187,12 +187,14 @@ func startChild(t testing.TB, mode string, env ...string) *child {
 // runChild is the child's main. Modes: "echo" (a plain echo server),
 // "emfile" (an echo server whose fd limit is 256), "mem-plain",
 // "mem-tls" and "mem-nettls" (echo servers that report their memory; see
-// runMemChild).
+// runMemChild), "tls-flood" (see runFloodChild).
 func runChild(mode string) int {
 	var opts []Option
 	switch mode {
 	case "mem-plain", "mem-tls", "mem-nettls":
 		return runMemChild(strings.TrimPrefix(mode, "mem-"))
+	case "tls-flood":
+		return runFloodChild()
 	case "echo":
 	case "emfile":
 		if err := limitFds(256); err != nil {

@@ -16,7 +16,7 @@ import (
 
 // clientHello returns the first flight a crypto/tls client sends (its
 // ClientHello record), captured over a pipe.
-func clientHello(t *testing.T, cfg *tls.Config) []byte {
+func clientHello(t testing.TB, cfg *tls.Config) []byte {
 	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()

@@ -131,6 +131,11 @@ func (c *Conn) handshakeDone() {
 	defer c.recoverPanic()
 	tc.wire.onLoop = true
 	tc.phase = tlsOpen
+	// The handshake's goroutine has returned (its last act posted this
+	// task): what only it used goes, so that an idle connection keeps
+	// no more of ours than it needs (finish, the gate's one user after
+	// this, runs only before tlsOpen).
+	tc.doneFn, tc.resumeFn, tc.wire.gate = nil, nil, nil
 	c.sh.e.tlsDone.Add(1)
 	if tc.holdRead {
 		tc.holdRead = false

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -35,14 +40,61 @@ func TestOneRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if err := oneRequest(c); (err == nil) != tc.ok {
+			if err := oneRequest(c, request(0)); (err == nil) != tc.ok {
 				t.Fatalf("oneRequest = %v, want success %v", err, tc.ok)
 			}
 			if tc.ok { // the connection is still good for another request
-				if err := oneRequest(c); err != nil {
+				if err := oneRequest(c, request(0)); err != nil {
 					t.Fatalf("second request: %v", err)
 				}
 			}
 		})
+	}
+}
+
+// TestTLSRequestWithBody: -tls -http -body over a verified TLS 1.3
+// connection with X25519; the server gets the whole body, and the
+// connection stays good for another request.
+func TestTLSRequestWithBody(t *testing.T) {
+	const size = 16 << 10
+	got := make(chan int, 2)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got <- int(n)
+		io.WriteString(w, "Hello, World!")
+	}))
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Listener.Addr().String()
+	cfg, err := clientTLS(ca, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tls.Client(nc, cfg)
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.ConnectionState(); st.Version != tls.VersionTLS13 || st.CurveID != tls.X25519 {
+		t.Fatalf("version %x curve %v, want TLS 1.3 with X25519", st.Version, st.CurveID)
+	}
+	for i := 0; i < 2; i++ {
+		if err := oneRequest(c, request(size)); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		if n := <-got; n != size {
+			t.Fatalf("request %d: the server read a %d-byte body, want %d", i+1, n, size)
+		}
+	}
+	if _, err := clientTLS("", addr); err == nil {
+		t.Fatal("clientTLS without an authority: want an error (verification is not skipped)")
 	}
 }

@@ -1,0 +1,337 @@
+// Package procstat starts the processes of a standalone measurement
+// command (pinned with taskset, their output kept) and reads what the
+// kernel counts of them: CPU time (/proc/PID/stat and the threads'
+// schedstat), RSS, open fds, and each CPU's busy time (/proc/stat and the
+// cpuidle residencies). It holds the same method as cmd/bench's proc.go,
+// which the driver keeps to itself (package main), so that the commands
+// under cmd/ that are not suites of the driver measure alike.
+package procstat
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
+// and of the fields of /proc/stat (100 on every Linux this targets).
+const clockTicks = 100
+
+// Pin says where a process runs: CPU -1 is anywhere; GOMAXPROCS 0 leaves
+// the variable unset.
+type Pin struct {
+	CPU        int
+	GOMAXPROCS int
+}
+
+// Proc is a started process whose output lines are kept (for the raw
+// record) and offered on a channel (for readiness lines).
+type Proc struct {
+	Name  string
+	cmd   *exec.Cmd
+	lines chan string
+	mu    sync.Mutex
+	out   bytes.Buffer
+	done  chan struct{}
+	err   error
+}
+
+// Start runs argv pinned as pin asks (through taskset), with extraEnv
+// added to the environment, capturing stdout and stderr merged.
+func Start(name string, pin Pin, argv []string, extraEnv ...string) (*Proc, error) {
+	if pin.CPU >= 0 {
+		argv = append([]string{"taskset", "-c", strconv.Itoa(pin.CPU)}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = os.Environ()
+	if pin.GOMAXPROCS > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(pin.GOMAXPROCS))
+	}
+	cmd.Env = append(cmd.Env, extraEnv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout // one pipe: lines keep their order
+	p := &Proc{Name: name, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	fmt.Fprintf(&p.out, "$ %s\n", strings.Join(argv, " "))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.out.WriteString(line)
+			p.out.WriteByte('\n')
+			p.mu.Unlock()
+			select {
+			case p.lines <- line:
+			default: // nobody is listening for lines any more
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID returns the process's id (taskset execs the program in place).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Output returns what the process has printed so far.
+func (p *Proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// WaitLine waits for a line starting with prefix and returns it, or fails
+// when the process ends or d passes first.
+func (p *Proc) WaitLine(prefix string, d time.Duration) (string, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case l := <-p.lines:
+			if strings.HasPrefix(l, prefix) {
+				return l, nil
+			}
+		case <-p.done:
+			for {
+				select {
+				case l := <-p.lines:
+					if strings.HasPrefix(l, prefix) {
+						return l, nil
+					}
+				default:
+					return "", fmt.Errorf("%s exited (%v) before printing %q: %s", p.Name, p.err, prefix, lastLines(p.Output(), 5))
+				}
+			}
+		case <-t.C:
+			return "", fmt.Errorf("%s: no %q within %v", p.Name, prefix, d)
+		}
+	}
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after two seconds.
+func (p *Proc) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, " | ")
+}
+
+// CPUTime is a process's CPU time, all threads, read two ways: the sum of
+// its threads' run time from /proc/PID/task/*/schedstat, in ns (-1 if
+// unread), and utime+stime from /proc/PID/stat, in clock ticks (10 ms
+// steps).
+type CPUTime struct {
+	NS    int64
+	Ticks int64
+}
+
+// ReadCPUTime reads pid's CPU time.
+func ReadCPUTime(pid int) CPUTime {
+	t := CPUTime{NS: -1}
+	t.Ticks, _ = cpuTicks(pid)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return t
+	}
+	var sum int64
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
+		if err != nil {
+			continue // the thread is gone
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return t
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return t
+		}
+		sum += v
+	}
+	t.NS = sum
+	return t
+}
+
+// CPUSeconds is the CPU time between a and b: the threads' run time, or
+// the clock ticks when schedstat is missing or a thread that ended took
+// its run time with it (the ticks then exceed it).
+func CPUSeconds(a, b CPUTime) float64 {
+	ticks := float64(b.Ticks-a.Ticks) / clockTicks
+	if a.NS < 0 || b.NS < 0 {
+		return ticks
+	}
+	ns := float64(b.NS-a.NS) / 1e9
+	if ns < ticks-0.03 {
+		return ticks
+	}
+	return ns
+}
+
+// cpuTicks returns utime+stime of pid, all threads, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // f[0] is field 3; utime is field 14, stime 15
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	}
+	return u + s, nil
+}
+
+// RSSKiB returns VmRSS from /proc/PID/status.
+func RSSKiB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			if f := strings.Fields(l); len(f) >= 2 {
+				return strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// FDCount returns how many fds pid holds, or -1.
+func FDCount(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// CoreIdle returns, per CPU, the seconds it has been idle: the residency
+// of its cpuidle states (µs) where the kernel has them, else idle +
+// iowait + steal from /proc/stat (10 ms steps). A CPU's busy time over a
+// window is the elapsed time minus its idle time: with tick-sampled
+// accounting and NO_HZ, the sampled user/system fields miss the short
+// bursts of a server at a moderate rate, while a NO_HZ CPU's idle time is
+// measured exactly.
+func CoreIdle() ([]float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil, err
+	}
+	var idle []float64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		cpu, err := strconv.Atoi(f[0][3:])
+		if err != nil {
+			continue
+		}
+		var sum int64
+		for _, i := range []int{4, 5, 8} { // idle iowait steal
+			v, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
+			}
+			sum += v
+		}
+		for len(idle) <= cpu {
+			idle = append(idle, 0)
+		}
+		idle[cpu] = float64(sum) / clockTicks
+	}
+	if len(idle) == 0 {
+		return nil, fmt.Errorf("/proc/stat: no cpuN lines")
+	}
+	for cpu := range idle {
+		if us, ok := cpuidleResidency(cpu); ok {
+			idle[cpu] = float64(us) / 1e6
+		}
+	}
+	return idle, nil
+}
+
+// cpuidleResidency sums the time CPU cpu spent in its cpuidle states, in
+// µs; false if the kernel has none for it.
+func cpuidleResidency(cpu int) (int64, bool) {
+	files, _ := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpuidle/state*/time", cpu))
+	if len(files) == 0 {
+		return 0, false
+	}
+	var sum int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum, true
+}
+
+// WaitListen waits until a local TCP port is in the LISTEN state, read
+// from /proc/net/tcp without connecting (a probe connection would reach
+// the server, or a proxy's backend, as a client of its own).
+func WaitListen(port int, d time.Duration) error {
+	want := fmt.Sprintf(":%04X", port)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile("/proc/net/tcp")
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			// f[1] is the local address, f[3] the state (0A: LISTEN).
+			if len(f) > 3 && strings.HasSuffix(f[1], want) && f[3] == "0A" {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listens on port %d after %v", port, d)
+}

@@ -1,0 +1,85 @@
+package procstat
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestProc: a started process's lines are seen, its counters read, and
+// Stop ends it.
+func TestProc(t *testing.T) {
+	p, err := Start("sh", Pin{CPU: -1}, []string{"sh", "-c", "echo ready; exec sleep 30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if _, err := p.WaitLine("ready", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if rss, err := RSSKiB(p.PID()); err != nil || rss <= 0 {
+		t.Fatalf("RSS %d KiB, %v", rss, err)
+	}
+	if n := FDCount(p.PID()); n < 3 {
+		t.Fatalf("%d fds, want stdin, stdout, stderr at least", n)
+	}
+	if c := ReadCPUTime(p.PID()); c.Ticks < 0 {
+		t.Fatalf("cpu %+v", c)
+	}
+	p.Stop()
+	if _, err := p.WaitLine("never", time.Second); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("after Stop: %v, want an exit", err)
+	}
+}
+
+// TestCPUAndCores: this process's CPU time grows while it spins, and the
+// cores were busy at least that long (the machine is shared: the spin
+// runs until it has had 0.1 s of CPU, however long that takes).
+func TestCPUAndCores(t *testing.T) {
+	idle0, err := CoreIdle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ReadCPUTime(os.Getpid())
+	start := time.Now()
+	b := a
+	for CPUSeconds(a, b) < 0.1 && time.Since(start) < 20*time.Second {
+		for x := 0; x < 1e6; x++ {
+		}
+		b = ReadCPUTime(os.Getpid())
+	}
+	idle1, err := CoreIdle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spun := CPUSeconds(a, b)
+	if spun < 0.1 {
+		t.Fatalf("%.3f s of CPU after spinning %v", spun, time.Since(start))
+	}
+	elapsed := time.Since(start).Seconds()
+	busy := 0.0
+	for i := range idle0 {
+		busy += elapsed - (idle1[i] - idle0[i])
+	}
+	if busy < spun-0.02 { // cpuidle residency is exact; /proc/stat steps are 10 ms
+		t.Fatalf("the cores were busy %.3f s while this process ran %.3f s", busy, spun)
+	}
+}
+
+// TestWaitListen sees a listening port, and times out on a closed one.
+func TestWaitListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := WaitListen(port, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if err := WaitListen(port, 100*time.Millisecond); err == nil {
+		t.Fatal("a closed port listens")
+	}
+}
