@@ -220,6 +220,10 @@ func bench(addr string, conns, inflight, size int, duration time.Duration, rate 
 			}
 		}()
 	}
+	ramp := make([]byte, 256+size) // ramp[k] = byte(k); read only
+	for k := range ramp {
+		ramp[k] = byte(k)
+	}
 	samples := make([][]int64, conns*inflight)
 	var wg sync.WaitGroup
 	for w := range conns * inflight {
@@ -242,9 +246,9 @@ func bench(addr string, conns, inflight, size int, duration time.Duration, rate 
 				}
 				binary.BigEndian.PutUint64(req, seq)
 				binary.BigEndian.PutUint32(req[size-4:], uint32(w))
-				for j := 8; j < size-4; j++ {
-					req[j] = byte(seq) + byte(j)
-				}
+				// req[j] = byte(seq)+byte(j), copied from the ramp
+				// (as rpc-bench fills its requests).
+				copy(req[8:size-4], ramp[int(byte(seq))+8:])
 				err := cc.Invoke(context.Background(), fullMethod, &req, &resp)
 				if err == nil && string(resp) != string(req) {
 					err = errors.New("answer does not match the request")
