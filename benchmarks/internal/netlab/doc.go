@@ -21,10 +21,11 @@
 //
 // The impairments: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM is
 // not set), so the client's link is impaired in user space instead. An
-// iptables NFQUEUE rule in the client namespace hands every packet that
-// enters or leaves it over the link to an Impairer, which holds each for a
-// delay with jitter, drops a share, holds a share longer (reordering),
-// flips a byte of a share's TCP payload (the receiver's TCP checksum
+// iptables NFQUEUE rule on each end of the link (client and balancer
+// namespaces, INPUT) hands every packet that arrives over it to an
+// Impairer, which holds each for a delay with jitter (in order), drops a
+// share, holds a share longer than the packets behind it (reordering),
+// flips a byte of a share's TCP segment (the receiver's TCP checksum
 // rejects it: checksum offload is turned off on both veth ends for that),
 // or drops all of them for a while. See impair_linux.go.
 //

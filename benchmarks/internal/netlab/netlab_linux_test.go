@@ -70,3 +70,35 @@ func TestBehindHAProxy(t *testing.T) {
 	logResult(t, "http", r.Restart("http", []int{1, 2, 3}, spec, false))
 	logResult(t, "echo", r.Restart("echo", []int{3}, spec, false))
 }
+
+// TestMisbehavingNetwork is the short form of the impaired link: with the
+// client's link reordering 1 % and corrupting 0.1 % of packets, both
+// ways, echo through HAProxy and through the shardnet proxy, and 2 MiB
+// hashed through the proxy and back, lose and corrupt nothing; then with
+// every packet dropped for 2 s, nothing fails (no timeout on the path is
+// that short) and no server's memory grows. The long form runs each
+// impairment of issue 19 alone.
+func TestMisbehavingNetwork(t *testing.T) {
+	r := newRig(t)
+	proxy, err := r.StartProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := r.Impair()
+	if errors.Is(err, ErrUnavailable) {
+		t.Skipf("no packet queue here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	spec := MisbehaveSpec{Duration: 5 * time.Second, EchoConns: 4, EchoSize: 512, EchoRate: 400, ShaBytes: 2 << 20, MemSlack: 32 << 20}
+	x := Impairment{Reorder: 0.01, ReorderHold: 5 * time.Millisecond, Corrupt: 0.001}
+	for _, res := range r.Misbehave(x.String(), im, x, proxy, spec) {
+		logResult(t, "impaired", res)
+	}
+	spec.Dead = 2 * time.Second
+	for _, res := range r.Misbehave("loss 100% for 2s", im, Impairment{}, proxy, spec) {
+		logResult(t, "impaired", res)
+	}
+}
