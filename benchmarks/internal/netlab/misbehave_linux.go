@@ -65,7 +65,11 @@ func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, sp
 	im.Set(x)
 	var loads []*Load
 	for i, v := range via {
-		res[i] = Result{Scenario: name, Load: fmt.Sprintf("%s: bench -c%d %dB @%d/s", v.name, spec.EchoConns, spec.EchoSize, spec.EchoRate)}
+		rate := fmt.Sprintf("@%d/s", spec.EchoRate)
+		if spec.EchoRate == 0 {
+			rate = "closed loop"
+		}
+		res[i] = Result{Scenario: name, Load: fmt.Sprintf("%s: bench -c%d %dB %s", v.name, spec.EchoConns, spec.EchoSize, rate)}
 		ld, err := r.StartBenchRate(r.Bin, v.addr, spec.EchoConns, spec.EchoSize, 1, spec.EchoRate, spec.Duration)
 		if err != nil {
 			res[i].Err = err

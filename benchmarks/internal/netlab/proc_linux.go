@@ -24,7 +24,8 @@ type Proc struct {
 	mu    sync.Mutex
 	out   bytes.Buffer  // guarded by mu
 	grew  chan struct{} // closed and replaced when out grows; guarded by mu
-	done  chan struct{} // closed when the process was reaped
+	done  chan struct{} // closed when the process was reaped and its output read
+	eof   chan struct{} // closed when the output pipe closed
 	err   error         // its exit, once done is closed
 	start time.Time
 }
@@ -35,7 +36,7 @@ type Proc struct {
 func (l *Lab) Start(name, ns string, args ...string) (*Proc, error) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &Proc{Name: name, cmd: cmd, grew: make(chan struct{}), done: make(chan struct{})}
+	p := &Proc{Name: name, cmd: cmd, grew: make(chan struct{}), done: make(chan struct{}), eof: make(chan struct{})}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -55,14 +56,20 @@ func (l *Lab) Start(name, ns string, args ...string) (*Proc, error) {
 	return p, nil
 }
 
-// collect keeps the output until the pipe closes, then reaps the process.
-// A server re-executed by the program keeps the pipe open; reaping waits
-// only for the program itself.
+// collect keeps the output until the pipe closes, and reaps the process.
+// The process counts as done once it exited and its output was read to
+// the end; a child that inherited the pipe and keeps it open is waited
+// for only a little.
 func (p *Proc) collect(r io.ReadCloser) {
 	go func() {
 		p.err = p.cmd.Wait()
+		select {
+		case <-p.eof:
+		case <-time.After(2 * time.Second):
+		}
 		close(p.done)
 	}()
+	defer close(p.eof)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
