@@ -114,6 +114,12 @@ func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, sp
 		if res[i].Err == nil && res[i].Failed > 0 {
 			res[i].Err = fmt.Errorf("%w: %d connections failed on the impaired link", ErrExpectation, res[i].Failed)
 		}
+		// A message in flight when the path died is answered after it
+		// came back: its latency spans the dead time. Without one, the
+		// load ended before the connections recovered, and proved nothing.
+		if res[i].Err == nil && spec.Dead > 0 && res[i].Max < spec.Dead {
+			res[i].Err = fmt.Errorf("%w: no echo crossed the dead time (max latency %v): the load ended before the path recovered", ErrExpectation, res[i].Max)
+		}
 	}
 	wg.Wait()
 	im.Set(Impairment{})

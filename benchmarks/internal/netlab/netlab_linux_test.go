@@ -56,49 +56,53 @@ func logResult(t *testing.T, kind string, res Result) {
 	}
 }
 
-// TestBehindHAProxy is the short form of the lab that CI runs: three
-// backends behind HAProxy in namespaces; an http server killed under wrk
-// (only its in-flight requests fail), an echo server stopped under bench
-// (the L7 check ejects it, nothing fails), a rolling hand-over of the http
-// servers under wrk and of one echo server under bench (nothing fails).
-// The long form is benchmarks/cmd/netlab.
-func TestBehindHAProxy(t *testing.T) {
+// TestNetlab is the short form of the lab that CI runs (the long form is
+// benchmarks/cmd/netlab), on one lab:
+//
+// behind-haproxy: three backends behind HAProxy; an http server killed
+// under wrk (only its in-flight requests fail), an echo server stopped
+// under bench (the L7 check ejects it, nothing fails), a rolling
+// hand-over of the http servers under wrk and of one echo server under
+// bench (nothing fails).
+//
+// misbehaving-network: with the client's link reordering 1 % and
+// corrupting 0.1 % of packets, both ways, echo through HAProxy and
+// through the shardnet proxy, and 2 MiB hashed through the proxy and
+// back, lose and corrupt nothing; then with every packet dropped for 2 s,
+// nothing fails (no timeout on the path is that short) and no server's
+// memory grows.
+func TestNetlab(t *testing.T) {
 	r := newRig(t)
-	spec := LoadSpec{Duration: 6 * time.Second, WrkConns: 12, EchoConns: 12, EchoSize: 512, EchoDepth: 2, EchoRate: 3000}
-	logResult(t, "http", r.Kill("http", spec))
-	logResult(t, "echo", r.Stop("echo", spec))
-	logResult(t, "http", r.Restart("http", []int{1, 2, 3}, spec, false))
-	logResult(t, "echo", r.Restart("echo", []int{3}, spec, false))
-}
-
-// TestMisbehavingNetwork is the short form of the impaired link: with the
-// client's link reordering 1 % and corrupting 0.1 % of packets, both
-// ways, echo through HAProxy and through the shardnet proxy, and 2 MiB
-// hashed through the proxy and back, lose and corrupt nothing; then with
-// every packet dropped for 2 s, nothing fails (no timeout on the path is
-// that short) and no server's memory grows. The long form runs each
-// impairment of issue 19 alone.
-func TestMisbehavingNetwork(t *testing.T) {
-	r := newRig(t)
-	proxy, err := r.StartProxy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := r.Impair()
-	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("no packet queue here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	spec := MisbehaveSpec{Duration: 5 * time.Second, EchoConns: 4, EchoSize: 512, EchoRate: 400, ShaBytes: 2 << 20, MemSlack: 32 << 20}
-	x := Impairment{Reorder: 0.01, ReorderHold: 5 * time.Millisecond, Corrupt: 0.001}
-	for _, res := range r.Misbehave(x.String(), im, x, proxy, spec) {
-		logResult(t, "impaired", res)
-	}
-	spec.Dead = 2 * time.Second
-	for _, res := range r.Misbehave("loss 100% for 2s", im, Impairment{}, proxy, spec) {
-		logResult(t, "impaired", res)
-	}
+	t.Run("behind-haproxy", func(t *testing.T) {
+		spec := LoadSpec{Duration: 5 * time.Second, WrkConns: 12, EchoConns: 12, EchoSize: 512, EchoDepth: 2, EchoRate: 3000}
+		logResult(t, "http", r.Kill("http", spec))
+		logResult(t, "echo", r.Stop("echo", spec))
+		logResult(t, "http", r.Restart("http", []int{1, 2, 3}, spec, false))
+		logResult(t, "echo", r.Restart("echo", []int{3}, spec, false))
+	})
+	t.Run("misbehaving-network", func(t *testing.T) {
+		proxy, err := r.StartProxy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := r.Impair()
+		if errors.Is(err, ErrUnavailable) {
+			t.Skipf("no packet queue here: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer im.Close()
+		spec := MisbehaveSpec{Duration: 4 * time.Second, EchoConns: 4, EchoSize: 512, EchoRate: 400, ShaBytes: 2 << 20, MemSlack: 32 << 20}
+		x := Impairment{Reorder: 0.01, ReorderHold: 5 * time.Millisecond, Corrupt: 0.001}
+		for _, res := range r.Misbehave(x.String(), im, x, proxy, spec) {
+			logResult(t, "impaired", res)
+		}
+		// Long enough for TCP's retransmission back-off (0.2+0.4+0.8+1.6 s)
+		// to bring the connections back within the run.
+		spec.Dead, spec.Duration = 2*time.Second, 7*time.Second
+		for _, res := range r.Misbehave("loss 100% for 2s", im, Impairment{}, proxy, spec) {
+			logResult(t, "impaired", res)
+		}
+	})
 }

@@ -184,7 +184,7 @@ func (r *Rig) Stop(kind string, spec LoadSpec) Result {
 		if err := b.Signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
-		_, downErr := r.HAProxy.WaitStatus(kind, sv, "DOWN", spec.Duration/2)
+		_, downErr := r.HAProxy.WaitStatus(kind, sv, "DOWN", max(spec.Duration/2, 5*time.Second))
 		res.Detect = time.Since(stopped)
 		if kind == "http" {
 			l4, err := r.HAProxy.Server("http_l4", sv)
