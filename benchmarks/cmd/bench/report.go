@@ -137,16 +137,19 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 	"nethttp-rate": {"net/http over net and over the adapter at a fixed offered rate (c/httpload, a fraction of the slower one's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
 	"nethttp-idle": {"net/http over net and over the adapter: server RSS per idle keep-alive connection (each served one request first; RSS delta ÷ connections; the client is another process)", "bytes/conn", ""},
 	"grpc":         {"grpc-go unary echo, 64 B (cmd/peer-grpc, the same grpc.Server) over Go's net (net) and over the adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; cmd/grpcload (grpc-go over net, 4 connections × 16 calls in flight) pinned to CPU 1", "calls/s", "server CPU ns/call"},
+	"https":        {"HTTPS plaintext (TLS 1.3, X25519, AES-128-GCM, one ECDSA P-256 certificate) at saturation: shardnet http -tls on one shard, net/http + crypto/tls (peer-nethttp -tls), nginx-light (one process), HAProxy (nbthread 1), each pinned to CPU 0; wrk -t1 over https:// pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
+	"https-rate":   {"HTTPS plaintext at a fixed offered rate (httpsload: c/httpload with OpenSSL, a fraction of the slowest server's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
+	"tlsconn":      {"New TLS 1.3 connections per second, one HTTPS request each (cmd/tlsconnload, 16 closed loops, Go crypto/tls client pinned to CPU 1; resumed: a shared ClientSessionCache, tickets), servers as in https", "conns/s", "server CPU ns/conn"},
 	"grpc-rate":    {"grpc-go unary echo at a fixed offered rate (grpcload -rate, a fraction of the slower server's saturated calls/s in this run), pinned as above", "calls/s", "server CPU ns/call"},
 }
 
 var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv",
-	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate"}
+	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate", "https", "https-rate", "tlsconn"}
 
 // fixedRate says whether a suite's cells run at a fixed offered rate, where
 // CPU per message and latency, not the rate, tell the servers apart.
 func fixedRate(suite string) bool {
-	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate"
+	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate" || suite == "https-rate"
 }
 
 func suitePeers(suite string) []string {
@@ -160,6 +163,9 @@ func suitePeers(suite string) []string {
 	}
 	if isStdSuite(suite) {
 		return stdPeers
+	}
+	if isHTTPSSuite(suite) {
+		return httpsPeers
 	}
 	return peers
 }
@@ -195,6 +201,7 @@ func report(m *method, samples []Sample) reportOut {
 	targets := targetsMarkdown(stats, order)
 	targets13 := targets13Markdown(samples, stats, order)
 	targets14 := targets14Markdown(samples)
+	targets16 := targets16Markdown(samples)
 
 	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
 	full.WriteString(meth)
@@ -208,6 +215,10 @@ func report(m *method, samples []Sample) reportOut {
 	if targets14 != "" {
 		full.WriteString("\n## Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
 		sum.WriteString("\n### Targets (issue 14: the standard stacks over the net.Conn adapter)\n\n" + targets14)
+	}
+	if targets16 != "" {
+		full.WriteString("\n## Targets (issue 16)\n\n" + targets16)
+		sum.WriteString("\n### Targets (issue 16)\n\n" + targets16)
 	}
 	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
 	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
@@ -230,7 +241,7 @@ func report(m *method, samples []Sample) reportOut {
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc":
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc" || suite == "https" || suite == "tlsconn":
 			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)
