@@ -193,6 +193,8 @@ func runChild(mode string) int {
 	switch mode {
 	case "mem-plain", "mem-tls", "mem-nettls":
 		return runMemChild(strings.TrimPrefix(mode, "mem-"))
+	case "tls-http-client":
+		return runTLSHTTPClient()
 	case "echo":
 	case "emfile":
 		if err := limitFds(256); err != nil {
