@@ -197,7 +197,7 @@ func (d *driver) httpMallocs(peer string, spec httpSpec) bool {
 	return d.mallocsOf(peer)
 }
 
-// httpURL is the URL wrk loads.
+// url is the URL of the plaintext answer that wrk loads.
 func (spec httpSpec) url(addr string) string {
 	if spec.tls {
 		return "https://" + addr + "/plaintext"
@@ -205,8 +205,8 @@ func (spec httpSpec) url(addr string) string {
 	return "http://" + addr + "/plaintext"
 }
 
-// httpsLoadArgs are httpload's extra arguments for an HTTPS load: the TLS
-// build and the authority.
+// httpsLoadArgs returns the paced client of an HTTP load and its extra
+// arguments: httpload, or for HTTPS its TLS build and the authority.
 func (d *driver) httpsLoadArgs(spec httpSpec) (bin string, extra []string) {
 	if !spec.tls {
 		return filepath.Join(d.bin, "httpload"), nil

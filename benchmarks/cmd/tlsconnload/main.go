@@ -139,6 +139,15 @@ func main() {
 		wg    sync.WaitGroup
 	)
 	ws := make([]worker, *workers)
+	if *resume {
+		// One connection before the clock, so that every worker finds a
+		// session from its first connection on and the share resumed
+		// says whether the server resumes, not how long the run was.
+		if _, err := oneConn(*addr, cfg, req, make([]byte, 4096)); err != nil {
+			fmt.Fprintln(os.Stderr, "tlsconnload: the first connection:", err)
+			os.Exit(1)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "bench: tls connections to %s, %d workers, resume %v, %v\n", *addr, *workers, *resume, *duration)
 	start := time.Now()
 	for i := range ws {
