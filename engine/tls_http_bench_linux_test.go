@@ -248,12 +248,16 @@ func TestTLSHTTPAllocs(t *testing.T) {
 			perRecord := float64(mallocs) / float64(records)
 			t.Logf("%d mallocs in the server's process over %d requests in %d records: %.4f per request, %.4f per record",
 				mallocs, reqs, records, float64(mallocs)/reqs, perRecord)
-			// Under -race sync.Pool drops a quarter of what it is
-			// given, so pooled buffers are made again now and then
-			// (TestEchoZeroAllocs allows for the same).
-			limit := 1.05 // a few of the run's own (the pipe lines) over the records
+			// Without -race: crypto/tls's one, and a few of the run's
+			// own (the pipe lines) spread over the records. Under -race
+			// sync.Pool drops a quarter of what it is given, and a
+			// record takes about ten pooled objects (wire, plaintext and
+			// outbound blocks, boxes, segments), so about 2.5 more per
+			// record are remade (3.3–3.5 measured): the bound then only
+			// catches an allocation of ours on every record or more.
+			limit := 1.05
 			if raceEnabled {
-				limit = 2.0
+				limit = 6.0
 			}
 			if perRecord >= limit {
 				t.Fatalf("%.4f allocations per TLS record received, want < %v (crypto/tls's one and nothing of ours)", perRecord, limit)

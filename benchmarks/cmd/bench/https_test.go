@@ -34,9 +34,9 @@ func TestHTTPSConfigs(t *testing.T) {
 		conf func(dir string) string
 		argv func(conf string) []string
 	}{
-		{"nginx", func(dir string) string { return nginxHTTPSConfig("127.0.0.1:0", dir, f) },
+		{"nginx", func(dir string) string { return nginxHTTPSConfig("127.0.0.1:8443", dir, f) },
 			func(conf string) []string { return []string{"-t", "-c", conf} }},
-		{"haproxy", func(string) string { return haproxyHTTPSConfig("127.0.0.1:0", f) },
+		{"haproxy", func(string) string { return haproxyHTTPSConfig("127.0.0.1:8443", f) },
 			func(conf string) []string { return []string{"-c", "-f", conf} }},
 	}
 	for _, tc := range tests {
