@@ -31,6 +31,15 @@
  *   httpload -addr 127.0.0.1:7000 -c 50 -pipeline 16 -rate 500000 -duration 2
  *
  * Built by cmd/bench with: gcc -O2 -Wall -o bin/httpload c/httpload.c
+ *
+ * Built with -DHTTPLOAD_TLS (and -lssl -lcrypto) it is httpsload, the load
+ * of the https-rate cells (issue 16): -tls-ca ca.pem makes every connection
+ * a TLS 1.3 one (OpenSSL, as wrk's), verified against that authority for
+ * the name localhost, with X25519 as the only group and
+ * TLS_AES_128_GCM_SHA256 as the only cipher suite, so that every server
+ * meets the same key exchange and record cipher. The handshakes happen
+ * before the clock starts; the loop is the same, with SSL_read and
+ * SSL_write (partial writes on) in place of read and write.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -44,11 +53,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HTTPLOAD_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define TICK_NS 100000LL /* the schedule's granularity: 100 µs */
 #define BODY "Hello, World!"
@@ -66,6 +80,9 @@ struct conn {
 	int listed;          /* on the ready stack */
 	char *in;            /* bytes of an unfinished response */
 	size_t inlen;
+#ifdef HTTPLOAD_TLS
+	SSL *ssl; /* with -tls-ca: the connection's TLS state, else NULL */
+#endif
 };
 
 static struct conn *conns;
@@ -74,6 +91,10 @@ static long long rate = 0;
 static double duration = 10;
 static const char *addr = "127.0.0.1:7000";
 static int ep;
+#ifdef HTTPLOAD_TLS
+static const char *tls_ca; /* -tls-ca: serve TLS, trusting this authority */
+static SSL_CTX *tls_ctx;
+#endif
 
 static char *req;     /* one request */
 static size_t reqlen;
@@ -150,6 +171,78 @@ static double quantile(double q)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+#ifdef HTTPLOAD_TLS
+/* tls_result maps an SSL_read_ex/SSL_write_ex failure onto read/write's
+ * convention: -1 with errno EAGAIN when the record layer waits for the
+ * socket, 0 for the peer's close_notify or EOF, -1 with errno set
+ * otherwise (EPROTO for a TLS error). */
+static ssize_t tls_result(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			return 0; /* EOF without close_notify */
+		return -1;
+	default:
+		errno = EPROTO;
+		return -1;
+	}
+}
+#endif
+
+/* conn_read and conn_write are read and write on the connection, through
+ * TLS when it has it. */
+static ssize_t conn_read(struct conn *c, void *b, size_t n)
+{
+#ifdef HTTPLOAD_TLS
+	if (c->ssl != NULL) {
+		size_t got;
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_read_ex(c->ssl, b, n, &got);
+		return r == 1 ? (ssize_t)got : tls_result(c->ssl, r);
+	}
+#endif
+	return read(c->fd, b, n);
+}
+
+static ssize_t conn_write(struct conn *c, const void *b, size_t n)
+{
+#ifdef HTTPLOAD_TLS
+	if (c->ssl != NULL) {
+		size_t put;
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_write_ex(c->ssl, b, n, &put);
+		if (r == 1)
+			return (ssize_t)put;
+		ssize_t v = tls_result(c->ssl, r);
+		if (v == 0)
+			errno = EPIPE;
+		return -1;
+	}
+#endif
+	return write(c->fd, b, n);
+}
+
+/* conn_pending says whether TLS holds bytes of the connection that epoll
+ * will not report: a record already read from the socket. */
+static int conn_pending(struct conn *c)
+{
+#ifdef HTTPLOAD_TLS
+	return c->ssl != NULL && SSL_has_pending(c->ssl);
+#else
+	(void)c;
+	return 0;
+#endif
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -189,6 +282,12 @@ static void drop(struct conn *c, const char *why)
 		return;
 	if (!stopping)
 		fail(0, "connection %d: %s after %llu responses", (int)(c - conns), why, (unsigned long long)c->recv);
+#ifdef HTTPLOAD_TLS
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+#endif
 	close(c->fd);
 	c->fd = -1;
 }
@@ -210,7 +309,7 @@ static void flush(struct conn *c)
 	while (c->owe > 0 && c->fd >= 0) {
 		size_t off = c->wpos % reqlen;
 		size_t n = c->owe < (size_t)pipeline * reqlen + reqlen - off ? c->owe : (size_t)pipeline * reqlen + reqlen - off;
-		ssize_t w = write(c->fd, reqs + off, n);
+		ssize_t w = conn_write(c, reqs + off, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -314,8 +413,13 @@ static long learn_length(const char *b, size_t n)
 	size_t head = (size_t)(end - b) + 4;
 	if (memcmp(b, STATUS, sizeof STATUS - 1) != 0)
 		return -1;
-	const char *cl = memmem(b, head, "\r\nContent-Length: ", 18);
-	if (cl == NULL || atol(cl + 18) != (long)strlen(BODY))
+	/* Header names are case-insensitive (HAProxy sends content-length). */
+	long length = -1;
+	for (const char *l = memmem(b, head, "\r\n", 2); l != NULL && l + 2 < end;
+	     l = memmem(l + 2, (size_t)(end - (l + 2)) + 2, "\r\n", 2))
+		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+			length = atol(l + 2 + 15);
+	if (length != (long)strlen(BODY))
 		return -1;
 	if (n < head + strlen(BODY))
 		return 0;
@@ -326,7 +430,7 @@ static long learn_length(const char *b, size_t n)
 
 static void on_readable(struct conn *c, char *buf, size_t cap, int64_t now)
 {
-	ssize_t n = read(c->fd, buf + c->inlen, cap - c->inlen);
+	ssize_t n = conn_read(c, buf + c->inlen, cap - c->inlen);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			drop(c, strerror(errno));
@@ -388,6 +492,18 @@ static void connect_all(void)
 		}
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef HTTPLOAD_TLS
+		if (tls_ctx != NULL) { /* the handshake, blocking, before the clock */
+			c->ssl = SSL_new(tls_ctx);
+			if (c->ssl == NULL || !SSL_set_fd(c->ssl, c->fd) || !SSL_set_tlsext_host_name(c->ssl, "localhost") ||
+			    !SSL_set1_host(c->ssl, "localhost") || SSL_connect(c->ssl) != 1) {
+				fprintf(stderr, "httpload: TLS handshake with %s: ", addr);
+				ERR_print_errors_fp(stderr);
+				fprintf(stderr, "\n");
+				exit(1);
+			}
+		}
+#endif
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 			perror("epoll_ctl");
@@ -400,12 +516,12 @@ static void connect_all(void)
 
 /* prime sends one request on every connection, then reads each answer
  * whole (its head up to the blank line, then the body), on the
- * still-blocking sockets; a connection that fails or answers otherwise
+ * still-blocking sockets (through TLS when the connection has it); a connection that fails or answers otherwise
  * ends the run, as a mismatch would. */
 static void prime(void)
 {
 	for (int i = 0; i < nconns; i++) {
-		if (write(conns[i].fd, req, reqlen) != (ssize_t)reqlen) {
+		if (conn_write(&conns[i], req, reqlen) != (ssize_t)reqlen) {
 			fprintf(stderr, "httpload: priming connection %d: write: %s\n", i, strerror(errno));
 			exit(1);
 		}
@@ -419,7 +535,7 @@ static void prime(void)
 				fprintf(stderr, "httpload: priming connection %d: answer too long\n", i);
 				exit(1);
 			}
-			ssize_t n = read(conns[i].fd, b + have, sizeof b - 1 - have);
+			ssize_t n = conn_read(&conns[i], b + have, sizeof b - 1 - have);
 			if (n <= 0) {
 				fprintf(stderr, "httpload: priming connection %d: read: %s\n", i, n == 0 ? "EOF" : strerror(errno));
 				exit(1);
@@ -438,8 +554,14 @@ static void prime(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: httpload -addr host:port [-c 50] [-pipeline 1] [-rate 0] [-duration 10] [-json]\n"
-			"  -rate is requests per second in total (0: keep every pipeline full); -duration in seconds\n");
+	fprintf(stderr, "usage: httpload -addr host:port [-c 50] [-pipeline 1] [-rate 0] [-duration 10] [-json]%s\n"
+			"  -rate is requests per second in total (0: keep every pipeline full); -duration in seconds\n",
+#ifdef HTTPLOAD_TLS
+		" [-tls-ca ca.pem]"
+#else
+		""
+#endif
+	);
 	exit(2);
 }
 
@@ -497,12 +619,30 @@ int main(int argc, char **argv)
 			rate = atoll(v);
 		else if (strcmp(argv[i - 1], "-duration") == 0)
 			duration = atof(v);
+#ifdef HTTPLOAD_TLS
+		else if (strcmp(argv[i - 1], "-tls-ca") == 0)
+			tls_ca = v;
+#endif
 		else
 			usage();
 	}
 	if (nconns < 1 || pipeline < 1 || pipeline > 4096 || rate < 0 || duration <= 0)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
+#ifdef HTTPLOAD_TLS
+	if (tls_ca != NULL) {
+		tls_ctx = SSL_CTX_new(TLS_client_method());
+		if (tls_ctx == NULL || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_3_VERSION) ||
+		    !SSL_CTX_set_ciphersuites(tls_ctx, "TLS_AES_128_GCM_SHA256") || !SSL_CTX_set1_groups_list(tls_ctx, "X25519") ||
+		    SSL_CTX_load_verify_locations(tls_ctx, tls_ca, NULL) != 1) {
+			fprintf(stderr, "httpload: TLS set-up (-tls-ca %s): ", tls_ca);
+			ERR_print_errors_fp(stderr);
+			return 1;
+		}
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
+#endif
 
 	char buf0[256];
 	snprintf(buf0, sizeof buf0, "GET /plaintext HTTP/1.1\r\nHost: %s\r\n\r\n", addr); /* what wrk sends */
@@ -574,8 +714,10 @@ int main(int argc, char **argv)
 			if (events[i].events & EPOLLOUT)
 				flush(c);
 			if (c->fd >= 0 && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-				memcpy(buf, c->in, c->inlen);
-				on_readable(c, buf, sizeof buf, now);
+				do {
+					memcpy(buf, c->in, c->inlen);
+					on_readable(c, buf, sizeof buf, now);
+				} while (c->fd >= 0 && !mismatch && conn_pending(c));
 			}
 		}
 		if (now >= end)

@@ -58,7 +58,7 @@ func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
 	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
-	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate,udp,udp-rate", "suites to run (none: only build)")
+	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate,udp,udp-rate,https,https-rate,tlsconn", "suites to run (none: only build)")
 	only := flag.String("cells", "", "run only the cells whose name matches this regular expression (e.g. '^c100 64B x16( @|$)')")
 	peerList := flag.String("peers", "", "run only these servers, comma-separated (proxy: NAME also runs NAME-splice); empty: all")
 	fractions := flag.String("rate-fractions", "0.5,0.8", "fixed-rate cells: offered rates as fractions of the slowest server's saturated rate")
@@ -143,8 +143,10 @@ func main() {
 		must(build(d.bin))
 		d.haveC, err = buildC(d.bin)
 		must(err)
+		d.haveHTTPSLoad = d.haveC && buildHTTPSLoad(d.bin)
 	} else {
 		d.haveC = fileExists(filepath.Join(d.bin, "peer-c")) && fileExists(filepath.Join(d.bin, "httpload"))
+		d.haveHTTPSLoad = fileExists(filepath.Join(d.bin, "httpsload"))
 	}
 	var extras []extraBuild
 	for _, v := range extraPeers {
@@ -192,7 +194,7 @@ func main() {
 		if !want[c.Suite] || !cellRE.MatchString(c.Name) {
 			continue
 		}
-		if c.Suite == "http" || c.Suite == "http-rate" || c.Suite == "nethttp" || c.Suite == "nethttp-rate" {
+		if c.Suite == "http" || c.Suite == "http-rate" || c.Suite == "nethttp" || c.Suite == "nethttp-rate" || c.Suite == "https" || c.Suite == "https-rate" {
 			if _, err := exec.LookPath("wrk"); err != nil {
 				fmt.Printf("%-9s %-28s skipped: wrk not installed\n", c.Suite, c.Name)
 				continue
@@ -222,6 +224,9 @@ func main() {
 				}
 				return false
 			})
+		}
+		if isHTTPSSuite(c.Suite) {
+			ps = d.httpsFilter(c, ps)
 		}
 		d.running = ps
 		r := *rounds
@@ -407,6 +412,7 @@ func (d *driver) cells() []Cell {
 	}
 	cs = append(cs, d.stdCells()...)
 	cs = append(cs, d.udpCells()...)
+	cs = append(cs, d.httpsCells()...)
 	if d.quick {
 		// One cell per suite and kind of load is enough to see every peer
 		// answer correctly; the standard stacks have one cell each.
@@ -417,6 +423,9 @@ func (d *driver) cells() []Cell {
 			keep[rateCellName("c256 x16", d.fractions[0])] = true
 		}
 		cs = slices.DeleteFunc(cs, func(c Cell) bool {
+			if c.Suite == "tlsconn" {
+				return false // both handshakes, full and resumed
+			}
 			if isStdSuite(c.Suite) {
 				base, _, _ := strings.Cut(c.Name, " @")
 				return strings.HasSuffix(c.Suite, "-rate") && c.Name != rateCellName(base, d.fractions[0])
@@ -445,7 +454,7 @@ func build(bin string) error {
 	for _, p := range peers { // the built-in peers: main adds C and the extras after the build
 		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, "peer-"+p), "./cmd/peer-" + p})
 	}
-	for _, c := range stdBinaries {
+	for _, c := range append(slices.Clone(stdBinaries), httpsBinaries...) {
 		steps = append(steps, []string{".", "go", "build", "-o", filepath.Join(bin, c), "./cmd/" + c})
 	}
 	for _, s := range steps {

@@ -45,7 +45,7 @@ func srvIRQ(s Sample) float64 {
 // cell.
 func keyMetric(suite string) metric {
 	switch suite {
-	case "echo-rate", "http-rate", "nethttp-rate", "grpc-rate", "udp-rate":
+	case "echo-rate", "http-rate", "nethttp-rate", "grpc-rate", "udp-rate", "https-rate":
 		return mCoreCPU
 	case "latency":
 		return mP99
@@ -58,9 +58,9 @@ func keyMetric(suite string) metric {
 // suiteMetrics are the figures RESULTS.md pairs for a suite.
 func suiteMetrics(suite string) []metric {
 	switch suite {
-	case "echo", "http", "unpinned", "proxy", "nethttp", "grpc", "udp":
+	case "echo", "http", "unpinned", "proxy", "nethttp", "grpc", "udp", "https", "tlsconn":
 		return []metric{mRate, mCPU, mCoreCPU, mSrvIRQ}
-	case "echo-rate", "http-rate", "latency", "nethttp-rate", "grpc-rate", "udp-rate":
+	case "echo-rate", "http-rate", "latency", "nethttp-rate", "grpc-rate", "udp-rate", "https-rate":
 		return []metric{mCoreCPU, mCPU, mSrvIRQ, mP99}
 	case "idle", "nethttp-idle":
 		return []metric{mSize}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 )
 
@@ -82,13 +81,15 @@ func noteDelivery(s *Sample) {
 // runHTTPRate runs c/httpload at s.Offered (which is positive) against one
 // peer's HTTP server, after checking its answers byte for byte.
 func (d *driver) runHTTPRate(s Sample, spec httpSpec) Sample {
-	srv, addr := d.startCheckedHTTP(&s, spec.stack)
+	srv, addr := d.startHTTPFor(&s, spec)
 	if srv == nil {
 		return s
 	}
 	defer srv.stop()
-	argv := []string{filepath.Join(d.bin, "httpload"), "-addr", addr, "-c", strconv.Itoa(spec.conns),
+	bin, extra := d.httpsLoadArgs(spec)
+	argv := []string{bin, "-addr", addr, "-c", strconv.Itoa(spec.conns),
 		"-pipeline", strconv.Itoa(spec.pipeline), "-rate", strconv.Itoa(int(s.Offered)),
 		"-duration", strconv.FormatFloat(d.duration.Seconds(), 'f', -1, 64), "-json"}
-	return d.runReportClient(s, srv, reportClient{name: "httpload", pin: clientPin, argv: argv, tail: true}, true)
+	argv = append(argv, extra...)
+	return d.runReportClient(s, srv, reportClient{name: "httpload", pin: clientPin, argv: argv, tail: true, noMallocs: !d.httpMallocs(s.Peer, spec)}, true)
 }

@@ -137,6 +137,9 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 	"nethttp-rate": {"net/http over net and over the adapter at a fixed offered rate (c/httpload, a fraction of the slower one's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
 	"nethttp-idle": {"net/http over net and over the adapter: server RSS per idle keep-alive connection (each served one request first; RSS delta ÷ connections; the client is another process)", "bytes/conn", ""},
 	"grpc":         {"grpc-go unary echo, 64 B (cmd/peer-grpc, the same grpc.Server) over Go's net (net) and over the adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; cmd/grpcload (grpc-go over net, 4 connections × 16 calls in flight) pinned to CPU 1", "calls/s", "server CPU ns/call"},
+	"https":        {"HTTPS plaintext (TLS 1.3, X25519, AES-128-GCM, one ECDSA P-256 certificate) at saturation: shardnet http -tls on one shard, net/http + crypto/tls (peer-nethttp -tls), nginx-light (one process), HAProxy (nbthread 1), each pinned to CPU 0; wrk -t1 over https:// pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
+	"https-rate":   {"HTTPS plaintext at a fixed offered rate (httpsload: c/httpload with OpenSSL, a fraction of the slowest server's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
+	"tlsconn":      {"New TLS 1.3 connections per second, one HTTPS request each (cmd/tlsconnload, 16 closed loops, Go crypto/tls client pinned to CPU 1; resumed: a shared ClientSessionCache, tickets), servers as in https", "conns/s", "server CPU ns/conn"},
 	"grpc-rate":    {"grpc-go unary echo at a fixed offered rate (grpcload -rate, a fraction of the slower server's saturated calls/s in this run), pinned as above", "calls/s", "server CPU ns/call"},
 	// The UDP suites (udp.go).
 	"udp":      {"UDP echo at saturation: server pinned to CPU 0 (one loop, GOMAXPROCS=1; shardnet is `shardnet udp-echo -shards 1`), `shardnet bench -udp` (closed loop, one shard) pinned to CPU 1; cN: flows, xN: datagrams in flight per flow; the client sends each datagram as its own packet except in the gso cells", "datagrams/s", "server CPU ns/datagram"},
@@ -144,12 +147,12 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 }
 
 var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv",
-	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate", "udp", "udp-rate"}
+	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate", "udp", "udp-rate", "https", "https-rate", "tlsconn"}
 
 // fixedRate says whether a suite's cells run at a fixed offered rate, where
 // CPU per message and latency, not the rate, tell the servers apart.
 func fixedRate(suite string) bool {
-	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate" || suite == "udp-rate"
+	return suite == "echo-rate" || suite == "http-rate" || suite == "latency" || suite == "nethttp-rate" || suite == "grpc-rate" || suite == "udp-rate" || suite == "https-rate"
 }
 
 func suitePeers(suite string) []string {
@@ -166,6 +169,9 @@ func suitePeers(suite string) []string {
 	}
 	if isUDPSuite(suite) {
 		return udpPeers
+	}
+	if isHTTPSSuite(suite) {
+		return httpsPeers
 	}
 	return peers
 }
@@ -202,6 +208,7 @@ func report(m *method, samples []Sample) reportOut {
 	targets13 := targets13Markdown(samples, stats, order)
 	targets14 := targets14Markdown(samples)
 	targets20 := targets20Markdown(samples, stats, order)
+	targets16 := targets16Markdown(samples)
 
 	full.WriteString("# shardnet and its peers: results\n\nWritten by `cmd/bench`; the README's engines section summarises it. Raw output of every run is under [`raw/`](raw/), every sample in [`samples.json`](samples.json).\n\n")
 	full.WriteString(meth)
@@ -219,6 +226,10 @@ func report(m *method, samples []Sample) reportOut {
 	if targets20 != "" {
 		full.WriteString("\n## Targets (issue 20: UDP)\n\n" + targets20)
 		sum.WriteString("\n### Targets (issue 20: UDP)\n\n" + targets20)
+	}
+	if targets16 != "" {
+		full.WriteString("\n## Targets (issue 16)\n\n" + targets16)
+		sum.WriteString("\n### Targets (issue 16)\n\n" + targets16)
 	}
 	full.WriteString("\n## Targets (issue 8)\n\n" + targets)
 	sum.WriteString("\n### Targets (issue 8)\n\n" + targets)
@@ -241,7 +252,7 @@ func report(m *method, samples []Sample) reportOut {
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc" || suite == "udp":
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc" || suite == "udp" || suite == "https" || suite == "tlsconn":
 			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)

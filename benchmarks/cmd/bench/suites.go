@@ -108,6 +108,10 @@ type driver struct {
 	luaPath   string
 	fractions []float64 // -rate-fractions
 	haveC     bool      // gcc built peer-c and httpload
+	// tls is the HTTPS suites' certificate (https.go), made on first use;
+	// haveHTTPSLoad says gcc built httpsload.
+	tls           *tlsFiles
+	haveHTTPSLoad bool
 
 	// peerBin and cliBin are the binaries of the extra shardnet builds:
 	// peer name -> peer-shardnet, and -> shardnet CLI. The built peers
@@ -272,6 +276,9 @@ type reportClient struct {
 	// tail adds the client's last lines to the note on a report that does
 	// not parse.
 	tail bool
+	// noMallocs says the server prints no malloc count on SIGUSR1 (it is
+	// not one of the benchmark's Go peers), so none is asked for.
+	noMallocs bool
 }
 
 // runReportClient runs c against srv and fills s from its report: it
@@ -284,7 +291,7 @@ func (d *driver) runReportClient(s Sample, srv *proc, c reportClient, pinned boo
 		s.Errors, s.Note = 1, err.Error()
 		return s
 	}
-	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, d.mallocsOf(s.Peer))
+	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, d.mallocsOf(s.Peer) && !c.noMallocs)
 	cl.wait(d.duration + 30*time.Second)
 	srv.stop()
 	raw := cl.output()
@@ -359,6 +366,7 @@ func (d *driver) sampleWindow(srv, cl *proc, marker string, markerWait time.Dura
 type httpSpec struct {
 	conns, pipeline int
 	stack           string
+	tls             bool // HTTPS: the https suites' servers (https.go)
 }
 
 var (
@@ -371,7 +379,7 @@ var (
 // runHTTP runs wrk against one peer's HTTP server, after checking the
 // server's answers byte for byte.
 func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
-	srv, addr := d.startCheckedHTTP(&s, spec.stack)
+	srv, addr := d.startHTTPFor(&s, spec)
 	if srv == nil {
 		return s
 	}
@@ -381,7 +389,7 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	if spec.pipeline > 1 {
 		argv = append(argv, "-s", d.luaPath)
 	}
-	argv = append(argv, "http://"+addr+"/plaintext")
+	argv = append(argv, spec.url(addr))
 	if spec.pipeline > 1 {
 		argv = append(argv, "--", strconv.Itoa(spec.pipeline))
 	}
@@ -392,7 +400,7 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	}
 	saved := d.duration
 	d.duration = time.Duration(secs) * time.Second
-	w, _ := d.sampleWindow(srv, cl, "", 0, d.mallocsOf(s.Peer))
+	w, _ := d.sampleWindow(srv, cl, "", 0, d.httpMallocs(s.Peer, spec))
 	d.duration = saved
 	cl.wait(time.Duration(secs)*time.Second + 30*time.Second)
 	srv.stop()
@@ -470,6 +478,11 @@ func checkHTTP(addr string) error {
 		return err
 	}
 	defer c.Close()
+	return checkAnswers(c)
+}
+
+// checkAnswers is checkHTTP on a connection made (plain or TLS).
+func checkAnswers(c net.Conn) error {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	req := "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
 	if _, err := io.WriteString(c, req+req+"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
