@@ -5,7 +5,9 @@
 // ephemeral ports. With -http, each connection first sends one HTTP/1.1
 // GET and reads its 200 answer, so it idles as a keep-alive connection
 // that has served a request (a server may hold more for those than for
-// one that never spoke). It prints "connected N" once every dial (and
+// one that never spoke). With -echo, each connection first sends one byte
+// and reads it back: through a proxy to an echo server, that proves the
+// pair is relayed both ways before it idles. It prints "connected N" once every dial (and
 // request) has finished and then waits for SIGTERM or SIGINT.
 package main
 
@@ -30,6 +32,7 @@ func main() {
 	sources := flag.Int("sources", 4, "local source addresses 127.0.0.2 and up")
 	parallel := flag.Int("parallel", 64, "dials in flight")
 	withHTTP := flag.Bool("http", false, "make one HTTP/1.1 request on each connection (keep-alive) before holding it")
+	withEcho := flag.Bool("echo", false, "send one byte on each connection and read it back before holding it (an echo server, or a proxy to one)")
 	flag.Parse()
 
 	conns := make([]net.Conn, *n)
@@ -49,6 +52,11 @@ func main() {
 			c, err := d.Dial("tcp", *addr)
 			if err == nil && *withHTTP {
 				if err = oneRequest(c); err != nil {
+					c.Close()
+				}
+			}
+			if err == nil && *withEcho {
+				if err = oneEcho(c); err != nil {
 					c.Close()
 				}
 			}
@@ -73,6 +81,23 @@ func main() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// oneEcho sends one byte on c and expects the same byte back.
+func oneEcho(c net.Conn) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write([]byte{'e'}); err != nil {
+		return err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		return err
+	}
+	if b[0] != 'e' {
+		return fmt.Errorf("echo: got %q, want %q", b[0], 'e')
+	}
+	return nil
 }
 
 // oneRequest sends a keep-alive GET on c and reads the whole answer, which
