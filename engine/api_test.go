@@ -91,6 +91,7 @@ var (
 	_ func(int) engine.Option                               = engine.WithReadBudget
 	_ func(int) engine.Option                               = engine.WithMaxInbound
 	_ func(int, int) engine.Option                          = engine.WithWatermarks
+	_ func(engine.WaterMode) engine.Option                  = engine.WithWaterMode
 	_ func(int) engine.Option                               = engine.WithMaxQueuedOutput
 	_ func(time.Duration) engine.Option                     = engine.WithIdleTimeout
 	_ func(time.Duration) engine.Option                     = engine.WithLingerTimeout
@@ -124,6 +125,7 @@ var _ codec.VectorSink = (*engine.Conn)(nil)
 // The per-connection controls.
 var (
 	_ func(*engine.Conn, int, int, engine.WaterMode) error = (*engine.Conn).SetWatermarks
+	_ func(*engine.Conn) (int, int, engine.WaterMode)      = (*engine.Conn).Watermarks
 	_ func(*engine.Conn, time.Duration, bool)              = (*engine.Conn).SetIdleTimeout
 	_                                                      = []engine.WaterMode{engine.WaterPause, engine.WaterNotify}
 	_ engine.WaterNotifier                                 = waterNotifier{}

@@ -62,7 +62,7 @@ const (
 	flagShutPend                             // CloseWrite: shut down once output drains
 	flagUserPaused                           // PauseRead
 	flagAboveHigh                            // output passed the high watermark, not yet back to the low
-	flagWaterNotify                          // SetWatermarks(WaterNotify): the marks only notify
+	flagWaterNotify                          // SetWatermarks or WithWaterMode(WaterNotify): the marks only notify
 	flagWantWrite                            // waiting for EPOLLOUT
 	flagDirty                                // in the shard's dirty list: output to flush
 	flagOpened                               // OnOpen ran, so OnClose must run

@@ -152,6 +152,15 @@ func (c *Conn) shutWrite() {
 
 // shutWriteThenLinger is the second half of a graceful close.
 func (c *Conn) shutWriteThenLinger() {
+	if c.flags&flagReadEOF != 0 {
+		// The peer's FIN has been read, so nothing is left unread and
+		// close(2) sends our FIN itself: a shutdown first would be a
+		// syscall that changes nothing on the wire.
+		c.flags &^= flagShutPend
+		c.flags |= flagWriteShut
+		c.finishClose()
+		return
+	}
 	c.shutWrite()
 	if c.state == stateClosed {
 		return

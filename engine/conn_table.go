@@ -120,11 +120,14 @@ func (s *shardCtx) register(fd int, h Handler, isUnix bool) *Conn {
 
 // registerWith is register for an accepted fd whose listener may limit
 // its rates (lr, nil for none): they apply before OnOpen. Loop only.
+//
+// The fd is watched only once OnOpen has returned, with the interest
+// OnOpen left: a handler that pauses reading there (a relay waiting for
+// its backend) then costs no epoll_ctl until it resumes, instead of an
+// add and a delete. Whatever OnOpen does that needs the poller (a queued
+// write, NotifyWritable, a graceful Close) watches the fd itself.
 func (s *shardCtx) registerWith(fd int, h Handler, isUnix bool, lr *listenRate) *Conn {
-	c := s.enter(fd, h, isUnix)
-	if c.state == stateClosed {
-		return c
-	}
+	c := s.enterUnwatched(fd, h, isUnix)
 	if lr != nil {
 		c.applyListenRate(lr)
 	}
@@ -132,7 +135,9 @@ func (s *shardCtx) registerWith(fd int, h Handler, isUnix bool, lr *listenRate) 
 	c.flags |= flagOpened
 	if err := c.open(h); err != nil {
 		c.reject(err)
+		return c
 	}
+	c.updateInterest()
 	return c
 }
 
@@ -140,13 +145,23 @@ func (s *shardCtx) registerWith(fd int, h Handler, isUnix bool, lr *listenRate) 
 // tables and watches it, without opening it (register and registerTLS
 // do). Loop only.
 func (s *shardCtx) enter(fd int, h Handler, isUnix bool) *Conn {
+	c := s.enterUnwatched(fd, h, isUnix)
+	c.updateInterest()
+	return c
+}
+
+// enterUnwatched is enter without watching the fd: the caller does, with
+// updateInterest. Loop only.
+func (s *shardCtx) enterUnwatched(fd int, h Handler, isUnix bool) *Conn {
 	s.nextID++
 	c := &Conn{sh: s, h: h, fd: int32(fd), id: uint64(s.idx)<<48 | s.nextID}
+	if s.e.cfg.waterMode == WaterNotify {
+		c.flags |= flagWaterNotify
+	}
 	s.mu.Lock()
 	s.byID.put(c)
 	s.mu.Unlock()
 	s.opened.Add(1)
-	c.updateInterest()
 	return c
 }
 

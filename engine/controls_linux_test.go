@@ -18,9 +18,18 @@ type waterHandler struct {
 	mode            WaterMode
 	big             []byte
 	high, low, seen atomic.Int32
+	// engineWide leaves the marks to WithWatermarks and WithWaterMode, and
+	// sends what Conn.Watermarks reports in OnOpen to marks.
+	engineWide bool
+	marks      chan [3]int
 }
 
 func (h *waterHandler) OnOpen(c *Conn) error {
+	if h.engineWide {
+		low, high, mode := c.Watermarks()
+		h.marks <- [3]int{low, high, int(mode)}
+		return nil
+	}
 	return c.SetWatermarks(4<<10, 64<<10, h.mode)
 }
 
@@ -87,6 +96,57 @@ func TestSetWatermarks(t *testing.T) {
 				t.Fatalf("after draining: OnLowWater %d (want %d), bytes read %d (want 3)", h.low.Load(), tc.notices, h.seen.Load())
 			}
 		})
+	}
+}
+
+// TestWithWaterMode: the engine-wide marks in either mode behave as a
+// connection's own (TestSetWatermarks) without SetWatermarks, and
+// Conn.Watermarks reports them; a mode that does not exist is refused.
+func TestWithWaterMode(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mode      WaterMode
+		readsGoOn bool
+		notices   int32
+	}{
+		{name: "notify", mode: WaterNotify, readsGoOn: true, notices: 1},
+		{name: "pause", mode: WaterPause, readsGoOn: false, notices: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &waterHandler{engineWide: true, marks: make(chan [3]int, 1), big: bytes.Repeat([]byte("w"), 4<<20)}
+			_, addr := startEngine(t, h, WithShards(1), WithSocketBuffers(64<<10, 0),
+				WithWatermarks(4<<10, 64<<10), WithWaterMode(tc.mode))
+			nc := dialT(t, "tcp", addr)
+			nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+			if m := <-h.marks; m != [3]int{4 << 10, 64 << 10, int(tc.mode)} {
+				t.Fatalf("Watermarks() = %v, want [4096 65536 %d]", m, tc.mode)
+			}
+			if _, err := nc.Write([]byte("g")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if _, err := nc.Write([]byte("xyz")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if got := h.seen.Load() == 3; got != tc.readsGoOn {
+				t.Fatalf("bytes read while above the high mark: %d (reading went on: %v, want %v)", h.seen.Load(), got, tc.readsGoOn)
+			}
+			if got := h.high.Load(); got != tc.notices {
+				t.Fatalf("OnHighWater ran %d times, want %d", got, tc.notices)
+			}
+			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got := make([]byte, len(h.big))
+			if _, err := io.ReadFull(nc, got); err != nil || !bytes.Equal(got, h.big) {
+				t.Fatalf("big reply: %v (equal %v)", err, bytes.Equal(got, h.big))
+			}
+			if !waitFor(2*time.Second, func() bool { return h.low.Load() == tc.notices && h.seen.Load() == 3 }) {
+				t.Fatalf("after draining: OnLowWater %d (want %d), bytes read %d (want 3)", h.low.Load(), tc.notices, h.seen.Load())
+			}
+		})
+	}
+	if _, err := New(BaseHandler{}, WithWaterMode(WaterNotify+1)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("WithWaterMode(%d): %v, want ErrInvalidOption", WaterNotify+1, err)
 	}
 }
 

@@ -137,11 +137,16 @@ func dialError(peer netip.AddrPort, path string, err error) error {
 	return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 }
 
-// HandleEvents completes the connect when the socket turns writable.
-func (d *dialState) HandleEvents(fd int, _ shard.Events) {
-	if err := connectResult(fd); err != nil {
-		d.fail(dialError(d.peer, d.path, err))
-		return
+// HandleEvents completes the connect when the socket turns writable. A
+// failed connect is reported with EPOLLERR (and EPOLLHUP): only then is
+// SO_ERROR read for the reason, so a connect that succeeded costs no
+// getsockopt.
+func (d *dialState) HandleEvents(fd int, ev shard.Events) {
+	if ev&(shard.EventErr|shard.EventHup) != 0 {
+		if err := connectResult(fd); err != nil {
+			d.fail(dialError(d.peer, d.path, err))
+			return
+		}
 	}
 	d.s.loop.Unwatch(fd)
 	delete(d.s.dialing, fd)

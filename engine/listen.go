@@ -72,7 +72,8 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	}
 	l := &listener{e: e, isUnix: network == "unix", lc: lc}
 	n := 1
-	if e.cfg.reusePort && !l.isUnix {
+	onShards := e.acceptsOnShards(l.isUnix)
+	if onShards {
 		n = len(e.shards)
 	} else if err := e.startAcceptLoop(); err != nil {
 		e.mu.Unlock()
@@ -84,7 +85,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	// the loops, and a shard may itself be waiting for e.mu (a callback
 	// calling Listen too), which would deadlock.
 	for i := 0; i < n; i++ {
-		fd, bound, err := listenSocket(network, address, n > 1)
+		fd, bound, err := listenSocket(network, address, e.cfg.reusePort && !l.isUnix)
 		if err != nil {
 			l.close()
 			return nil, err
@@ -98,7 +99,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 			}
 		}
 		a := &acceptor{l: l, fd: fd, shard: -1, spare: -1, loop: acceptLoop}
-		if n > 1 {
+		if onShards {
 			a.shard, a.loop = i, e.shards[i].loop
 		}
 		if a.spare, err = openSpare(); err != nil {
@@ -122,6 +123,17 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	e.listeners = append(e.listeners, l)
 	e.mu.Unlock()
 	return l.addr, nil
+}
+
+// acceptsOnShards says whether a listener's sockets are watched by the
+// shards themselves, with no acceptor loop and no hand-off: one
+// SO_REUSEPORT socket per shard (WithReusePort, TCP), or the only shard's
+// socket when there is one shard. There the acceptor loop would only put
+// a second thread between accept and the shard: a wake-up of the other
+// thread, and with GOMAXPROCS=1 a hand-over of the P, for every
+// connection.
+func (e *Engine) acceptsOnShards(isUnix bool) bool {
+	return len(e.shards) == 1 || e.cfg.reusePort && !isUnix
 }
 
 // startAcceptLoop starts the loop that acceptor-mode listeners share. The

@@ -80,7 +80,7 @@ func (e *Engine) ListenFiles(files []*os.File, opts ...ListenOption) (net.Addr, 
 		return nil, ErrEngineStopped
 	}
 	l := &listener{e: e, addr: addr, isUnix: isUnix, lc: lc}
-	perShard := e.cfg.reusePort && !isUnix
+	perShard := e.acceptsOnShards(isUnix)
 	if !perShard {
 		if err := e.startAcceptLoop(); err != nil {
 			e.mu.Unlock()

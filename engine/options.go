@@ -29,6 +29,7 @@ type config struct {
 	maxInbound    int               // cap on unread bytes kept per connection
 	lowWater      int               // resume reading under this much queued output
 	highWater     int               // pause reading over this much queued output
+	waterMode     WaterMode         // what crossing lowWater/highWater does (WithWaterMode)
 	maxQueued     int               // refuse writes past this much queued output
 	idleTimeout   time.Duration     // close after this long without traffic; 0 off
 	lingerTimeout time.Duration     // how long Close waits for the peer's EOF
@@ -100,6 +101,8 @@ func (c *config) validate() error {
 		return optionError("WithMaxInbound", c.maxInbound, ">= the read buffer size")
 	case c.lowWater < 0 || c.highWater < c.lowWater:
 		return optionError("WithWatermarks", [2]int{c.lowWater, c.highWater}, "0 <= low <= high")
+	case c.waterMode > WaterNotify:
+		return optionError("WithWaterMode", c.waterMode, "WaterPause or WaterNotify")
 	case c.maxQueued < c.highWater:
 		return optionError("WithMaxQueuedOutput", c.maxQueued, ">= the high watermark")
 	case c.idleTimeout < 0:
@@ -196,6 +199,13 @@ func WithMaxInbound(n int) Option { return func(c *config) { c.maxInbound = n } 
 func WithWatermarks(low, high int) Option {
 	return func(c *config) { c.lowWater, c.highWater = low, high }
 }
+
+// WithWaterMode sets what crossing WithWatermarks' marks does, for every
+// connection that does not set marks of its own: WaterPause (the default)
+// or WaterNotify. An engine whose connections all want notify mode (a
+// relay's) chooses it here once: Conn.SetWatermarks would store marks in
+// every connection, which costs an idle connection memory.
+func WithWaterMode(m WaterMode) Option { return func(c *config) { c.waterMode = m } }
 
 // WithMaxQueuedOutput caps a connection's queued output, counting bytes
 // still in flight to its shard from AsyncWrite. Past it writes fail with

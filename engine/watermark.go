@@ -68,6 +68,16 @@ func (c *Conn) SetWatermarks(low, high int, mode WaterMode) error {
 	return nil
 }
 
+// Watermarks reports the connection's watermarks and their mode: its own
+// (SetWatermarks) or else the engine's (WithWatermarks, WithWaterMode).
+// Loop only.
+func (c *Conn) Watermarks() (low, high int, mode WaterMode) {
+	if c.flags&flagWaterNotify != 0 {
+		mode = WaterNotify
+	}
+	return c.lowWater(), c.highWater(), mode
+}
+
 // highWater is the connection's high watermark.
 func (c *Conn) highWater() int {
 	if c.flags&flagOwnWater != 0 {

@@ -17,6 +17,7 @@ type direction struct {
 	pr       *pair
 	src, dst *engine.Conn
 	eof      bool           // src's EOF was read and passed on
+	tuned    bool           // dst's send queue is sized for bulk (tuneSocket)
 	holds    uint8          // why src is paused (hold*), 0: it is read
 	bytes    uint64         // bytes relayed, copied and spliced
 	total    *atomic.Uint64 // the Proxy's counter for this way
@@ -65,6 +66,10 @@ func (d *direction) relay() {
 		return
 	}
 	b, _ := src.Next(src.Buffered())
+	if !d.tuned && len(b) >= bulkRead {
+		d.tuned = true
+		tuneSocket(d.dst, d.pr.splice)
+	}
 	d.forward(b)
 	// A lead shorter than the read buffer emptied the socket: splicing
 	// would only hear EAGAIN. Small messages stay on the copy path, and so

@@ -23,8 +23,10 @@
 //
 // # Back-pressure
 //
-// Both connections of a pair get the engine's notify-mode watermarks
-// (engine.Conn.SetWatermarks with engine.WaterNotify). When one side's
+// Both connections of a pair get the engine's notify-mode watermarks:
+// engine-wide when the engine is made with the Proxy's EngineOptions
+// (engine.WithWaterMode), else engine.Conn.SetWatermarks with
+// engine.WaterNotify on each. When one side's
 // queued output passes its high mark, the engine tells the Proxy
 // (OnHighWater) and the relay pauses reading the other side, the one that
 // feeds it; when the output is back to the low mark (OnLowWater) reading

@@ -133,7 +133,9 @@ func (c *config) rated() bool { return c.rateClient.Rate > 0 || c.rateTotal.Rate
 
 // engineOptions are the engine options the relay path wants.
 func (c *config) engineOptions() []engine.Option {
-	opts := []engine.Option{engine.WithTick(c.tick)}
+	// The relay's marks, in notify mode, for every connection of the
+	// engine: then no connection stores marks of its own (pair.notify).
+	opts := []engine.Option{engine.WithTick(c.tick), engine.WithWatermarks(c.low, c.high), engine.WithWaterMode(engine.WaterNotify)}
 	if c.splice {
 		return append(opts, engine.WithReadBufferSize(spliceLeadRead))
 	}

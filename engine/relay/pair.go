@@ -160,7 +160,7 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 		pr.maybeEnd()
 		return
 	}
-	if err := up.SetWatermarks(pr.p.cfg.low, pr.p.cfg.high, engine.WaterNotify); err != nil {
+	if err := pr.p.notify(up); err != nil {
 		b.active.Add(-1)
 		pr.backend = nil
 		up.Abort()
@@ -176,7 +176,6 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 	_, clientTLS := pr.client.TLS()
 	_, upTLS := up.TLS()
 	pr.splice = pr.p.cfg.splice && !clientTLS && !upTLS && !pr.p.cfg.rated()
-	tuneSocket(up, pr.splice)
 	up.SetContext(pr)
 	pr.up.dst = up
 	pr.down.src = up
@@ -216,12 +215,16 @@ func (pr *pair) drained(c *engine.Conn) {
 func (pr *pair) readEOF(d *direction) {
 	d.eof = true
 	d.flushPipe()
-	if d.dst != nil && !d.dst.Closed() {
-		d.dst.CloseWrite()
-	}
 	if pr.up.eof && pr.down.eof {
+		// Close sends what dst has queued and then its FIN, as
+		// CloseWrite would: a half-close first would only cost a
+		// shutdown(2) before the close(2).
 		pr.client.Close()
 		pr.upstream.Close()
+		return
+	}
+	if d.dst != nil && !d.dst.Closed() {
+		d.dst.CloseWrite()
 	}
 }
 

@@ -89,9 +89,12 @@ func New(opts ...Option) (*Proxy, error) {
 }
 
 // EngineOptions returns the engine options the Proxy needs (the tick that
-// drives health checks) and those its relay path is measured fastest with
-// (the read buffer's size). Pass them to engine.New or engine.Serve after
-// your own.
+// drives health checks), those its relay path is measured fastest with
+// (the read buffer's size), and its watermarks in notify mode for every
+// connection of the engine (WithWatermarks, WithWaterMode), which spares
+// each connection marks of its own. Pass them to engine.New or
+// engine.Serve after your own. Without them the Proxy still works: it
+// sets the marks on each connection it relays.
 func (p *Proxy) EngineOptions() []engine.Option { return p.cfg.engineOptions() }
 
 // Stats returns the Proxy's counters. Any goroutine.
@@ -138,6 +141,17 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	return nil
 }
 
+// notify puts c in notify mode with the relay's marks. An engine made
+// with EngineOptions gives every connection those already (WithWaterMode),
+// and then nothing is stored in the connection; on an engine made without
+// them, c gets marks of its own. Loop only.
+func (p *Proxy) notify(c *engine.Conn) error {
+	if low, high, mode := c.Watermarks(); low == p.cfg.low && high == p.cfg.high && mode == engine.WaterNotify {
+		return nil
+	}
+	return c.SetWatermarks(p.cfg.low, p.cfg.high, engine.WaterNotify)
+}
+
 // OnBoot keeps the engine, for Dial, and binds the pools to it.
 func (p *Proxy) OnBoot(e *engine.Engine) error {
 	p.eng = e
@@ -157,10 +171,9 @@ func (p *Proxy) OnOpen(c *engine.Conn) error {
 	p.active.Add(1)
 	pr := newPair(p, c)
 	c.SetContext(pr)
-	if err := c.SetWatermarks(p.cfg.low, p.cfg.high, engine.WaterNotify); err != nil {
+	if err := p.notify(c); err != nil {
 		return err // the marks exceed the engine's max queued output
 	}
-	tuneSocket(c, p.cfg.splice)
 	if rl := p.cfg.rateClient; rl.Rate > 0 {
 		if err := c.SetRateLimit(rl, rl); err != nil {
 			return err // validated in New

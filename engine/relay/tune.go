@@ -37,4 +37,14 @@ const (
 	// fit in one lead: a much smaller lead sends them through splice and
 	// costs them a large part of their rate.
 	spliceLeadRead = 16 << 10
+
+	// bulkRead is the read that marks a direction as bulk: its
+	// destination gets TCP_NOTSENT_LOWAT (copyNotSentLowat or
+	// spliceNotSentLowat) when a read of at least this much is relayed to
+	// it, not when the pair opens. Short request/response exchanges never
+	// read that much at once and skip the two setsockopt calls, a
+	// measurable part of a pair that lives for one request (issue 17's
+	// Connection: close cell); a bulk transfer meets it on its first full
+	// read. It equals spliceLeadRead, the largest read in splice mode.
+	bulkRead = 16 << 10
 )

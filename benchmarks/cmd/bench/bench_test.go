@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -204,6 +205,10 @@ func TestPairsOf(t *testing.T) {
 		{"echo", "echo", []string{"net", "shardnet", "c", "base"}, "shardnet/net shardnet/c shardnet/base"},
 		{"proxy", "proxy", []string{"direct", "shardnet", "shardnet-splice", "haproxy", "base", "base-splice"},
 			"shardnet/haproxy shardnet/base shardnet-splice/haproxy shardnet-splice/base-splice"},
+		{"proxy with haproxy-splice", "proxy", []string{"direct", "shardnet", "shardnet-splice", "haproxy", "haproxy-splice"},
+			"shardnet/haproxy shardnet-splice/haproxy shardnet-splice/haproxy-splice"},
+		{"proxy-close", "proxy-close", []string{"direct", "shardnet", "haproxy", "base"}, "shardnet/haproxy shardnet/base"},
+		{"proxy-idle", "proxy-idle", []string{"shardnet", "haproxy"}, "shardnet/haproxy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
@@ -344,5 +349,37 @@ func TestExtraFromPathFindsStdServers(t *testing.T) {
 	}
 	if _, err := extraFromPath("none", t.TempDir()); err == nil {
 		t.Error("an empty directory was taken as a build")
+	}
+}
+
+// TestHAProxyConfigWith checks the two HAProxy configurations of the proxy
+// cells: splicing off or automatic, and the connection cap on both the
+// process and the listener (the listener's default would refuse idle
+// pairs past it).
+func TestHAProxyConfigWith(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		o         haproxyOpts
+		want, not []string
+	}{
+		{"copy", haproxyOpts{maxconn: 4096}, []string{"nbthread 1", "nosplice", "mode tcp", "bind 127.0.0.1:1", "server backend 127.0.0.1:2", "    maxconn 4096\n"}, []string{"splice-auto"}},
+		{"splice", haproxyOpts{splice: true, maxconn: 9100}, []string{"option splice-auto", "maxconn 9100"}, []string{"nosplice"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := haproxyConfigWith("127.0.0.1:1", "127.0.0.1:2", tc.o)
+			for _, w := range tc.want {
+				if !strings.Contains(cfg, w) {
+					t.Errorf("config lacks %q:\n%s", w, cfg)
+				}
+			}
+			if n := strings.Count(cfg, fmt.Sprintf("maxconn %d", tc.o.maxconn)); n != 2 {
+				t.Errorf("maxconn %d appears %d times, want 2 (global and listener):\n%s", tc.o.maxconn, n, cfg)
+			}
+			for _, w := range tc.not {
+				if strings.Contains(cfg, w) {
+					t.Errorf("config has %q:\n%s", w, cfg)
+				}
+			}
+		})
 	}
 }

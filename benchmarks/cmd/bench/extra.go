@@ -6,17 +6,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // The proxy suite: iperf3 through a TCP proxy pinned to CPU 0 with one
-// thread, iperf3's server and client on CPU 1.
+// thread, iperf3's server and client on CPU 1. HAProxy runs twice: on the
+// copy path (nosplice) and as haproxy-splice (option splice-auto), the
+// peer of shardnet-splice.
 
 // proxyVariants are the proxy suite's "peers".
-var proxyVariants = []string{"direct", "shardnet", "shardnet-splice", "haproxy"}
+var proxyVariants = []string{"direct", "shardnet", "shardnet-splice", "haproxy", "haproxy-splice"}
 
 func (d *driver) runProxy(s Sample) Sample {
 	if _, err := exec.LookPath("iperf3"); err != nil {
@@ -35,39 +36,15 @@ func (d *driver) runProxy(s Sample) Sample {
 		s.Errors, s.Note = 1, "iperf3 -s: "+err.Error()
 		return s
 	}
-	front := back
-	var px *proc
-	switch s.Peer {
-	case "direct":
-	default: // shardnet or an extra build, NAME-splice with -splice
-		front = d.nextAddr()
-		argv := []string{d.cliPath(s.Peer), "proxy", "-addr", front, "-backend", back, "-shards", "1"}
-		if strings.HasSuffix(s.Peer, "-splice") {
-			argv = append(argv, "-splice")
-		}
-		px, err = start(s.Peer, serverPin, argv)
-	case "haproxy":
-		if _, lerr := exec.LookPath("haproxy"); lerr != nil {
-			s.Errors, s.Note = 1, "haproxy "+errMissing.Error()
-			return s
-		}
-		front = d.nextAddr()
-		cfg := filepath.Join(d.bin, "haproxy-"+sanitize(front)+".cfg")
-		os.WriteFile(cfg, []byte(haproxyConfig(front, back)), 0o644)
-		px, err = start("haproxy", serverPin, []string{"haproxy", "-db", "-f", cfg})
-	}
+	front, relayAddr := back, d.nextAddr()
+	px, err := d.startRelay(s.Peer, relayAddr, back, haproxyOpts{maxconn: 4096})
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
 		return s
 	}
 	if px != nil {
 		defer px.stop()
-		if err := waitForListen(strings.Split(front, ":")[1], 5*time.Second); err != nil {
-			s.Errors, s.Note = 1, err.Error()
-			px.stop()
-			d.saveRaw(&s, "# proxy", px.output())
-			return s
-		}
+		front = relayAddr
 	}
 	_, frontPort, _ := strings.Cut(front, ":")
 	secs := max(1, int(d.duration.Round(time.Second)/time.Second))
@@ -142,21 +119,6 @@ func waitForListen(port string, d time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("nothing listens on port %s after %v", port, d)
-}
-
-func haproxyConfig(front, back string) string {
-	return fmt.Sprintf(`global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-listen relay
-    bind %s
-    server backend %s
-`, front, back)
 }
 
 // The kv suite: redis-benchmark against `shardnet kv -shards 1` and

@@ -58,7 +58,7 @@ func main() {
 	quick := flag.Bool("quick", false, "check that every peer and tool answers correctly: short runs, one round, no README")
 	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	rounds := flag.Int("rounds", 5, "rounds (each runs every peer once per cell)")
-	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate,udp,udp-rate,https,https-rate,tlsconn", "suites to run (none: only build)")
+	suites := flag.String("suites", "echo,echo-rate,http,http-rate,latency,idle,unpinned,proxy,proxy-close,proxy-idle,kv,nethttp,nethttp-rate,nethttp-idle,grpc,grpc-rate,udp,udp-rate,https,https-rate,tlsconn", "suites to run (none: only build)")
 	only := flag.String("cells", "", "run only the cells whose name matches this regular expression (e.g. '^c100 64B x16( @|$)')")
 	peerList := flag.String("peers", "", "run only these servers, comma-separated (proxy: NAME also runs NAME-splice); empty: all")
 	fractions := flag.String("rate-fractions", "0.5,0.8", "fixed-rate cells: offered rates as fractions of the slowest server's saturated rate")
@@ -70,11 +70,14 @@ func main() {
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
 	idleN := flag.Int("idle", 10000, "idle connections in the idle suite")
-	doBuild := flag.Bool("build", true, "build the binaries first; false: use those in bin/ from an earlier build (so that a run under /work/bin/measure compiles nothing)")
+	doBuild := flag.Bool("build", true, "build the binaries first; false is -prebuilt")
+	idlePairs := flag.Int("idle-pairs", 9000, "idle relayed pairs in the proxy-idle suite (each is two of the proxy's fds)")
+	prebuilt := flag.Bool("prebuilt", false, "use the binaries already in bin/ (built by an earlier run or `-suites none`): no compile in a measured run")
 	flag.Parse()
 	if *quick {
 		*duration, *rounds = 500*time.Millisecond, 1
 		*idleN = min(*idleN, 1000)
+		*idlePairs = min(*idlePairs, 1000)
 		*readme = ""
 	}
 	_, err := exec.LookPath("taskset")
@@ -106,7 +109,7 @@ func main() {
 		must(fmt.Errorf("run from the benchmarks directory: %w", err))
 	}
 	start := time.Now()
-	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN,
+	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN, idlePairs: *idlePairs,
 		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, stdBin: map[string]map[string]string{},
 		slowest: map[string]float64{}}
 	must(os.MkdirAll(*out, 0o755))
@@ -139,14 +142,14 @@ func main() {
 	} else {
 		os.RemoveAll(d.rawDir)
 	}
-	if *doBuild {
+	if *prebuilt || !*doBuild {
+		d.haveC = fileExists(filepath.Join(d.bin, "peer-c")) && fileExists(filepath.Join(d.bin, "httpload"))
+		d.haveHTTPSLoad = fileExists(filepath.Join(d.bin, "httpsload"))
+	} else {
 		must(build(d.bin))
 		d.haveC, err = buildC(d.bin)
 		must(err)
 		d.haveHTTPSLoad = d.haveC && buildHTTPSLoad(d.bin)
-	} else {
-		d.haveC = fileExists(filepath.Join(d.bin, "peer-c")) && fileExists(filepath.Join(d.bin, "httpload"))
-		d.haveHTTPSLoad = fileExists(filepath.Join(d.bin, "httpsload"))
 	}
 	var extras []extraBuild
 	for _, v := range extraPeers {
@@ -174,6 +177,8 @@ func main() {
 		}
 		if e.cli != "" {
 			proxyPeers = append(slices.Clone(proxyPeers), e.name, e.name+"-splice")
+			proxyClosePeers = append(slices.Clone(proxyClosePeers), e.name)
+			proxyIdlePeers = append(slices.Clone(proxyIdlePeers), e.name)
 			kvPeers = append(slices.Clone(kvPeers), e.name)
 			d.cliBin[e.name] = e.cli
 		}
@@ -205,10 +210,16 @@ func main() {
 			continue
 		}
 		ps := sel.filter(c.Peers)
-		if c.Suite == "proxy" || c.Suite == "kv" {
+		if isProxySuite(c.Suite) || c.Suite == "kv" {
 			ps = slices.DeleteFunc(ps, func(p string) bool {
-				tool := map[string]string{"haproxy": "haproxy", "redis": "redis-server"}[p]
-				if c.Suite == "proxy" {
+				tool := map[string]string{"haproxy": "haproxy", "haproxy-splice": "haproxy", "redis": "redis-server"}[p]
+				if c.Suite == "proxy-close" {
+					if _, err := exec.LookPath("wrk"); err != nil {
+						tool = "wrk"
+					}
+				} else if c.Suite == "proxy-idle" {
+					// the proxy's own binary only
+				} else if c.Suite == "proxy" {
 					if _, err := exec.LookPath("iperf3"); err != nil {
 						tool = "iperf3"
 					}
@@ -230,7 +241,7 @@ func main() {
 		}
 		d.running = ps
 		r := *rounds
-		if c.Suite == "idle" || c.Suite == "nethttp-idle" || c.Suite == "kv" || c.Suite == "unpinned" {
+		if c.Suite == "idle" || c.Suite == "nethttp-idle" || c.Suite == "proxy-idle" || c.Suite == "kv" || c.Suite == "unpinned" {
 			r = min(r, 3) // long or steady figures: three rounds
 		}
 		for round := 1; round <= r; round++ {
@@ -402,6 +413,15 @@ func (d *driver) cells() []Cell {
 		Run: func(d *driver, p string, r int) []Sample {
 			return []Sample{d.runProxy(newSample("proxy", "iperf3 1 stream", p, r))}
 		}})
+	closeName := fmt.Sprintf("wrk c%d Connection: close", closeConns)
+	cs = append(cs, Cell{Suite: "proxy-close", Name: closeName, Peers: suitePeers("proxy-close"),
+		Run: func(d *driver, p string, r int) []Sample {
+			return []Sample{d.runProxyClose(newSample("proxy-close", closeName, p, r))}
+		}})
+	cs = append(cs, Cell{Suite: "proxy-idle", Name: "idle pairs", Peers: suitePeers("proxy-idle"),
+		Run: func(d *driver, p string, r int) []Sample {
+			return []Sample{d.runProxyIdle(newSample("proxy-idle", fmt.Sprintf("%d idle pairs", d.idlePairs), p, r))}
+		}})
 	for _, pl := range []int{1, 16} {
 		name := fmt.Sprintf("c50 P%d", pl)
 		spec := kvSpec{conns: 50, pipeline: pl}
@@ -430,7 +450,7 @@ func (d *driver) cells() []Cell {
 				base, _, _ := strings.Cut(c.Name, " @")
 				return strings.HasSuffix(c.Suite, "-rate") && c.Name != rateCellName(base, d.fractions[0])
 			}
-			return c.Suite == "latency" || c.Suite != "idle" && c.Suite != "proxy" && !keep[c.Name]
+			return c.Suite == "latency" || c.Suite != "idle" && !isProxySuite(c.Suite) && !keep[c.Name]
 		})
 	}
 	return cs

@@ -49,7 +49,7 @@ func keyMetric(suite string) metric {
 		return mCoreCPU
 	case "latency":
 		return mP99
-	case "idle", "nethttp-idle":
+	case "idle", "nethttp-idle", "proxy-idle":
 		return mSize
 	}
 	return mRate
@@ -58,11 +58,11 @@ func keyMetric(suite string) metric {
 // suiteMetrics are the figures RESULTS.md pairs for a suite.
 func suiteMetrics(suite string) []metric {
 	switch suite {
-	case "echo", "http", "unpinned", "proxy", "nethttp", "grpc", "udp", "https", "tlsconn":
+	case "echo", "http", "unpinned", "proxy", "proxy-close", "nethttp", "grpc", "udp", "https", "tlsconn":
 		return []metric{mRate, mCPU, mCoreCPU, mSrvIRQ}
 	case "echo-rate", "http-rate", "latency", "nethttp-rate", "grpc-rate", "udp-rate", "https-rate":
 		return []metric{mCoreCPU, mCPU, mSrvIRQ, mP99}
-	case "idle", "nethttp-idle":
+	case "idle", "nethttp-idle", "proxy-idle":
 		return []metric{mSize}
 	}
 	return []metric{mRate}

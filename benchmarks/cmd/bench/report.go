@@ -122,15 +122,17 @@ type reportOut struct{ markdown, readme string }
 
 // suiteInfo says how each suite's figures read.
 var suiteInfo = map[string]struct{ title, rate, cpu string }{
-	"echo":      {"Echo at saturation, server pinned to CPU 0 (1 loop, GOMAXPROCS=1), `shardnet bench` pinned to CPU 1", "msgs/s", "server CPU ns/msg"},
-	"echo-rate": {"Echo at a fixed offered rate (`shardnet bench -rate`, a fraction of the slowest server's saturated msgs/s in this run), pinned as above", "msgs/s", "server CPU ns/msg"},
-	"http":      {"HTTP plaintext at saturation, server pinned to CPU 0, wrk -t1 pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
-	"http-rate": {"HTTP plaintext at a fixed offered rate (c/httpload, open loop, a fraction of the slowest server's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
-	"latency":   {"Latency at a fixed rate (bench -rate 20000, 50 connections, 64 B, one in flight), pinned", "msgs/s", "server CPU ns/msg"},
-	"unpinned":  {"Echo with all cores: nothing pinned, 2 loops, GOMAXPROCS unset, bench with 2 shards", "msgs/s", "server CPU ns/msg"},
-	"idle":      {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
-	"proxy":     {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
-	"kv":        {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
+	"echo":        {"Echo at saturation, server pinned to CPU 0 (1 loop, GOMAXPROCS=1), `shardnet bench` pinned to CPU 1", "msgs/s", "server CPU ns/msg"},
+	"echo-rate":   {"Echo at a fixed offered rate (`shardnet bench -rate`, a fraction of the slowest server's saturated msgs/s in this run), pinned as above", "msgs/s", "server CPU ns/msg"},
+	"http":        {"HTTP plaintext at saturation, server pinned to CPU 0, wrk -t1 pinned to CPU 1 (x16: 16-deep pipelining)", "req/s", "server CPU ns/req"},
+	"http-rate":   {"HTTP plaintext at a fixed offered rate (c/httpload, open loop, a fraction of the slowest server's saturated req/s under wrk in this run), pinned as above", "req/s", "server CPU ns/req"},
+	"latency":     {"Latency at a fixed rate (bench -rate 20000, 50 connections, 64 B, one in flight), pinned", "msgs/s", "server CPU ns/msg"},
+	"unpinned":    {"Echo with all cores: nothing pinned, 2 loops, GOMAXPROCS unset, bench with 2 shards", "msgs/s", "server CPU ns/msg"},
+	"idle":        {"Server RSS per idle connection (RSS delta ÷ connections; the idle client is another process)", "bytes/conn", ""},
+	"proxy":       {"TCP proxy: iperf3 (1 stream) through a proxy pinned to CPU 0 (one thread), iperf3 both ends on CPU 1", "Gbit/s", "proxy CPU ns/KiB"},
+	"proxy-close": {"TCP proxy, short connections: wrk -t1 -c50 -H 'Connection: close' through a proxy pinned to CPU 0 (one thread) to `shardnet http -shards 1`, wrk and the backend on CPU 1; every request is a new client and a new backend connection (direct: wrk to the backend, whose figures these are)", "req/s", "proxy CPU ns/connection"},
+	"proxy-idle":  {"TCP proxy, idle pairs: cmd/idleclient -echo (one byte echoed through each pair, then idle) through a proxy pinned to CPU 0 to `shardnet echo -shards 1`; proxy RSS delta ÷ pairs", "bytes/pair", ""},
+	"kv":          {"kv: redis-benchmark (-c 50, -r 100000) on CPU 1 against a server on CPU 0 (shardnet kv -shards 1, redis-server)", "ops/s", "server CPU ns/op (SET+GET)"},
 	// The standard stacks (stdstacks.go): "net" is the stack over Go's
 	// net, "shardnet" the same stack over engine/netconn on one shard.
 	"nethttp":      {"net/http (cmd/peer-nethttp, the same http.Server) over Go's net (net) and over shardnet's net.Conn adapter on one shard (shardnet), pinned to CPU 0, GOMAXPROCS=1; wrk -t1 pinned to CPU 1", "req/s", "server CPU ns/req"},
@@ -146,7 +148,7 @@ var suiteInfo = map[string]struct{ title, rate, cpu string }{
 	"udp-rate": {"UDP echo at a fixed offered rate (`shardnet bench -udp -rate`, open loop, a fraction of the slowest server's saturated datagrams/s in this run), pinned as above", "datagrams/s", "server CPU ns/datagram"},
 }
 
-var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "kv",
+var suiteOrder = []string{"echo", "echo-rate", "http", "http-rate", "latency", "unpinned", "idle", "proxy", "proxy-close", "proxy-idle", "kv",
 	"nethttp", "nethttp-rate", "nethttp-idle", "grpc", "grpc-rate", "udp", "udp-rate", "https", "https-rate", "tlsconn"}
 
 // fixedRate says whether a suite's cells run at a fixed offered rate, where
@@ -159,6 +161,10 @@ func suitePeers(suite string) []string {
 	switch suite {
 	case "proxy":
 		return proxyPeers
+	case "proxy-close":
+		return proxyClosePeers
+	case "proxy-idle":
+		return proxyIdlePeers
 	case "kv":
 		return kvPeers
 	case "unpinned":
@@ -252,7 +258,7 @@ func report(m *method, samples []Sample) reportOut {
 		switch {
 		case fixedRate(suite):
 			fmt.Fprintf(&sum, " · %s · the core's busy ns/msg · p99 µs", info.cpu)
-		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "nethttp" || suite == "grpc" || suite == "udp" || suite == "https" || suite == "tlsconn":
+		case suite == "echo" || suite == "http" || suite == "unpinned" || suite == "proxy" || suite == "proxy-close" || suite == "nethttp" || suite == "grpc" || suite == "udp" || suite == "https" || suite == "tlsconn":
 			fmt.Fprintf(&sum, " · %s · the server core's busy ns in the same unit (pinned cells)", info.cpu)
 		case info.cpu != "":
 			fmt.Fprintf(&sum, " · %s", info.cpu)

@@ -105,6 +105,7 @@ type driver struct {
 	port      int
 	quick     bool
 	idleN     int
+	idlePairs int // -idle-pairs: the proxy-idle suite's pairs
 	luaPath   string
 	fractions []float64 // -rate-fractions
 	haveC     bool      // gcc built peer-c and httpload

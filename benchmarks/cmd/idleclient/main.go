@@ -7,9 +7,12 @@
 // that has served a request (a server may hold more for those than for
 // one that never spoke); -body N makes that request carry an N-byte body
 // (a 16 KiB one fills a whole TLS record, which crypto/tls keeps a buffer
-// for: the client sends full records from the start). With -tls each connection first completes a TLS 1.3 handshake
-// (X25519, the certificate verified against -tls-ca), so that it idles as
-// a TLS connection. It prints "connected N" once every dial (handshake and
+// for: the client sends full records from the start). With -tls each
+// connection first completes a TLS 1.3 handshake (X25519, the certificate
+// verified against -tls-ca), so that it idles as a TLS connection. With
+// -echo, each connection first sends one byte and reads it back: through
+// a proxy to an echo server, that proves the pair is relayed both ways
+// before it idles. It prints "connected N" once every dial (handshake and
 // request) has finished and then waits for SIGTERM or SIGINT.
 package main
 
@@ -40,6 +43,7 @@ func main() {
 	body := flag.Int("body", 0, "with -http: the request's body, in bytes (GET with a Content-Length)")
 	withTLS := flag.Bool("tls", false, "complete a TLS 1.3 handshake (X25519) on each connection before holding it")
 	caFile := flag.String("tls-ca", "", "with -tls: verify the server's certificate against this authority (PEM file)")
+	withEcho := flag.Bool("echo", false, "send one byte on each connection and read it back before holding it (an echo server, or a proxy to one)")
 	flag.Parse()
 	var tlsCfg *tls.Config
 	if *withTLS {
@@ -80,6 +84,11 @@ func main() {
 					c.Close()
 				}
 			}
+			if err == nil && *withEcho {
+				if err = oneEcho(c); err != nil {
+					c.Close()
+				}
+			}
 			if err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err)
@@ -101,6 +110,23 @@ func main() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// oneEcho sends one byte on c and expects the same byte back.
+func oneEcho(c net.Conn) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write([]byte{'e'}); err != nil {
+		return err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		return err
+	}
+	if b[0] != 'e' {
+		return fmt.Errorf("echo: got %q, want %q", b[0], 'e')
+	}
+	return nil
 }
 
 // clientTLS is the TLS configuration of -tls: TLS 1.3 with X25519 alone

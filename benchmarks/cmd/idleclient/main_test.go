@@ -98,3 +98,46 @@ func TestTLSRequestWithBody(t *testing.T) {
 		t.Fatal("clientTLS without an authority: want an error (verification is not skipped)")
 	}
 }
+
+// TestOneEcho runs oneEcho against a server that echoes and one that
+// answers another byte.
+func TestOneEcho(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply func(b byte) byte
+		ok    bool
+	}{
+		{"echo", func(b byte) byte { return b }, true},
+		{"wrong byte", func(b byte) byte { return b + 1 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				var b [1]byte
+				if _, err := io.ReadFull(c, b[:]); err == nil {
+					c.Write([]byte{tc.reply(b[0])})
+				}
+			}()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := oneEcho(c); (err == nil) != tc.ok {
+				t.Fatalf("oneEcho = %v, want success %v", err, tc.ok)
+			}
+			<-done
+		})
+	}
+}
