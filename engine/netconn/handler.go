@@ -28,7 +28,12 @@ func (h *connHandler) OnOpen(ec *engine.Conn) error {
 	// engine's high watermark must not stop reading (WaterPause), which
 	// would hold back a reader while a writer is blocked. Write does its
 	// own back-pressure; the marks here only notify, and nobody listens.
-	_ = ec.SetWatermarks(c.high/2, c.high, engine.WaterNotify)
+	// An engine made in notify mode (Listen's) has that already, and marks
+	// of the connection's own would cost every idle connection the
+	// engine's per-connection extras.
+	if _, _, mode := ec.Watermarks(); mode != engine.WaterNotify {
+		_ = ec.SetWatermarks(c.high/2, c.high, engine.WaterNotify)
+	}
 	if h.accept != nil {
 		return h.accept(c)
 	}

@@ -51,12 +51,16 @@ func NewListener(opts ...Option) (*Listener, error) {
 
 // Listen makes an engine that serves the Listener on addr (as
 // engine.Serve takes it: "tcp://127.0.0.1:0", a bare "host:port", ...)
-// with the engine options eopts. The engine is the caller's to Stop.
+// with the engine options eopts. The engine is the caller's to Stop. Its
+// connections' watermarks only notify (engine.WithWaterMode), as a
+// net.Conn's must (see connHandler.OnOpen); set once for the engine, that
+// costs an idle connection nothing, where marks of its own would.
 func Listen(addr string, opts []Option, eopts ...engine.Option) (*Listener, *engine.Engine, error) {
 	l, err := NewListener(opts...)
 	if err != nil {
 		return nil, nil, err
 	}
+	eopts = append([]engine.Option{engine.WithWaterMode(engine.WaterNotify)}, eopts...)
 	e, err := engine.Serve(l, []string{addr}, eopts...)
 	if err != nil {
 		return nil, nil, err
