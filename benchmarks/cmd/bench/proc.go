@@ -7,12 +7,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/procstat"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
@@ -165,110 +166,6 @@ func (p *proc) stop() {
 	}
 }
 
-// cpuTicks returns the process's user+system time, all threads, in clock
-// ticks, from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields count from the
-	// last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
-	}
-	return u + s, nil
-}
-
-// cpuTime is a process's CPU time, all threads, read two ways: the sum of
-// its threads' run time from /proc/PID/task/*/schedstat, in ns, and
-// utime+stime from /proc/PID/stat, in clock ticks (the kernel scales those
-// to the same run time but they come in 10 ms steps: 3 % of a 0.7 s window
-// at each end).
-type cpuTime struct {
-	ns    int64 // -1 if schedstat is missing
-	ticks int64
-}
-
-func readCPUTime(pid int) cpuTime {
-	t := cpuTime{ns: -1}
-	t.ticks, _ = cpuTicks(pid)
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return t
-	}
-	var sum int64
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
-		if err != nil {
-			continue // the thread is gone
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			return t
-		}
-		v, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return t
-		}
-		sum += v
-	}
-	t.ns = sum
-	return t
-}
-
-// cpuSeconds is the CPU time between a and b: the threads' run time, or
-// the clock ticks if schedstat is missing or a thread that ended took its
-// run time with it (the ticks then exceed it).
-func cpuSeconds(a, b cpuTime) float64 {
-	ticks := float64(b.ticks-a.ticks) / clockTicks
-	if a.ns < 0 || b.ns < 0 {
-		return ticks
-	}
-	ns := float64(b.ns-a.ns) / 1e9
-	if ns < ticks-0.03 {
-		return ticks
-	}
-	return ns
-}
-
-// rssKiB returns VmRSS from /proc/PID/status.
-func rssKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				return strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
-}
-
-// fdCount returns how many fds the process holds.
-func fdCount(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
 // waitPort waits until addr accepts a TCP connection.
 func waitPort(addr string, d time.Duration, p *proc) error {
 	deadline := time.Now().Add(d)
@@ -338,8 +235,8 @@ func (w window) irq(i int) float64 {
 // snapshot is one sample of the processes' counters.
 type snapshot struct {
 	at      time.Time
-	server  cpuTime
-	client  cpuTime
+	server  procstat.CPUTime
+	client  procstat.CPUTime
 	mallocs int64
 	idles   []float64 // seconds each CPU was idle (see cpuIdle)
 	irqs    []int64   // irq+softirq clock ticks per CPU
@@ -393,41 +290,19 @@ func cpuIdle() (idle []float64, irq []int64, err error) {
 		return nil, nil, fmt.Errorf("/proc/stat: no cpuN lines")
 	}
 	for cpu := range idle {
-		if us, ok := cpuidleResidency(cpu); ok {
+		if us, ok := procstat.CPUIdleResidency(cpu); ok {
 			idle[cpu] = float64(us) / 1e6
 		}
 	}
 	return idle, irq, nil
 }
 
-// cpuidleResidency sums the time CPU cpu spent in its cpuidle states, in
-// µs; false if the kernel has no cpuidle states for it.
-func cpuidleResidency(cpu int) (int64, bool) {
-	files, _ := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpuidle/state*/time", cpu))
-	if len(files) == 0 {
-		return 0, false
-	}
-	var sum int64
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return 0, false
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		sum += v
-	}
-	return sum, true
-}
-
 func takeSnapshot(server, client *proc, peer bool) snapshot {
 	s := snapshot{at: time.Now(), mallocs: -1}
 	s.idles, s.irqs, _ = cpuIdle()
-	s.server = readCPUTime(server.pid())
+	s.server = procstat.ReadCPUTime(server.pid())
 	if client != nil {
-		s.client = readCPUTime(client.pid())
+		s.client = procstat.ReadCPUTime(client.pid())
 	}
 	if peer {
 		s.mallocs = askMallocs(server)
@@ -463,8 +338,8 @@ func askMallocs(p *proc) int64 {
 func between(a, b snapshot) window {
 	w := window{
 		seconds:   b.at.Sub(a.at).Seconds(),
-		serverCPU: cpuSeconds(a.server, b.server),
-		clientCPU: cpuSeconds(a.client, b.client),
+		serverCPU: procstat.CPUSeconds(a.server, b.server),
+		clientCPU: procstat.CPUSeconds(a.client, b.client),
 		mallocs:   -1,
 	}
 	if a.mallocs >= 0 && b.mallocs >= 0 {

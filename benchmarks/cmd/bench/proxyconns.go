@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/procstat"
 )
 
 // The proxy's connection suites (issue 17), beside the iperf3 one: what a
@@ -228,8 +230,8 @@ func (d *driver) runProxyIdle(s Sample) Sample {
 	}
 	defer px.stop()
 	time.Sleep(300 * time.Millisecond)
-	base, _ := rssKiB(px.pid())
-	baseFds := fdCount(px.pid())
+	base, _ := procstat.RSSKiB(px.pid())
+	baseFds := procstat.FDCount(px.pid())
 	cl, err := start("idleclient", clientPin, []string{filepath.Join(d.bin, "idleclient"), "-addr", front, "-n", strconv.Itoa(n), "-echo"})
 	if err != nil {
 		s.Errors, s.Note = 1, err.Error()
@@ -244,14 +246,14 @@ func (d *driver) runProxyIdle(s Sample) Sample {
 	// Every pair is two of the proxy's fds: wait for them all, then let
 	// the proxy settle.
 	deadline := time.Now().Add(30 * time.Second)
-	for fdCount(px.pid()) < baseFds+2*n && time.Now().Before(deadline) {
+	for procstat.FDCount(px.pid()) < baseFds+2*n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	held := fdCount(px.pid()) - baseFds
+	held := procstat.FDCount(px.pid()) - baseFds
 	time.Sleep(time.Second)
 	var rss []int64
 	for i := 0; i < 3; i++ {
-		r, _ := rssKiB(px.pid())
+		r, _ := procstat.RSSKiB(px.pid())
 		rss = append(rss, r)
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/procstat"
 )
 
 // Sample is one run of one cell for one peer: what the report aggregates.
@@ -546,8 +548,8 @@ func (d *driver) runIdle(s Sample, spec idleSpec) Sample {
 	}
 	defer srv.stop()
 	time.Sleep(300 * time.Millisecond)
-	base, _ := rssKiB(srv.pid())
-	baseFds := fdCount(srv.pid())
+	base, _ := procstat.RSSKiB(srv.pid())
+	baseFds := procstat.FDCount(srv.pid())
 	argv := []string{filepath.Join(d.bin, "idleclient"), "-addr", addr, "-n", strconv.Itoa(d.idleN)}
 	if spec.http {
 		argv = append(argv, "-http")
@@ -565,14 +567,14 @@ func (d *driver) runIdle(s Sample, spec idleSpec) Sample {
 	}
 	// Wait until the server holds every connection, then let it settle.
 	deadline := time.Now().Add(60 * time.Second)
-	for fdCount(srv.pid()) < baseFds+d.idleN && time.Now().Before(deadline) {
+	for procstat.FDCount(srv.pid()) < baseFds+d.idleN && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	held := fdCount(srv.pid()) - baseFds
+	held := procstat.FDCount(srv.pid()) - baseFds
 	time.Sleep(time.Second)
 	var rss []int64
 	for i := 0; i < 3; i++ {
-		r, _ := rssKiB(srv.pid())
+		r, _ := procstat.RSSKiB(srv.pid())
 		rss = append(rss, r)
 		time.Sleep(300 * time.Millisecond)
 	}

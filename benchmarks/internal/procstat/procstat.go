@@ -2,9 +2,9 @@
 // command (pinned with taskset, their output kept) and reads what the
 // kernel counts of them: CPU time (/proc/PID/stat and the threads'
 // schedstat), RSS, open fds, and each CPU's busy time (/proc/stat and the
-// cpuidle residencies). It holds the same method as cmd/bench's proc.go,
-// which the driver keeps to itself (package main), so that the commands
-// under cmd/ that are not suites of the driver measure alike.
+// cpuidle residencies). The driver (cmd/bench) reads the kernel's counts
+// through it too, so the commands under cmd/ that are not suites of the
+// driver measure exactly as the driver does.
 package procstat
 
 import (
@@ -287,16 +287,16 @@ func CoreIdle() ([]float64, error) {
 		return nil, fmt.Errorf("/proc/stat: no cpuN lines")
 	}
 	for cpu := range idle {
-		if us, ok := cpuidleResidency(cpu); ok {
+		if us, ok := CPUIdleResidency(cpu); ok {
 			idle[cpu] = float64(us) / 1e6
 		}
 	}
 	return idle, nil
 }
 
-// cpuidleResidency sums the time CPU cpu spent in its cpuidle states, in
+// CPUIdleResidency sums the time CPU cpu spent in its cpuidle states, in
 // µs; false if the kernel has none for it.
-func cpuidleResidency(cpu int) (int64, bool) {
+func CPUIdleResidency(cpu int) (int64, bool) {
 	files, _ := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpuidle/state*/time", cpu))
 	if len(files) == 0 {
 		return 0, false

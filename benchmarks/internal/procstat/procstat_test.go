@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -82,4 +83,41 @@ func TestWaitListen(t *testing.T) {
 	if err := WaitListen(port, 100*time.Millisecond); err == nil {
 		t.Fatal("a closed port listens")
 	}
+}
+
+// TestCPUTicksAndRSS: the CPU this process is charged is read from both
+// sources, a thread that ended falls back to the ticks, and RSS reads.
+func TestCPUTicksAndRSS(t *testing.T) {
+	if _, err := cpuTicks(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+	// Spin until the kernel has charged the process 50 ms of CPU (not 50
+	// ms of wall time: on a loaded machine the spinner gets a fraction of
+	// a core), then ReadCPUTime must have seen most of it.
+	a := ReadCPUTime(os.Getpid())
+	start := processCPU(t)
+	for end := time.Now().Add(20 * time.Second); processCPU(t)-start < 50*time.Millisecond; {
+		if time.Now().After(end) {
+			t.Fatal("the process was not given 50 ms of CPU in 20 s")
+		}
+	}
+	b := ReadCPUTime(os.Getpid())
+	if a.NS < 0 || CPUSeconds(a, b) < 0.03 {
+		t.Errorf("50 ms of CPU read as %.3f s (schedstat %d -> %d ns)", CPUSeconds(a, b), a.NS, b.NS)
+	}
+	if got := CPUSeconds(CPUTime{NS: 5e9, Ticks: 100}, CPUTime{NS: 5e9, Ticks: 200}); got != 1 {
+		t.Errorf("a thread that ended: %v s, want the ticks' 1 s", got)
+	}
+	if r, err := RSSKiB(os.Getpid()); err != nil || r <= 0 {
+		t.Errorf("rss %d, %v", r, err)
+	}
+}
+
+// processCPU is the CPU time the kernel has charged this process.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
