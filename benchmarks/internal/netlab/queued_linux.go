@@ -37,11 +37,11 @@ type queueProbe struct {
 	proxy *Proc
 	ln    net.Listener
 	size  int64
-	start   chan struct{} // closed when the path dies: the source starts
+	start chan struct{} // closed when the path dies: the source starts
 	stop  chan struct{} // closed by finish: the sampler ends
 
-	wg      sync.WaitGroup
-	sent    atomic.Int64 // by the source, all connections
+	wg       sync.WaitGroup
+	sent     atomic.Int64 // by the source, all connections
 	mu       sync.Mutex
 	errs     []error   // guarded by mu
 	got      int64     // verified bytes, all clients; guarded by mu
