@@ -38,7 +38,7 @@ type queueProbe struct {
 	ln    net.Listener
 	size  int64
 	start chan struct{} // closed when the path dies: the source starts
-	stop  chan struct{} // closed by finish: the sampler ends
+	stop  chan struct{} // closed by atReturn (or result): the sampler ends
 
 	wg       sync.WaitGroup
 	sent     atomic.Int64 // by the source, all connections
