@@ -107,7 +107,8 @@ func run(out, bin string, d time.Duration, only string) error {
 		if err != nil {
 			return err
 		}
-		spec := netlab.MisbehaveSpec{Duration: d, EchoConns: 8, EchoSize: 512, EchoRate: 800, ShaBytes: 8 << 20, MemSlack: 32 << 20}
+		spec := netlab.MisbehaveSpec{Duration: d, EchoConns: 8, EchoSize: 512, EchoRate: 800, ShaBytes: 8 << 20, MemSlack: 32 << 20,
+			QueueConns: 4, QueueBytes: 32 << 20, QueueSlack: 8 << 20}
 		cases := []struct {
 			name string
 			x    netlab.Impairment

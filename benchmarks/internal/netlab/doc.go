@@ -14,6 +14,10 @@
 //	                                                         shardnet http :8080
 //	                                                         shardnet echo :7000
 //
+// While the path is dead, two more probes run: shardnet echo -idle 1s
+// (:7101) and -idle 10s (:7102) on the balancer, and a second shardnet
+// proxy (:9100) relaying from a source the lab runs in backend 1 (:7300).
+//
 // No veth end is left in the namespace the lab was started from, so no
 // packet of the lab can leave it. Programs run through "ip netns exec";
 // the lab's own sockets (the sha256 client, the impairment queue) are

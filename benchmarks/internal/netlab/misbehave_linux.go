@@ -42,6 +42,13 @@ type MisbehaveSpec struct {
 	Dead      time.Duration
 	// MemSlack is how much a process's RSS may grow while the path is dead.
 	MemSlack int64
+	// With Dead > 0 and QueueConns > 0, QueueConns clients of a second
+	// proxy are each sent QueueBytes from the moment the path dies; the
+	// proxy's RSS may grow by the relay's high mark and read buffer per
+	// connection plus QueueSlack.
+	QueueConns int
+	QueueBytes int64
+	QueueSlack int64
 }
 
 // Misbehave runs, with impairment x on the client's link: bench through
@@ -51,7 +58,12 @@ type MisbehaveSpec struct {
 // Dead (netem's 100 % loss, not a link taken down), while the RSS of the
 // proxy, HAProxy and the echo servers is sampled. Nothing may be lost or
 // corrupted, no connection may fail (every timeout configured on the path
-// is longer than the dead time), and no RSS may grow past MemSlack.
+// is longer than the dead time), and no RSS may grow past MemSlack. Also
+// with Dead > 0, a last row is the other half of that promise: echo
+// servers on the balancer with -idle IdleShort (shorter than Dead) and
+// -idle IdleLong, each with clients messaging every idleTick; the first
+// must have closed every connection by the time the path comes back, the
+// second none, and its clients echo verified data after.
 func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, spec MisbehaveSpec) []Result {
 	via := []struct {
 		name, addr string
@@ -60,6 +72,18 @@ func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, sp
 		{"echo via shardnet proxy", fmt.Sprintf("%s:%d", BalancerAddr, ProxyPort)},
 	}
 	res := make([]Result, len(via)+1)
+	var probe *idleProbe
+	var probeErr error
+	if spec.Dead > 0 {
+		// Before the loads, so that the dead time falls where it did
+		// without it.
+		probe, probeErr = r.startIdleProbe()
+	}
+	var queue *queueProbe
+	var queueErr error
+	if spec.Dead > 0 && spec.QueueConns > 0 {
+		queue, queueErr = r.startQueueProbe(spec.QueueConns, spec.QueueBytes)
+	}
 	csumBefore := r.csumErrors()
 	statsBefore := im.Stats()
 	im.Set(x)
@@ -101,7 +125,17 @@ func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, sp
 	var memErr error
 	if spec.Dead > 0 {
 		time.Sleep(time.Second)
-		memNote, memErr = r.deadPath(im, x, proxy, spec)
+		atDead := func() {}
+		atReturn := func() {}
+		if probe != nil {
+			atReturn = probe.atReturn
+		}
+		if queue != nil {
+			atDead = queue.atDead
+			idleReturn := atReturn
+			atReturn = func() { queue.atReturn(); idleReturn() }
+		}
+		memNote, memErr = r.deadPath(im, x, proxy, spec, atDead, atReturn)
 	}
 	for i, ld := range loads {
 		if ld == nil {
@@ -135,16 +169,26 @@ func (r *Rig) Misbehave(name string, im *Impairer, x Impairment, proxy *Proc, sp
 			sha.Err = memErr
 		}
 	}
+	if probe != nil {
+		res = append(res, probe.result(name, spec.Dead))
+	} else if probeErr != nil {
+		res = append(res, Result{Scenario: name, Load: "echo servers with an idle timeout", Err: probeErr})
+	}
+	if queue != nil {
+		res = append(res, queue.result(name, spec.QueueConns, spec.QueueSlack))
+	} else if queueErr != nil {
+		res = append(res, Result{Scenario: name, Load: "a second shardnet proxy", Err: queueErr})
+	}
 	if x.Corrupt > 0 && st.Corrupted > statsBefore.Corrupted && csum == 0 {
 		res[0].Err = fmt.Errorf("%w: %d segments corrupted, no receiver counted a checksum error", ErrExpectation, st.Corrupted-statsBefore.Corrupted)
 	}
 	return res
 }
 
-// deadPath drops every packet for spec.Dead, then restores x, sampling
-// the servers' RSS before and during; it reports the figures and fails if
-// one grew past spec.MemSlack.
-func (r *Rig) deadPath(im *Impairer, x Impairment, proxy *Proc, spec MisbehaveSpec) (string, error) {
+// deadPath drops every packet for spec.Dead, calling atDead once they
+// are, and atReturn before it restores x, sampling the servers' RSS before and during; it reports the figures
+// and fails if one grew past spec.MemSlack.
+func (r *Rig) deadPath(im *Impairer, x Impairment, proxy *Proc, spec MisbehaveSpec, atDead, atReturn func()) (string, error) {
 	procs := map[string]*Proc{"proxy": proxy, "haproxy": r.HAProxy.Proc}
 	for i := 1; i <= Backends; i++ {
 		procs[fmt.Sprintf("echo b%d", i)] = r.Echo[i].Proc()
@@ -156,6 +200,7 @@ func (r *Rig) deadPath(im *Impairer, x Impairment, proxy *Proc, spec MisbehaveSp
 	dead := x
 	dead.Loss = 1
 	im.Set(dead)
+	atDead()
 	peak := map[string]int64{}
 	end := time.Now().Add(spec.Dead)
 	for time.Now().Before(end) {
@@ -166,6 +211,7 @@ func (r *Rig) deadPath(im *Impairer, x Impairment, proxy *Proc, spec MisbehaveSp
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	atReturn()
 	im.Set(x)
 	var parts []string
 	var err error

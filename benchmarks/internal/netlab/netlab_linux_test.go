@@ -70,7 +70,11 @@ func logResult(t *testing.T, kind string, res Result) {
 // through the shardnet proxy, and 2 MiB hashed through the proxy and
 // back, lose and corrupt nothing; then with every packet dropped for 2 s,
 // nothing fails (no timeout on the path is that short) and no server's
-// memory grows.
+// memory grows, while an echo server with -idle 1s closes every
+// connection and one with -idle 10s none, and a second shardnet proxy,
+// whose clients are sent 16 MiB each from the moment the path dies,
+// grows by no more than the relay's high mark per connection (plus
+// slack) and then delivers every byte.
 func TestNetlab(t *testing.T) {
 	r := newRig(t)
 	t.Run("behind-haproxy", func(t *testing.T) {
@@ -101,6 +105,7 @@ func TestNetlab(t *testing.T) {
 		// Long enough for TCP's retransmission back-off (0.2+0.4+0.8+1.6 s)
 		// to bring the connections back within the run.
 		spec.Dead, spec.Duration = 2*time.Second, 7*time.Second
+		spec.QueueConns, spec.QueueBytes, spec.QueueSlack = 2, 16<<20, 8<<20
 		for _, res := range r.Misbehave("loss 100% for 2s", im, Impairment{}, proxy, spec) {
 			logResult(t, "impaired", res)
 		}
