@@ -187,7 +187,8 @@ func startChild(t testing.TB, mode string, env ...string) *child {
 // runChild is the child's main. Modes: "echo" (a plain echo server),
 // "emfile" (an echo server whose fd limit is 256), "mem-plain",
 // "mem-tls" and "mem-nettls" (echo servers that report their memory; see
-// runMemChild), "tls-flood" (see runFloodChild).
+// runMemChild), "tls-flood" (see runFloodChild), "tls-http-client" (see
+// runTLSHTTPClient).
 func runChild(mode string) int {
 	var opts []Option
 	switch mode {
@@ -195,6 +196,8 @@ func runChild(mode string) int {
 		return runMemChild(strings.TrimPrefix(mode, "mem-"))
 	case "tls-flood":
 		return runFloodChild()
+	case "tls-http-client":
+		return runTLSHTTPClient()
 	case "echo":
 	case "emfile":
 		if err := limitFds(256); err != nil {
