@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type vethPair struct{ a, b string }
 // to gro; cleanup deletes them. It skips without root or iproute2/ethtool.
 func newVethPair(tb testing.TB, gro bool) vethPair {
 	tb.Helper()
+	removeStaleVethPairs()
 	p := vethPair{a: fmt.Sprintf("snva-%d", os.Getpid()), b: fmt.Sprintf("snvb-%d", os.Getpid())}
 	if out, err := exec.Command("ip", "netns", "add", p.a).CombinedOutput(); err != nil {
 		tb.Skipf("no network namespace here (needs root and iproute2): %v: %s", err, out)
@@ -53,6 +55,31 @@ func newVethPair(tb testing.TB, gro bool) vethPair {
 		}
 	}
 	return p
+}
+
+// removeStaleVethPairs deletes the namespaces of test processes that were
+// killed before their cleanup ran (named for their pid, which is gone), so
+// a killed run leaves nothing behind for long.
+func removeStaleVethPairs() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, "snva-")
+		if !ok {
+			rest, ok = strings.CutPrefix(name, "snvb-")
+		}
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(rest)
+		if err != nil || pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+			continue // not ours, this process's, or its process lives
+		}
+		_ = exec.Command("ip", "netns", "del", name).Run()
+	}
 }
 
 // inNetns runs fn on a thread inside the named namespace. If the thread
