@@ -422,17 +422,9 @@ func clientPart(raw string) string {
 func targets16Markdown(samples []Sample) string {
 	by, rounds := indexRounds(samples)
 	_, order := aggregate(samples)
-	var b strings.Builder
-	rows := 0
-	row := func(target, cell string, r ratios, verdict string) {
-		if len(r) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, r, verdict)
-		rows++
-	}
+	t := newTargetTable("| target | cell | shardnet ÷ peer, paired, median (min–max) | verdict |\n|---|---|---|---|\n")
+	row := t.ratioRow
 	net := pair{"shardnet", "nethttp"}
-	b.WriteString("| target | cell | shardnet ÷ peer, paired, median (min–max) | verdict |\n|---|---|---|---|\n")
 	for _, c := range order["https-rate"] {
 		r := pairedRatios(by, "https-rate", c, net, mCoreCPU, rounds["https-rate"])
 		row("HTTPS fixed rate: core CPU/req ≤ 0.77× net/http", c, r, verdict(median(r) <= 0.77))
@@ -451,8 +443,5 @@ func targets16Markdown(samples []Sample) string {
 			row("new TLS connections/s ÷ "+p+" (reported)", c, pairedRatios(by, "tlsconn", c, pair{"shardnet", p}, mRate, rounds["tlsconn"]), "–")
 		}
 	}
-	if rows == 0 {
-		return ""
-	}
-	return b.String()
+	return t.String()
 }

@@ -535,12 +535,8 @@ func updateReadme(path, section string) error {
 // peer of a cell is the one with the best median of the figure compared.
 func targets13Markdown(samples []Sample, stats map[key]*stat, order map[string][]string) string {
 	by, rounds := indexRounds(samples)
-	var b strings.Builder
-	rows := 0
-	row := func(target, cell, measured string, ok bool) {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, measured, verdict(ok))
-		rows++
-	}
+	t := newTargetTable("| target | cell | paired, median (min–max) | verdict |\n|---|---|---|---|\n")
+	row := func(target, cell, measured string, ok bool) { t.add(target, cell, measured, verdict(ok)) }
 	// best returns the Go peer with the lowest (or highest) median of f.
 	best := func(suite, cell string, f func(*stat) float64, lowest bool) string {
 		name, bv := "", 0.0
@@ -561,7 +557,6 @@ func targets13Markdown(samples []Sample, stats map[key]*stat, order map[string][
 		}
 		return mCPU, func(s *stat) float64 { return s.cpuNs }
 	}
-	b.WriteString("| target | cell | paired, median (min–max) | verdict |\n|---|---|---|---|\n")
 	for _, c := range order["echo-rate"] {
 		m, f := cpuMetric("echo-rate", c)
 		if g := best("echo-rate", c, f, true); g != "" {
@@ -594,8 +589,39 @@ func targets13Markdown(samples []Sample, stats map[key]*stat, order map[string][
 			row("HTTP fixed rate: "+m.name+" ≤ 0.91× gnet", c, r.String(), median(r) <= 0.91)
 		}
 	}
-	if rows == 0 {
+	return t.String()
+}
+
+// targetTable is a Markdown table of targets being built: its header,
+// then a row per measured cell. It reads as "" when no cell was measured,
+// so a run without the suites leaves the section out.
+type targetTable struct {
+	b    strings.Builder
+	rows int
+}
+
+func newTargetTable(header string) *targetTable {
+	t := &targetTable{}
+	t.b.WriteString(header)
+	return t
+}
+
+// add writes one row of cells.
+func (t *targetTable) add(cells ...string) {
+	fmt.Fprintf(&t.b, "| %s |\n", strings.Join(cells, " | "))
+	t.rows++
+}
+
+// ratioRow adds a row for paired ratios r, or nothing when there are none.
+func (t *targetTable) ratioRow(target, cell string, r ratios, verdict string) {
+	if len(r) > 0 {
+		t.add(target, cell, r.String(), verdict)
+	}
+}
+
+func (t *targetTable) String() string {
+	if t.rows == 0 {
 		return ""
 	}
-	return b.String()
+	return t.b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // The standard-stack suites (issue 14): net/http and grpc-go, unchanged,
@@ -106,17 +105,9 @@ func (d *driver) runGRPC(s Sample, spec grpcSpec) Sample {
 func targets14Markdown(samples []Sample) string {
 	by, rounds := indexRounds(samples)
 	_, order := aggregate(samples)
-	var b strings.Builder
-	rows := 0
-	row := func(target, cell string, r ratios, verdict string) {
-		if len(r) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, cell, r, verdict)
-		rows++
-	}
+	t := newTargetTable("| target | cell | shardnet ÷ net, paired, median (min–max) | verdict |\n|---|---|---|---|\n")
+	row := t.ratioRow
 	p := pair{"shardnet", "net"}
-	b.WriteString("| target | cell | shardnet ÷ net, paired, median (min–max) | verdict |\n|---|---|---|---|\n")
 	for _, c := range order["nethttp-rate"] {
 		r := pairedRatios(by, "nethttp-rate", c, p, mCoreCPU, rounds["nethttp-rate"])
 		row("net/http fixed rate: core CPU/req ≤ 1.15× net", c, r, verdict(median(r) <= 1.15))
@@ -139,8 +130,5 @@ func targets14Markdown(samples []Sample) string {
 		row("gRPC fixed rate: core CPU/call (reported)", c, pairedRatios(by, "grpc-rate", c, p, mCoreCPU, rounds["grpc-rate"]), "–")
 		row("gRPC fixed rate: p99 (reported)", c, pairedRatios(by, "grpc-rate", c, p, mP99, rounds["grpc-rate"]), "–")
 	}
-	if rows == 0 {
-		return ""
-	}
-	return b.String()
+	return t.String()
 }

@@ -236,8 +236,7 @@ func (d *driver) runUDP(s Sample, spec udpSpec) Sample {
 // 1 × 1, at least level on both. Every round's ratio is listed.
 func targets20Markdown(samples []Sample, stats map[key]*stat, order map[string][]string) string {
 	by, rounds := indexRounds(samples)
-	var b strings.Builder
-	rows := 0
+	t := newTargetTable("| target | cell | paired, median (min–max) | every round | verdict |\n|---|---|---|---|---|\n")
 	best := func(suite, cell string, f func(*stat) float64, lowest bool) string {
 		name, bv := "", 0.0
 		for _, p := range udpPeers {
@@ -263,10 +262,8 @@ func targets20Markdown(samples []Sample, stats map[key]*stat, order map[string][
 		if len(r) == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s ÷ %s: %s | %s | %s |\n", target, cell, "shardnet", peer, r, perRound(r), verdict(ok(median(r))))
-		rows++
+		t.add(target, cell, fmt.Sprintf("shardnet ÷ %s: %s", peer, r), perRound(r), verdict(ok(median(r))))
 	}
-	b.WriteString("| target | cell | paired, median (min–max) | every round | verdict |\n|---|---|---|---|---|\n")
 	for _, c := range order["udp"] {
 		want := 1.0
 		if strings.HasPrefix(c, "c100 ") {
@@ -291,10 +288,7 @@ func targets20Markdown(samples []Sample, stats map[key]*stat, order map[string][
 			}
 		}
 	}
-	if rows == 0 {
-		return ""
-	}
-	return b.String()
+	return t.String()
 }
 
 // isUDPSuite says whether a suite is one of the UDP suites.
