@@ -56,6 +56,9 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
 // only (ListenTLS, ListenProxyProto, ListenRateLimit). Any goroutine.
+// Called on a shard with WithReusePort, it returns before the other shards
+// have begun watching their sockets (a shard never waits for another);
+// connections arriving meanwhile wait in the kernel's backlog.
 func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
