@@ -34,6 +34,30 @@ func (a *acceptor) onLoop(fn func() error) error {
 	return <-errc
 }
 
+// watch starts watching the listening socket. Loop only.
+func (a *acceptor) watch() error {
+	return a.loop.Watch(a.fd, shard.EventRead, a)
+}
+
+// watchLater has the acceptor's loop watch the socket without waiting for
+// it: Listen called on one shard must not wait for another. A socket the
+// loop cannot watch is closed, so the kernel stops giving it connections
+// (a reuse-port group spreads them over its open sockets only), and the
+// listener carries on with the others. If the loop is gone, the engine is
+// stopping and Listen's own check closes the listener.
+func (a *acceptor) watchLater() {
+	_ = a.loop.Submit(func() {
+		if a.fd < 0 {
+			return // closed before the loop got here
+		}
+		if err := a.watch(); err != nil {
+			a.l.e.cfg.logger.Error("listen: a shard cannot watch its socket; closed it, the others serve",
+				"addr", a.l.addr.String(), "shard", a.shard, "err", err)
+			a.release()
+		}
+	})
+}
+
 // HandleEvents accepts what is pending, up to a batch, and hands it on.
 // Loop only (the acceptor's loop).
 func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
@@ -111,8 +135,12 @@ func (a *acceptor) release() {
 		a.paused.Stop()
 		a.paused = nil
 	}
+	if a.fd < 0 {
+		return // released already (a failed watchLater)
+	}
 	_ = a.loop.Unwatch(a.fd)
 	closeFd(a.fd)
+	a.fd = -1
 	if a.spare >= 0 {
 		closeFd(a.spare)
 		a.spare = -1

@@ -108,14 +108,22 @@ func TestCloseDeliversQueued(t *testing.T) {
 		// wantAll: the client reads the whole reply and then EOF;
 		// otherwise it must see ECONNRESET.
 		wantAll bool
+		opts    []Option
+		// stall: the client waits this long before it reads.
+		stall time.Duration
 	}{
 		{name: "Close", end: func(c *Conn) { c.Close() }, wantReason: ErrLocalClose, wantAll: true},
 		{name: "Abort", end: func(c *Conn) { c.Abort() }, wantReason: ErrAborted},
+		// A close the linger timeout cuts short with the reply still
+		// queued must not end in a FIN: the client would take the cut
+		// reply for all of it.
+		{name: "Close cut by the linger timeout", end: func(c *Conn) { c.Close() }, wantReason: ErrTimeout,
+			opts: []Option{WithLingerTimeout(100 * time.Millisecond)}, stall: 500 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &replyHandler{rec: newRecHandler(1), reply: reply, end: tc.end}
-			_, addr := startEngine(t, h, WithShards(1))
+			_, addr := startEngine(t, h, append([]Option{WithShards(1)}, tc.opts...)...)
 			nc := dialT(t, "tcp", addr)
 			// A request, then more that the handler will never read,
 			// sent while the reply is still queued.
@@ -136,6 +144,7 @@ func TestCloseDeliversQueued(t *testing.T) {
 				// reported once, to whichever call meets it first.
 				close(extra)
 			}
+			time.Sleep(tc.stall)
 			nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 			got, err := io.ReadAll(nc)
 			if tc.wantAll {
@@ -148,7 +157,7 @@ func TestCloseDeliversQueued(t *testing.T) {
 				nc.Close() // the server lingers until this EOF
 			} else {
 				if !errors.Is(err, syscall.ECONNRESET) {
-					t.Fatalf("read after Abort: %d bytes, err %v; want ECONNRESET", len(got), err)
+					t.Fatalf("read after %s: %d of %d bytes, err %v; want ECONNRESET", tc.name, len(got), len(reply), err)
 				}
 				<-extra // may fail: the connection was reset
 			}

@@ -215,7 +215,8 @@ func (c *Conn) reject(err error) {
 }
 
 // closeNow closes the fd and tells the handler. Queued output is dropped:
-// AsyncWrite callbacks for it get ErrConnClosed.
+// AsyncWrite callbacks for it get ErrConnClosed, and the peer gets a reset
+// instead of a FIN, so it cannot mistake the cut stream for a whole one.
 func (c *Conn) closeNow(reason error) {
 	if c.state == stateClosed {
 		return
@@ -237,6 +238,12 @@ func (c *Conn) closeNow(reason error) {
 	if c.flags&flagWatched != 0 {
 		s.loop.Unwatch(int(c.fd))
 		c.flags &^= flagWatched
+	}
+	if c.outLen() > 0 && c.flags&flagWriteShut == 0 {
+		// Output is dropped before our FIN went out (a linger or write
+		// timeout, say): a FIN now would tell the peer it has everything.
+		// A reset tells it the stream was cut.
+		setLingerZero(int(c.fd))
 	}
 	closeFd(int(c.fd))
 	c.dropView()

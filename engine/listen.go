@@ -56,6 +56,9 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 // "unix:///path" or a bare "host:port") and returns the bound address,
 // which tells the port chosen for ":0". opts configure this listener
 // only (ListenTLS, ListenProxyProto, ListenRateLimit). Any goroutine.
+// Called on a shard with WithReusePort, it returns before the other shards
+// have begun watching their sockets (a shard never waits for another);
+// connections arriving meanwhile wait in the kernel's backlog.
 func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	network, address, err := splitAddr(addr)
 	if err != nil {
@@ -83,11 +86,14 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	e.mu.Unlock()
 	// The sockets are made and watched without e.mu: watching waits for
 	// the loops, and a shard may itself be waiting for e.mu (a callback
-	// calling Listen too), which would deadlock.
+	// calling Listen too), which would deadlock. For the same reason a
+	// shard calling Listen does not wait for another shard's loop: that
+	// shard may be in Listen too, waiting for this one.
+	onLoop := e.onLoop()
 	for i := 0; i < n; i++ {
 		fd, bound, err := listenSocket(network, address, e.cfg.reusePort && !l.isUnix)
 		if err != nil {
-			l.close()
+			l.closeSoon()
 			return nil, err
 		}
 		if i == 0 {
@@ -104,12 +110,16 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 		}
 		if a.spare, err = openSpare(); err != nil {
 			closeFd(fd)
-			l.close()
+			l.closeSoon()
 			return nil, err
 		}
 		l.acceptors = append(l.acceptors, a)
-		if err := a.onLoop(func() error { return a.loop.Watch(a.fd, shard.EventRead, a) }); err != nil {
-			l.close()
+		if onLoop && a.shard >= 0 && !e.onShard(a.shard) {
+			a.watchLater()
+			continue
+		}
+		if err := a.onLoop(a.watch); err != nil {
+			l.closeSoon()
 			return nil, err
 		}
 	}
@@ -117,7 +127,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	if e.stopping {
 		// Stop began meanwhile and did not see this listener.
 		e.mu.Unlock()
-		l.close()
+		l.closeSoon()
 		return nil, ErrEngineStopped
 	}
 	e.listeners = append(e.listeners, l)
@@ -221,6 +231,30 @@ func (e *Engine) Unlisten(addr net.Addr) error {
 	defer e.unlistens.Done()
 	found.close()
 	return nil
+}
+
+// closeSoon closes l. Called on a shard, it returns at once and the close
+// completes in the background, because a shard must not wait for another
+// shard's loop (which may be waiting for it); Stop waits for that close
+// unless it had already begun.
+func (l *listener) closeSoon() {
+	e := l.e
+	if !e.onLoop() {
+		l.close()
+		return
+	}
+	e.mu.Lock()
+	counted := !e.stopping
+	if counted {
+		e.unlistens.Add(1)
+	}
+	e.mu.Unlock()
+	go func() {
+		if counted {
+			defer e.unlistens.Done()
+		}
+		l.close()
+	}()
 }
 
 // close stops accepting: each acceptor's loop unwatches and closes its

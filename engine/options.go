@@ -220,7 +220,8 @@ func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTi
 // WithLingerTimeout bounds a graceful Close from start to end: sending what
 // is queued, then waiting for the peer's EOF after our own. A peer that
 // does not read or does not close within it is cut off (close reason: a
-// timeout). Default 5 s.
+// timeout); if output was still queued then, it gets a reset rather than
+// a FIN, so it cannot take the cut stream for a whole one. Default 5 s.
 func WithLingerTimeout(d time.Duration) Option { return func(c *config) { c.lingerTimeout = d } }
 
 // WithMaxConns caps the engine's live connections; one accepted past it is

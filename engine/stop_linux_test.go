@@ -50,7 +50,10 @@ func TestStopDrains(t *testing.T) {
 	// Fixed socket buffers (no auto-tuning) keep part of each payload in
 	// the engine's queue until the clients read: measured, about a quarter
 	// of it. (Much smaller ones make loopback crawl.)
-	e, err := New(&greetHandler{payload: payload}, WithShards(2), WithSocketBuffers(16<<10, 0))
+	// The linger timeout bounds each close, the flush included; on a
+	// loaded machine 1,000 clients may take longer than its default 5 s to
+	// read: this test is about Stop draining, within its own 60 s.
+	e, err := New(&greetHandler{payload: payload}, WithShards(2), WithSocketBuffers(16<<10, 0), WithLingerTimeout(60*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestListenFromTwoShardsAtOnce: two shards that call Listen from their
+// callbacks at the same moment, with reuse-port listeners (one socket per
+// shard, so each Listen needs the other shard's loop), both get their
+// listener; neither waits for the other, which may be waiting for it. Every
+// socket of both listeners is watched: many connections to each, spread by
+// the kernel over its reuse-port group, all echo.
+func TestListenFromTwoShardsAtOnce(t *testing.T) {
+	const shards = 2
+	h := &shardSeenHandler{opened: make(chan Handle, 64)}
+	_, addr := startEngine(t, h, WithShards(shards), WithReusePort(true))
+	// A connection on each shard, to run a callback there: the kernel
+	// spreads connections over the reuse-port group by hash, so dial until
+	// both shards have one (bounded).
+	on := map[int]Handle{}
+	for k := 0; len(on) < shards; k++ {
+		if k == 64 {
+			t.Fatalf("64 connections reached shards %v only", on)
+		}
+		dialT(t, "tcp", addr)
+		select {
+		case hd := <-h.opened:
+			if _, ok := on[h.shardOf(hd)]; !ok {
+				on[h.shardOf(hd)] = hd
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no OnOpen")
+		}
+	}
+	type result struct {
+		addr net.Addr
+		err  error
+	}
+	var arrived atomic.Int32
+	results := make(chan result, shards)
+	for _, hd := range on {
+		if err := hd.Do(func(c *Conn) {
+			// Meet the other shard first, so both are inside a callback when
+			// they call Listen (bounded: a lone shard goes on after 2 s).
+			arrived.Add(1)
+			for end := time.Now().Add(2 * time.Second); arrived.Load() < shards && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
+			a, err := c.Engine().Listen("tcp://127.0.0.1:0")
+			results <- result{a, err}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var addrs []string
+	for i := 0; i < shards; i++ {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				t.Fatalf("Listen from shard callback: %v", r.err)
+			}
+			addrs = append(addrs, r.addr.String())
+		case <-time.After(10 * time.Second):
+			t.Fatal("Listen from two shards at once did not return: the shards wait for each other")
+		}
+	}
+	for _, addr := range addrs {
+		// 16 connections per listener: with two sockets in the group, one
+		// left unwatched would leave about half of them unanswered.
+		for k := 0; k < 16; k++ {
+			if !echoCheck(t, dialT(t, "tcp", addr), k) {
+				t.Fatalf("listener %s: connection %d got no echo", addr, k)
+			}
+		}
+	}
+}
+
+// shardSeenHandler echoes and reports each opened connection's handle,
+// remembering which shard it is on.
+type shardSeenHandler struct {
+	echoHandler
+	opened chan Handle
+	mu     sync.Mutex
+	shard  map[uint64]int
+}
+
+func (h *shardSeenHandler) OnOpen(c *Conn) error {
+	h.mu.Lock()
+	if h.shard == nil {
+		h.shard = map[uint64]int{}
+	}
+	h.shard[c.ID()] = c.Shard()
+	h.mu.Unlock()
+	select {
+	case h.opened <- Handle{c: c}:
+	default: // the test took what it needed
+	}
+	return nil
+}
+
+func (h *shardSeenHandler) shardOf(hd Handle) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shard[hd.ID()]
+}
