@@ -70,6 +70,7 @@ func main() {
 	keyFile := flag.String("key", "", "with -serve: key (PEM)")
 	bin := flag.String("bin", "", "directory holding the shardnet and idleclient binaries (and peer-nbio, for -servers nbio)")
 	servers := flag.String("servers", "shardnet,nethttp", "servers to measure, comma-separated: shardnet, nethttp, nbio (peer-nbio -tls: nbio's TLS), before (-before's shardnet)")
+	states := flag.String("states", "plain,handshake,request", "cells per server, comma-separated: plain (one 16 KiB request, plaintext), handshake (TLS, idle after it), request (TLS, one 16 KiB request)")
 	before := flag.String("before", "", "another build's shardnet binary, measured as server \"before\" (e.g. the build an engine change starts from)")
 	n := flag.Int("n", 10000, "idle connections per cell")
 	rounds := flag.Int("rounds", 2, "rounds; each runs every cell once, in alternating order")
@@ -86,7 +87,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tlsidle: -bin is required")
 		os.Exit(2)
 	}
-	if err := drive(*bin, *before, strings.Split(*servers, ","), *n, *rounds, *port); err != nil {
+	if err := drive(*bin, *before, strings.Split(*servers, ","), strings.Split(*states, ","), *n, *rounds, *port); err != nil {
 		fmt.Fprintln(os.Stderr, "tlsidle:", err)
 		os.Exit(1)
 	}
@@ -113,7 +114,7 @@ func makePKI(dir string) (pki, error) {
 	return p, os.WriteFile(p.ca, ca.PEM(), 0o644)
 }
 
-func drive(bin, before string, servers []string, n, rounds, port int) error {
+func drive(bin, before string, servers, states []string, n, rounds, port int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -138,7 +139,16 @@ func drive(bin, before string, servers []string, n, rounds, port int) error {
 		default:
 			return fmt.Errorf("-servers: unknown server %q", s)
 		}
-		cells = append(cells, cell{s, false, "request"}, cell{s, true, "handshake"}, cell{s, true, "request"})
+		for _, st := range states {
+			switch st {
+			case "plain":
+				cells = append(cells, cell{s, false, "request"})
+			case "handshake", "request":
+				cells = append(cells, cell{s, true, st})
+			default:
+				return fmt.Errorf("-states: unknown cell %q", st)
+			}
+		}
 	}
 	perConn := map[string][]float64{}
 	var raw strings.Builder
@@ -275,13 +285,30 @@ func report(w io.Writer, cells []cell, perConn map[string][]float64, n, rounds i
 		if s > h/4 {
 			verdict = "missed"
 		}
-		fmt.Fprintf(w, "- TLS, idle after the %s: shardnet / net/http = %.2f (target ≤ 0.25: %s)\n", state(cell{state: st}), s/h, verdict)
+		fmt.Fprintf(w, "- TLS, idle after the %s: shardnet / net/http = %.2f (target ≤ 0.25: %s)%s\n", state(cell{state: st}), s/h, verdict,
+			paired(perConn["shardnet/tls/"+st], perConn["nethttp/tls/"+st]))
 		for _, o := range []string{"before", "nbio"} {
 			if v, ok := med[o+"/tls/"+st]; ok {
 				fmt.Fprintf(w, "- TLS, idle after the %s: %s / net/http = %.2f; shardnet / %s = %.2f (reported)\n", state(cell{state: st}), o, v/h, o, s/v)
 			}
 		}
 	}
+}
+
+// paired gives the per-round ratios a/b and their median, when both
+// cells have a figure in every round (rounds run every cell, so the
+// i-th figures are of one round).
+func paired(a, b []float64) string {
+	if len(a) != len(b) || len(a) < 2 {
+		return ""
+	}
+	var rs []float64
+	var all []string
+	for i := range a {
+		rs = append(rs, a[i]/b[i])
+		all = append(all, fmt.Sprintf("%.3f", a[i]/b[i]))
+	}
+	return fmt.Sprintf("; paired by round: median %.3f over %s", median(rs), strings.Join(all, ", "))
 }
 
 func proto(c cell) string {
