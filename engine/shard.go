@@ -40,6 +40,10 @@ type shardCtx struct {
 	releaseNext   int                         // the next entry runReleases takes
 	releasing     bool                        // runReleases is running
 	tlsPlain      []byte                      // where TLS records are decrypted for OnTraffic; made on first use
+	tlsSrc        []byte                      // the ciphertext tlsSrcOf just read, in readBuf, not yet handed to crypto/tls (tlsWire)
+	tlsSrcOf      *Conn                       // the TLS connection whose read is being decrypted; nil: none
+	tlsOwned      []byte                      // the ciphertext of a TLS WriteOwned while it is sealed (pooled; tlsSealOwned)
+	tlsOwnedOf    *Conn                       // the TLS connection whose WriteOwned is being sealed; nil: none
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).

@@ -100,21 +100,22 @@ const (
 )
 
 // tlsConn is a TLS connection's state. Loop only, except wire's fields
-// that say otherwise.
+// that say otherwise. Every idle TLS connection holds one: its size is
+// kept within the allocator's 192-byte class (TestTLSConnSize).
 type tlsConn struct {
 	conn       *tls.Conn
 	wire       tlsWire
-	phase      tlsPhase
 	dialCB     func(*Conn, error) // DialTLS's callback, until the handshake ends
 	plain      []byte             // plaintext written since the last seal (pooled); sealed at the flush
-	peerClosed bool               // the peer's close_notify was read
-	truncated  bool               // the peer's EOF came without close_notify
-	more       bool               // records may wait in the wire or crypto/tls after a pause
-	holdRead   bool               // the handshake has input enough buffered: the socket waits (see tlsHello)
 	failure    error              // why a close for a TLS error began (closeFailed)
 	hsErr      error              // the handshake's result, set by its goroutine before doneFn's task
 	doneFn     func()             // the handshake's end, as a task; made once
 	resumeFn   func()             // the handshake wants input again, as a task; made once
+	phase      tlsPhase
+	peerClosed bool // the peer's close_notify was read
+	truncated  bool // the peer's EOF came without close_notify
+	more       bool // records may wait in the wire or crypto/tls after a pause
+	holdRead   bool // the handshake has input enough buffered: the socket waits (see tlsHello)
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.

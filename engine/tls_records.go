@@ -59,7 +59,7 @@ func (c *Conn) tlsReadReady(tc *tlsConn, budget int) {
 			c.tlsFail(tc, errAfterCloseNotify)
 			return
 		default:
-			tc.wire.src = b
+			tc.wire.setSrc(b)
 			c.tlsDecrypt(tc)
 			tc.wire.keepSrc() // before the read buffer is reused
 		}
@@ -250,15 +250,15 @@ func (c *Conn) tlsSeal(tc *tlsConn) bool {
 // the ciphertext of those bytes, or when the connection drops it. Loop
 // only, once the handshake is done.
 func (c *Conn) tlsSealOwned(tc *tlsConn, release func(sent bool)) {
-	w := &tc.wire
-	w.capture = true
+	s := c.sh
+	s.tlsOwnedOf = c
 	_, err := tc.conn.Write(tc.plain)
-	w.capture = false
-	c.sh.plainOut.Add(uint64(len(tc.plain)))
-	c.sh.pool.Put(tc.plain)
+	s.tlsOwnedOf = nil
+	s.plainOut.Add(uint64(len(tc.plain)))
+	s.pool.Put(tc.plain)
 	tc.plain = nil
-	ct := w.captured
-	w.captured = nil
+	ct := s.tlsOwned
+	s.tlsOwned = nil
 	if err != nil {
 		c.sh.pool.Put(ct)
 		c.closeNow(&wrapError{ErrTLS, err})

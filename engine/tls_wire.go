@@ -19,15 +19,21 @@ import (
 //
 // Once the handshake is over (onLoop), only the shard touches the wire,
 // without the mutex: Read hands over the ciphertext kept from earlier
-// reads (in) and then what the socket just gave (src, in the shard's read
-// buffer), and when there is none it returns errWouldBlock, a temporary
-// net.Error that crypto/tls does not store, so the next tls.Conn.Read
-// resumes where this one stopped. Write appends to the outbound chain and
-// never fails: crypto/tls keeps a write error for good.
+// reads (in) and then what the socket just gave (the shard's tlsSrc, in
+// its read buffer), and when there is none it returns errWouldBlock, a
+// temporary net.Error that crypto/tls does not store, so the next
+// tls.Conn.Read resumes where this one stopped. Write appends to the
+// outbound chain and never fails: crypto/tls keeps a write error for
+// good.
 //
 // Read never hands over bytes past the end of the current record (cur),
 // so crypto/tls holds at most one record, and whatever follows it, a
 // close_notify's trailer included, stays here where the shard sees it.
+//
+// What only lives while the shard works on one connection (the
+// ciphertext of the read being decrypted, the ciphertext of a WriteOwned
+// being sealed) is the shard's, not the wire's: every idle TLS connection
+// carries the wire, so each field here is paid per connection.
 type tlsWire struct {
 	c    *Conn
 	pool *buffer.Pool
@@ -37,13 +43,10 @@ type tlsWire struct {
 	in   []byte         // guarded by mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
 	off  int            // guarded by mu until onLoop
 	end  error          // guarded by mu: why the handshake's reads and writes end (the connection closed)
-	held bool           // guarded by mu: the shard stopped reading for the handshake (holdRead)
 
-	onLoop   bool         // set on the shard when the handshake has ended; read by the goroutine before that only
-	src      []byte       // loop: the ciphertext of the read in progress, in the shard's read buffer
-	cur      recordCursor // where the record being handed over ends
-	capture  bool         // loop: Write collects into captured instead of the chain (see sealOwned)
-	captured []byte       // pooled
+	cur    recordCursor // where the record being handed over ends
+	held   bool         // guarded by mu: the shard stopped reading for the handshake (holdRead)
+	onLoop bool         // set on the shard when the handshake has ended; read by the goroutine before that only
 }
 
 // holdHandshakeInput is how much ciphertext the shard buffers for a
@@ -110,26 +113,48 @@ func (w *tlsWire) readLoop(p []byte) (int, error) {
 	if w.off < len(w.in) {
 		return w.take(p), nil
 	}
-	if len(w.src) == 0 {
+	src := w.src()
+	if len(src) == 0 {
 		return 0, errWouldBlock
 	}
-	n := w.cur.take(w.src[:min(len(p), len(w.src))])
-	copy(p, w.src[:n])
-	w.src = w.src[n:]
+	n := w.cur.take(src[:min(len(p), len(src))])
+	copy(p, src[:n])
+	w.c.sh.tlsSrc = src[n:]
 	return n, nil
+}
+
+// src returns the ciphertext of the shard's read in progress if it is
+// this connection's (setSrc), else nil. Loop only.
+func (w *tlsWire) src() []byte {
+	if s := w.c.sh; s.tlsSrcOf == w.c {
+		return s.tlsSrc
+	}
+	return nil
+}
+
+// setSrc makes b, just read into the shard's read buffer, the next
+// ciphertext Read hands over, after what in holds. keepSrc must follow
+// before the read buffer is reused. Loop only, once onLoop.
+func (w *tlsWire) setSrc(b []byte) {
+	s := w.c.sh
+	s.tlsSrc, s.tlsSrcOf = b, w.c
 }
 
 // pending reports whether ciphertext waits to be handed over. Loop only,
 // once onLoop.
-func (w *tlsWire) pending() bool { return w.off < len(w.in) || len(w.src) > 0 }
+func (w *tlsWire) pending() bool { return w.off < len(w.in) || len(w.src()) > 0 }
 
-// keepSrc copies what is left of src into in before the shard's read
-// buffer is reused. Loop only, once onLoop.
+// keepSrc copies what is left of the read setSrc gave into in, before the
+// shard's read buffer is reused. Loop only, once onLoop.
 func (w *tlsWire) keepSrc() {
-	if len(w.src) > 0 {
-		w.in, w.off = appendPooled(w.pool, w.in, w.off, w.src)
-		w.src = nil
+	s := w.c.sh
+	if s.tlsSrcOf != w.c {
+		return
 	}
+	if len(s.tlsSrc) > 0 {
+		w.in, w.off = appendPooled(w.pool, w.in, w.off, s.tlsSrc)
+	}
+	s.tlsSrc, s.tlsSrcOf = nil, nil
 }
 
 // feed adds ciphertext the shard read for the handshake, and wakes its
@@ -179,17 +204,17 @@ func (w *tlsWire) release() {
 	w.pool.Put(w.in)
 	w.in, w.off = nil, 0
 	w.mu.Unlock()
-	w.src = nil
-	w.pool.Put(w.captured)
-	w.captured = nil
+	if s := w.c.sh; s.tlsSrcOf == w.c {
+		s.tlsSrc, s.tlsSrcOf = nil, nil
+	}
 }
 
 // Write sends ciphertext crypto/tls made. It never fails on the loop.
 func (w *tlsWire) Write(b []byte) (int, error) {
 	if w.onLoop {
-		switch {
-		case w.capture:
-			w.captured, _ = appendPooled(w.pool, w.captured, 0, b)
+		switch s := w.c.sh; {
+		case s.tlsOwnedOf == w.c:
+			s.tlsOwned, _ = appendPooled(w.pool, s.tlsOwned, 0, b)
 		case w.c.state != stateClosed:
 			w.c.queueCopy(b)
 		}
@@ -278,10 +303,12 @@ const (
 
 // recordCursor follows TLS record boundaries in the ciphertext handed to
 // crypto/tls, so that a Read stops at the end of a record.
+// It is 8 bytes, as every idle TLS connection holds one: a record's
+// length fits 16 bits (the header's field is two bytes).
 type recordCursor struct {
 	hdr  [recordHeaderLen]byte
-	hdrN int // header bytes seen of the current record
-	left int // body bytes of the current record not yet handed over
+	hdrN uint8  // header bytes seen of the current record
+	left uint16 // body bytes of the current record not yet handed over
 }
 
 // take returns how many of b's leading bytes may be handed over without
@@ -294,7 +321,7 @@ func (rc *recordCursor) take(b []byte) int {
 			rc.hdrN++
 			n++
 			if rc.hdrN == recordHeaderLen {
-				rc.left = int(rc.hdr[3])<<8 | int(rc.hdr[4])
+				rc.left = uint16(rc.hdr[3])<<8 | uint16(rc.hdr[4])
 				if rc.left == 0 {
 					rc.hdrN = 0
 					return n
@@ -302,9 +329,9 @@ func (rc *recordCursor) take(b []byte) int {
 			}
 			continue
 		}
-		k := min(rc.left, len(b)-n)
+		k := min(int(rc.left), len(b)-n)
 		n += k
-		rc.left -= k
+		rc.left -= uint16(k)
 		if rc.left == 0 {
 			rc.hdrN = 0
 			return n

@@ -20,19 +20,21 @@ import (
 )
 
 // The HTTPS suites (issue 16): the plaintext HTTP answer over TLS 1.3 from
-// four servers, each on CPU 0 with one thread (one shard, GOMAXPROCS=1,
+// five servers, each on CPU 0 with one thread (one shard, GOMAXPROCS=1,
 // one worker), its client on CPU 1:
 //
 //   - shardnet: `shardnet http -shards 1 -tls cert.pem,key.pem` (the CLI's
 //     HTTP server on engine.ListenTLS);
 //   - nethttp: cmd/peer-nethttp -tls, net/http over crypto/tls on Go's net;
+//   - nbio: cmd/peer-nbio -tls, nbio's TLS (llib's copy of crypto/tls,
+//     non-blocking, on the poller) under the peers' shared HTTP answer;
 //   - nginx: nginx-light, one process (master_process off), `return 200`;
 //   - haproxy: HAProxy, nbthread 1, `http-request return`.
 //
 // Every server has the same ECDSA P-256 certificate (made at run time),
 // TLS 1.3 only, X25519 as the only key exchange and TLS_AES_128_GCM_SHA256
 // as the record cipher: set on each server where it can be (net/http's
-// CurvePreferences, nginx's ssl_ecdh_curve and Ciphersuites, HAProxy's
+// and nbio's CurvePreferences, nginx's ssl_ecdh_curve and Ciphersuites, HAProxy's
 // curves and ciphersuites) and on the clients (c/httpload's TLS build,
 // cmd/tlsconnload); shardnet's CLI takes the standard library's defaults,
 // so its curve and cipher are the clients' choice, and the check before
@@ -46,7 +48,7 @@ import (
 //     (cmd/tlsconnload), full handshakes and resumed ones.
 
 // httpsPeers are the servers of the HTTPS suites.
-var httpsPeers = []string{"nethttp", "nginx", "haproxy", "shardnet"}
+var httpsPeers = []string{"nethttp", "nbio", "nginx", "haproxy", "shardnet"}
 
 // httpsSuites are the suites this file runs.
 var httpsSuites = []string{"https", "https-rate", "tlsconn"}
@@ -189,10 +191,11 @@ func (d *driver) startHTTPFor(s *Sample, spec httpSpec) (*proc, string) {
 
 // httpMallocs says whether the server of an HTTP load prints its malloc
 // count on SIGUSR1: the benchmark peers do; of the HTTPS servers only
-// peer-nethttp (the shardnet CLI, nginx and HAProxy have no such signal).
+// peer-nethttp and peer-nbio (the shardnet CLI, nginx and HAProxy have no
+// such signal).
 func (d *driver) httpMallocs(peer string, spec httpSpec) bool {
 	if spec.tls {
-		return peer == "nethttp"
+		return peer == "nethttp" || peer == "nbio"
 	}
 	return d.mallocsOf(peer)
 }
@@ -240,8 +243,8 @@ func (d *driver) startHTTPS(s *Sample) (*proc, string) {
 // startHTTPSServer starts a peer's HTTPS server, pinned, and waits until
 // it listens.
 func (d *driver) startHTTPSServer(peer, addr string, f *tlsFiles) (*proc, error) {
-	if peer == "nethttp" {
-		return d.startServer(filepath.Join(d.bin, "peer-nethttp"), peer, "http", addr, serverPin, 1, "-tls", f.cert+","+f.key)
+	if peer == "nethttp" || peer == "nbio" {
+		return d.startServer(filepath.Join(d.bin, "peer-"+peer), peer, "http", addr, serverPin, 1, "-tls", f.cert+","+f.key)
 	}
 	var argv []string
 	switch peer {
@@ -429,9 +432,10 @@ func targets16Markdown(samples []Sample) string {
 		r := pairedRatios(by, "https-rate", c, net, mCoreCPU, rounds["https-rate"])
 		row("HTTPS fixed rate: core CPU/req ≤ 0.77× net/http", c, r, verdict(median(r) <= 0.77))
 		row("HTTPS fixed rate: server CPU/req (the process alone) ÷ net/http, for reference", c, pairedRatios(by, "https-rate", c, net, mCPU, rounds["https-rate"]), "–")
+		row("HTTPS fixed rate: core CPU/req ÷ nbio (reported)", c, pairedRatios(by, "https-rate", c, pair{"shardnet", "nbio"}, mCoreCPU, rounds["https-rate"]), "–")
 	}
 	for _, c := range order["https"] {
-		for _, p := range []string{"nethttp", "nginx", "haproxy"} {
+		for _, p := range []string{"nethttp", "nbio", "nginx", "haproxy"} {
 			row("HTTPS saturated: req/s ÷ "+p+" (reported)", c, pairedRatios(by, "https", c, pair{"shardnet", p}, mRate, rounds["https"]), "–")
 		}
 	}
@@ -439,7 +443,7 @@ func targets16Markdown(samples []Sample) string {
 		r := pairedRatios(by, "tlsconn", c, net, mRate, rounds["tlsconn"])
 		row("new TLS connections/s ≥ net/http's", c, r, verdict(median(r) >= 1))
 		row("new TLS connections: core CPU/conn ÷ net/http, for reference", c, pairedRatios(by, "tlsconn", c, net, mCoreCPU, rounds["tlsconn"]), "–")
-		for _, p := range []string{"nginx", "haproxy"} {
+		for _, p := range []string{"nbio", "nginx", "haproxy"} {
 			row("new TLS connections/s ÷ "+p+" (reported)", c, pairedRatios(by, "tlsconn", c, pair{"shardnet", p}, mRate, rounds["tlsconn"]), "–")
 		}
 	}

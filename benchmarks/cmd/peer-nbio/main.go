@@ -2,10 +2,15 @@
 // lesismal/nbio: OnData on the poller goroutine that read the bytes (one
 // poller per -loops); -mode udp is the same echo on nbio's UDP listener
 // (a Conn per sender, kept for nbio's default UDPReadTimeout). Flags,
-// signals and the shared HTTP behaviour are in ../../internal/peer.
+// signals and the shared HTTP behaviour are in ../../internal/peer. With
+// -tls cert.pem,key.pem, -mode http is served over HTTPS with nbio's TLS
+// (tls.go).
 package main
 
 import (
+	"flag"
+	"fmt"
+
 	"github.com/lesismal/nbio"
 	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
@@ -32,6 +37,18 @@ type nbioPending struct{ b []byte }
 
 func nbioHTTP(c *nbio.Conn, data []byte) {
 	p, _ := c.Session().(*nbioPending)
+	if serveNbioHTTP(&p, data, c.Write, c.Close) {
+		c.SetSession(p)
+	}
+}
+
+// serveNbioHTTP answers the requests in *pp's leftover and data, writes the
+// answers with write, and calls close when the connection must end. What
+// it cannot parse yet is kept in *pp, made when first needed (so that a
+// connection that never splits a request costs nothing here): it reports
+// true when it made one.
+func serveNbioHTTP(pp **nbioPending, data []byte, write func([]byte) (int, error), close func() error) (made bool) {
+	p := *pp
 	s := peer.GetScratch()
 	src := &s.Slice
 	src.B = data
@@ -41,13 +58,13 @@ func nbioHTTP(c *nbio.Conn, data []byte) {
 	}
 	closeAfter := peer.ServeHTTP(src, s)
 	if len(s.Out) > 0 {
-		c.Write(s.Out)
+		write(s.Out)
 	}
 	rest := src.Rest()
 	peer.PutScratch(s)
 	if closeAfter {
-		c.Close()
-		return
+		close()
+		return false
 	}
 	switch {
 	case len(rest) == 0:
@@ -55,14 +72,15 @@ func nbioHTTP(c *nbio.Conn, data []byte) {
 			p.b = p.b[:0]
 		}
 	case len(rest) > peer.MaxBody+64<<10:
-		c.Close()
+		close()
 	default:
 		if p == nil {
-			p = &nbioPending{}
-			c.SetSession(p)
+			p, made = &nbioPending{}, true
+			*pp = p
 		}
 		p.b = append(p.b[:0], rest...) // copy: rest may alias the poller's buffer, or p.b itself (copy handles the overlap)
 	}
+	return made
 }
 
 // serveNbioUDP is serveNbio's echo on a UDP socket: nbio reads one
@@ -78,4 +96,15 @@ func serveNbioUDP(addr string, loops int) error {
 	select {}
 }
 
-func main() { peer.MainUDP("nbio", serveNbio, serveNbioUDP) }
+func main() {
+	tlsFiles := flag.String("tls", "", "serve HTTPS (-mode http) with nbio's TLS and this certificate chain and key, PEM files: cert.pem,key.pem")
+	peer.MainUDP("nbio", func(addr, mode string, loops int) error {
+		if *tlsFiles == "" {
+			return serveNbio(addr, mode, loops)
+		}
+		if mode != "http" {
+			return fmt.Errorf("-mode %s: -tls serves only http", mode)
+		}
+		return serveNbioTLS(addr, loops, *tlsFiles)
+	}, serveNbioUDP)
+}

@@ -20,6 +20,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,7 +68,10 @@ func main() {
 	serve := flag.String("serve", "", "be the net/http server of a cell on this address (the driver starts itself so)")
 	certFile := flag.String("cert", "", "with -serve: certificate chain (PEM); none: plaintext")
 	keyFile := flag.String("key", "", "with -serve: key (PEM)")
-	bin := flag.String("bin", "", "directory holding the shardnet and idleclient binaries")
+	bin := flag.String("bin", "", "directory holding the shardnet and idleclient binaries (and peer-nbio, for -servers nbio)")
+	servers := flag.String("servers", "shardnet,nethttp", "servers to measure, comma-separated: shardnet, nethttp, nbio (peer-nbio -tls: nbio's TLS), before (-before's shardnet)")
+	states := flag.String("states", "plain,handshake,request", "cells per server, comma-separated: plain (one 16 KiB request, plaintext), handshake (TLS, idle after it), request (TLS, one 16 KiB request)")
+	before := flag.String("before", "", "another build's shardnet binary, measured as server \"before\" (e.g. the build an engine change starts from)")
 	n := flag.Int("n", 10000, "idle connections per cell")
 	rounds := flag.Int("rounds", 2, "rounds; each runs every cell once, in alternating order")
 	port := flag.Int("port", 19400, "first port to listen on (each cell takes the next)")
@@ -83,7 +87,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tlsidle: -bin is required")
 		os.Exit(2)
 	}
-	if err := drive(*bin, *n, *rounds, *port); err != nil {
+	if err := drive(*bin, *before, strings.Split(*servers, ","), strings.Split(*states, ","), *n, *rounds, *port); err != nil {
 		fmt.Fprintln(os.Stderr, "tlsidle:", err)
 		os.Exit(1)
 	}
@@ -110,7 +114,7 @@ func makePKI(dir string) (pki, error) {
 	return p, os.WriteFile(p.ca, ca.PEM(), 0o644)
 }
 
-func drive(bin string, n, rounds, port int) error {
+func drive(bin, before string, servers, states []string, n, rounds, port int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -125,8 +129,26 @@ func drive(bin string, n, rounds, port int) error {
 		return err
 	}
 	var cells []cell
-	for _, s := range []string{"shardnet", "nethttp"} {
-		cells = append(cells, cell{s, false, "request"}, cell{s, true, "handshake"}, cell{s, true, "request"})
+	for _, s := range servers {
+		switch s {
+		case "shardnet", "nethttp", "nbio":
+		case "before":
+			if before == "" {
+				return errors.New("-servers before needs -before")
+			}
+		default:
+			return fmt.Errorf("-servers: unknown server %q", s)
+		}
+		for _, st := range states {
+			switch st {
+			case "plain":
+				cells = append(cells, cell{s, false, "request"})
+			case "handshake", "request":
+				cells = append(cells, cell{s, true, st})
+			default:
+				return fmt.Errorf("-states: unknown cell %q", st)
+			}
+		}
 	}
 	perConn := map[string][]float64{}
 	var raw strings.Builder
@@ -139,7 +161,7 @@ func drive(bin string, n, rounds, port int) error {
 			}
 		}
 		for _, c := range order {
-			b, line, err := measure(bin, self, p, c, n, port)
+			b, line, err := measure(bin, before, self, p, c, n, port)
 			port++
 			fmt.Fprintf(&raw, "round %d %s: %s\n", r+1, c.name(), line)
 			if err != nil {
@@ -156,12 +178,23 @@ func drive(bin string, n, rounds, port int) error {
 
 // measure runs one cell and returns the server's RSS per idle connection,
 // in bytes, and a line for the raw record.
-func measure(bin, self string, p pki, c cell, n, port int) (float64, string, error) {
+func measure(bin, before, self string, p pki, c cell, n, port int) (float64, string, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var argv []string
 	switch c.server {
-	case "shardnet":
-		argv = []string{filepath.Join(bin, "shardnet"), "http", "-addr", addr, "-shards", "1", "-idle", "0"}
+	case "shardnet", "before":
+		exe := filepath.Join(bin, "shardnet")
+		if c.server == "before" {
+			exe = before
+		}
+		argv = []string{exe, "http", "-addr", addr, "-shards", "1", "-idle", "0"}
+		if c.tls {
+			argv = append(argv, "-tls", p.cert+","+p.key)
+		}
+	case "nbio":
+		// nbio's TLS (llib's crypto/tls copy) under the benchmark peers'
+		// shared HTTP answer, which waits for a request's whole body.
+		argv = []string{filepath.Join(bin, "peer-nbio"), "-mode", "http", "-addr", addr, "-loops", "1"}
 		if c.tls {
 			argv = append(argv, "-tls", p.cert+","+p.key)
 		}
@@ -252,8 +285,30 @@ func report(w io.Writer, cells []cell, perConn map[string][]float64, n, rounds i
 		if s > h/4 {
 			verdict = "missed"
 		}
-		fmt.Fprintf(w, "- TLS, idle after the %s: shardnet / net/http = %.2f (target ≤ 0.25: %s)\n", state(cell{state: st}), s/h, verdict)
+		fmt.Fprintf(w, "- TLS, idle after the %s: shardnet / net/http = %.2f (target ≤ 0.25: %s)%s\n", state(cell{state: st}), s/h, verdict,
+			paired(perConn["shardnet/tls/"+st], perConn["nethttp/tls/"+st]))
+		for _, o := range []string{"before", "nbio"} {
+			if v, ok := med[o+"/tls/"+st]; ok {
+				fmt.Fprintf(w, "- TLS, idle after the %s: %s / net/http = %.2f; shardnet / %s = %.2f (reported)\n", state(cell{state: st}), o, v/h, o, s/v)
+			}
+		}
 	}
+}
+
+// paired gives the per-round ratios a/b and their median, when both
+// cells have a figure in every round (rounds run every cell, so the
+// i-th figures are of one round).
+func paired(a, b []float64) string {
+	if len(a) != len(b) || len(a) < 2 {
+		return ""
+	}
+	var rs []float64
+	var all []string
+	for i := range a {
+		rs = append(rs, a[i]/b[i])
+		all = append(all, fmt.Sprintf("%.3f", a[i]/b[i]))
+	}
+	return fmt.Sprintf("; paired by round: median %.3f over %s", median(rs), strings.Join(all, ", "))
 }
 
 func proto(c cell) string {

@@ -38,6 +38,28 @@ func TestReportVerdict(t *testing.T) {
 	}
 }
 
+// TestPaired: per-round ratios are reported only when both cells have a
+// figure in every round, with their median.
+func TestPaired(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []float64
+		want string
+	}{
+		{"two rounds", []float64{8, 9}, []float64{32, 36}, "; paired by round: median 0.250 over 0.250, 0.250"},
+		{"three rounds", []float64{8, 9, 10}, []float64{40, 30, 20}, "; paired by round: median 0.300 over 0.200, 0.300, 0.500"},
+		{"a round missing", []float64{8, 9}, []float64{32}, ""},
+		{"one round", []float64{8}, []float64{32}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := paired(tc.a, tc.b); got != tc.want {
+				t.Errorf("paired(%v, %v) = %q, want %q", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestServeNetHTTP: the net/http server of a cell answers a request with
 // a body and keeps the connection.
 func TestServeNetHTTP(t *testing.T) {
