@@ -180,6 +180,7 @@ func main() {
 			proxyClosePeers = append(slices.Clone(proxyClosePeers), e.name)
 			proxyIdlePeers = append(slices.Clone(proxyIdlePeers), e.name)
 			kvPeers = append(slices.Clone(kvPeers), e.name)
+			udpPeers = append(slices.Clone(udpPeers), e.name)
 			d.cliBin[e.name] = e.cli
 		}
 		if len(e.std) > 0 {
