@@ -78,9 +78,10 @@ func New(opts ...Option) (*Loop, error) {
 }
 
 // Run dispatches events, timers and tasks until Exit, Break or Close. It
-// locks the calling goroutine to its OS thread and never unlocks it, so a
-// thread pinned with WithCPU dies with the goroutine instead of going back
-// to the runtime's pool: run each loop on a goroutine of its own. Run
+// locks the calling goroutine to its OS thread and never unlocks it (except
+// while a WithRuntimeWait loop without WithCPU is parked), so a thread
+// pinned with WithCPU dies with the goroutine instead of going back to the
+// runtime's pool: run each loop on a goroutine of its own. Run
 // returns nil when told to stop, ErrRunning if the loop is already running,
 // ErrClosed if it was closed before Run began, and a wrapped error if
 // epoll_wait or pinning fails.

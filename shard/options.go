@@ -104,7 +104,10 @@ func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll 
 // WithCPU pins the thread, the goroutine is unlocked from its thread while
 // parked, so the thread that finds it ready runs it without a hand-off;
 // the loop is then a goroutine among others, woken when the scheduler next
-// polls the network. Default off: a blocking epoll_wait.
+// polls the network. With one loop and GOMAXPROCS=1 at fixed rates where a
+// wake-up carries about one message, it cut the server's CPU per message
+// to 0.65-0.88x, and at saturation cost up to 7% more per UDP datagram
+// (benchmarks/results/sysmon-wait). Default off: a blocking epoll_wait.
 func WithRuntimeWait(on bool) Option { return func(c *config) { c.runtimeWait = on } }
 
 func printPanic(v any, stack []byte) {
