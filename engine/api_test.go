@@ -98,6 +98,7 @@ var (
 	_ func(int) engine.Option                               = engine.WithMaxConns
 	_ func(bool) engine.Option                              = engine.WithEdgeTriggered
 	_ func(time.Duration) engine.Option                     = engine.WithBusyPoll
+	_ func(bool) engine.Option                              = engine.WithRuntimeWait
 	_ func(time.Duration) engine.Option                     = engine.WithTick
 	_ func(time.Duration) engine.Option                     = engine.WithLagSampling
 	_ func(time.Duration, func(*engine.Conn)) engine.Option = engine.WithHeartbeat

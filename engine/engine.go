@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,7 +79,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{}), lagBounds: lagBounds()}
 	for i := 0; i < cfg.shards; i++ {
-		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll)}
+		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll), shard.WithRuntimeWait(cfg.runtimeWait)}
 		if cfg.pin {
 			sopts = append(sopts, shard.WithCPU(i))
 		}
@@ -118,12 +117,10 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
-// run is a shard's goroutine. The loop locks it to its thread for good.
+// run is a shard's goroutine. The loop locks it to its thread for good
+// (except while a WithRuntimeWait loop is parked, when it may move).
 func (s *shardCtx) run() {
 	defer close(s.loopDone)
-	runtime.LockOSThread()
-	s.tid.Store(threadID())
-	defer s.tid.Store(0) // the thread ends with the loop; the kernel may reuse its ID
 	if err := s.loop.Run(); err != nil && !errors.Is(err, shard.ErrClosed) {
 		s.e.cfg.logger.Error("shard loop failed", "shard", s.idx, "err", err)
 	}
@@ -138,7 +135,7 @@ func (e *Engine) Shards() int { return len(e.shards) }
 
 // onShard reports whether the caller runs on shard i's thread.
 func (e *Engine) onShard(i int) bool {
-	return i >= 0 && e.shards[i].tid.Load() == threadID()
+	return i >= 0 && int64(e.shards[i].loop.OSThread()) == threadID()
 }
 
 // onLoop reports whether the caller runs on one of the engine's shard
@@ -146,7 +143,7 @@ func (e *Engine) onShard(i int) bool {
 func (e *Engine) onLoop() bool {
 	tid := threadID()
 	for _, s := range e.shards {
-		if s.tid.Load() == tid {
+		if int64(s.loop.OSThread()) == tid {
 			return true
 		}
 	}

@@ -36,6 +36,7 @@ type config struct {
 	maxConns      int               // total live connections; 0 unlimited
 	edge          bool              // edge-triggered connections
 	busyPoll      time.Duration     // shards poll without sleeping this long after the last ready fd
+	runtimeWait   bool              // idle shards park in the runtime's poller (WithRuntimeWait)
 	tick          time.Duration     // period of Handler.OnTick; 0 off
 	lagSample     time.Duration     // period of the loop-lag samples; 0 off
 	heartbeat     time.Duration     // period of the heartbeat hook; 0 off
@@ -318,3 +319,9 @@ func DialTimeout(d time.Duration) DialOption { return func(c *dialConfig) { c.ti
 // DialHandler gives the new connection its own handler instead of the
 // engine's (a proxy's upstream side, say).
 func DialHandler(h Handler) DialOption { return func(c *dialConfig) { c.h = h } }
+
+// WithRuntimeWait makes each idle shard wait in the Go runtime's network
+// poller instead of blocking its thread in epoll_wait (see
+// shard.WithRuntimeWait): no thread then sits in a system call while the
+// shard is idle. Default off.
+func WithRuntimeWait(on bool) Option { return func(c *config) { c.runtimeWait = on } }

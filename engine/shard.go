@@ -80,7 +80,6 @@ type shardCtx struct {
 	rateWaitsRead, rateWaitsWrite atomic.Uint64
 	lag                           lagHistogram  // loop-lag samples (startLagSampling)
 	loopDone                      chan struct{} // closed when the loop goroutine has returned
-	tid                           atomic.Int64  // the loop's OS thread
 }
 
 func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {

@@ -81,11 +81,11 @@ func TestWritevDirect(t *testing.T) {
 			h := &frameEncoder{enc: enc, payload: bytes.Repeat([]byte("p"), tc.size), borrowed: make(chan bool, 1)}
 			e, addr := startEngine(t, h, WithShards(1))
 			nc := dialT(t, "tcp", addr)
-			// The shard's goroutine stores its thread's ID once it runs.
-			if !waitFor(5*time.Second, func() bool { return e.shards[0].tid.Load() != 0 }) {
+			// The loop reports its thread's ID once it runs.
+			if !waitFor(5*time.Second, func() bool { return e.shards[0].loop.OSThread() != 0 }) {
 				t.Fatal("the shard's thread ID was never set")
 			}
-			tid := e.shards[0].tid.Load()
+			tid := int64(e.shards[0].loop.OSThread())
 			// Let the accept's own work settle before counting.
 			time.Sleep(50 * time.Millisecond)
 			before := threadWrites(t, tid)

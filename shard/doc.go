@@ -10,6 +10,11 @@
 //	epoll_wait (timeout = nearest timer, rounded up to whole ms)
 //	    -> dispatch ready fds -> fire due timers -> run queued tasks (capped)
 //
+// With WithRuntimeWait an idle loop parks its goroutine in the Go runtime's
+// netpoller instead (its epoll fd is registered there, the nearest timer is
+// the deadline) and, unless WithCPU pinned it, leaves its thread while
+// parked.
+//
 // # Threading
 //
 // Everything a Loop holds belongs to the loop's goroutine. Methods say which

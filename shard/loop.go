@@ -68,7 +68,7 @@ func New(opts ...Option) (*Loop, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p, err := newPoller(cfg.events)
+	p, err := newPoller(cfg.events, cfg.runtimeWait)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +78,10 @@ func New(opts ...Option) (*Loop, error) {
 }
 
 // Run dispatches events, timers and tasks until Exit, Break or Close. It
-// locks the calling goroutine to its OS thread and never unlocks it, so a
-// thread pinned with WithCPU dies with the goroutine instead of going back
-// to the runtime's pool: run each loop on a goroutine of its own. Run
+// locks the calling goroutine to its OS thread and never unlocks it (except
+// while a WithRuntimeWait loop without WithCPU is parked), so a thread
+// pinned with WithCPU dies with the goroutine instead of going back to the
+// runtime's pool: run each loop on a goroutine of its own. Run
 // returns nil when told to stop, ErrRunning if the loop is already running,
 // ErrClosed if it was closed before Run began, and a wrapped error if
 // epoll_wait or pinning fails.
@@ -245,6 +246,13 @@ func (l *Loop) release() error {
 	return l.poller.close()
 }
 
+// OSThread reports the ID of the OS thread that runs the loop's callbacks
+// now: set while Run or RunOnce runs, 0 otherwise, and 0 while a loop with
+// WithRuntimeWait is parked off its thread (it may resume on another). A
+// caller that finds its own thread ID here is one of the loop's callbacks.
+// Any goroutine.
+func (l *Loop) OSThread() int { return int(l.loopTid.Load()) }
+
 // CPU reports the CPU the loop's thread was last seen on (it looks when Run
 // starts and every 1024 rounds), or -1 before Run. With WithCPU it is the
 // pinned CPU. Any goroutine.
@@ -284,7 +292,13 @@ func (l *Loop) round(block bool) error {
 				}
 			}
 		}
-		n, err := l.poller.wait(timeout)
+		var n int
+		var err error
+		if timeout != 0 && l.poller.runtimeWaiting() {
+			n, err = l.park()
+		} else {
+			n, err = l.poller.wait(timeout)
+		}
 		l.sleeping.Store(false)
 		if err != nil {
 			return err

@@ -14,9 +14,13 @@ type poller struct {
 	evfd   int
 	events []unix.EpollEvent
 	one    [8]byte // the eventfd increment, written by wake under tasks.mu
+
+	// rt is set with WithRuntimeWait (runtimewait_linux.go); its file
+	// then owns epfd, and close goes through it.
+	rt *runtimeWait
 }
 
-func newPoller(events int) (*poller, error) {
+func newPoller(events int, runtimeWait bool) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -34,6 +38,12 @@ func newPoller(events int) (*poller, error) {
 		unix.Close(evfd)
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	if runtimeWait {
+		if err := p.initRuntimeWait(); err != nil {
+			unix.Close(evfd)
+			return nil, err // initRuntimeWait has closed epfd
+		}
 	}
 	return p, nil
 }
@@ -110,14 +120,20 @@ func (p *poller) isWake(fd int) bool { return fd == p.evfd }
 
 func (p *poller) close() error {
 	err1 := unix.Close(p.evfd)
-	err2 := unix.Close(p.epfd)
+	var err2 error
+	if p.rt != nil {
+		// The file owns epfd: closing it also takes epfd out of the
+		// runtime's poller (and stops its deadline timer) first.
+		if err := p.rt.file.Close(); err != nil {
+			err2 = err
+		}
+	} else if err := unix.Close(p.epfd); err != nil {
+		err2 = os.NewSyscallError("close", err)
+	}
 	if err1 != nil {
 		return os.NewSyscallError("close", err1)
 	}
-	if err2 != nil {
-		return os.NewSyscallError("close", err2)
-	}
-	return nil
+	return err2
 }
 
 // pinThread pins the calling OS thread to the index-th CPU (modulo the

@@ -114,6 +114,11 @@ func (sf *serverFlags) options(stderr io.Writer) ([]engine.Option, error) {
 	if sf.shards > 0 {
 		opts = append(opts, engine.WithShards(sf.shards))
 	}
+	wait, err := waitOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, wait...)
 	if sf.metrics != "" || sf.debug != "" {
 		// Someone reads the loop-lag histogram: sample it.
 		opts = append(opts, engine.WithLagSampling(50*time.Millisecond))

@@ -62,6 +62,12 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		addrs = addrList{defaultUDPAddr}
 	}
 	opts := []engine.Option{engine.WithPacketOffload(gso, gro)}
+	wait, err := waitOptions()
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)
+		return 2
+	}
+	opts = append(opts, wait...)
 	if shards > 0 {
 		opts = append(opts, engine.WithShards(shards))
 	}

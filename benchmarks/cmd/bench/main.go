@@ -181,6 +181,7 @@ func main() {
 			proxyIdlePeers = append(slices.Clone(proxyIdlePeers), e.name)
 			kvPeers = append(slices.Clone(kvPeers), e.name)
 			httpsPeers = append(slices.Clone(httpsPeers), e.name) // its CLI's http -tls
+			udpPeers = append(slices.Clone(udpPeers), e.name)
 			d.cliBin[e.name] = e.cli
 		}
 		if len(e.std) > 0 {

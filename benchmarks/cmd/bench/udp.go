@@ -32,8 +32,13 @@ import (
 // UDP_GRO receives as one packet per run and any other server as
 // datagrams the kernel split for it.
 
-// udpPeers are the servers of the UDP suites.
-var udpPeers = []string{"net", "gnet", "nbio", "shardnet"}
+// udpPeers are the servers of the UDP suites; main adds the extra builds
+// that have a shardnet CLI (their udp-echo). udpGoPeers are the Go peers
+// that issue 20's targets compare with.
+var (
+	udpPeers   = []string{"net", "gnet", "nbio", "shardnet"}
+	udpGoPeers = []string{"net", "gnet", "nbio"}
+)
 
 // udpSpec is one `shardnet bench -udp` load.
 type udpSpec struct {
@@ -122,8 +127,11 @@ type udpJSON struct {
 func (d *driver) startUDPServer(peer, addr string) (*proc, error) {
 	argv := []string{d.peerPath(peer), "-mode", "udp", "-addr", addr, "-loops", "1"}
 	ready := "ready"
-	if peer == "shardnet" {
-		argv = []string{filepath.Join(d.bin, "shardnet"), "udp-echo", "-addr", "udp://" + addr, "-shards", "1"}
+	if cli, extra := d.cliBin[peer]; peer == "shardnet" || extra {
+		if !extra {
+			cli = filepath.Join(d.bin, "shardnet")
+		}
+		argv = []string{cli, "udp-echo", "-addr", "udp://" + addr, "-shards", "1"}
 		ready = "shardnet udp-echo listening"
 	}
 	p, err := start(peer, serverPin, argv)
@@ -239,9 +247,9 @@ func targets20Markdown(samples []Sample, stats map[key]*stat, order map[string][
 	t := newTargetTable("| target | cell | paired, median (min–max) | every round | verdict |\n|---|---|---|---|---|\n")
 	best := func(suite, cell string, f func(*stat) float64, lowest bool) string {
 		name, bv := "", 0.0
-		for _, p := range udpPeers {
+		for _, p := range udpGoPeers {
 			st := stats[key{suite, cell, p}]
-			if p == "shardnet" || st == nil || st.n == 0 || f(st) <= 0 {
+			if st == nil || st.n == 0 || f(st) <= 0 {
 				continue
 			}
 			if v := f(st); name == "" || (lowest && v < bv) || (!lowest && v > bv) {
@@ -258,11 +266,11 @@ func targets20Markdown(samples []Sample, stats map[key]*stat, order map[string][
 		return strings.Join(parts, ", ")
 	}
 	row := func(target, cell string, m metric, suite, peer string, ok func(float64) bool) {
-		r := pairedRatios(by, suite, cell, pair{"shardnet", peer}, m, rounds[suite])
+		r := pairedRatios(by, suite, cell, pair{subject, peer}, m, rounds[suite])
 		if len(r) == 0 {
 			return
 		}
-		t.add(target, cell, fmt.Sprintf("shardnet ÷ %s: %s", peer, r), perRound(r), verdict(ok(median(r))))
+		t.add(target, cell, fmt.Sprintf("%s ÷ %s: %s", subject, peer, r), perRound(r), verdict(ok(median(r))))
 	}
 	for _, c := range order["udp"] {
 		want := 1.0

@@ -61,6 +61,7 @@ type config struct {
 	conns     int
 	inflight  int
 	peers     []string
+	subjects  []string // the servers divided by every other in the ratio tables
 	out       string
 	bin       string // prebuilt binaries, or "" to build them
 }
@@ -71,7 +72,7 @@ type results map[int][]map[string][]sample
 
 func main() {
 	var cfg config
-	var sizes, peers, rates, fractions string
+	var sizes, peers, rates, fractions, subjectList string
 	flag.IntVar(&cfg.rounds, "rounds", 5, "interleaved rounds (each server once per round)")
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "length of each run (at least 1.5s: the first 0.5 s and last 0.2 s are not measured)")
 	flag.StringVar(&sizes, "sizes", "64,4096", "message sizes, bytes")
@@ -79,7 +80,8 @@ func main() {
 	flag.StringVar(&fractions, "rate-fractions", "0.5", "fixed rates as fractions of the slowest server's median saturated rate of the size, in this run")
 	flag.IntVar(&cfg.conns, "c", 16, "connections")
 	flag.IntVar(&cfg.inflight, "inflight", 16, "calls in flight per connection at saturation")
-	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
+	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server; shardnet-rt and shardnet-rtpin: the same with SHARDNET_WAIT=runtime or runtime-pinned, engine.WithRuntimeWait), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
+	flag.StringVar(&subjectList, "subject", "shardnet", "servers whose ratios (÷ every other server) the tables give, comma-separated")
 	flag.StringVar(&cfg.bin, "bin", "", "take shardnet, peer-rpc-grpc and peer-rpc-netpoll from this directory instead of building them (to build before a measured window)")
 	flag.StringVar(&cfg.out, "out", "", "write the markdown summary and raw outputs here (file); stdout always")
 	flag.Parse()
@@ -96,6 +98,7 @@ func main() {
 		}
 	}
 	cfg.peers = strings.Split(peers, ",")
+	cfg.subjects = strings.Split(subjectList, ",")
 	if cfg.duration < skipStart+skipEnd+800*time.Millisecond {
 		fatal(fmt.Errorf("-duration %v: want at least 1.5s", cfg.duration))
 	}
@@ -191,6 +194,16 @@ func buildPeers(dir string, cfg config) map[string]peer {
 	return map[string]peer{
 		"shardnet": {name: "shardnet", client: rpcBench,
 			server: func() []string { return []string{shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"} }},
+		// The same server with its shard's idle wait in the runtime's
+		// poller (env execs it: the PID measured is the server's).
+		"shardnet-rt": {name: "shardnet-rt", client: rpcBench,
+			server: func() []string {
+				return []string{"env", "SHARDNET_WAIT=runtime", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			}},
+		"shardnet-rtpin": {name: "shardnet-rtpin", client: rpcBench,
+			server: func() []string {
+				return []string{"env", "SHARDNET_WAIT=runtime-pinned", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			}},
 		// The same protocol read Kitex-style (blocking netpoll.Reader
 		// codec, answers in order), on this engine and on netpoll itself;
 		// driven by the same client as shardnet's callback server.

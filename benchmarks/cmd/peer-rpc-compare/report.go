@@ -68,7 +68,7 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 		start.UTC().Format("2006-01-02 15:04"), time.Since(start).Round(time.Second), runtime.Version(), runtime.NumCPU(),
 		strings.TrimSpace(string(commit)), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(&b, "- Command: `go run ./cmd/peer-rpc-compare %s`.\n", strings.Join(os.Args[1:], " "))
-	b.WriteString("- Server on CPU 0, its client on CPU 1. Server figures over each run less its first 0.5 s and last 0.2 s. *server*: the process's threads' run time; *sysmon*: the part of it run by the Go runtime's sysmon thread; *core*: CPU 0's busy time (adds softirq and interrupts on the server's core); *reads*, *writes*: the server's read- and write-type system calls (/proc/PID/io); *slices*: times its threads were scheduled in. All per call. Ratios are shardnet ÷ peer within each round, median (min–max) over the rounds.\n\n")
+	b.WriteString("- Server on CPU 0, its client on CPU 1. Server figures over each run less its first 0.5 s and last 0.2 s. *server*: the process's threads' run time; *sysmon*: the part of it run by the Go runtime's sysmon thread; *core*: CPU 0's busy time (adds softirq and interrupts on the server's core); *reads*, *writes*: the server's read- and write-type system calls (/proc/PID/io); *slices*: times its threads were scheduled in. All per call. Ratios are -subject ÷ peer within each round, median (min–max) over the rounds.\n\n")
 	for _, size := range cfg.sizes {
 		fmt.Fprintf(&b, "### %d B request, %d B answer\n\n", size, size)
 		b.WriteString("| server | run | calls/s median (min–max) | server % | core % | client % | server µs/call median (min–max) | sysmon µs/call | core µs/call | reads/call | writes/call | slices/call | p50 µs | p99 µs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -97,64 +97,81 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 					g(func(s sample) float64 { return s.slices }), g(func(s sample) float64 { return s.p50 }), g(func(s sample) float64 { return s.p99 }))
 			}
 		}
-		b.WriteString("\nPaired ratios, shardnet ÷ peer:\n\n| peer | calls/s at saturation | server CPU/call at saturation |")
-		for _, r := range offered[size] {
-			fmt.Fprintf(&b, " server CPU/call at %d/s | core CPU/call at %d/s | server less sysmon at %d/s |", r, r, r)
-		}
-		b.WriteString("\n|---|---:|---:|")
-		for range offered[size] {
-			b.WriteString("---:|---:|---:|")
-		}
-		b.WriteString("\n")
-		for _, name := range cfg.peers {
-			if name == "shardnet" {
-				continue
+		for _, subj := range subjects(cfg) {
+			fmt.Fprintf(&b, "\nPaired ratios, %s ÷ peer:\n\n| peer |", subj)
+			b.WriteString(" calls/s at saturation | server CPU/call at saturation |")
+			for _, r := range offered[size] {
+				fmt.Fprintf(&b, " server CPU/call at %d/s | core CPU/call at %d/s | server less sysmon at %d/s |", r, r, r)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |", name,
-				ratioText(paired(res[size][0]["shardnet"], res[size][0][name], callsPerSec)),
-				ratioText(paired(res[size][0]["shardnet"], res[size][0][name], cpuPerCall)))
-			for ri := range offered[size] {
-				runs := res[size][ri+1]
-				for _, f := range []figure{cpuPerCall, corePerCall, noSysmon} {
-					fmt.Fprintf(&b, " %s |", ratioText(paired(runs["shardnet"], runs[name], f)))
+			b.WriteString("\n|---|---:|---:|")
+			for range offered[size] {
+				b.WriteString("---:|---:|---:|")
+			}
+			b.WriteString("\n")
+			for _, name := range cfg.peers {
+				if name == subj {
+					continue
 				}
+				fmt.Fprintf(&b, "| %s | %s | %s |", name,
+					ratioText(paired(res[size][0][subj], res[size][0][name], callsPerSec)),
+					ratioText(paired(res[size][0][subj], res[size][0][name], cpuPerCall)))
+				for ri := range offered[size] {
+					runs := res[size][ri+1]
+					for _, f := range []figure{cpuPerCall, corePerCall, noSysmon} {
+						fmt.Fprintf(&b, " %s |", ratioText(paired(runs[subj], runs[name], f)))
+					}
+				}
+				b.WriteString("\n")
 			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\nPer round (shardnet ÷ peer, rounds in order):\n\n")
-		for _, name := range cfg.peers {
-			if name == "shardnet" {
-				continue
+			fmt.Fprintf(&b, "\nPer round (%s ÷ peer, rounds in order):\n\n", subj)
+			for _, name := range cfg.peers {
+				if name == subj {
+					continue
+				}
+				_, _, _, sat := paired(res[size][0][subj], res[size][0][name], callsPerSec)
+				fmt.Fprintf(&b, "- %s: calls/s at saturation %s", name, listText(sat))
+				for ri, r := range offered[size] {
+					runs := res[size][ri+1]
+					_, _, _, cpu := paired(runs[subj], runs[name], cpuPerCall)
+					_, _, _, core := paired(runs[subj], runs[name], corePerCall)
+					fmt.Fprintf(&b, "; server CPU/call at %d/s %s; core CPU/call %s", r, listText(cpu), listText(core))
+				}
+				b.WriteString("\n")
 			}
-			_, _, _, sat := paired(res[size][0]["shardnet"], res[size][0][name], callsPerSec)
-			fmt.Fprintf(&b, "- %s: calls/s at saturation %s", name, listText(sat))
-			for ri, r := range offered[size] {
-				runs := res[size][ri+1]
-				_, _, _, cpu := paired(runs["shardnet"], runs[name], cpuPerCall)
-				_, _, _, core := paired(runs["shardnet"], runs[name], corePerCall)
-				fmt.Fprintf(&b, "; server CPU/call at %d/s %s; core CPU/call %s", r, listText(cpu), listText(core))
-			}
-			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("### Targets (issue 15)\n\n| target | size | against | paired, median (min–max) | verdict |\n|---|---|---|---|---|\n")
-	for _, size := range cfg.sizes {
-		for _, name := range []string{"grpc", "grpc-netconn"} {
-			if !slices.Contains(cfg.peers, name) || !slices.Contains(cfg.peers, "shardnet") {
-				continue
-			}
-			m, lo, hi, each := paired(res[size][0]["shardnet"], res[size][0][name], callsPerSec)
-			fmt.Fprintf(&b, "| calls/s at saturation ≥ 3× | %d B | %s | %s | %s |\n", size, name, ratioText(m, lo, hi, each), verdict(len(each) > 0 && m >= 3))
-			for ri, r := range offered[size] {
-				runs := res[size][ri+1]
-				m, lo, hi, each := paired(runs["shardnet"], runs[name], cpuPerCall)
-				fmt.Fprintf(&b, "| server CPU/call at a fixed rate ≤ 1/3 | %d B @ %d/s | %s | %s | %s |\n", size, r, name, ratioText(m, lo, hi, each), verdict(len(each) > 0 && m <= 1.0/3))
+	for _, subj := range subjects(cfg) {
+		for _, size := range cfg.sizes {
+			for _, name := range []string{"grpc", "grpc-netconn"} {
+				if !slices.Contains(cfg.peers, name) {
+					continue
+				}
+				m, lo, hi, each := paired(res[size][0][subj], res[size][0][name], callsPerSec)
+				fmt.Fprintf(&b, "| calls/s at saturation ≥ 3× | %d B | %s ÷ %s | %s | %s |\n", size, subj, name, ratioText(m, lo, hi, each), verdict(len(each) > 0 && m >= 3))
+				for ri, r := range offered[size] {
+					runs := res[size][ri+1]
+					m, lo, hi, each := paired(runs[subj], runs[name], cpuPerCall)
+					fmt.Fprintf(&b, "| server CPU/call at a fixed rate ≤ 1/3 | %d B @ %d/s | %s ÷ %s | %s | %s |\n", size, r, subj, name, ratioText(m, lo, hi, each), verdict(len(each) > 0 && m <= 1.0/3))
+				}
 			}
 		}
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// subjects are the servers whose ratios the tables give (-subject), those
+// of them that ran.
+func subjects(cfg config) []string {
+	var out []string
+	for _, s := range cfg.subjects {
+		if slices.Contains(cfg.peers, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func verdict(met bool) string {

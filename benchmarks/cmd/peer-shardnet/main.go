@@ -37,7 +37,12 @@ func serveShardnet(addr, mode string, loops int) error {
 	if mode == "http" {
 		h = shardnetHTTP{}
 	}
-	if _, err := engine.Serve(h, []string{"tcp://" + addr}, engine.WithShards(loops), engine.WithBusyPoll(*busyPoll)); err != nil {
+	wait, err := waitOptions()
+	if err != nil {
+		return err
+	}
+	opts := append([]engine.Option{engine.WithShards(loops), engine.WithBusyPoll(*busyPoll)}, wait...)
+	if _, err := engine.Serve(h, []string{"tcp://" + addr}, opts...); err != nil {
 		return err
 	}
 	peer.Ready()
