@@ -3,6 +3,7 @@ package netconn
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"syscall"
@@ -23,13 +24,16 @@ import (
 // and the deadlines. The shard fills and wakes; the goroutines park and
 // take (engine/internal/blocking, the layer netpollconn shares). Neither
 // ever waits for the other while holding mu.
+//
+// A server holds a Conn per idle connection, so its fields are laid out
+// to fit 224 bytes (a size class of the allocator) with the two Gates
+// inside: the network is asked of laddr, the unread input is resliced
+// rather than indexed, and the sizes are int32.
 type Conn struct {
-	h       engine.Handle
-	cfg     *config
-	pool    *buffer.Pool
-	network string
-	laddr   net.Addr
-	raddr   net.Addr
+	h     engine.Handle
+	pool  *buffer.Pool
+	laddr net.Addr
+	raddr net.Addr
 
 	rmu sync.Mutex // held by the Read in progress: readers take turns
 	wmu sync.Mutex // held by the Write in progress: writers take turns
@@ -37,19 +41,18 @@ type Conn struct {
 	// rgate and wgate are where the reader and the writer park (at most
 	// one of each, under rmu and wmu), with their deadlines; their
 	// deadline fields are guarded by mu.
-	rgate *blocking.Gate
-	wgate *blocking.Gate
+	rgate blocking.Gate
+	wgate blocking.Gate
 
 	mu       sync.Mutex
-	in       []byte        // guarded by mu: unread input is in[off:]; nil when none
-	off      int           // guarded by mu
+	in       []byte        // guarded by mu: the unread input; nil when none
 	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
 	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
-	closed   bool          // guarded by mu: Close was called
-	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
 	inflight int           // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
-	high     int           // the write buffer (WithWriteBuffer), cut to fit the engine's cap
-	chunk    int           // guarded by wmu: the chunk size, cut to fit the engine's cap
+	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
+	high     int32         // the write buffer (WithWriteBuffer), cut to fit the engine's cap
+	chunk    int32         // guarded by wmu: the chunk size, cut to fit the engine's cap
+	closed   bool          // guarded by mu: Close was called
 }
 
 // newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
@@ -57,25 +60,20 @@ func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
 	h, _ := ec.Engine().Conn(ec.ID()) // registered before OnOpen runs
 	c := &Conn{
 		h:     h,
-		cfg:   cfg,
 		pool:  pool,
 		laddr: ec.LocalAddr(),
 		raddr: ec.RemoteAddr(),
-		rgate: blocking.NewGate(),
-		wgate: blocking.NewGate(),
 		flow:  blocking.NewFlow(cfg.maxBuffered),
 	}
 	// Write posts a chunk only while less than high is in flight, so at
 	// most high+chunk bytes are queued: keep that under the engine's cap
 	// and the shard never refuses a chunk (which would lose it after
-	// later ones had gone).
-	limit := ec.Engine().MaxQueuedOutput()
-	c.high = max(min(cfg.writeHigh, limit/2), 1)
-	c.chunk = max(min(cfg.chunk, limit-c.high), 1)
-	c.network = "tcp"
-	if c.laddr != nil {
-		c.network = c.laddr.Network()
-	}
+	// later ones had gone). Both fit an int32, and so does their sum
+	// (inflight's bound).
+	limit := min(ec.Engine().MaxQueuedOutput(), math.MaxInt32)
+	high := max(min(cfg.writeHigh, limit/2), 1)
+	c.high = int32(high)
+	c.chunk = int32(max(min(cfg.chunk, limit-high), 1))
 	return c
 }
 
@@ -93,7 +91,11 @@ func (c *Conn) LocalAddr() net.Addr { return c.laddr }
 func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 func (c *Conn) opErr(op string, err error) error {
-	return opError(op, c.network, c.laddr, c.raddr, err)
+	network := "tcp"
+	if c.laddr != nil {
+		network = c.laddr.Network()
+	}
+	return opError(op, network, c.laddr, c.raddr, err)
 }
 
 // Read reads what has arrived into p, parking the goroutine until at least
@@ -122,13 +124,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			c.mu.Unlock()
 			return 0, nil
-		case c.off < len(c.in):
-			n := copy(p, c.in[c.off:])
-			c.off += n
-			if c.off == len(c.in) {
-				c.in, c.off = nil, 0 // an idle connection holds no input buffer
+		case len(c.in) > 0:
+			n := copy(p, c.in)
+			c.in = c.in[n:]
+			if len(c.in) == 0 {
+				c.in = nil // an idle connection holds no input buffer
 			}
-			resume := c.flow.Took(len(c.in) - c.off)
+			resume := c.flow.Took(len(c.in))
 			c.mu.Unlock()
 			if resume {
 				_ = c.h.ResumeRead()
@@ -173,12 +175,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case n == len(b):
 			c.mu.Unlock()
 			return n, nil
-		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
+		case c.inflight >= int(c.high) || waitEmpty && c.inflight > 0:
 			c.wgate.Wait(&c.mu)
 			continue
 		}
 		waitEmpty = false
-		size := min(len(b)-n, c.chunk)
+		size := min(len(b)-n, int(c.chunk))
 		c.inflight += size
 		c.mu.Unlock()
 		err := c.post(b[n : n+size])
@@ -254,7 +256,7 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	c.in, c.off = nil, 0
+	c.in = nil
 	c.rgate.Stop()
 	c.wgate.Stop()
 	c.mu.Unlock()
@@ -298,12 +300,10 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 		c.mu.Unlock()
 		return false // nobody will read it
 	}
-	if c.off > 0 && c.off >= len(c.in)/2 {
-		c.in = c.in[:copy(c.in, c.in[c.off:])]
-		c.off = 0
-	}
+	// Read reslices in as it takes from the front; append moves what is
+	// left to a new array once the old one's tail is full.
 	c.in = append(c.in, b...)
-	pause := c.flow.Fed(len(c.in) - c.off)
+	pause := c.flow.Fed(len(c.in))
 	woke = c.rgate.Parked()
 	c.mu.Unlock()
 	if pause {
@@ -374,11 +374,11 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // connection stays usable, and a later deadline (or the zero time, for
 // none) lets Read wait again. A t already past fails a parked Read at
 // once.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.rgate, t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.rgate, t) }
 
 // SetWriteDeadline is SetReadDeadline for Write. A Write that times out
 // has queued the bytes it reports and no others.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.wgate, t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wgate, t) }
 
 func (c *Conn) setDeadline(g *blocking.Gate, t time.Time) error {
 	c.mu.Lock()
