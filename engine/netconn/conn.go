@@ -26,9 +26,11 @@ import (
 // ever waits for the other while holding mu.
 //
 // A server holds a Conn per idle connection, so its fields are laid out
-// to fit 224 bytes (a size class of the allocator) with the two Gates
-// inside: the network is asked of laddr, the unread input is resliced
-// rather than indexed, and the sizes are int32.
+// to fit 192 bytes (a size class of the allocator) with the read Gate
+// inside: the write Gate is made only when a writer must park or a write
+// deadline is set (an idle keep-alive connection never has either), the
+// network is asked of laddr, the unread input is resliced rather than
+// indexed, and the sizes are int32.
 type Conn struct {
 	h     engine.Handle
 	pool  *buffer.Pool
@@ -40,16 +42,17 @@ type Conn struct {
 
 	// rgate and wgate are where the reader and the writer park (at most
 	// one of each, under rmu and wmu), with their deadlines; their
-	// deadline fields are guarded by mu.
+	// deadline fields are guarded by mu. wgate is guarded by mu and nil
+	// until writeGate makes it.
 	rgate blocking.Gate
-	wgate blocking.Gate
+	wgate *blocking.Gate
 
 	mu       sync.Mutex
 	in       []byte        // guarded by mu: the unread input; nil when none
 	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
 	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
-	inflight int           // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
 	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
+	inflight int32         // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
 	high     int32         // the write buffer (WithWriteBuffer), cut to fit the engine's cap
 	chunk    int32         // guarded by wmu: the chunk size, cut to fit the engine's cap
 	closed   bool          // guarded by mu: Close was called
@@ -169,19 +172,19 @@ func (c *Conn) Write(b []byte) (int, error) {
 			err := c.werr
 			c.mu.Unlock()
 			return n, err
-		case c.wgate.Expired():
+		case c.wgate != nil && c.wgate.Expired():
 			c.mu.Unlock()
 			return n, c.opErr("write", errDeadline)
 		case n == len(b):
 			c.mu.Unlock()
 			return n, nil
-		case c.inflight >= int(c.high) || waitEmpty && c.inflight > 0:
-			c.wgate.Wait(&c.mu)
+		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
+			c.writeGate().Wait(&c.mu)
 			continue
 		}
 		waitEmpty = false
 		size := min(len(b)-n, int(c.chunk))
-		c.inflight += size
+		c.inflight += int32(size)
 		c.mu.Unlock()
 		err := c.post(b[n : n+size])
 		c.mu.Lock()
@@ -189,7 +192,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case err == nil:
 			n += size
 		case errors.Is(err, engine.ErrOutputFull):
-			c.inflight -= size
+			c.inflight -= int32(size)
 			if c.inflight == 0 {
 				if c.chunk == 1 {
 					c.fail(c.opErr("write", err))
@@ -198,7 +201,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			}
 			waitEmpty = true
 		default:
-			c.inflight -= size
+			c.inflight -= int32(size)
 			c.fail(c.writeErr(err))
 		}
 	}
@@ -213,17 +216,37 @@ func (c *Conn) post(p []byte) error {
 	err := c.h.AsyncWrite(buf, func(err error) {
 		c.pool.Put(buf)
 		c.mu.Lock()
-		c.inflight -= size
+		c.inflight -= int32(size)
 		if err != nil {
 			c.fail(c.writeErr(err))
 		}
+		wg := c.wgate
 		c.mu.Unlock()
-		c.wgate.Wake()
+		if wg != nil {
+			wg.Wake()
+		}
 	})
 	if err != nil {
 		c.pool.Put(buf)
 	}
 	return err
+}
+
+// writeGate returns the write Gate, making it on first use. The caller
+// holds mu.
+func (c *Conn) writeGate() *blocking.Gate {
+	if c.wgate == nil {
+		c.wgate = blocking.NewGate()
+	}
+	return c.wgate
+}
+
+// wakeWriter wakes a parked writer, if a write Gate was ever made. The
+// caller holds mu.
+func (c *Conn) wakeWriter() {
+	if c.wgate != nil {
+		c.wgate.Wake()
+	}
 }
 
 // fail records why writes end, keeping the first reason. The caller holds
@@ -257,11 +280,9 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.in = nil
-	c.rgate.Stop()
-	c.wgate.Stop()
+	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
-	c.wgate.Wake()
 	_ = c.h.Close() // fails only when the connection or the engine is gone already
 	return nil
 }
@@ -276,8 +297,8 @@ func (c *Conn) CloseWrite() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.fail(c.opErr("write", syscall.EPIPE))
+	c.wakeWriter()
 	c.mu.Unlock()
-	c.wgate.Wake()
 	// Write's chunks were posted before this task, and the shard takes
 	// them in order, so they go out before the shutdown.
 	err := c.h.Do(func(ec *engine.Conn) { _ = ec.CloseWrite() })
@@ -352,11 +373,21 @@ func (c *Conn) ended(reason error) {
 	} else {
 		c.fail(c.opErr("write", err))
 	}
-	c.rgate.Stop()
-	c.wgate.Stop()
+	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
-	c.wgate.Wake()
+}
+
+// stopGates drops both deadlines' timers and wakes a parked writer (the
+// caller wakes the reader once it has let go of mu, as the shard's other
+// wake-ups do; a writer parks only under a bulk load, rarely enough to
+// wake it here). The caller holds mu.
+func (c *Conn) stopGates() {
+	c.rgate.Stop()
+	if c.wgate != nil {
+		c.wgate.Stop()
+		c.wgate.Wake()
+	}
 }
 
 // SetDeadline sets the read and write deadlines, as SetReadDeadline and
@@ -374,18 +405,26 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // connection stays usable, and a later deadline (or the zero time, for
 // none) lets Read wait again. A t already past fails a parked Read at
 // once.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.rgate, t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(false, t) }
 
 // SetWriteDeadline is SetReadDeadline for Write. A Write that times out
 // has queued the bytes it reports and no others.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wgate, t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(true, t) }
 
-func (c *Conn) setDeadline(g *blocking.Gate, t time.Time) error {
+func (c *Conn) setDeadline(write bool, t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return c.opErr("set deadline", net.ErrClosed)
 	}
-	g.SetDeadline(&c.mu, t)
+	switch {
+	case !write:
+		c.rgate.SetDeadline(&c.mu, t)
+	case t.IsZero() && c.wgate == nil:
+		// No write deadline to clear and no writer parked: nothing to
+		// make a Gate for.
+	default:
+		c.writeGate().SetDeadline(&c.mu, t)
+	}
 	return nil
 }
