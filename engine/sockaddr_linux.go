@@ -27,6 +27,19 @@ func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// netAddrOfRaw is netAddrOf for a raw IPv4 or IPv6 address without a
+// zone, read in place; any other gives nil (decode it with x/sys).
+func netAddrOfRaw(rsa *unix.RawSockaddrAny) net.Addr {
+	if rsa.Addr.Family == unix.AF_INET6 && (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa)).Scope_id != 0 {
+		return nil
+	}
+	ap := rawAddrPort(rsa)
+	if !ap.IsValid() {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
+
 // addrPortOf is rawAddrPort for a decoded Sockaddr.
 func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {

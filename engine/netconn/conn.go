@@ -3,6 +3,7 @@ package netconn
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"syscall"
@@ -23,33 +24,38 @@ import (
 // and the deadlines. The shard fills and wakes; the goroutines park and
 // take (engine/internal/blocking, the layer netpollconn shares). Neither
 // ever waits for the other while holding mu.
+//
+// A server holds a Conn per idle connection, so its fields are laid out
+// to fit 192 bytes (a size class of the allocator) with the read Gate
+// inside: the write Gate is made only when a writer must park or a write
+// deadline is set (an idle keep-alive connection never has either), the
+// network is asked of laddr, the unread input is resliced rather than
+// indexed, and the sizes are int32.
 type Conn struct {
-	h       engine.Handle
-	cfg     *config
-	pool    *buffer.Pool
-	network string
-	laddr   net.Addr
-	raddr   net.Addr
+	h     engine.Handle
+	pool  *buffer.Pool
+	laddr net.Addr
+	raddr net.Addr
 
 	rmu sync.Mutex // held by the Read in progress: readers take turns
 	wmu sync.Mutex // held by the Write in progress: writers take turns
 
 	// rgate and wgate are where the reader and the writer park (at most
 	// one of each, under rmu and wmu), with their deadlines; their
-	// deadline fields are guarded by mu.
-	rgate *blocking.Gate
+	// deadline fields are guarded by mu. wgate is guarded by mu and nil
+	// until writeGate makes it.
+	rgate blocking.Gate
 	wgate *blocking.Gate
 
 	mu       sync.Mutex
-	in       []byte        // guarded by mu: unread input is in[off:]; nil when none
-	off      int           // guarded by mu
+	in       []byte        // guarded by mu: the unread input; nil when none
 	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
 	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
-	closed   bool          // guarded by mu: Close was called
 	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
-	inflight int           // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
-	high     int           // the write buffer (WithWriteBuffer), cut to fit the engine's cap
-	chunk    int           // guarded by wmu: the chunk size, cut to fit the engine's cap
+	inflight int32         // guarded by mu: bytes handed to AsyncWrite whose done has not run yet
+	high     int32         // the write buffer (WithWriteBuffer), cut to fit the engine's cap
+	chunk    int32         // guarded by wmu: the chunk size, cut to fit the engine's cap
+	closed   bool          // guarded by mu: Close was called
 }
 
 // newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
@@ -57,25 +63,20 @@ func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
 	h, _ := ec.Engine().Conn(ec.ID()) // registered before OnOpen runs
 	c := &Conn{
 		h:     h,
-		cfg:   cfg,
 		pool:  pool,
 		laddr: ec.LocalAddr(),
 		raddr: ec.RemoteAddr(),
-		rgate: blocking.NewGate(),
-		wgate: blocking.NewGate(),
 		flow:  blocking.NewFlow(cfg.maxBuffered),
 	}
 	// Write posts a chunk only while less than high is in flight, so at
 	// most high+chunk bytes are queued: keep that under the engine's cap
 	// and the shard never refuses a chunk (which would lose it after
-	// later ones had gone).
-	limit := ec.Engine().MaxQueuedOutput()
-	c.high = max(min(cfg.writeHigh, limit/2), 1)
-	c.chunk = max(min(cfg.chunk, limit-c.high), 1)
-	c.network = "tcp"
-	if c.laddr != nil {
-		c.network = c.laddr.Network()
-	}
+	// later ones had gone). Both fit an int32, and so does their sum
+	// (inflight's bound).
+	limit := min(ec.Engine().MaxQueuedOutput(), math.MaxInt32)
+	high := max(min(cfg.writeHigh, limit/2), 1)
+	c.high = int32(high)
+	c.chunk = int32(max(min(cfg.chunk, limit-high), 1))
 	return c
 }
 
@@ -93,7 +94,11 @@ func (c *Conn) LocalAddr() net.Addr { return c.laddr }
 func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 func (c *Conn) opErr(op string, err error) error {
-	return opError(op, c.network, c.laddr, c.raddr, err)
+	network := "tcp"
+	if c.laddr != nil {
+		network = c.laddr.Network()
+	}
+	return opError(op, network, c.laddr, c.raddr, err)
 }
 
 // Read reads what has arrived into p, parking the goroutine until at least
@@ -122,13 +127,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			c.mu.Unlock()
 			return 0, nil
-		case c.off < len(c.in):
-			n := copy(p, c.in[c.off:])
-			c.off += n
-			if c.off == len(c.in) {
-				c.in, c.off = nil, 0 // an idle connection holds no input buffer
+		case len(c.in) > 0:
+			n := copy(p, c.in)
+			c.in = c.in[n:]
+			if len(c.in) == 0 {
+				c.in = nil // an idle connection holds no input buffer
 			}
-			resume := c.flow.Took(len(c.in) - c.off)
+			resume := c.flow.Took(len(c.in))
 			c.mu.Unlock()
 			if resume {
 				_ = c.h.ResumeRead()
@@ -167,19 +172,19 @@ func (c *Conn) Write(b []byte) (int, error) {
 			err := c.werr
 			c.mu.Unlock()
 			return n, err
-		case c.wgate.Expired():
+		case c.wgate != nil && c.wgate.Expired():
 			c.mu.Unlock()
 			return n, c.opErr("write", errDeadline)
 		case n == len(b):
 			c.mu.Unlock()
 			return n, nil
 		case c.inflight >= c.high || waitEmpty && c.inflight > 0:
-			c.wgate.Wait(&c.mu)
+			c.writeGate().Wait(&c.mu)
 			continue
 		}
 		waitEmpty = false
-		size := min(len(b)-n, c.chunk)
-		c.inflight += size
+		size := min(len(b)-n, int(c.chunk))
+		c.inflight += int32(size)
 		c.mu.Unlock()
 		err := c.post(b[n : n+size])
 		c.mu.Lock()
@@ -187,7 +192,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case err == nil:
 			n += size
 		case errors.Is(err, engine.ErrOutputFull):
-			c.inflight -= size
+			c.inflight -= int32(size)
 			if c.inflight == 0 {
 				if c.chunk == 1 {
 					c.fail(c.opErr("write", err))
@@ -196,7 +201,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			}
 			waitEmpty = true
 		default:
-			c.inflight -= size
+			c.inflight -= int32(size)
 			c.fail(c.writeErr(err))
 		}
 	}
@@ -211,17 +216,37 @@ func (c *Conn) post(p []byte) error {
 	err := c.h.AsyncWrite(buf, func(err error) {
 		c.pool.Put(buf)
 		c.mu.Lock()
-		c.inflight -= size
+		c.inflight -= int32(size)
 		if err != nil {
 			c.fail(c.writeErr(err))
 		}
+		wg := c.wgate
 		c.mu.Unlock()
-		c.wgate.Wake()
+		if wg != nil {
+			wg.Wake()
+		}
 	})
 	if err != nil {
 		c.pool.Put(buf)
 	}
 	return err
+}
+
+// writeGate returns the write Gate, making it on first use. The caller
+// holds mu.
+func (c *Conn) writeGate() *blocking.Gate {
+	if c.wgate == nil {
+		c.wgate = blocking.NewGate()
+	}
+	return c.wgate
+}
+
+// wakeWriter wakes a parked writer, if a write Gate was ever made. The
+// caller holds mu.
+func (c *Conn) wakeWriter() {
+	if c.wgate != nil {
+		c.wgate.Wake()
+	}
 }
 
 // fail records why writes end, keeping the first reason. The caller holds
@@ -254,12 +279,10 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	c.in, c.off = nil, 0
-	c.rgate.Stop()
-	c.wgate.Stop()
+	c.in = nil
+	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
-	c.wgate.Wake()
 	_ = c.h.Close() // fails only when the connection or the engine is gone already
 	return nil
 }
@@ -274,8 +297,8 @@ func (c *Conn) CloseWrite() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.fail(c.opErr("write", syscall.EPIPE))
+	c.wakeWriter()
 	c.mu.Unlock()
-	c.wgate.Wake()
 	// Write's chunks were posted before this task, and the shard takes
 	// them in order, so they go out before the shutdown.
 	err := c.h.Do(func(ec *engine.Conn) { _ = ec.CloseWrite() })
@@ -298,12 +321,10 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 		c.mu.Unlock()
 		return false // nobody will read it
 	}
-	if c.off > 0 && c.off >= len(c.in)/2 {
-		c.in = c.in[:copy(c.in, c.in[c.off:])]
-		c.off = 0
-	}
+	// Read reslices in as it takes from the front; append moves what is
+	// left to a new array once the old one's tail is full.
 	c.in = append(c.in, b...)
-	pause := c.flow.Fed(len(c.in) - c.off)
+	pause := c.flow.Fed(len(c.in))
 	woke = c.rgate.Parked()
 	c.mu.Unlock()
 	if pause {
@@ -352,11 +373,21 @@ func (c *Conn) ended(reason error) {
 	} else {
 		c.fail(c.opErr("write", err))
 	}
-	c.rgate.Stop()
-	c.wgate.Stop()
+	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
-	c.wgate.Wake()
+}
+
+// stopGates drops both deadlines' timers and wakes a parked writer (the
+// caller wakes the reader once it has let go of mu, as the shard's other
+// wake-ups do; a writer parks only under a bulk load, rarely enough to
+// wake it here). The caller holds mu.
+func (c *Conn) stopGates() {
+	c.rgate.Stop()
+	if c.wgate != nil {
+		c.wgate.Stop()
+		c.wgate.Wake()
+	}
 }
 
 // SetDeadline sets the read and write deadlines, as SetReadDeadline and
@@ -374,18 +405,26 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // connection stays usable, and a later deadline (or the zero time, for
 // none) lets Read wait again. A t already past fails a parked Read at
 // once.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.rgate, t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(false, t) }
 
 // SetWriteDeadline is SetReadDeadline for Write. A Write that times out
 // has queued the bytes it reports and no others.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.wgate, t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(true, t) }
 
-func (c *Conn) setDeadline(g *blocking.Gate, t time.Time) error {
+func (c *Conn) setDeadline(write bool, t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return c.opErr("set deadline", net.ErrClosed)
 	}
-	g.SetDeadline(&c.mu, t)
+	switch {
+	case !write:
+		c.rgate.SetDeadline(&c.mu, t)
+	case t.IsZero() && c.wgate == nil:
+		// No write deadline to clear and no writer parked: nothing to
+		// make a Gate for.
+	default:
+		c.writeGate().SetDeadline(&c.mu, t)
+	}
 	return nil
 }

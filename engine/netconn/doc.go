@@ -11,8 +11,8 @@
 // and sends them. The goroutines that call Read, Write and Close never
 // touch the engine.Conn: they share with the shard only the Conn's input,
 // its in-flight count and its end state, under one short mutex, and each
-// parks on a channel that the shard (data, EOF, close), a deadline's timer
-// or Close wakes. Nothing polls. The parking, the deadlines and the
+// parks on a Gate inside the Conn that the shard (data, EOF, close), a
+// deadline's timer or Close wakes. Nothing polls. The parking, the deadlines and the
 // pause are engine/internal/blocking's, the one blocking layer that
 // engine/netpollconn uses too.
 //

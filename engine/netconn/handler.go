@@ -32,7 +32,7 @@ func (h *connHandler) OnOpen(ec *engine.Conn) error {
 	// of the connection's own would cost every idle connection the
 	// engine's per-connection extras.
 	if _, _, mode := ec.Watermarks(); mode != engine.WaterNotify {
-		_ = ec.SetWatermarks(c.high/2, c.high, engine.WaterNotify)
+		_ = ec.SetWatermarks(int(c.high)/2, int(c.high), engine.WaterNotify)
 	}
 	if h.accept != nil {
 		return h.accept(c)

@@ -59,6 +59,20 @@ func Accept4(lfd int, rsa *unix.RawSockaddrAny, flags int) (int, error) {
 	return ignoringEINTR(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&size)), uintptr(flags), 0, 0)
 }
 
+// Sockname is getsockname(2), or getpeername(2) when peer is set: fd's
+// local or peer address, written to rsa. unix.Getsockname and
+// unix.Getpeername would allocate a raw address and a Sockaddr on every
+// call instead.
+func Sockname(fd int, rsa *unix.RawSockaddrAny, peer bool) error {
+	trap := uintptr(unix.SYS_GETSOCKNAME)
+	if peer {
+		trap = unix.SYS_GETPEERNAME
+	}
+	size := uint32(unsafe.Sizeof(*rsa))
+	_, err := ignoringEINTR(trap, uintptr(fd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&size)), 0, 0, 0)
+	return err
+}
+
 // Splice is splice(2) without offsets. Both fds must be non-blocking (or
 // flags must hold SPLICE_F_NONBLOCK and the pipe end be non-blocking), so
 // that the call cannot block.

@@ -118,6 +118,60 @@ func TestAccept4(t *testing.T) {
 	}
 }
 
+// TestSockname: both ends of a loopback connection, as the kernel reports
+// them through x/sys (which allocates), and without garbage.
+func TestSockname(t *testing.T) {
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 8); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(lfd)
+	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cfd)
+	if err := unix.Connect(cfd, sa); err != nil {
+		t.Fatal(err)
+	}
+	local, _ := unix.Getsockname(cfd)
+	for _, tc := range []struct {
+		name string
+		peer bool
+		want *unix.SockaddrInet4
+	}{
+		{"getsockname", false, local.(*unix.SockaddrInet4)},
+		{"getpeername", true, sa.(*unix.SockaddrInet4)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rsa unix.RawSockaddrAny
+			if err := Sockname(cfd, &rsa, tc.peer); err != nil {
+				t.Fatal(err)
+			}
+			if rsa.Addr.Family != unix.AF_INET {
+				t.Fatalf("family %d, want AF_INET", rsa.Addr.Family)
+			}
+			a := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+			if port := int(a.Port>>8 | a.Port<<8); a.Addr != tc.want.Addr || port != tc.want.Port {
+				t.Fatalf("%v:%d, want %v:%d", a.Addr, port, tc.want.Addr, tc.want.Port)
+			}
+			if n := testing.AllocsPerRun(100, func() { _ = Sockname(cfd, &rsa, tc.peer) }); n != 0 {
+				t.Fatalf("%v allocations per call, want 0", n)
+			}
+		})
+	}
+	if err := Sockname(-1, new(unix.RawSockaddrAny), false); err != unix.EBADF {
+		t.Fatalf("Sockname(-1) = %v, want EBADF", err)
+	}
+}
+
 func TestSplice(t *testing.T) {
 	a, b := socketPair(t)
 	var p [2]int

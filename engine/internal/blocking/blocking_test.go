@@ -10,22 +10,67 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestWakeBeforeWaitIsKept(t *testing.T) {
+// TestWakeNeverMissed: a change made under the mutex and then woken is
+// seen, however the waker and the waiter interleave; a Wake with nobody
+// parked is not kept, so the waiter relies on what it looks at, never on
+// a stored wake-up.
+func TestWakeNeverMissed(t *testing.T) {
 	var mu sync.Mutex
 	g := NewGate()
-	g.Wake()
-	g.Wake() // a second one folds into the first: Wake never blocks
-	mu.Lock()
+	g.Wake() // nobody parked: nothing happens, and nothing is stored
+	const rounds = 2000
+	var ready int // guarded by mu: rounds the waker has published
 	done := make(chan struct{})
 	go func() {
-		g.Wait(&mu) // returns at once on the kept wake-up
+		defer close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		for seen := 0; seen < rounds; seen++ {
+			for ready <= seen {
+				g.Wait(&mu)
+			}
+		}
+	}()
+	for i := range rounds {
+		mu.Lock()
+		ready = i + 1
 		mu.Unlock()
+		g.Wake()
+		if i%7 == 0 {
+			g.Wake() // a second Wake for one change folds into the first
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a Wake after a change under the mutex was missed")
+	}
+}
+
+// TestGateZeroValue: an embedded zero Gate parks and wakes like NewGate's.
+func TestGateZeroValue(t *testing.T) {
+	var s struct {
+		mu   sync.Mutex
+		gate Gate
+		ok   bool
+	}
+	done := make(chan struct{})
+	go func() {
+		s.mu.Lock()
+		for !s.ok {
+			s.gate.Wait(&s.mu)
+		}
+		s.mu.Unlock()
 		close(done)
 	}()
+	s.mu.Lock()
+	s.ok = true
+	s.mu.Unlock()
+	s.gate.Wake()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("a Wake before Wait was lost")
+		t.Fatal("the zero Gate's waiter was not woken")
 	}
 }
 
@@ -69,63 +114,39 @@ func TestDeadlines(t *testing.T) {
 	g.Stop()
 }
 
-func TestWaitFor(t *testing.T) {
+func TestGateParked(t *testing.T) {
 	var mu sync.Mutex
 	g := NewGate()
 	mu.Lock()
-	defer mu.Unlock()
-	if g.WaitFor(&mu, 20*time.Millisecond) {
-		t.Fatal("WaitFor reported a wake-up nobody sent")
+	if g.Parked() {
+		t.Fatal("a new gate reports a parked goroutine")
+	}
+	mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		mu.Lock()
+		g.Wait(&mu)
+		mu.Unlock()
+		close(done)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		mu.Lock()
+		parked := g.Parked()
+		mu.Unlock()
+		if parked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting goroutine never showed as parked")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	g.Wake()
-	if !g.WaitFor(&mu, time.Hour) {
-		t.Fatal("WaitFor missed the wake-up")
-	}
-}
-
-func TestGateParked(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wait func(g *Gate, mu *sync.Mutex)
-	}{
-		{"Wait", func(g *Gate, mu *sync.Mutex) { g.Wait(mu) }},
-		{"WaitFor", func(g *Gate, mu *sync.Mutex) { g.WaitFor(mu, time.Hour) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			g := NewGate()
-			mu.Lock()
-			if g.Parked() {
-				t.Fatal("a new gate reports a parked goroutine")
-			}
-			mu.Unlock()
-			done := make(chan struct{})
-			go func() {
-				mu.Lock()
-				tc.wait(g, &mu)
-				mu.Unlock()
-				close(done)
-			}()
-			for deadline := time.Now().Add(5 * time.Second); ; {
-				mu.Lock()
-				parked := g.Parked()
-				mu.Unlock()
-				if parked {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the waiting goroutine never showed as parked")
-				}
-				time.Sleep(time.Millisecond)
-			}
-			g.Wake()
-			<-done
-			mu.Lock()
-			defer mu.Unlock()
-			if g.Parked() {
-				t.Fatal("still parked after the goroutine returned from the wait")
-			}
-		})
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if g.Parked() {
+		t.Fatal("still parked after the goroutine returned from the wait")
 	}
 }
 

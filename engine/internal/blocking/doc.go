@@ -9,8 +9,11 @@
 //
 //   - Gate parks one goroutine at a time (the adapter lets callers of one
 //     kind take turns) until the shard, a deadline's timer or Close wakes
-//     it. Waking never blocks and never polls: a channel with room for one
-//     wake-up, which only says "look again".
+//     it. Waking never blocks and never polls; a wake-up only says "look
+//     again", and reaches a goroutine already parked: the waker changes
+//     what the waiter looks at under the adapter's mutex first. The zero
+//     Gate is ready and small (it is in every idle connection), so
+//     adapters embed it.
 //   - Gate's deadline is a Go timer, armed by SetDeadline, that marks the
 //     gate expired and wakes it; an expired gate fails the parked or next
 //     call, and a new deadline lets the caller wait again.

@@ -1,20 +1,24 @@
 package blocking
 
+import "math"
+
 // Flow pauses reading a connection while its reader lags. Its fields are
-// guarded by the adapter's mutex.
+// guarded by the adapter's mutex. It is in every connection of an
+// adapter, so it takes 8 bytes.
 type Flow struct {
-	max    int  // unread bytes past which the shard stops reading
-	paused bool // the shard has stopped reading for us
+	max    int32 // unread bytes past which the shard stops reading
+	paused bool  // the shard has stopped reading for us
 }
 
-// NewFlow returns a Flow that pauses past max unread bytes.
-func NewFlow(max int) Flow { return Flow{max: max} }
+// NewFlow returns a Flow that pauses past max unread bytes (at most
+// math.MaxInt32: a larger max is cut to it).
+func NewFlow(max int) Flow { return Flow{max: int32(min(max, math.MaxInt32))} }
 
 // Fed runs on the shard after it added input, with unread the bytes now
 // waiting, under the adapter's mutex. It reports whether the shard must
 // stop reading: the caller then calls ec.PauseRead, after unlocking.
 func (f *Flow) Fed(unread int) (pause bool) {
-	if f.paused || unread <= f.max {
+	if f.paused || unread <= int(f.max) {
 		return false
 	}
 	f.paused = true
@@ -27,7 +31,7 @@ func (f *Flow) Fed(unread int) (pause bool) {
 // unlocking. That task queues behind the shard's PauseRead, which ran in
 // the same callback as Fed, so the two cannot pass each other.
 func (f *Flow) Took(unread int) (resume bool) {
-	if !f.paused || unread > f.max/2 {
+	if !f.paused || unread > int(f.max)/2 {
 		return false
 	}
 	f.paused = false

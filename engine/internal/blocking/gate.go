@@ -2,72 +2,72 @@ package blocking
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Gate is where one waiting goroutine parks. Make it with NewGate.
+// Gate is where one waiting goroutine parks. The zero Gate is ready, with
+// no deadline: embed it in the adapter's per-connection state, or make one
+// on its own with NewGate.
+//
+// An adapter's idle connection has its reader parked here, so the Gate's
+// size is paid per idle connection. A parked goroutine costs the runtime's
+// waiter record whatever it parks on; beyond that the Gate costs 32 bytes
+// in its owner, where a buffered channel cost a pointer and a ~100-byte
+// allocation. It parks on a WaitGroup of one (rather than a Mutex used as
+// a semaphore, as small, whose Lock spins before it sleeps): Wait adds
+// one and waits, and the Wake that finds it parked is the one Done.
 type Gate struct {
-	wake chan struct{} // room for one wake-up
+	wg    sync.WaitGroup
+	state atomic.Uint32 // gateIdle, gateParked or gateWoken: one Done per Wait
 
 	// Guarded by the adapter's mutex.
-	t       *time.Timer
-	gen     uint64 // counts SetDeadline calls: a timer of an older one is ignored
 	expired bool
-	parked  bool // a goroutine is in Wait or WaitFor
+	t       *time.Timer // the deadline's timer; nil without a future deadline
 }
 
-// NewGate returns a Gate with no deadline.
-func NewGate() *Gate { return &Gate{wake: make(chan struct{}, 1)} }
+// A Gate's state. Wait moves it idle → parked under the adapter's mutex;
+// Wake moves it parked → woken with a CAS, so that of all the Wakes that
+// find a goroutine parked exactly one calls Done; Wait moves it back to
+// idle once it has the mutex again.
+const (
+	gateIdle uint32 = iota
+	gateParked
+	gateWoken
+)
 
-// Wake wakes the goroutine parked in Wait, or the next one to park if
-// none is. Any goroutine, with or without the adapter's mutex; it never
-// blocks.
+// NewGate returns a Gate with no deadline, for an adapter that does not
+// embed one.
+func NewGate() *Gate { return &Gate{} }
+
+// Wake wakes the goroutine parked in Wait; with none parked it does
+// nothing. Any goroutine, with or without the adapter's mutex; it never
+// blocks. The waker changes what the waiter looks at under the mutex
+// first, then wakes: a waiter looks under the mutex and holds it until it
+// is parked, so it either sees the change or is parked when Wake comes.
 func (g *Gate) Wake() {
-	select {
-	case g.wake <- struct{}{}:
-	default:
+	if g.state.CompareAndSwap(gateParked, gateWoken) {
+		g.wg.Done()
 	}
 }
 
 // Wait unlocks mu, parks until a Wake, and locks mu again. The caller
 // holds mu and has just seen that it must wait; it looks again when Wait
-// returns (a wake-up may be stale). A Wake between the caller's look and
-// Wait is kept, so none is missed.
+// returns (a wake-up may be stale). One goroutine at a time: the adapter
+// has its callers of one kind take turns.
 func (g *Gate) Wait(mu *sync.Mutex) {
-	g.parked = true
+	g.wg.Add(1)
+	g.state.Store(gateParked)
 	mu.Unlock()
-	<-g.wake
+	g.wg.Wait()
 	mu.Lock()
-	g.parked = false
+	g.state.Store(gateIdle)
 }
 
-// Parked reports whether a goroutine is parked in Wait or WaitFor (or
-// about to be: it has decided to and is letting go of mu). The caller
-// holds mu.
-func (g *Gate) Parked() bool { return g.parked }
-
-// WaitFor is Wait bounded by d (d <= 0: no bound). It reports false when d
-// passed first.
-func (g *Gate) WaitFor(mu *sync.Mutex, d time.Duration) bool {
-	if d <= 0 {
-		g.Wait(mu)
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	g.parked = true
-	mu.Unlock()
-	defer func() {
-		mu.Lock()
-		g.parked = false
-	}()
-	select {
-	case <-g.wake:
-		return true
-	case <-t.C:
-		return false
-	}
-}
+// Parked reports whether a goroutine is parked in Wait (or about to be:
+// it has decided to and is letting go of mu; or woken and not yet holding
+// mu again). The caller holds mu.
+func (g *Gate) Parked() bool { return g.state.Load() != gateIdle }
 
 // SetDeadline replaces the deadline with t (the zero time: none) and
 // wakes the parked goroutine to look again. A t already past expires the
@@ -75,7 +75,6 @@ func (g *Gate) WaitFor(mu *sync.Mutex, d time.Duration) bool {
 // wakes it. The caller holds mu.
 func (g *Gate) SetDeadline(mu *sync.Mutex, t time.Time) {
 	g.Stop()
-	g.gen++
 	g.expired = false
 	defer g.Wake()
 	if t.IsZero() {
@@ -86,15 +85,23 @@ func (g *Gate) SetDeadline(mu *sync.Mutex, t time.Time) {
 		g.expired = true
 		return
 	}
-	gen := g.gen
-	g.t = time.AfterFunc(wait, func() {
+	// The timer knows itself by its pointer: one that a later
+	// SetDeadline or Stop replaced finds another (or none) in g.t and
+	// leaves the gate alone. tm is set under mu and read under mu.
+	var tm *time.Timer
+	tm = time.AfterFunc(wait, func() {
 		mu.Lock()
-		if g.gen == gen {
+		mine := g.t == tm
+		if mine {
 			g.expired = true
+			g.t = nil
 		}
 		mu.Unlock()
-		g.Wake()
+		if mine {
+			g.Wake()
+		}
 	})
+	g.t = tm
 }
 
 // Expired reports whether the deadline has passed. The caller holds mu.
