@@ -48,10 +48,11 @@
 // (engine.Serve, or Listen here, which does that), and Accept returns each
 // connection the engine opened; a bounded queue (WithBacklog) holds those
 // not yet Accepted, and past it new connections are refused and counted
-// (Listener.Refused). Closing the Listener ends Accept and refuses later
-// connections, but leaves the engine listening: the engine is the
-// caller's to Stop, which closes every connection and wakes every parked
-// call. A Dialer connects through any engine's Engine.Dial. Close on a
+// (Listener.Refused). Closing the Listener ends Accept, closes the
+// engine's listening sockets (later connections are refused by the
+// kernel) and the connections still queued, and leaves the accepted ones
+// and the engine running: the engine is the caller's to Stop, which
+// closes every connection and wakes every parked call. A Dialer connects through any engine's Engine.Dial. Close on a
 // Conn is graceful (what Write queued is sent) and idempotent.
 //
 // # Example

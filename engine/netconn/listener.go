@@ -142,7 +142,8 @@ func (l *Listener) closedErr() error {
 
 // Close stops Accept (a parked one returns at once) and closes the
 // engine's listening sockets, so connections that come later are refused
-// (ECONNREFUSED); connections queued and not yet Accepted are closed. Closing again returns an error wrapping net.ErrClosed.
+// (ECONNREFUSED); connections queued and not yet Accepted are closed.
+// Closing again returns an error wrapping net.ErrClosed.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	if l.closed {
