@@ -286,7 +286,7 @@ func (c *Conn) updateInterest() {
 		return
 	case ev == 0:
 		if watched {
-			c.sh.loop.Unwatch(int(c.fd))
+			c.sh.loop.Park(int(c.fd)) // closeNow forgets it if the close comes first
 			c.flags &^= flagWatched
 		}
 	case !watched:
