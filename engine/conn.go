@@ -83,7 +83,9 @@ func (c *Conn) ID() uint64 { return c.id }
 func (c *Conn) Shard() int { return c.sh.idx }
 
 // Fd returns the socket's file descriptor, for socket options; do not read,
-// write or close it. On a TLS connection it returns -1: the socket
+// write, close or duplicate it (the engine closes the socket without
+// removing it from the shard's epoll set first, which a copy left open
+// would keep registered). On a TLS connection it returns -1: the socket
 // carries records only the engine may read and write, so a system call
 // on it fails (EBADF) instead of corrupting the stream. Loop only.
 func (c *Conn) Fd() int {
@@ -286,7 +288,7 @@ func (c *Conn) updateInterest() {
 		return
 	case ev == 0:
 		if watched {
-			c.sh.loop.Unwatch(int(c.fd))
+			c.sh.loop.Park(int(c.fd)) // closeNow forgets it if the close comes first
 			c.flags &^= flagWatched
 		}
 	case !watched:

@@ -121,6 +121,13 @@ func (c *Conn) closeGracefully(code closeCode) {
 	c.dropView()
 	c.releaseIn()
 	c.flags &^= flagUserPaused
+	if c.flags&flagReadEOF != 0 && c.outLen() == 0 && c.flags&flagWantWrite == 0 {
+		// Nothing left to send or to wait for: the close ends now, and
+		// a linger deadline would cost a connExtra and a timer for
+		// nothing (a relay closing both sides of a short connection).
+		c.shutWriteThenLinger()
+		return
+	}
 	// The linger timeout bounds the whole close, the flush included: a
 	// peer that never reads (or never opens its window) cannot keep a
 	// closing connection, and its queued output, forever.
@@ -235,10 +242,13 @@ func (c *Conn) closeNow(reason error) {
 	if c.extra != nil {
 		c.extra.t.Stop()
 	}
-	if c.flags&flagWatched != 0 {
-		s.loop.Unwatch(int(c.fd))
-		c.flags &^= flagWatched
-	}
+	// The close below takes the socket out of the epoll set: the engine
+	// made the fd (accept4, socket) or was given it to own (Enroll,
+	// EnrollFd), and Fd is for socket options, so no copy of it is left
+	// open that would keep it registered. Forget also cancels the delete
+	// of an fd that updateInterest parked earlier in the round.
+	s.loop.Forget(int(c.fd))
+	c.flags &^= flagWatched
 	if c.outLen() > 0 && c.flags&flagWriteShut == 0 {
 		// Output is dropped before our FIN went out (a linger or write
 		// timeout, say): a FIN now would tell the peer it has everything.

@@ -13,6 +13,30 @@ const (
 // would hold 16,384 entries and leave the smaller ones as garbage).
 type watchTable struct {
 	pages []*[watchPageLen]watch
+
+	// parked lists the fds Park took out of dispatch this round, whose
+	// epoll registrations deleteParked removes; flushQueued says that its
+	// task is queued, flush is that task (made once, so parking allocates
+	// nothing per fd).
+	parked      []int32
+	flushQueued bool
+	flush       func()
+}
+
+// park queues fd's delete for the end of the round and reports whether it
+// was queued (false: the loop takes no more tasks, delete now).
+func (t *watchTable) park(fd int, l *Loop) bool {
+	if !t.flushQueued {
+		if t.flush == nil {
+			t.flush = l.deleteParked
+		}
+		if l.submit(t.flush, false) != nil {
+			return false
+		}
+		t.flushQueued = true
+	}
+	t.parked = append(t.parked, int32(fd))
+	return true
 }
 
 // get returns fd's entry, or nil if fd is beyond the table. An entry with

@@ -33,6 +33,7 @@ type pair struct {
 	dialing   bool // a connect is in flight: its callback will come
 	clientEOF bool // the client half-closed before the backend was there
 	splice    bool // WithSplice, and both sides are plaintext sockets
+	tls       bool // either side is TLS
 	ended     bool // the pair's end was accounted for
 }
 
@@ -175,7 +176,8 @@ func (pr *pair) dialed(up *engine.Conn, err error) {
 	// rate-limited one: the buckets count what the engine reads and writes.
 	_, clientTLS := pr.client.TLS()
 	_, upTLS := up.TLS()
-	pr.splice = pr.p.cfg.splice && !clientTLS && !upTLS && !pr.p.cfg.rated()
+	pr.tls = clientTLS || upTLS
+	pr.splice = pr.p.cfg.splice && !pr.tls && !pr.p.cfg.rated()
 	up.SetContext(pr)
 	pr.up.dst = up
 	pr.down.src = up
@@ -223,8 +225,14 @@ func (pr *pair) readEOF(d *direction) {
 		pr.upstream.Close()
 		return
 	}
-	if d.dst != nil && !d.dst.Closed() {
+	switch {
+	case d.dst == nil || d.dst.Closed():
+	case pr.tls:
+		// close_notify is written by CloseWrite, and only an engine
+		// entry point flushes what a callback wrote: not a timer's.
 		d.dst.CloseWrite()
+	default:
+		pr.p.passHalfClose(d)
 	}
 }
 

@@ -24,8 +24,9 @@ type Pool struct {
 	usesPeer bool // the policy hashes the client's address
 
 	// Set by the Proxy's OnBoot.
-	owner  atomic.Pointer[Proxy]
-	shards int
+	owner     atomic.Pointer[Proxy]
+	shards    int
+	relayDial atomic.Pointer[[][]engine.DialOption] // dialOptions' by shard, for the owner's relays
 }
 
 // backend is one backend of a Pool. Its fields are shared by every shard
@@ -231,6 +232,11 @@ func (p *Pool) bind(px *Proxy, shards int) error {
 		return fmt.Errorf("%w: %s", ErrPoolInUse, p.cfg.name)
 	}
 	p.shards = shards
+	byShard := make([][]engine.DialOption, shards)
+	for i := range byShard {
+		byShard[i] = p.newDialOptions(i, &px.up)
+	}
+	p.relayDial.Store(&byShard)
 	return nil
 }
 
@@ -241,8 +247,17 @@ func (p *Pool) pick(peer netip.AddrPort) int {
 	return p.cfg.bal.Pick((*poolLoads)(p), peer)
 }
 
-// dialOptions are the options of a connect for a client on shard.
+// dialOptions are the options of a relay's connect for a client on shard:
+// made once per shard by bind, since Dial only reads them, instead of a
+// slice and three closures per connection.
 func (p *Pool) dialOptions(shard int, h engine.Handler) []engine.DialOption {
+	if byShard := p.relayDial.Load(); byShard != nil && shard < len(*byShard) && h == &p.owner.Load().up {
+		return (*byShard)[shard]
+	}
+	return p.newDialOptions(shard, h)
+}
+
+func (p *Pool) newDialOptions(shard int, h engine.Handler) []engine.DialOption {
 	opts := make([]engine.DialOption, 0, len(p.cfg.dialOpts)+3)
 	opts = append(opts, p.cfg.dialOpts...)
 	return append(opts, engine.OnShard(shard), engine.DialTimeout(p.cfg.connectTimeout), engine.DialHandler(h))

@@ -54,6 +54,7 @@ type Proxy struct {
 	draining atomic.Bool
 
 	rates *engine.RateGroup // WithRateLimit's total: every client is a member; nil: none
+	half  []halfCloses      // by shard, made on OnBoot
 
 	// Counters: the shards write, any goroutine reads.
 	active    atomic.Int64
@@ -155,6 +156,7 @@ func (p *Proxy) notify(c *engine.Conn) error {
 // OnBoot keeps the engine, for Dial, and binds the pools to it.
 func (p *Proxy) OnBoot(e *engine.Engine) error {
 	p.eng = e
+	p.bootHalfCloses(e.Shards())
 	for _, pool := range p.cfg.pools {
 		if err := pool.bind(p, e.Shards()); err != nil {
 			return err

@@ -144,6 +144,15 @@ func (d *direction) drainPipe() bool {
 // the rest and passes the half-close on after it.
 func (d *direction) flushPipe() {
 	d.sp.stalled = false
+	if d.sp.n > 0 {
+		d.copyPipe()
+	}
+}
+
+// copyPipe is flushPipe's copy, out of line: its buffer escapes to the
+// heap (16 KiB, zeroed), which a direction whose pipe is empty, every
+// short connection's, must not pay at each EOF.
+func (d *direction) copyPipe() {
 	var buf [16 << 10]byte
 	for d.sp.n > 0 {
 		n, err := rawio.Read(d.sp.r, buf[:min(d.sp.n, len(buf))])
