@@ -21,13 +21,19 @@
 // goroutines may call them:
 //
 //   - any goroutine: Submit, Exit, Break, Close, Stats, CPU;
-//   - loop only: Watch, Modify, Unwatch, AfterFunc, Every, InitTimer and the
-//     Timer methods. "Loop only" means from a callback the loop runs, or from
+//   - loop only: Watch, Modify, Unwatch, Handover, Park, Forget, AfterFunc,
+//     Every, InitTimer and the Timer methods. "Loop only" means from a callback the loop runs, or from
 //     the goroutine that owns a loop that is not running (before Run, or
 //     between RunOnce calls).
 //
 // Other goroutines reach loop-only state through Submit, whose queue is FIFO:
 // tasks from one producer run in the order they were submitted.
+//
+// Handover gives a watched fd to another handler with one EPOLL_CTL_MOD (or
+// none); Park stops watching an fd at the end of the round, so a Watch
+// before then is one MOD instead of a DEL and an ADD; Forget drops an fd
+// that is about to be closed without the DEL that close(2) makes for it,
+// which holds only while no copy of the fd stays open.
 //
 // # Lifecycle
 //
