@@ -54,9 +54,12 @@ func DialTLS(cfg *tls.Config) DialOption {
 
 // WithMaxHandshakes caps the TLS handshakes in progress at once over the
 // whole engine. Each takes a goroutine (a handshake mostly waits a round
-// trip for the peer, so a small pool would sit idle); a connection that
-// would need one past the cap is aborted at once (its reason wraps
-// ErrTLSBusy) and counted in Stats.TLSRefused. Default 4096.
+// trip for the peer, so a small pool would sit idle; WithHandshakeCPU
+// bounds how many compute at once). Once the cap is reached, new TLS
+// connections are reset at accept, before any Conn is made (so no
+// OnHandshakeFail), and counted in Stats.TLSRefused; one accepted below
+// the cap whose ClientHello completes past it is aborted (its reason wraps
+// ErrTLSBusy) and counted there too. Default 4096.
 func WithMaxHandshakes(n int) Option { return func(c *config) { c.maxHandshakes = n } }
 
 // WithHandshakeTimeout bounds a TLS handshake, counted from when the
@@ -115,6 +118,8 @@ type tlsConn struct {
 	hsErr      error              // the handshake's result, set by its goroutine before doneFn's task
 	doneFn     func()             // the handshake's end, as a task; made once
 	resumeFn   func()             // the handshake wants input again, as a task; made once
+	hsWake     chan struct{}      // the handshake goroutine's: where it waits for a CPU slot (tls_cpu.go)
+	hsSlot     bool               // the handshake goroutine holds a CPU slot
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.
