@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -73,6 +74,12 @@ func (cs *cpuSlots) acquire(limit int, wake chan struct{}, again bool) {
 	}
 	cs.mu.Unlock()
 	<-wake // the releaser passed its slot on: used stays as it is
+	// The releaser's wake-up put us first in its P's queue, ahead of a
+	// shard that woke from epoll_wait and waits in the global queue for
+	// a P: handing slots on that way, handshakes could keep a P for
+	// dozens of computations in a row while the shard waits. Going to
+	// the back of the global queue lets the shard in first.
+	runtime.Gosched()
 }
 
 // release gives a slot back, or passes it to the next waiter.
