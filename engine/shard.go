@@ -40,6 +40,7 @@ type shardCtx struct {
 	releaseNext   int                         // the next entry runReleases takes
 	releasing     bool                        // runReleases is running
 	tlsPlain      []byte                      // where TLS records are decrypted for OnTraffic; made on first use
+	hsYield       bool                        // a yield to handshake goroutines is queued (tls_yield.go)
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).

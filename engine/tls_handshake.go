@@ -69,6 +69,8 @@ func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
 	}
 	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
 		c.startHandshake()
+	} else if tc.phase == tlsHandshake {
+		c.sh.yieldToHandshakes() // the goroutine may be waiting for these bytes
 	}
 }
 
@@ -98,6 +100,7 @@ func (c *Conn) startHandshake() {
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
 	go tc.handshake(s)
+	s.yieldToHandshakes()
 }
 
 // handshake runs crypto/tls's handshake over the blocking wire, then
