@@ -284,7 +284,7 @@ func benchFlood(b *testing.B, l floodLayout) {
 	fl := startChild(b, "tls-flooder", flooderAddr+"="+addr, flooderCount+"="+strconv.Itoa(flood),
 		floodCPUsEnv+"="+l.flooderCPUs, floodNiceEnv+"="+strconv.Itoa(l.flooderNice))
 	time.Sleep(time.Second) // the flood ramps up
-	type counts struct{ done, failed, refused, floods, dialErrs uint64 }
+	type counts struct{ done, failed, refused, floods, flights, dialErrs uint64 }
 	take := func() (c counts) {
 		c.done, c.failed, c.refused = floodCounts(b, srv)
 		if _, err := io.WriteString(fl.stdin, "stats\n"); err != nil {
@@ -294,7 +294,7 @@ func benchFlood(b *testing.B, l floodLayout) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := fmt.Sscan(line, &c.floods, &c.dialErrs); err != nil {
+		if _, err := fmt.Sscan(line, &c.floods, &c.flights, &c.dialErrs); err != nil {
 			b.Fatalf("flooder stats %q: %v", line, err)
 		}
 		return c
@@ -313,12 +313,14 @@ func benchFlood(b *testing.B, l floodLayout) {
 		b.ReportMetric(un.rate, kind+"-unloaded-trips/s")
 		b.ReportMetric(fl.rate, kind+"-flood-trips/s")
 		b.ReportMetric(fl.rate/un.rate, kind+"-rate-ratio")
-		// The flood in that phase: the server's handshakes ended (a failed one
-		// is mostly a flooder leaving after the server's flight, computed
-		// in full; some may have timed out waiting for a CPU slot) and
-		// its refusals, and the flooders' connections.
-		b.ReportMetric(float64((z.done-a.done)+(z.failed-a.failed))/secs, kind+"-hs-ended/s")
+		// The flood in that phase: the handshakes the server computed
+		// (flooders that got its flight), its refusals (Stats.TLSRefused),
+		// the TLS connections that ended before they opened
+		// (Stats.TLSFailed: flooders leaving after the flight, and ones
+		// closed before they got it), and the flooders' connections.
+		b.ReportMetric(float64(z.flights-a.flights)/secs, kind+"-flights/s")
 		b.ReportMetric(float64(z.refused-a.refused)/secs, kind+"-refused/s")
+		b.ReportMetric(float64(z.failed-a.failed)/secs, kind+"-unopened/s")
 		b.ReportMetric(float64(z.floods-a.floods)/secs, kind+"-flood-conns/s")
 	}
 	report("closed", closed0, closed1, c0, c1)

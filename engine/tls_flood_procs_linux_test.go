@@ -93,8 +93,9 @@ func pinFromEnv() error {
 // refusal, and resetting the connection (no TIME_WAIT to run the ports
 // out), so that the server computes a full handshake for every connection
 // it takes. It prints "ready", answers each "stats" line on stdin with
-// the flood connections made so far and the dial errors, and stops when
-// stdin closes.
+// the flood connections made so far, how many of them got the server's
+// flight (a handshake the server computed), and the dial errors, and
+// stops when stdin closes.
 func runFlooderChild() int {
 	if err := pinFromEnv(); err != nil {
 		fmt.Fprintln(os.Stderr, "flooder:", err)
@@ -112,7 +113,7 @@ func runFlooderChild() int {
 		return 1
 	}
 	stop := make(chan struct{})
-	var conns, dialErrs atomic.Int64
+	var conns, flights, dialErrs atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -133,7 +134,9 @@ func runFlooderChild() int {
 				}
 				c.Write(hello)
 				c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				c.Read(buf)
+				if n, _ := c.Read(buf); n > 0 && buf[0] == recordTypeHandshake {
+					flights.Add(1) // the server computed this one's handshake
+				}
 				c.(*net.TCPConn).SetLinger(0)
 				c.Close()
 				conns.Add(1)
@@ -143,7 +146,7 @@ func runFlooderChild() int {
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		fmt.Printf("%d %d\n", conns.Load(), dialErrs.Load())
+		fmt.Printf("%d %d %d\n", conns.Load(), flights.Load(), dialErrs.Load())
 	}
 	close(stop)
 	wg.Wait()

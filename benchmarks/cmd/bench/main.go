@@ -180,6 +180,7 @@ func main() {
 			proxyClosePeers = append(slices.Clone(proxyClosePeers), e.name)
 			proxyIdlePeers = append(slices.Clone(proxyIdlePeers), e.name)
 			kvPeers = append(slices.Clone(kvPeers), e.name)
+			httpsPeers = append(slices.Clone(httpsPeers), e.name) // its CLI's http -tls
 			d.cliBin[e.name] = e.cli
 		}
 		if len(e.std) > 0 {
