@@ -299,14 +299,15 @@ func benchFlood(b *testing.B, l floodLayout) {
 		}
 		return c
 	}
-	c0 := take()
+	// The flood's rates are over the wall time between two counts: a
+	// phase lasts longer than floodPhase when the last answers are late.
+	c0, t0 := take(), time.Now()
 	closed1 := measureEcho(b, conns, floodPhase)
-	c1 := take()
+	c1, t1 := take(), time.Now()
 	fixed1 := fixedRate(b, conns, rate, floodPhase)
-	c2 := take()
+	c2, t2 := take(), time.Now()
 
-	secs := floodPhase.Seconds()
-	report := func(kind string, un, fl echoStats, a, z counts) {
+	report := func(kind string, un, fl echoStats, a, z counts, secs float64) {
 		b.ReportMetric(float64(un.p99.Microseconds()), kind+"-unloaded-p99-µs")
 		b.ReportMetric(float64(fl.p99.Microseconds()), kind+"-flood-p99-µs")
 		b.ReportMetric(float64(fl.p99)/float64(un.p99), kind+"-p99-ratio")
@@ -322,8 +323,9 @@ func benchFlood(b *testing.B, l floodLayout) {
 		b.ReportMetric(float64(z.refused-a.refused)/secs, kind+"-refused/s")
 		b.ReportMetric(float64(z.failed-a.failed)/secs, kind+"-unopened/s")
 		b.ReportMetric(float64(z.floods-a.floods)/secs, kind+"-flood-conns/s")
+		b.ReportMetric(secs, kind+"-flood-phase-s")
 	}
-	report("closed", closed0, closed1, c0, c1)
-	report("fixed", fixed0, fixed1, c1, c2)
+	report("closed", closed0, closed1, c0, c1, t1.Sub(t0).Seconds())
+	report("fixed", fixed0, fixed1, c1, c2, t2.Sub(t1).Seconds())
 	b.ReportMetric(rate, "fixed-offered/s")
 }
