@@ -82,13 +82,6 @@ func (cs *cpuSlots) acquire(limit int, wake chan struct{}, again bool) {
 	runtime.Gosched()
 }
 
-// backlog reports whether new handshakes wait for a slot.
-func (cs *cpuSlots) backlog() bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.fresh.head < len(cs.fresh.q)
-}
-
 // release gives a slot back, or passes it to the next waiter.
 func (cs *cpuSlots) release() {
 	cs.mu.Lock()

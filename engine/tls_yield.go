@@ -12,17 +12,12 @@ import "runtime"
 // once, and the shard's thread gets the P back as soon as the goroutine
 // parks (waiting for the peer, or for a CPU slot) or ends.
 
-//
-// Not when new handshakes already wait for a CPU slot (a flood): the
-// goroutine would only join them, and the shard would hand its P to the
-// handshakes once per round, its established connections waiting for a
-// computation each time.
 
 // yieldToHandshakes queues, once per round, a task that yields the
 // shard's P to the goroutines it made runnable, when the engine has no
 // spare P for them. Loop only.
 func (s *shardCtx) yieldToHandshakes() {
-	if s.hsYield || s.e.cfg.shards < runtime.GOMAXPROCS(0) || s.e.hsCPU.backlog() {
+	if s.hsYield || s.e.cfg.shards < runtime.GOMAXPROCS(0) {
 		return
 	}
 	if s.loop.Submit(s.yieldTask) == nil {
