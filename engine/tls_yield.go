@@ -12,7 +12,6 @@ import "runtime"
 // once, and the shard's thread gets the P back as soon as the goroutine
 // parks (waiting for the peer, or for a CPU slot) or ends.
 
-
 // yieldToHandshakes queues, once per round, a task that yields the
 // shard's P to the goroutines it made runnable, when the engine has no
 // spare P for them. Loop only.
