@@ -73,6 +73,9 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		switch {
 		case err == nil:
 			a.backoff, a.warned = 0, false
+			if a.l.lc.tls != nil && e.refuseTLS(fd) {
+				continue
+			}
 			e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
 		case err == syscall.EAGAIN:
 			return

@@ -138,6 +138,7 @@ var (
 	_ func(*tls.Config) engine.ListenOption          = engine.ListenTLS
 	_ func(*tls.Config) engine.DialOption            = engine.DialTLS
 	_ func(int) engine.Option                        = engine.WithMaxHandshakes
+	_ func(int) engine.Option                        = engine.WithHandshakeCPU
 	_ func(time.Duration) engine.Option              = engine.WithHandshakeTimeout
 	_ func(*engine.Conn) (tls.ConnectionState, bool) = (*engine.Conn).TLS
 	_ func(engine.Handle) error                      = engine.Handle.ResumeRead

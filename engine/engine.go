@@ -55,6 +55,7 @@ type Engine struct {
 	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
 	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
 	tlsDone     atomic.Uint64 // TLS handshakes completed; shards write, Stats reads
+	hsCPU       cpuSlots      // WithHandshakeCPU's slots, taken by handshake goroutines
 	proxyFailed atomic.Uint64 // PROXY listeners' connections closed before their header was read
 
 	lagBounds []time.Duration // the lag histograms' bucket bounds; set in New, read only after

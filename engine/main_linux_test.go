@@ -187,7 +187,8 @@ func startChild(t testing.TB, mode string, env ...string) *child {
 // runChild is the child's main. Modes: "echo" (a plain echo server),
 // "emfile" (an echo server whose fd limit is 256), "mem-plain",
 // "mem-tls" and "mem-nettls" (echo servers that report their memory; see
-// runMemChild), "tls-flood" (see runFloodChild), "tls-http-client" (see
+// runMemChild), "tls-flood" (see runFloodChild), "tls-flooder" (see
+// runFlooderChild), "tls-http-client" (see
 // runTLSHTTPClient).
 func runChild(mode string) int {
 	var opts []Option
@@ -196,6 +197,8 @@ func runChild(mode string) int {
 		return runMemChild(strings.TrimPrefix(mode, "mem-"))
 	case "tls-flood":
 		return runFloodChild()
+	case "tls-flooder":
+		return runFlooderChild()
 	case "tls-http-client":
 		return runTLSHTTPClient()
 	case "echo":

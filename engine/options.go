@@ -47,6 +47,7 @@ type config struct {
 	logger        *slog.Logger      // quiet by default
 	maxHandshakes int               // TLS handshakes running at once (goroutines); past it new ones are refused
 	handshakeTime time.Duration     // a TLS handshake must finish this long after the connection opened
+	handshakeCPU  int               // TLS handshakes computing at once (tls_cpu.go)
 
 	udpGSO         bool // UDP segmentation offload on send, where the kernel has it
 	udpGRO         bool // UDP receive offload, where the kernel has it
@@ -73,6 +74,7 @@ func defaultConfig() config {
 		logger:        slog.New(slog.DiscardHandler),
 		maxHandshakes: 4096,
 		handshakeTime: 5 * time.Second,
+		handshakeCPU:  defaultHandshakeCPU(runtime.GOMAXPROCS(0)),
 
 		udpGSO:         true,
 		udpGRO:         true,
@@ -130,6 +132,8 @@ func (c *config) validate() error {
 		return optionError("WithMaxHandshakes", c.maxHandshakes, ">= 1")
 	case c.handshakeTime <= 0:
 		return optionError("WithHandshakeTimeout", c.handshakeTime, "> 0")
+	case c.handshakeCPU < 1:
+		return optionError("WithHandshakeCPU", c.handshakeCPU, ">= 1")
 	case c.packetSlots < 1 || c.packetSlots > 1024 || c.packetSlotSize < 512 || c.packetSlotSize > 64<<10:
 		return optionError("WithPacketBatch", [2]int{c.packetSlots, c.packetSlotSize}, "1..1024 slots of 512..65536 bytes")
 	case c.packetQueue < 64<<10:

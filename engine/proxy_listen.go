@@ -175,7 +175,7 @@ func (c *Conn) proxyDone(px *proxyIn, h proxyproto.Header, rest []byte) {
 	}
 	if px.tls != nil {
 		tc := c.beginTLS()
-		tc.conn = tls.Server(&tc.wire, px.tls)
+		tc.conn = tls.Server(tc.transport(), px.tls)
 		px.tls = nil
 		if len(rest) > 0 {
 			c.tlsHello(tc, rest)

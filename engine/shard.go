@@ -44,6 +44,7 @@ type shardCtx struct {
 	tlsSrcOf      *Conn                       // the TLS connection whose read is being decrypted; nil: none
 	tlsOwned      []byte                      // the ciphertext of a TLS WriteOwned while it is sealed (pooled; tlsSealOwned)
 	tlsOwnedOf    *Conn                       // the TLS connection whose WriteOwned is being sealed; nil: none
+	hsYield       bool                        // a yield to handshake goroutines is queued (tls_yield.go)
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).

@@ -54,9 +54,12 @@ func DialTLS(cfg *tls.Config) DialOption {
 
 // WithMaxHandshakes caps the TLS handshakes in progress at once over the
 // whole engine. Each takes a goroutine (a handshake mostly waits a round
-// trip for the peer, so a small pool would sit idle); a connection that
-// would need one past the cap is aborted at once (its reason wraps
-// ErrTLSBusy) and counted in Stats.TLSRefused. Default 4096.
+// trip for the peer, so a small pool would sit idle; WithHandshakeCPU
+// bounds how many compute at once). Once the cap is reached, new TLS
+// connections are reset at accept, before any Conn is made (so no
+// OnHandshakeFail), and counted in Stats.TLSRefused; one accepted below
+// the cap whose ClientHello completes past it is aborted (its reason wraps
+// ErrTLSBusy) and counted there too. Default 4096.
 func WithMaxHandshakes(n int) Option { return func(c *config) { c.maxHandshakes = n } }
 
 // WithHandshakeTimeout bounds a TLS handshake, counted from when the
@@ -116,6 +119,7 @@ type tlsConn struct {
 	truncated  bool // the peer's EOF came without close_notify
 	more       bool // records may wait in the wire or crypto/tls after a pause
 	holdRead   bool // the handshake has input enough buffered: the socket waits (see tlsHello)
+	hsSlot     bool // the handshake goroutine holds a CPU slot
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.

@@ -218,12 +218,18 @@ func TestTLSBadInput(t *testing.T) {
 		h2 := newTLSHandler()
 		e2, addr2, _ := startTLS(t, h2, pki.server(), WithMaxHandshakes(1))
 		hello := clientHello(t, pki.client(tls.VersionTLS13))
+		// Both are accepted below the cap (past it, a connection is reset
+		// at accept: TestTLSRefusedAtAccept); the second's ClientHello
+		// comes in once the first's handshake runs.
 		first := dialT(t, "tcp", addr2)
+		second := dialT(t, "tcp", addr2)
+		if !waitFor(5*time.Second, func() bool { return e2.liveTotal.Load() == 2 }) {
+			t.Fatal("the two connections were not accepted")
+		}
 		first.Write(hello)
 		if !waitFor(5*time.Second, func() bool { return e2.tlsInFlight.Load() == 1 }) {
 			t.Fatal("the first handshake did not start")
 		}
-		second := dialT(t, "tcp", addr2)
 		second.Write(hello)
 		if reason := h2.next(t); !errors.Is(reason, ErrTLSBusy) {
 			t.Fatalf("reason %v, want ErrTLSBusy", reason)

@@ -96,8 +96,8 @@ func echoLoop(conns []*established, stop <-chan struct{}) error {
 
 // TestTLSHandshakeFlood: 5,000 connections start a handshake at once (a
 // real ClientHello each, then silence) against WithMaxHandshakes(256).
-// The handshakes past the cap are refused at once and counted, and their
-// clients see a reset; the ones under it get the server's flight; the
+// The handshakes past the cap are refused at once (at accept, or once
+// their ClientHello is in) and counted, and their clients see a reset; the ones under it get the server's flight; the
 // goroutines stay bounded by the cap and the memory by the in-flight
 // handshakes, not by the flood; connections established before, on both
 // shards, echo verified data all along; a new connection is served
@@ -156,7 +156,7 @@ func TestTLSHandshakeFlood(t *testing.T) {
 			}
 		}
 	})
-	var peakG atomic.Int64
+	var peakG, dialReset atomic.Int64
 	var wg sync.WaitGroup
 	dialErr := make(chan error, 16)
 	for g := 0; g < 16; g++ {
@@ -166,6 +166,12 @@ func TestTLSHandshakeFlood(t *testing.T) {
 			for i := g; i < flood; i += 16 {
 				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 				if err != nil {
+					if isReset(err) {
+						// Refused at accept before the dial saw its
+						// connection established.
+						dialReset.Add(1)
+						continue
+					}
 					dialErr <- err
 					return
 				}
@@ -207,9 +213,15 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	if st := e.Stats(); int(st.TLSRefused) != refused {
 		t.Fatalf("Stats.TLSRefused = %d, want %d", st.TLSRefused, refused)
 	}
-	if !waitFor(10*time.Second, func() bool { return h.refused.Load() == int64(refused) }) {
-		t.Fatalf("OnHandshakeFail saw %d refusals (ErrTLSBusy), want %d", h.refused.Load(), refused)
+	// Past the cap a connection is reset at accept, with no Conn and so no
+	// OnHandshakeFail; one accepted just below it whose ClientHello came
+	// in past it is aborted with ErrTLSBusy and reported. Every refusal
+	// is counted once, by one path or the other (the clients' resets are
+	// checked below).
+	if n := h.refused.Load(); n > int64(refused) {
+		t.Fatalf("OnHandshakeFail saw %d refusals (ErrTLSBusy), more than the %d counted", n, refused)
 	}
+	t.Logf("refused: %d at accept, %d after their ClientHello", int64(refused)-h.refused.Load(), h.refused.Load())
 	if g := runtime.NumGoroutine(); g > baseG+maxHS+64 {
 		t.Fatalf("%d goroutines during the flood (%d before it): the handshakes' are not bounded by the cap %d", g, baseG, maxHS)
 	}
@@ -228,6 +240,9 @@ func TestTLSHandshakeFlood(t *testing.T) {
 			b := make([]byte, 1)
 			for i := g; i < flood; i += 16 {
 				c := clients[i]
+				if c == nil {
+					continue // reset while dialing, counted in dialReset
+				}
 				c.SetReadDeadline(time.Now().Add(60 * time.Second))
 				_, err := c.Read(b)
 				switch {
@@ -247,8 +262,9 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	for err := range readErr {
 		t.Fatal(err)
 	}
-	if gotFlight.Load() != int64(maxHS) || gotReset.Load() != int64(refused) {
-		t.Fatalf("clients got %d server flights and %d resets, want %d and %d", gotFlight.Load(), gotReset.Load(), maxHS, refused)
+	if gotFlight.Load() != int64(maxHS) || gotReset.Load()+dialReset.Load() != int64(refused) {
+		t.Fatalf("clients got %d server flights and %d resets (%d while dialing), want %d and %d",
+			gotFlight.Load(), gotReset.Load()+dialReset.Load(), dialReset.Load(), maxHS, refused)
 	}
 
 	// Memory: bounded by the handshakes in flight (a goroutine, its
@@ -283,7 +299,9 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	// The flood ends: its in-flight handshakes fail on the clients' EOF,
 	// and the engine serves new connections.
 	for i, c := range clients {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 		clients[i] = nil
 	}
 	if !waitFor(60*time.Second, func() bool { return e.tlsInFlight.Load() == 0 }) {

@@ -22,7 +22,7 @@ func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, 
 		c.applyListenRate(lr)
 	}
 	tc := c.beginTLS()
-	tc.conn = tls.Server(&tc.wire, cfg)
+	tc.conn = tls.Server(tc.transport(), cfg)
 	return c
 }
 
@@ -36,7 +36,7 @@ func (s *shardCtx) dialTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, cb f
 		return
 	}
 	tc := c.beginTLS()
-	tc.conn = tls.Client(&tc.wire, cfg)
+	tc.conn = tls.Client(tc.transport(), cfg)
 	tc.dialCB = cb
 	c.startHandshake() // the client speaks first
 }
@@ -69,6 +69,8 @@ func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
 	}
 	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
 		c.startHandshake()
+	} else if tc.phase == tlsHandshake {
+		c.sh.yieldToHandshakes() // the goroutine may be waiting for these bytes
 	}
 }
 
@@ -98,14 +100,27 @@ func (c *Conn) startHandshake() {
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
 	go tc.handshake(s)
+	s.yieldToHandshakes()
 }
 
 // handshake runs crypto/tls's handshake over the blocking wire, then
 // tells the shard. The handshake goroutine.
 func (tc *tlsConn) handshake(s *shardCtx) {
-	defer s.e.handshakes.Done()
-	err := tc.conn.Handshake()
-	s.e.tlsInFlight.Add(-1)
+	e := s.e
+	defer e.handshakes.Done()
+	e.hsCPU.acquire(e.cfg.handshakeCPU, false)
+	tc.hsSlot = true
+	// A connection that closed while it waited for its slot (its peer
+	// gave up, the timeout) costs no computation.
+	err := tc.wire.ended()
+	if err == nil {
+		err = tc.conn.Handshake()
+	}
+	if tc.hsSlot {
+		e.hsCPU.release()
+		tc.hsSlot = false
+	}
+	e.tlsInFlight.Add(-1)
 	tc.hsErr = err // read by doneFn, which the task queue orders after this
 	if s.loop.Submit(tc.doneFn) != nil {
 		// The shard is gone (the engine stopped): Stop closed the

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCPUSlots: the semaphore never lets more than its limit hold a slot,
+// passes a released slot to a waiter, and serves the ones coming back
+// from the peer (again) before new ones, each queue in order.
+func TestCPUSlots(t *testing.T) {
+	var cs cpuSlots
+	const limit = 2
+	cs.acquire(limit, false)
+	cs.acquire(limit, true)
+	if cs.used != limit {
+		t.Fatalf("used %d after two acquires, want %d", cs.used, limit)
+	}
+
+	// Four waiters, queued in a known order: two new, then two back from
+	// the peer.
+	var order []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	queued := func(n int) bool {
+		return waitFor(5*time.Second, func() bool {
+			cs.mu.Lock()
+			defer cs.mu.Unlock()
+			return len(cs.fresh.q)-cs.fresh.head+len(cs.again.q)-cs.again.head == n
+		})
+	}
+	for i, w := range []struct {
+		name  string
+		again bool
+	}{{"fresh1", false}, {"fresh2", false}, {"again1", true}, {"again2", true}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs.acquire(limit, w.again)
+			mu.Lock()
+			order = append(order, w.name)
+			mu.Unlock()
+		}()
+		if !queued(i + 1) {
+			t.Fatalf("%s did not queue", w.name)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		cs.release() // passes the slot on: used stays at the limit
+		if !waitFor(5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == i+1 }) {
+			t.Fatalf("release %d woke nobody", i)
+		}
+		if cs.used != limit {
+			t.Fatalf("used %d while waiters took released slots, want %d", cs.used, limit)
+		}
+	}
+	wg.Wait()
+	want := []string{"again1", "again2", "fresh1", "fresh2"}
+	for i := range want {
+		if order[i] != want[i] {
+			t.Fatalf("woken in order %v, want %v", order, want)
+		}
+	}
+	cs.release()
+	cs.release()
+	if cs.used != 0 {
+		t.Fatalf("used %d after every slot was released", cs.used)
+	}
+}
+
+// TestHandshakeCPUCap: with WithHandshakeCPU(n), no more than n
+// handshakes compute at once (GetCertificate runs while its handshake
+// holds a slot, and takes a while here), every handshake still completes,
+// and with n > 1 they do run side by side.
+func TestHandshakeCPUCap(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run("n="+string(rune('0'+n)), func(t *testing.T) {
+			noLeaks(t)
+			pki := newTestPKI(t)
+			var now, peak atomic.Int64
+			cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				k := now.Add(1)
+				for p := peak.Load(); k > p && !peak.CompareAndSwap(p, k); p = peak.Load() {
+				}
+				time.Sleep(30 * time.Millisecond)
+				now.Add(-1)
+				return &pki.leaf, nil
+			}}
+			e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(n))
+			const clients = 12
+			var wg sync.WaitGroup
+			errc := make(chan error, clients)
+			for i := 0; i < clients; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d := &net.Dialer{Timeout: 30 * time.Second}
+					c, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
+					if err != nil {
+						errc <- err
+						return
+					}
+					defer c.Close()
+					if got, err := roundTrip(c, []byte("hi"), 30*time.Second); err != nil || string(got) != "hi" {
+						errc <- errors.Join(err, errors.New("echo: "+string(got)))
+					}
+				}()
+			}
+			wg.Wait()
+			close(errc)
+			for err := range errc {
+				t.Fatal(err)
+			}
+			if p := peak.Load(); p > int64(n) || (n > 1 && p < 2) {
+				t.Fatalf("%d handshakes computed at once with WithHandshakeCPU(%d)", p, n)
+			}
+			if got := e.Stats().TLSHandshakes; got != clients {
+				t.Fatalf("Stats.TLSHandshakes = %d, want %d", got, clients)
+			}
+		})
+	}
+}
+
+// TestTLSRefusedAtAccept: once WithMaxHandshakes handshakes are in
+// progress, a new TLS connection is reset at accept, before it sends a
+// byte: counted in Stats.TLSRefused, without a Conn (no OnHandshakeFail);
+// a plaintext listener of the same engine is not affected; and once the
+// handshakes in progress end, TLS connections are served again.
+func TestTLSRefusedAtAccept(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	h := &floodHandler{}
+	e, addr, plainAddr := startTLS(t, h, pki.server(), WithShards(2), WithMaxHandshakes(2), WithHandshakeTimeout(time.Minute))
+	hello := clientHello(t, pki.client(tls.VersionTLS13))
+
+	// Two handshakes that stop after the server's flight fill the cap.
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != recordTypeHandshake {
+			t.Fatalf("held handshake %d: first byte %d, %v", i, b[0], err)
+		}
+		held = append(held, c)
+	}
+	if n := e.tlsInFlight.Load(); n != 2 {
+		t.Fatalf("%d handshakes in flight, want 2", n)
+	}
+
+	// More connections are reset without having sent anything: the
+	// reset may even come before the dial has seen its connection
+	// established.
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+			c.Close()
+		}
+		if !isReset(err) {
+			t.Fatalf("a connection past the cap: %v, want a reset", err)
+		}
+	}
+	if st := e.Stats(); st.TLSRefused != 3 {
+		t.Fatalf("Stats.TLSRefused = %d, want 3", st.TLSRefused)
+	}
+	if n := h.refused.Load() + h.failed.Load(); n != 0 {
+		t.Fatalf("OnHandshakeFail ran %d times for connections refused at accept", n)
+	}
+
+	// The plaintext listener is not capped.
+	pc, err := net.DialTimeout("tcp", plainAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := roundTrip(pc, []byte("plain"), 5*time.Second); err != nil || string(got) != "plain" {
+		t.Fatalf("plaintext beside a full TLS cap: %q, %v", got, err)
+	}
+	pc.Close()
+
+	// The held handshakes end (their peers leave): TLS is served again.
+	for _, c := range held {
+		c.Close()
+	}
+	if !waitFor(10*time.Second, func() bool { return e.tlsInFlight.Load() == 0 }) {
+		t.Fatalf("%d handshakes in flight after their peers left", e.tlsInFlight.Load())
+	}
+	healthy(t, addr, pki)
+}
