@@ -131,6 +131,13 @@ func (s *shardCtx) registerWith(fd int, h Handler, isUnix bool, lr *listenRate) 
 	if lr != nil {
 		c.applyListenRate(lr)
 	}
+	return c.openWith(h)
+}
+
+// openWith starts c's timers, runs OnOpen with h and then watches what
+// OnOpen left of interest: the end of registerWith and of a dial's
+// handover. It returns c.
+func (c *Conn) openWith(h Handler) *Conn {
 	c.startTimers()
 	c.flags |= flagOpened
 	if err := c.open(h); err != nil {

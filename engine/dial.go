@@ -210,14 +210,7 @@ func (s *shardCtx) registerDialed(fd int, h Handler, isUnix, watched bool) *Conn
 		c.flags |= flagWatched | flagPollWrite
 	}
 	// As registerWith from here on: OnOpen, then the interest it left.
-	c.startTimers()
-	c.flags |= flagOpened
-	if err := c.open(h); err != nil {
-		c.reject(err)
-		return c
-	}
-	c.updateInterest()
-	return c
+	return c.openWith(h)
 }
 
 // deliver runs the callback with the open connection. A panic there
