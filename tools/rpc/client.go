@@ -179,11 +179,37 @@ func (cl *Client) Go(method uint16, req []byte, timeout time.Duration, cb Callba
 	default:
 		return ErrOverloaded
 	}
-	return cl.start(method, req, timeout, cb)
+	return cl.start(method, req, timeout, cb, cl.next.Add(1))
 }
 
-// start sends a call that holds a slot; on error it gives the slot back.
-func (cl *Client) start(method uint16, req []byte, timeout time.Duration, cb Callback) error {
+// GoOn is Go on the pool's connection conn (modulo Conns), or, while that
+// one is down, on the next one up. A connection writes the calls queued
+// on it since its shard last wrote in one system call, so a caller that
+// keeps each stream of calls on one connection (one slot of a load
+// generator, one session) has its calls leave in batches when answers
+// come back in batches, where Go's round-robin spreads them one per
+// connection.
+func (cl *Client) GoOn(conn int, method uint16, req []byte, timeout time.Duration, cb Callback) error {
+	if cb == nil {
+		return fmt.Errorf("%w: GoOn with a nil callback", ErrInvalidOption)
+	}
+	if conn < 0 {
+		return fmt.Errorf("%w: GoOn on connection %d: want >= 0", ErrInvalidOption, conn)
+	}
+	select {
+	case cl.slots <- struct{}{}:
+	default:
+		return ErrOverloaded
+	}
+	return cl.start(method, req, timeout, cb, uint32(conn%len(cl.conns)))
+}
+
+// Conns returns the number of connections in the pool.
+func (cl *Client) Conns() int { return len(cl.conns) }
+
+// start sends a call that holds a slot, trying the pool from connection
+// first on; on error it gives the slot back.
+func (cl *Client) start(method uint16, req []byte, timeout time.Duration, cb Callback, first uint32) error {
 	if cl.closing.Load() {
 		<-cl.slots
 		return ErrClosed
@@ -200,7 +226,6 @@ func (cl *Client) start(method uint16, req []byte, timeout time.Duration, cb Cal
 	k.cb, k.timeout = cb, timeout
 	k.deadline = cl.now() + timeout
 	n := uint32(len(cl.conns))
-	first := cl.next.Add(1)
 	for i := range n {
 		if cl.conns[(first+i)%n].enqueue(k) {
 			return nil
@@ -230,7 +255,7 @@ func (cl *Client) Call(ctx context.Context, method uint16, req, dst []byte) ([]b
 		return dst, ctx.Err()
 	}
 	w := cl.waits.Get().(*waiter)
-	if err := cl.start(method, req, timeout, w.cb); err != nil {
+	if err := cl.start(method, req, timeout, w.cb, cl.next.Add(1)); err != nil {
 		cl.waits.Put(w)
 		return dst, err
 	}

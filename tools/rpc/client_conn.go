@@ -12,6 +12,10 @@ import (
 	"github.com/shardnet/shardnet/engine"
 )
 
+// maxBatch is the most calls drain writes in one writev: the engine sends
+// up to 64 slices straight from the caller's memory (engine.Conn.Writev).
+const maxBatch = 64
+
 // clientConn is one connection of the pool, for its whole life: it is
 // dialled again with back-off each time the connection is lost. It is the
 // connection's engine.Handler.
@@ -41,6 +45,8 @@ type clientConn struct {
 	// Loop only (after NewClient started the engine).
 	c        *engine.Conn
 	pending  []*call  // by slot: the calls written and not yet answered
+	iov      [][]byte // send's scratch: the frames of one batch
+	held     []*call  // WithCoalescing: calls taken from the queue, not yet written
 	free     []uint32 // free slots of pending
 	seq      uint32   // the next request ID's high half
 	backoff  time.Duration
@@ -211,6 +217,7 @@ func (cc *clientConn) drain(c *engine.Conn) {
 	cc.queue, cc.spare = cc.spare[:0], nil
 	cc.posted = false
 	cc.mu.Unlock()
+	whole := q
 	sh := &cc.cl.shards[cc.shard]
 	if err := sh.ensureTimer(); err != nil {
 		// Without a timer the calls could not time out: fail them
@@ -221,31 +228,82 @@ func (cc *clientConn) drain(c *engine.Conn) {
 		}
 		q = q[:0]
 	}
-	for i, k := range q {
-		q[i] = nil
-		slot := cc.alloc(k)
-		binary.BigEndian.PutUint64(k.frame[4:], k.id)
-		if _, err := c.Write(k.frame); err != nil {
-			cc.pending[slot] = nil
-			cc.free = append(cc.free, slot)
-			if errors.Is(err, engine.ErrOutputFull) {
-				// The connection is fine, its queue is not: the caller
-				// may retry later.
-				err = fmt.Errorf("%w: %w", ErrOverloaded, err)
-			} else {
-				cc.cl.stats.lost.Add(1)
-				err = fmt.Errorf("%w: %w", ErrConnLost, err)
-			}
-			cc.cl.finish(k, nil, err)
-			continue
-		}
-		sh.push(k)
+	if cc.cl.cfg.coalesce {
+		cc.held = append(cc.held, q...)
+		clear(q)
+		cc.flushHeld(c)
+	} else {
+		cc.send(c, q)
 	}
+	q = whole
 	cc.mu.Lock()
 	if cc.spare == nil {
 		cc.spare = q[:0]
 	}
 	cc.mu.Unlock()
+}
+
+// send writes the calls of q and gives each a pending slot, or fails it.
+// Loop only.
+func (cc *clientConn) send(c *engine.Conn, q []*call) {
+	sh := &cc.cl.shards[cc.shard]
+	// The batch leaves in one writev (Conn.Writev), straight from the
+	// calls' frames when it is large: one system call and no copy per
+	// call, where a Write each cost a write(2) each for 4 KiB requests.
+	for len(q) > 0 {
+		batch := q[:min(len(q), maxBatch)]
+		q = q[len(batch):]
+		iov := cc.iov[:0]
+		for _, k := range batch {
+			cc.alloc(k)
+			binary.BigEndian.PutUint64(k.frame[4:], k.id)
+			iov = append(iov, k.frame)
+		}
+		_, err := c.Writev(iov)
+		clear(iov)
+		cc.iov = iov[:0]
+		if err != nil {
+			if errors.Is(err, engine.ErrOutputFull) {
+				// The connection is fine, its queue is not: the
+				// callers may retry later.
+				err = fmt.Errorf("%w: %w", ErrOverloaded, err)
+			} else {
+				err = fmt.Errorf("%w: %w", ErrConnLost, err)
+			}
+		}
+		for i, k := range batch {
+			batch[i] = nil
+			if err == nil {
+				sh.push(k)
+				continue
+			}
+			slot := uint32(k.id)
+			cc.pending[slot] = nil
+			cc.free = append(cc.free, slot)
+			if !errors.Is(err, ErrOverloaded) {
+				cc.cl.stats.lost.Add(1)
+			}
+			cc.cl.finish(k, nil, err)
+		}
+	}
+}
+
+// inflight is the number of calls written and not yet answered. Loop only.
+func (cc *clientConn) inflight() int { return len(cc.pending) - len(cc.free) }
+
+// flushHeld writes the held calls (WithCoalescing) once there are at least
+// as many as the connection has in flight: calls started while answers
+// trickle in leave together, and a held call waits at most until its
+// connection's in-flight calls have ended (answered, timed out or lost),
+// each of which checks again. Loop only.
+func (cc *clientConn) flushHeld(c *engine.Conn) {
+	if len(cc.held) == 0 || len(cc.held) < cc.inflight() || c == nil {
+		return
+	}
+	// send's failures run callbacks, which may start calls; those reach
+	// held only through a later drain task, so held is not touched here.
+	cc.send(c, cc.held)
+	cc.held = cc.held[:0]
 }
 
 // alloc gives k a pending slot and its request ID. Loop only.
@@ -290,7 +348,9 @@ func (cc *clientConn) OnTraffic(c *engine.Conn) {
 		if err != nil {
 			if !errors.Is(err, codec.ErrNeedMore) {
 				cc.broken(c, err)
+				return
 			}
+			cc.flushHeld(c) // answers ended calls
 			return
 		}
 		hd, err := DecodeHeader(frame)
@@ -361,6 +421,12 @@ func (cc *clientConn) OnClose(c *engine.Conn, reason error) {
 		cl.finish(k, nil, err)
 	}
 	cc.pending, cc.free = cc.pending[:0], cc.free[:0]
+	held := cc.held
+	cc.held = nil
+	for _, k := range held {
+		cl.stats.lost.Add(1)
+		cl.finish(k, nil, err)
+	}
 	cc.failQueued(err)
 	if !cl.closing.Load() {
 		cc.retryLater(reason)

@@ -83,6 +83,12 @@ func (sh *clientShard) expire() {
 		cl.stats.timeouts.Add(1)
 		cl.finish(k, nil, timeoutError{after: k.timeout.String()})
 	}
+	if cl.cfg.coalesce {
+		// Calls that ended by timing out may let held ones go.
+		for _, cc := range sh.conns {
+			cc.flushHeld(cc.c)
+		}
+	}
 	sh.arm()
 }
 

@@ -28,7 +28,11 @@
 // Client: a pool of connections spread over the client engine's shards.
 // Go and Call may be used from any goroutine; a call is queued to a
 // connection and the connection's shard writes everything queued in one
-// task. The shard owns the pending calls and their deadlines: a deadline
+// task, as one writev. Go spreads calls round-robin over the pool; GoOn
+// keeps a stream of calls on one connection, and WithCoalescing holds a
+// connection's new calls while it has more in flight, so that calls
+// started by a batch of answers leave in one write too (large messages at
+// saturation: fewer, larger system calls on both sides). The shard owns the pending calls and their deadlines: a deadline
 // heap per shard, with one engine timer (Engine.AfterFunc) armed for the
 // earliest, so a call fails at its deadline; a late answer is dropped and
 // counted. When a connection closes every call it held fails with

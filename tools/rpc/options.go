@@ -41,6 +41,7 @@ type clientConfig struct {
 	conns       int
 	shards      int
 	maxInflight int
+	coalesce    bool
 	timeout     time.Duration
 	backoffMin  time.Duration
 	backoffMax  time.Duration
@@ -96,6 +97,17 @@ func WithDialTimeout(d time.Duration) ClientOption {
 // included; a longer one closes the connection (its calls fail with
 // ErrConnLost). Default DefaultMaxFrame.
 func WithClientMaxFrame(n int) ClientOption { return func(c *clientConfig) { c.maxFrame = n } }
+
+// WithCoalescing makes each connection hold calls started while it has
+// calls in flight until they are at least as many as those (so at least
+// half of its calls leave together), instead of writing them at the end of
+// the shard's round: what Nagle's algorithm does for bytes, for calls. A
+// held call waits at most until the connection's calls in flight have
+// ended. It trades latency at light load for fewer, larger writes and
+// reads on both sides when the calls on a connection are many and their
+// answers come back one at a time (large messages at saturation). Use
+// GoOn to keep each stream of calls on one connection. Default off.
+func WithCoalescing(on bool) ClientOption { return func(c *clientConfig) { c.coalesce = on } }
 
 // WithEngineOptions adds options for the client's engine (pinning,
 // buffer sizes, a logger).

@@ -35,6 +35,7 @@ type rpcBenchConfig struct {
 	pin      bool
 	timeout  time.Duration
 	jsonOut  bool
+	coalesce bool
 }
 
 // rpcBench is one run. Each of its conns×inflight slots is one call at a
@@ -96,6 +97,7 @@ func runRPCBench(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.pin, "pin", false, "pin client shard i to CPU i of the allowed set")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "per-call timeout")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the summary as one JSON object")
+	fs.BoolVar(&cfg.coalesce, "coalesce", true, "at full speed (-rate 0): each slot keeps to one connection, and a connection holds the calls\nstarted while it has calls in flight until they are as many (rpc.WithCoalescing), so they leave in one writev")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -157,7 +159,7 @@ func rpcBenchRun(cfg rpcBenchConfig, stdout, stderr io.Writer) int {
 	}
 	total := cfg.conns * cfg.inflight
 	cl, err := rpc.NewClient(cfg.addr, rpc.WithConns(cfg.conns), rpc.WithClientShards(cfg.shards),
-		rpc.WithMaxInflight(total), rpc.WithTimeout(cfg.timeout),
+		rpc.WithMaxInflight(total), rpc.WithTimeout(cfg.timeout), rpc.WithCoalescing(cfg.coalesce && cfg.rate == 0),
 		rpc.WithEngineOptions(engine.WithPinning(cfg.pin), engine.WithMaxQueuedOutput(max(64<<20, 2*total*(cfg.size+rpc.HeaderSize)))))
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet rpc-bench: %v\n", err)
@@ -249,7 +251,16 @@ func (s *rpcSlot) call(due int64) {
 	// call, so the client, not the server, set the saturated rate.
 	copy(s.req[8:len(s.req)-4], s.b.ramp[int(byte(s.seq))+8:])
 	s.start = due
-	if err := s.b.cl.Go(s.b.method, s.req, 0, s.done); err != nil {
+	var err error
+	if s.b.cfg.rate == 0 && s.b.cfg.coalesce {
+		// Each slot keeps to one connection, so the calls a batch of
+		// answers starts again leave together (Client.GoOn).
+		err = s.b.cl.GoOn(s.idx, s.b.method, s.req, 0, s.done)
+	} else {
+		// Call i on connection i%c, as the grpc bench does.
+		err = s.b.cl.Go(s.b.method, s.req, 0, s.done)
+	}
+	if err != nil {
 		if !s.b.stopping.Load() || !errors.Is(err, rpc.ErrClosed) {
 			s.b.fail(err)
 		}

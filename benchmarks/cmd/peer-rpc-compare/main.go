@@ -6,7 +6,10 @@
 // engine/netpollconn and on cloudwego/netpoll, driven by the same client.
 //
 // Each server runs alone, pinned to CPU 0 (taskset), and its own load
-// generator runs pinned to CPU 1 (each protocol needs its own client).
+// generator runs pinned to CPU 1 (each protocol needs its own client: each
+// stack is driven by its own, on the same core). At saturation rpc-bench
+// coalesces each connection's calls (rpc.WithCoalescing); grpc-go's client
+// batches its writes its own way.
 // For each size:
 //
 //   - saturation: -c connections × -inflight calls in flight for
