@@ -1,28 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/shardnet/shardnet/engine"
+	"github.com/shardnet/shardnet/internal/waitenv"
 )
 
-// waitEnv names the switch for the server shards' idle wait (server
-// commands and udp-echo), so that the benchmark drivers can measure this
-// one binary both ways: "runtime" is engine.WithRuntimeWait, "runtime-pinned" the same with
-// the shards' threads pinned (so a parked shard stays locked to its
-// thread); unset or "syscall" is the default, a blocking epoll_wait.
-const waitEnv = "SHARDNET_WAIT"
-
-func waitOptions() ([]engine.Option, error) {
-	switch v := os.Getenv(waitEnv); v {
-	case "", "syscall":
-		return nil, nil
-	case "runtime":
-		return []engine.Option{engine.WithRuntimeWait(true)}, nil
-	case "runtime-pinned":
-		return []engine.Option{engine.WithRuntimeWait(true), engine.WithPinning(true)}, nil
-	default:
-		return nil, fmt.Errorf("%s=%q: want syscall, runtime or runtime-pinned", waitEnv, v)
-	}
-}
+// waitOptions returns the shards' idle wait that SHARDNET_WAIT asks for
+// (server commands and udp-echo), so that the benchmark drivers can
+// measure this one binary both ways.
+func waitOptions() ([]engine.Option, error) { return waitenv.Options(os.Getenv) }
