@@ -293,7 +293,14 @@ func TestProxyMetrics(t *testing.T) {
 		conns = append(conns, conn)
 		echoRound(t, conn, size)
 	}
-	during := s.scrape()
+	// The shard counts relayed bytes just after it hands them on, so the
+	// client may hold the last of them a moment before the counter does.
+	var during map[string]*dto.MetricFamily
+	waitFor(t, "the relayed byte counters", func() bool {
+		during = s.scrape()
+		return sum(t, during, "shardnet_proxy_relayed_bytes_total", "direction", "up") >= 2*size &&
+			sum(t, during, "shardnet_proxy_relayed_bytes_total", "direction", "down") >= 2*size
+	})
 	if got := sum(t, during, "shardnet_proxy_pairs"); got != 2 {
 		t.Errorf("proxy pairs: %v, want 2", got)
 	}
