@@ -70,7 +70,7 @@ func main() {
 	merge := flag.Bool("merge", false, "keep the samples in -out/samples.json of the suites not run now (rerun some suites)")
 	readme := flag.String("readme", "README.md", "README whose engines section is rewritten (empty: none)")
 	idleN := flag.Int("idle", 10000, "idle connections in the idle suite")
-	doBuild := flag.Bool("build", true, "build the binaries first; false is -prebuilt")
+	doBuild := flag.Bool("build", true, "build the binaries first; -build=false is another spelling of -prebuilt, kept because recorded commands use it")
 	idlePairs := flag.Int("idle-pairs", 9000, "idle relayed pairs in the proxy-idle suite (each is two of the proxy's fds)")
 	prebuilt := flag.Bool("prebuilt", false, "use the binaries already in bin/ (built by an earlier run or `-suites none`): no compile in a measured run")
 	flag.Parse()
@@ -108,21 +108,37 @@ func main() {
 	if _, err := os.Stat("cmd/bench/main.go"); err != nil {
 		must(fmt.Errorf("run from the benchmarks directory: %w", err))
 	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*suites, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
 	start := time.Now()
 	d := &driver{out: *out, duration: *duration, port: 21000 + int(time.Now().UnixNano()%4000), quick: *quick, idleN: *idleN, idlePairs: *idlePairs,
 		fractions: fracs, peerBin: map[string]string{}, cliBin: map[string]string{}, stdBin: map[string]map[string]string{},
 		slowest: map[string]float64{}}
-	must(os.MkdirAll(*out, 0o755))
 	d.bin, err = filepath.Abs(filepath.Join("bin"))
 	must(err)
 	d.rawDir = filepath.Join(*out, "raw")
+	if !want["none"] {
+		must(os.MkdirAll(*out, 0o755))
+	}
 	if *quick {
 		d.bin, err = filepath.Abs(filepath.Join(*out, "bin"))
 		must(err)
 	}
-	want := map[string]bool{}
-	for _, s := range strings.Split(*suites, ",") {
-		want[strings.TrimSpace(s)] = true
+	if want["none"] {
+		// Build only: touch nothing in -out (no raw records removed, no
+		// report or README rewritten), so a build before a measured
+		// -prebuilt run cannot wipe the results it will be compared with.
+		if *prebuilt || !*doBuild {
+			must(fmt.Errorf("-suites none builds the binaries; it makes no sense with -prebuilt"))
+		}
+		must(build(d.bin))
+		_, err := buildC(d.bin)
+		must(err)
+		buildHTTPSLoad(d.bin)
+		fmt.Printf("bench: built into %s in %v\n", d.bin, time.Since(start).Round(time.Second))
+		return
 	}
 	if *merge {
 		var old struct {
