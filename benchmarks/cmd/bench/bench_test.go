@@ -122,21 +122,6 @@ func TestCheckHTTP(t *testing.T) {
 	}
 }
 
-func TestCPUIdle(t *testing.T) {
-	idle, irq, err := cpuIdle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(idle) == 0 || len(irq) != len(idle) {
-		t.Fatalf("%d idle and %d irq figures", len(idle), len(irq))
-	}
-	for i := range idle {
-		if idle[i] < 0 || irq[i] < 0 {
-			t.Errorf("cpu%d idle %.2f s, irq %d", i, idle[i], irq[i])
-		}
-	}
-}
-
 func TestWindowCoreBusy(t *testing.T) {
 	t0 := time.Now()
 	a := snapshot{at: t0, mallocs: -1, idles: []float64{1, 1}, irqs: []int64{5, 5}}

@@ -47,7 +47,7 @@ type Sample struct {
 	// the process's own time it gives a figure that other processes' work
 	// on the core does not inflate (their softirq aside), for a shared
 	// machine; but the kernel samples it at the tick, so it undercounts at
-	// moderate rates (see cpuIdle).
+	// moderate rates (see procstat.CoreIdle).
 	IRQCPUPerMsgNs float64 `json:"irq_cpu_per_msg_ns"`
 	CorePct        float64 `json:"core_pct"`
 	ClientCorePct  float64 `json:"client_core_pct"`

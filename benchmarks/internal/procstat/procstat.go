@@ -37,15 +37,19 @@ type Pin struct {
 type Proc struct {
 	Name  string
 	cmd   *exec.Cmd
-	lines chan string
+	lines chan string // stdout and stderr lines, merged, while someone listens
 	mu    sync.Mutex
-	out   bytes.Buffer
+	out   bytes.Buffer // everything printed, for the raw record
+	sout  bytes.Buffer // stdout alone: a client's JSON, which stderr lines may interleave in out
 	done  chan struct{}
 	err   error
 }
 
 // Start runs argv pinned as pin asks (through taskset), with extraEnv
-// added to the environment, capturing stdout and stderr merged.
+// added to the environment, capturing stdout and stderr. Stdout is also
+// kept on its own (StdoutText), so a client's machine-readable output is
+// never interleaved with its warnings; the merged record keeps each
+// stream's lines in order, not their order relative to each other.
 func Start(name string, pin Pin, argv []string, extraEnv ...string) (*Proc, error) {
 	if pin.CPU >= 0 {
 		argv = append([]string{"taskset", "-c", strconv.Itoa(pin.CPU)}, argv...)
@@ -60,26 +64,41 @@ func Start(name string, pin Pin, argv []string, extraEnv ...string) (*Proc, erro
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = cmd.Stdout // one pipe: lines keep their order
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	p := &Proc{Name: name, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
 	fmt.Fprintf(&p.out, "$ %s\n", strings.Join(argv, " "))
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.out.WriteString(line)
-			p.out.WriteByte('\n')
-			p.mu.Unlock()
-			select {
-			case p.lines <- line:
-			default: // nobody is listening for lines any more
+	var wg sync.WaitGroup
+	for i, r := range []*bufio.Scanner{bufio.NewScanner(stdout), bufio.NewScanner(stderr)} {
+		wg.Add(1)
+		go func(sc *bufio.Scanner, isStdout bool) {
+			defer wg.Done()
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				p.mu.Lock()
+				p.out.WriteString(line)
+				p.out.WriteByte('\n')
+				if isStdout {
+					p.sout.WriteString(line)
+					p.sout.WriteByte('\n')
+				}
+				p.mu.Unlock()
+				select {
+				case p.lines <- line:
+				default: // nobody is listening for lines any more
+				}
 			}
-		}
+		}(r, i == 0)
+	}
+	go func() {
+		// Wait closes the pipes: read them to the end first.
+		wg.Wait()
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
@@ -94,6 +113,51 @@ func (p *Proc) Output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
+}
+
+// StdoutText returns what the process has printed on stdout so far.
+func (p *Proc) StdoutText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sout.String()
+}
+
+// Exited is closed when the process has ended; Err then says how.
+func (p *Proc) Exited() <-chan struct{} { return p.done }
+
+// Err is the process's exit error, valid once Exited is closed.
+func (p *Proc) Err() error { return p.err }
+
+// Wait waits for the process to end by itself, at most d; past d it is
+// killed and Wait says so.
+func (p *Proc) Wait(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return p.err
+	case <-t.C:
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s: still running after %v, killed", p.Name, d)
+	}
+}
+
+// Ask sends the process sig and returns the first line starting with
+// prefix that it prints after, within d. Lines printed before are dropped,
+// so the answer is this request's.
+func (p *Proc) Ask(sig os.Signal, prefix string, d time.Duration) (string, error) {
+	for drained := false; !drained; {
+		select {
+		case <-p.lines:
+		default:
+			drained = true
+		}
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return "", fmt.Errorf("%s: %w", p.Name, err)
+	}
+	return p.WaitLine(prefix, d)
 }
 
 // WaitLine waits for a line starting with prefix and returns it, or fails
@@ -253,14 +317,22 @@ func FDCount(pid int) int {
 // iowait + steal from /proc/stat (10 ms steps). A CPU's busy time over a
 // window is the elapsed time minus its idle time: with tick-sampled
 // accounting and NO_HZ, the sampled user/system fields miss the short
-// bursts of a server at a moderate rate, while a NO_HZ CPU's idle time is
-// measured exactly.
+// bursts of a server at a moderate rate (measured: 0.39 s sampled against
+// the server process's own 0.44 s at 20k msgs/s), while a NO_HZ CPU's idle
+// time is measured exactly.
 func CoreIdle() ([]float64, error) {
+	idle, _, err := CoreTimes()
+	return idle, err
+}
+
+// CoreTimes returns CoreIdle's idle seconds per CPU and, beside them, the
+// irq and softirq ticks /proc/stat counts for each CPU (sampled, so they
+// undercount short interrupts as the busy fields do).
+func CoreTimes() (idle []float64, irqTicks []int64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var idle []float64
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
@@ -270,28 +342,27 @@ func CoreIdle() ([]float64, error) {
 		if err != nil {
 			continue
 		}
-		var sum int64
-		for _, i := range []int{4, 5, 8} { // idle iowait steal
-			v, err := strconv.ParseInt(f[i], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
+		var v [9]int64
+		for _, i := range []int{4, 5, 6, 7, 8} { // idle iowait irq softirq steal
+			if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+				return nil, nil, fmt.Errorf("/proc/stat: %s: %v", f[0], err)
 			}
-			sum += v
 		}
 		for len(idle) <= cpu {
-			idle = append(idle, 0)
+			idle, irqTicks = append(idle, 0), append(irqTicks, 0)
 		}
-		idle[cpu] = float64(sum) / clockTicks
+		idle[cpu] = float64(v[4]+v[5]+v[8]) / clockTicks
+		irqTicks[cpu] = v[6] + v[7]
 	}
 	if len(idle) == 0 {
-		return nil, fmt.Errorf("/proc/stat: no cpuN lines")
+		return nil, nil, fmt.Errorf("/proc/stat: no cpuN lines")
 	}
 	for cpu := range idle {
 		if us, ok := CPUIdleResidency(cpu); ok {
 			idle[cpu] = float64(us) / 1e6
 		}
 	}
-	return idle, nil
+	return idle, irqTicks, nil
 }
 
 // CPUIdleResidency sums the time CPU cpu spent in its cpuidle states, in

@@ -121,3 +121,18 @@ func processCPU(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestCoreTimes(t *testing.T) {
+	idle, irq, err := CoreTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idle) == 0 || len(irq) != len(idle) {
+		t.Fatalf("%d idle and %d irq figures", len(idle), len(irq))
+	}
+	for i := range idle {
+		if idle[i] < 0 || irq[i] < 0 {
+			t.Errorf("cpu%d idle %.2f s, irq %d", i, idle[i], irq[i])
+		}
+	}
+}
