@@ -113,26 +113,46 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 			l.closeSoon()
 			return nil, err
 		}
-		l.acceptors = append(l.acceptors, a)
-		if onLoop && a.shard >= 0 && !e.onShard(a.shard) {
-			a.watchLater()
-			continue
-		}
-		if err := a.onLoop(a.watch); err != nil {
-			l.closeSoon()
+		if err := l.start(a, onLoop); err != nil {
 			return nil, err
 		}
 	}
+	if err := l.publish(); err != nil {
+		return nil, err
+	}
+	return l.addr, nil
+}
+
+// start adds a to the listener and has its loop watch the socket. onLoop
+// says the caller is a shard: it then waits for no other shard's loop,
+// which may be in Listen too, waiting for this one (watchLater). On an
+// error the listener is closed.
+func (l *listener) start(a *acceptor, onLoop bool) error {
+	l.acceptors = append(l.acceptors, a)
+	if onLoop && a.shard >= 0 && !l.e.onShard(a.shard) {
+		a.watchLater()
+		return nil
+	}
+	if err := a.onLoop(a.watch); err != nil {
+		l.closeSoon()
+		return err
+	}
+	return nil
+}
+
+// publish makes a started listener one Stop closes, or closes it if Stop
+// began meanwhile and did not see it.
+func (l *listener) publish() error {
+	e := l.e
 	e.mu.Lock()
 	if e.stopping {
-		// Stop began meanwhile and did not see this listener.
 		e.mu.Unlock()
 		l.closeSoon()
-		return nil, ErrEngineStopped
+		return ErrEngineStopped
 	}
 	e.listeners = append(e.listeners, l)
 	e.mu.Unlock()
-	return l.addr, nil
+	return nil
 }
 
 // acceptsOnShards says whether a listener's sockets are watched by the

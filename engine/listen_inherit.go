@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-
-	"github.com/shardnet/shardnet/shard"
 )
 
 // Adopting listening sockets another process opened, and giving ours
@@ -101,7 +99,9 @@ func (e *Engine) ListenFiles(files []*os.File, opts ...ListenOption) (net.Addr, 
 			fds = append(fds, fd)
 		}
 	}
-	// As in Listen, the sockets are watched without e.mu.
+	// As in Listen, the sockets are watched without e.mu, and a shard
+	// calling ListenFiles waits for no other shard's loop.
+	onLoop := e.onLoop()
 	for i, fd := range fds {
 		a := &acceptor{l: l, fd: fd, shard: -1, spare: -1, loop: acceptLoop}
 		if perShard {
@@ -113,26 +113,19 @@ func (e *Engine) ListenFiles(files []*os.File, opts ...ListenOption) (net.Addr, 
 			for _, rest := range fds[i:] {
 				closeFd(rest)
 			}
-			l.close()
+			l.closeSoon()
 			return nil, err
 		}
-		l.acceptors = append(l.acceptors, a)
-		if err := a.onLoop(func() error { return a.loop.Watch(a.fd, shard.EventRead, a) }); err != nil {
+		if err := l.start(a, onLoop); err != nil {
 			for _, rest := range fds[i+1:] {
 				closeFd(rest)
 			}
-			l.close()
 			return nil, err
 		}
 	}
-	e.mu.Lock()
-	if e.stopping {
-		e.mu.Unlock()
-		l.close()
-		return nil, ErrEngineStopped
+	if err := l.publish(); err != nil {
+		return nil, err
 	}
-	e.listeners = append(e.listeners, l)
-	e.mu.Unlock()
 	return l.addr, nil
 }
 

@@ -1,11 +1,16 @@
 package engine
 
 import (
+	"context"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestListenFromTwoShardsAtOnce: two shards that call Listen from their
@@ -15,6 +20,49 @@ import (
 // socket of both listeners is watched: many connections to each, spread by
 // the kernel over its reuse-port group, all echo.
 func TestListenFromTwoShardsAtOnce(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen func(e *Engine) (net.Addr, error)
+	}{
+		{name: "Listen", listen: func(e *Engine) (net.Addr, error) { return e.Listen("tcp://127.0.0.1:0") }},
+		// One adopted reuse-port socket for two shards: the engine opens a
+		// second for the other shard, whose loop the caller must not wait
+		// for.
+		{name: "ListenFiles", listen: func(e *Engine) (net.Addr, error) {
+			f, err := reusePortListenerFile()
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			return e.ListenFiles([]*os.File{f})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { testListenFromTwoShards(t, tc.listen) })
+	}
+}
+
+// reusePortListenerFile is a listening TCP socket on 127.0.0.1 with
+// SO_REUSEPORT set, as another process would hand it over.
+func reusePortListenerFile() (*os.File, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	return ln.(*net.TCPListener).File()
+}
+
+func testListenFromTwoShards(t *testing.T, listen func(e *Engine) (net.Addr, error)) {
 	const shards = 2
 	h := &shardSeenHandler{opened: make(chan Handle, 64)}
 	_, addr := startEngine(t, h, WithShards(shards), WithReusePort(true))
@@ -50,7 +98,7 @@ func TestListenFromTwoShardsAtOnce(t *testing.T) {
 			for end := time.Now().Add(2 * time.Second); arrived.Load() < shards && time.Now().Before(end); {
 				time.Sleep(time.Millisecond)
 			}
-			a, err := c.Engine().Listen("tcp://127.0.0.1:0")
+			a, err := listen(c.Engine())
 			results <- result{a, err}
 		}); err != nil {
 			t.Fatal(err)
@@ -61,11 +109,11 @@ func TestListenFromTwoShardsAtOnce(t *testing.T) {
 		select {
 		case r := <-results:
 			if r.err != nil {
-				t.Fatalf("Listen from shard callback: %v", r.err)
+				t.Fatalf("listen from a shard callback: %v", r.err)
 			}
 			addrs = append(addrs, r.addr.String())
 		case <-time.After(10 * time.Second):
-			t.Fatal("Listen from two shards at once did not return: the shards wait for each other")
+			t.Fatal("listening from two shards at once did not return: the shards wait for each other")
 		}
 	}
 	for _, addr := range addrs {
