@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -35,6 +36,14 @@ func TestListenFromTwoShardsAtOnce(t *testing.T) {
 			}
 			defer f.Close()
 			return e.ListenFiles([]*os.File{f})
+		}},
+		// A UDP socket per shard: the same wait for the other shard.
+		{name: "ListenPacket", listen: func(e *Engine) (net.Addr, error) {
+			l, err := e.ListenPacket("udp://127.0.0.1:0", udpEcho{})
+			if err != nil {
+				return nil, err
+			}
+			return l.Addr(), nil
 		}},
 	}
 	for _, tc := range tests {
@@ -104,27 +113,53 @@ func testListenFromTwoShards(t *testing.T, listen func(e *Engine) (net.Addr, err
 			t.Fatal(err)
 		}
 	}
-	var addrs []string
+	var addrs []net.Addr
 	for i := 0; i < shards; i++ {
 		select {
 		case r := <-results:
 			if r.err != nil {
 				t.Fatalf("listen from a shard callback: %v", r.err)
 			}
-			addrs = append(addrs, r.addr.String())
+			addrs = append(addrs, r.addr)
 		case <-time.After(10 * time.Second):
 			t.Fatal("listening from two shards at once did not return: the shards wait for each other")
 		}
 	}
 	for _, addr := range addrs {
-		// 16 connections per listener: with two sockets in the group, one
-		// left unwatched would leave about half of them unanswered.
+		// 16 connections (or UDP senders) per listener: with two sockets
+		// in the group, one left unwatched would leave about half of them
+		// unanswered.
 		for k := 0; k < 16; k++ {
-			if !echoCheck(t, dialT(t, "tcp", addr), k) {
+			if addr.Network() == "udp" {
+				udpEchoCheck(t, addr.String(), k)
+			} else if !echoCheck(t, dialT(t, "tcp", addr.String()), k) {
 				t.Fatalf("listener %s: connection %d got no echo", addr, k)
 			}
 		}
 	}
+}
+
+// udpEchoCheck sends one datagram from a new socket and wants it back.
+func udpEchoCheck(t *testing.T, addr string, k int) {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := fmt.Sprintf("datagram %d", k)
+	buf := make([]byte, 64)
+	// Datagrams may be lost: three tries, each bounded.
+	for try := 0; try < 3; try++ {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := c.Read(buf); err == nil && string(buf[:n]) == msg {
+			return
+		}
+	}
+	t.Fatalf("listener %s: sender %d got no echo", addr, k)
 }
 
 // shardSeenHandler echoes and reports each opened connection's handle,

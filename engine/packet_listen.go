@@ -27,7 +27,10 @@ func OnPacketShard(i int) PacketOption { return func(c *packetConfig) { c.shard 
 // every shard: one SO_REUSEPORT socket per shard, all bound to the same
 // address, and the kernel spreads datagrams over them by sender. h gets
 // each socket's datagrams on that socket's shard. On a wildcard address
-// replies leave from the address each datagram came to. Any goroutine.
+// replies leave from the address each datagram came to. Any goroutine;
+// called on a shard, it returns before the other shards have begun
+// watching their sockets (a shard never waits for another), and
+// datagrams arriving meanwhile wait in the sockets' buffers.
 func (e *Engine) ListenPacket(addr string, h PacketHandler, opts ...PacketOption) (*PacketListener, error) {
 	network, address, err := splitPacketAddr(addr)
 	if err != nil {
@@ -73,7 +76,9 @@ func (e *Engine) ListenPacket(addr string, h PacketHandler, opts ...PacketOption
 // shard waits for a resolver) on the shard OnPacketShard names or the
 // balancer picks. A connected socket only receives from its peer, and the
 // kernel's ICMP errors about it (a refused port: syscall.ECONNREFUSED)
-// reach a PacketErrorHandler. Write sends to the peer. Any goroutine.
+// reach a PacketErrorHandler. Write sends to the peer. Any goroutine;
+// called on a shard for a socket on another shard, it returns before that
+// shard watches the socket (as ListenPacket).
 func (e *Engine) DialPacket(addr string, h PacketHandler, opts ...PacketOption) (*PacketConn, error) {
 	_, address, err := splitPacketAddr(addr)
 	if err != nil {
@@ -128,8 +133,14 @@ func (e *Engine) newPacketConn(idx, fd int, local netip.AddrPort, h PacketHandle
 // for that. Under e.gate, as Dial: a socket is either watched before Stop's
 // close pass, which then closes it, or refused here; never watched after
 // it and left open. On error every socket is closed.
+//
+// Called on a shard, it does not wait for another shard's loop, which may
+// be waiting for this one (both in ListenPacket, say): those sockets are
+// watched later, and one that cannot be is closed, logged and reported to
+// a PacketErrorHandler, as Listen does with its reuse-port sockets.
 func (e *Engine) registerPackets(pcs []*PacketConn) error {
 	errc := make(chan error, len(pcs))
+	onLoop := e.onLoop()
 	e.gate.RLock()
 	closing := e.closing
 	submitted := 0
@@ -137,6 +148,14 @@ func (e *Engine) registerPackets(pcs []*PacketConn) error {
 		for _, pc := range pcs {
 			if e.onShard(pc.ps.sh.idx) {
 				errc <- pc.register()
+			} else if onLoop {
+				if err := pc.ps.sh.loop.Submit(pc.registerLater); err != nil {
+					errc <- mapSubmitErr(err)
+					pc.closed = true
+					closeFd(pc.fd)
+				} else {
+					continue
+				}
 			} else if err := pc.ps.sh.loop.Submit(func() { errc <- pc.register() }); err != nil {
 				errc <- mapSubmitErr(err)
 				pc.closed = true
@@ -164,6 +183,21 @@ func (e *Engine) registerPackets(pcs []*PacketConn) error {
 		}
 	}
 	return first
+}
+
+// registerLater is register for a socket whose opener did not wait: a
+// failure has nobody to return to, so it is logged and reported to the
+// handler. Loop only.
+func (pc *PacketConn) registerLater() {
+	err := pc.register()
+	if err == nil || errors.Is(err, ErrEngineStopped) {
+		return
+	}
+	pc.ps.sh.e.cfg.logger.Error("udp: a shard cannot watch its socket; closed it",
+		"addr", pc.local.String(), "shard", pc.ps.sh.idx, "err", err)
+	if pc.eh != nil {
+		pc.eh.OnPacketError(pc, err)
+	}
 }
 
 // register turns on the socket's options and watches it. Loop only.
