@@ -3,7 +3,6 @@ package netconn
 import (
 	"sync/atomic"
 
-	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
 )
 
@@ -13,7 +12,7 @@ import (
 type connHandler struct {
 	engine.BaseHandler
 	cfg    config
-	pool   *buffer.Pool
+	ops    *writeOps
 	accept func(c *Conn) error
 	// yield lets the readers the shards wake run at once (nil until the
 	// engine is known: set by Listener.OnBoot, NewDialer).
@@ -22,7 +21,7 @@ type connHandler struct {
 
 // OnOpen makes the connection's Conn.
 func (h *connHandler) OnOpen(ec *engine.Conn) error {
-	c := newConn(ec, &h.cfg, h.pool)
+	c := newConn(ec, &h.cfg, h.ops)
 	ec.SetContext(c)
 	// Reading and writing a net.Conn are independent: output above the
 	// engine's high watermark must not stop reading (WaterPause), which
