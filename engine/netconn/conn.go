@@ -61,6 +61,12 @@ type Conn struct {
 	// Input larger than p makes append move it all to an array of its
 	// own, which Read then takes as usual. Guarded by mu.
 	direct bool
+	// pooled is set while in starts at a block of ops.bufs that holds
+	// input nobody has read yet (it came before the reader parked): the
+	// Read that takes all of it gives the block back. A Read that takes
+	// part reslices in, and the block is then left to the GC. Guarded by
+	// mu.
+	pooled bool
 }
 
 // newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
@@ -134,9 +140,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, nil
 		case len(c.in) > 0:
 			n := copy(p, c.in)
-			c.in = c.in[n:]
-			if len(c.in) == 0 {
-				c.in = nil // an idle connection holds no input buffer
+			if n == len(c.in) {
+				c.dropInput() // an idle connection holds no input buffer
+			} else {
+				c.in = c.in[n:]
+				c.pooled = false
 			}
 			resume := c.flow.Took(len(c.in))
 			c.mu.Unlock()
@@ -315,7 +323,7 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	c.in = nil
+	c.dropInput()
 	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
@@ -357,9 +365,7 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 		c.mu.Unlock()
 		return false // nobody will read it
 	}
-	// Read reslices in as it takes from the front; append moves what is
-	// left to a new array once the old one's tail is full.
-	c.in = append(c.in, b...)
+	c.add(b)
 	pause := c.flow.Fed(len(c.in))
 	woke = c.rgate.Parked()
 	c.mu.Unlock()
@@ -368,6 +374,41 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 	}
 	c.rgate.Wake()
 	return woke
+}
+
+// add appends b to the input. With no reader parked and nothing unread,
+// b goes in a pooled block, which the Read that takes it all gives back:
+// a request that comes before its reader leaves no garbage. Otherwise
+// append writes into the parked reader's buffer (direct) or the tail of
+// the input's array, or moves it all to a new array once the tail is full
+// (a pooled block left behind goes back to the pool). The caller holds
+// mu.
+func (c *Conn) add(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if c.in == nil {
+		c.in = c.ops.bufs.Get(len(b))
+		copy(c.in, b)
+		c.pooled = true
+		return
+	}
+	old := c.in
+	c.in = append(c.in, b...)
+	if c.pooled && &c.in[0] != &old[0] {
+		c.ops.bufs.Put(old)
+		c.pooled = false
+	}
+}
+
+// dropInput empties the input, giving its block back if it is a whole
+// pooled one. The caller holds mu.
+func (c *Conn) dropInput() {
+	if c.pooled {
+		c.ops.bufs.Put(c.in)
+		c.pooled = false
+	}
+	c.in = nil
 }
 
 // readEOF records the peer's half-close.

@@ -125,3 +125,55 @@ func TestReadDirect(t *testing.T) {
 		}
 	})
 }
+
+// TestReadEarlyInputPooled: input that comes before its reader waits in a
+// pooled block, which the Read that takes all of it gives back; input
+// taken in parts is read whole and in order.
+func TestReadEarlyInputPooled(t *testing.T) {
+	s := startServer(t, nil)
+	for _, tc := range []struct {
+		name      string
+		size, buf int
+	}{
+		{"one read takes it all", 48, 4096},
+		{"taken in parts", 3000, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer, nc := s.plainPair(t)
+			ac := nc.(*Conn)
+			msg := pattern(tc.size)
+			if _, err := peer.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(5 * time.Second); unread(ac) < tc.size; {
+				if time.Now().After(deadline) {
+					t.Fatalf("the shard buffered %d of %d bytes", unread(ac), tc.size)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			ac.mu.Lock()
+			pooled := ac.pooled
+			ac.mu.Unlock()
+			if !pooled {
+				t.Fatal("early input is not in a pooled block")
+			}
+			got := make([]byte, 0, tc.size)
+			p := make([]byte, tc.buf)
+			for len(got) < tc.size {
+				n, err := ac.Read(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p[:n]...)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatal("the bytes read differ from those sent")
+			}
+			// Both the connections of this test's server share ops; the
+			// other subtest's blocks came back too (no writes here).
+			if n := ac.ops.bufs.Outstanding(); tc.size <= tc.buf && n != 0 {
+				t.Fatalf("%d bytes of pooled blocks outstanding after the Read took all", n)
+			}
+		})
+	}
+}
