@@ -357,7 +357,7 @@ func (c *Conn) CloseWrite() error {
 // feed takes what the shard has buffered for ec into the input and wakes
 // the reader; past WithMaxBuffered unread bytes it stops reading ec. It
 // reports whether a reader was parked, for the shard's yield
-// (yielder).
+// (engine.Conn.YieldToWoken).
 func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 	b, _ := ec.Next(ec.Buffered())
 	c.mu.Lock()

@@ -28,7 +28,6 @@ func NewDialer(e *engine.Engine, opts ...Option) (*Dialer, error) {
 		return nil, err
 	}
 	h := &connHandler{cfg: cfg, ops: newWriteOps()}
-	h.yield.Store(newYielder(e))
 	return &Dialer{e: e, h: h}, nil
 }
 

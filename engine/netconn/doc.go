@@ -38,9 +38,9 @@
 // unchanged; the callback API (engine.Handler) stays the fast path, with
 // no goroutine per connection and no copy on the way in. When the shards
 // hold every P (GOMAXPROCS at most the shard count), a shard that woke a
-// reader gives up its P once per round (yielder), so the reader
-// runs at once rather than when the runtime takes the P from the
-// sleeping shard; each such round costs two thread switches.
+// reader gives up its P once per round (engine.Conn.YieldToWoken), so
+// the reader runs at once rather than when the runtime takes the P from
+// the sleeping shard; each such round costs two thread switches.
 //
 // # Lifecycle
 //

@@ -1,10 +1,6 @@
 package netconn
 
-import (
-	"sync/atomic"
-
-	"github.com/shardnet/shardnet/engine"
-)
+import "github.com/shardnet/shardnet/engine"
 
 // connHandler is the shard's side of every Conn: it feeds arriving bytes
 // to the Conn and tells it of EOF and close. accept, when set, decides
@@ -14,9 +10,6 @@ type connHandler struct {
 	cfg    config
 	ops    *writeOps
 	accept func(c *Conn) error
-	// yield lets the readers the shards wake run at once (nil until the
-	// engine is known: set by Listener.OnBoot, NewDialer).
-	yield atomic.Pointer[yielder]
 }
 
 // OnOpen makes the connection's Conn.
@@ -43,7 +36,9 @@ func (h *connHandler) OnOpen(ec *engine.Conn) error {
 func (h *connHandler) OnTraffic(ec *engine.Conn) {
 	if c, ok := ec.Context().(*Conn); ok {
 		if c.feed(ec) {
-			h.yield.Load().Woke(ec, c.h)
+			// Let the reader run now, not when the runtime takes the
+			// P from the sleeping shard.
+			ec.YieldToWoken()
 		}
 		return
 	}

@@ -70,7 +70,6 @@ func Listen(addr string, opts []Option, eopts ...engine.Option) (*Listener, *eng
 // OnBoot is part of the engine.Handler the Listener is; it notes the
 // engine.
 func (l *Listener) OnBoot(e *engine.Engine) error {
-	l.h.yield.Store(newYielder(e))
 	l.mu.Lock()
 	l.e = e
 	l.mu.Unlock()
