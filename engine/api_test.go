@@ -71,6 +71,7 @@ var (
 	_ func(*engine.Conn)                                    = (*engine.Conn).Abort
 	_ func(*engine.Conn) error                              = (*engine.Conn).NotifyWritable
 	_ func(*engine.Conn, int, int)                          = (*engine.Conn).CountBytes
+	_ func(*engine.Conn)                                    = (*engine.Conn).YieldToWoken
 	_ func(engine.Handle) uint64                            = engine.Handle.ID
 	_ func(engine.Handle, []byte, func(error)) error        = engine.Handle.AsyncWrite
 	_ func(engine.Handle, [][]byte, func(error)) error      = engine.Handle.AsyncWritev

@@ -44,7 +44,7 @@ type shardCtx struct {
 	tlsSrcOf      *Conn                       // the TLS connection whose read is being decrypted; nil: none
 	tlsOwned      []byte                      // the ciphertext of a TLS WriteOwned while it is sealed (pooled; tlsSealOwned)
 	tlsOwnedOf    *Conn                       // the TLS connection whose WriteOwned is being sealed; nil: none
-	hsYield       bool                        // a yield to handshake goroutines is queued (tls_yield.go)
+	yieldQueued   bool                        // the shard's yield to the goroutines it woke is queued (yield.go)
 
 	// view is the unread rest of the read buffer while viewOf's OnTraffic
 	// runs (see Conn.view).
@@ -63,6 +63,7 @@ type shardCtx struct {
 	drainAsyncFn    func()
 	handoffs        batch[handedOff]
 	drainHandoffsFn func()
+	yieldFn         func() // the shard's yield, yieldTask (yield.go)
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)
@@ -102,6 +103,7 @@ func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
 		return rawRead(s.readFd, p)
 	}
 	s.drainAsyncFn = s.drainAsync
+	s.yieldFn = s.yieldTask
 	s.drainHandoffsFn = s.drainHandoffs
 	return s
 }

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
@@ -33,7 +32,7 @@ import (
 // indexed, and the sizes are int32.
 type Conn struct {
 	h     engine.Handle
-	pool  *buffer.Pool
+	ops   *writeOps
 	laddr net.Addr
 	raddr net.Addr
 
@@ -48,7 +47,7 @@ type Conn struct {
 	wgate *blocking.Gate
 
 	mu       sync.Mutex
-	in       []byte        // guarded by mu: the unread input; nil when none
+	in       []byte        // guarded by mu: the unread input; nil when none (or the parked reader's buffer: see direct)
 	rerr     error         // guarded by mu: what Read returns once in is empty (io.EOF, a reset, the engine's stop)
 	werr     error         // guarded by mu: what Write returns (the connection failed or is half-closed)
 	flow     blocking.Flow // guarded by mu: pauses the shard while the reader lags
@@ -56,14 +55,26 @@ type Conn struct {
 	high     int32         // the write buffer (WithWriteBuffer), cut to fit the engine's cap
 	chunk    int32         // guarded by wmu: the chunk size, cut to fit the engine's cap
 	closed   bool          // guarded by mu: Close was called
+	// direct is set while a Read is parked with in as its own buffer
+	// (p[:0:len(p)]): the shard appends what arrives straight into p,
+	// with no buffer of ours between, and Read returns it where it lies.
+	// Input larger than p makes append move it all to an array of its
+	// own, which Read then takes as usual. Guarded by mu.
+	direct bool
+	// pooled is set while in starts at a block of ops.bufs that holds
+	// input nobody has read yet (it came before the reader parked): the
+	// Read that takes all of it gives the block back. A Read that takes
+	// part reslices in, and the block is then left to the GC. Guarded by
+	// mu.
+	pooled bool
 }
 
 // newConn makes the Conn of ec. Loop only (it asks ec for its addresses).
-func newConn(ec *engine.Conn, cfg *config, pool *buffer.Pool) *Conn {
+func newConn(ec *engine.Conn, cfg *config, ops *writeOps) *Conn {
 	h, _ := ec.Engine().Conn(ec.ID()) // registered before OnOpen runs
 	c := &Conn{
 		h:     h,
-		pool:  pool,
+		ops:   ops,
 		laddr: ec.LocalAddr(),
 		raddr: ec.RemoteAddr(),
 		flow:  blocking.NewFlow(cfg.maxBuffered),
@@ -129,9 +140,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, nil
 		case len(c.in) > 0:
 			n := copy(p, c.in)
-			c.in = c.in[n:]
-			if len(c.in) == 0 {
-				c.in = nil // an idle connection holds no input buffer
+			if n == len(c.in) {
+				c.dropInput() // an idle connection holds no input buffer
+			} else {
+				c.in = c.in[n:]
+				c.pooled = false
 			}
 			resume := c.flow.Took(len(c.in))
 			c.mu.Unlock()
@@ -144,8 +157,38 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, err
 		}
-		c.rgate.Wait(&c.mu)
+		if n, ok := c.waitDirect(p); ok {
+			return n, nil
+		}
 	}
+}
+
+// waitDirect parks the reader with p as the input's buffer (direct). It
+// reports the bytes the shard put into p, unlocking mu, when there are
+// some; otherwise it returns with mu held for Read to look again (the
+// wake-up was for EOF, a deadline or Close, or more arrived than p holds
+// and now waits in in as usual). The caller holds mu and has seen no
+// input, no error and a non-empty p.
+func (c *Conn) waitDirect(p []byte) (int, bool) {
+	c.in = p[:0:len(p)] // never past len(p): the rest of p's array is the caller's
+	c.direct = true
+	c.rgate.Wait(&c.mu)
+	c.direct = false
+	n := len(c.in)
+	if n == 0 {
+		c.in = nil
+		return 0, false
+	}
+	if &c.in[0] != &p[0] {
+		return 0, false // append moved it: more than p holds
+	}
+	c.in = nil
+	resume := c.flow.Took(0)
+	c.mu.Unlock()
+	if resume {
+		_ = c.h.ResumeRead()
+	}
+	return n, true
 }
 
 // Write queues all of b on the connection and returns len(b), or fewer
@@ -208,28 +251,29 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // post hands a copy of p to the shard. Its done callback, on the shard,
-// takes the bytes off inflight and wakes the writer.
+// calls wrote.
 func (c *Conn) post(p []byte) error {
-	buf := c.pool.Get(len(p))
-	copy(buf, p)
-	size := len(p)
-	err := c.h.AsyncWrite(buf, func(err error) {
-		c.pool.Put(buf)
-		c.mu.Lock()
-		c.inflight -= int32(size)
-		if err != nil {
-			c.fail(c.writeErr(err))
-		}
-		wg := c.wgate
-		c.mu.Unlock()
-		if wg != nil {
-			wg.Wake()
-		}
-	})
+	op := c.ops.get(c, p)
+	err := c.h.AsyncWrite(op.buf, op.done)
 	if err != nil {
-		c.pool.Put(buf)
+		op.drop()
 	}
 	return err
+}
+
+// wrote takes size bytes that the shard has sent (or dropped, with err)
+// off inflight and wakes the writer. On the shard.
+func (c *Conn) wrote(size int, err error) {
+	c.mu.Lock()
+	c.inflight -= int32(size)
+	if err != nil {
+		c.fail(c.writeErr(err))
+	}
+	wg := c.wgate
+	c.mu.Unlock()
+	if wg != nil {
+		wg.Wake()
+	}
 }
 
 // writeGate returns the write Gate, making it on first use. The caller
@@ -279,7 +323,7 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	c.in = nil
+	c.dropInput()
 	c.stopGates()
 	c.mu.Unlock()
 	c.rgate.Wake()
@@ -313,7 +357,7 @@ func (c *Conn) CloseWrite() error {
 // feed takes what the shard has buffered for ec into the input and wakes
 // the reader; past WithMaxBuffered unread bytes it stops reading ec. It
 // reports whether a reader was parked, for the shard's yield
-// (yielder).
+// (engine.Conn.YieldToWoken).
 func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 	b, _ := ec.Next(ec.Buffered())
 	c.mu.Lock()
@@ -321,9 +365,7 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 		c.mu.Unlock()
 		return false // nobody will read it
 	}
-	// Read reslices in as it takes from the front; append moves what is
-	// left to a new array once the old one's tail is full.
-	c.in = append(c.in, b...)
+	c.add(b)
 	pause := c.flow.Fed(len(c.in))
 	woke = c.rgate.Parked()
 	c.mu.Unlock()
@@ -332,6 +374,41 @@ func (c *Conn) feed(ec *engine.Conn) (woke bool) {
 	}
 	c.rgate.Wake()
 	return woke
+}
+
+// add appends b to the input. With no reader parked and nothing unread,
+// b goes in a pooled block, which the Read that takes it all gives back:
+// a request that comes before its reader leaves no garbage. Otherwise
+// append writes into the parked reader's buffer (direct) or the tail of
+// the input's array, or moves it all to a new array once the tail is full
+// (a pooled block left behind goes back to the pool). The caller holds
+// mu.
+func (c *Conn) add(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if c.in == nil {
+		c.in = c.ops.bufs.Get(len(b))
+		copy(c.in, b)
+		c.pooled = true
+		return
+	}
+	old := c.in
+	c.in = append(c.in, b...)
+	if c.pooled && &c.in[0] != &old[0] {
+		c.ops.bufs.Put(old)
+		c.pooled = false
+	}
+}
+
+// dropInput empties the input, giving its block back if it is a whole
+// pooled one. The caller holds mu.
+func (c *Conn) dropInput() {
+	if c.pooled {
+		c.ops.bufs.Put(c.in)
+		c.pooled = false
+	}
+	c.in = nil
 }
 
 // readEOF records the peer's half-close.

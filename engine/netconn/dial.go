@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
 )
 
@@ -28,8 +27,7 @@ func NewDialer(e *engine.Engine, opts ...Option) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &connHandler{cfg: cfg, pool: buffer.NewPool()}
-	h.yield.Store(newYielder(e))
+	h := &connHandler{cfg: cfg, ops: newWriteOps()}
 	return &Dialer{e: e, h: h}, nil
 }
 

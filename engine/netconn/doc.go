@@ -6,7 +6,9 @@
 // # Threading model
 //
 // The shard owns the connection, as for every engine.Handler: it reads the
-// socket, copies what arrived into the Conn's input and wakes the reader;
+// socket, copies what arrived into the Conn's input and wakes the reader
+// (a parked Read's own buffer is that input, so the bytes are copied
+// once; input that comes before its reader waits in a pooled block);
 // it takes Write's chunks from its task queue (engine.Handle.AsyncWrite)
 // and sends them. The goroutines that call Read, Write and Close never
 // touch the engine.Conn: they share with the shard only the Conn's input,
@@ -21,7 +23,8 @@
 //     stop reading the socket (engine.Conn.PauseRead), so the peer feels
 //     TCP's back-pressure; Read resumes it at half that.
 //   - Write copies b, in chunks of at most WithWriteChunk, into pooled
-//     blocks handed to the shard; it parks while more than WithWriteBuffer
+//     blocks handed to the shard (with reused callbacks: a warm Write
+//     allocates nothing of its own); it parks while more than WithWriteBuffer
 //     bytes are queued and not yet taken by the kernel (each chunk's done
 //     callback gives its bytes back). Both are cut to fit the engine's
 //     WithMaxQueuedOutput, so the shard never refuses a chunk.
@@ -38,9 +41,9 @@
 // unchanged; the callback API (engine.Handler) stays the fast path, with
 // no goroutine per connection and no copy on the way in. When the shards
 // hold every P (GOMAXPROCS at most the shard count), a shard that woke a
-// reader gives up its P once per round (yielder), so the reader
-// runs at once rather than when the runtime takes the P from the
-// sleeping shard; each such round costs two thread switches.
+// reader gives up its P once per round (engine.Conn.YieldToWoken), so
+// the reader runs at once rather than when the runtime takes the P from
+// the sleeping shard; each such round costs two thread switches.
 //
 // # Lifecycle
 //

@@ -1,11 +1,6 @@
 package netconn
 
-import (
-	"sync/atomic"
-
-	"github.com/shardnet/shardnet/buffer"
-	"github.com/shardnet/shardnet/engine"
-)
+import "github.com/shardnet/shardnet/engine"
 
 // connHandler is the shard's side of every Conn: it feeds arriving bytes
 // to the Conn and tells it of EOF and close. accept, when set, decides
@@ -13,16 +8,13 @@ import (
 type connHandler struct {
 	engine.BaseHandler
 	cfg    config
-	pool   *buffer.Pool
+	ops    *writeOps
 	accept func(c *Conn) error
-	// yield lets the readers the shards wake run at once (nil until the
-	// engine is known: set by Listener.OnBoot, NewDialer).
-	yield atomic.Pointer[yielder]
 }
 
 // OnOpen makes the connection's Conn.
 func (h *connHandler) OnOpen(ec *engine.Conn) error {
-	c := newConn(ec, &h.cfg, h.pool)
+	c := newConn(ec, &h.cfg, h.ops)
 	ec.SetContext(c)
 	// Reading and writing a net.Conn are independent: output above the
 	// engine's high watermark must not stop reading (WaterPause), which
@@ -44,7 +36,9 @@ func (h *connHandler) OnOpen(ec *engine.Conn) error {
 func (h *connHandler) OnTraffic(ec *engine.Conn) {
 	if c, ok := ec.Context().(*Conn); ok {
 		if c.feed(ec) {
-			h.yield.Load().Woke(ec, c.h)
+			// Let the reader run now, not when the runtime takes the
+			// P from the sleeping shard.
+			ec.YieldToWoken()
 		}
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/shardnet/shardnet/buffer"
 	"github.com/shardnet/shardnet/engine"
 )
 
@@ -45,7 +44,7 @@ func NewListener(opts ...Option) (*Listener, error) {
 		queue: make(chan *Conn, cfg.backlog),
 		done:  make(chan struct{}),
 	}
-	l.h = connHandler{cfg: cfg, pool: buffer.NewPool(), accept: l.offer}
+	l.h = connHandler{cfg: cfg, ops: newWriteOps(), accept: l.offer}
 	return l, nil
 }
 
@@ -71,7 +70,6 @@ func Listen(addr string, opts []Option, eopts ...engine.Option) (*Listener, *eng
 // OnBoot is part of the engine.Handler the Listener is; it notes the
 // engine.
 func (l *Listener) OnBoot(e *engine.Engine) error {
-	l.h.yield.Store(newYielder(e))
 	l.mu.Lock()
 	l.e = e
 	l.mu.Unlock()
