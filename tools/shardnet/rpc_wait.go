@@ -10,9 +10,9 @@ import (
 // rpcDefaultWait is rpc-server's idle wait when neither -wait nor
 // SHARDNET_WAIT names one. The runtime wait parks an idle shard in the Go
 // runtime's netpoller; with one call or a few per wake-up, which is how an
-// RPC server at a moderate rate runs, it spent 0.65–0.71× the blocking
+// RPC server at a moderate rate runs, it spent 0.65–0.74× the blocking
 // wait's server CPU per call in benchmarks/results (sysmon-wait, rpc-15b,
-// rpc-15c) at the same calls/s at saturation. The engine's own default
+// rpc-15c), with the same calls/s at saturation. The engine's own default
 // stays the blocking epoll_wait (see engine.WithRuntimeWait).
 const rpcDefaultWait = "runtime"
 
