@@ -3,6 +3,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,23 +57,31 @@ func TestRPCWaitOptions(t *testing.T) {
 
 // TestRPCServerWaitMode runs the command and reads the wait it reports in
 // its start-up line: the runtime wait unless -wait or SHARDNET_WAIT says
-// otherwise, and -wait before SHARDNET_WAIT.
+// otherwise, and -wait before SHARDNET_WAIT. It also checks that the
+// engine got it: under the runtime wait the shard's epoll fd is
+// non-blocking (the runtime's poller takes only such fds); the Go
+// runtime's own epoll fd and a blocking wait's are not.
 func TestRPCServerWaitMode(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		env  string
-		args []string
-		want string
+		name        string
+		env         string
+		args        []string
+		want        string
+		nonblocking int // epoll fds with O_NONBLOCK: one per shard under the runtime wait
 	}{
-		{name: "default", want: "wait=runtime"},
+		{name: "default", want: "wait=runtime", nonblocking: 1},
 		{name: "env", env: "syscall", want: "wait=syscall"},
 		{name: "flag over env", env: "runtime", args: []string{"-wait", "syscall"}, want: "wait=syscall"},
+		{name: "flag runtime over env", env: "syscall", args: []string{"-wait", "runtime"}, want: "wait=runtime", nonblocking: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(waitenv.Var, tc.env)
 			srv := startServer(t, append([]string{"rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}, tc.args...)...)
 			if !strings.Contains(srv.line, tc.want) {
 				t.Fatalf("start-up line %q, want %q", srv.line, tc.want)
+			}
+			if n := nonblockingEpollFds(t, srv.cmd.Process.Pid); n != tc.nonblocking {
+				t.Fatalf("%d non-blocking epoll fds, want %d", n, tc.nonblocking)
 			}
 			res, stderr, code := runRPCBenchJSON(t, "-addr", srv.addr, "-c", "2", "-inflight", "4", "-duration", "300ms", "-shards", "1")
 			if code != 0 || res.Errors != 0 || res.Calls == 0 {
@@ -78,6 +90,42 @@ func TestRPCServerWaitMode(t *testing.T) {
 			srv.stop(t)
 		})
 	}
+}
+
+// nonblockingEpollFds counts the epoll fds of process pid opened with
+// O_NONBLOCK, from /proc/pid/fd and fdinfo.
+func nonblockingEpollFds(t *testing.T, pid int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(info), "\n") {
+			v, ok := strings.CutPrefix(line, "flags:")
+			if !ok {
+				continue
+			}
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			if err != nil {
+				t.Fatalf("fdinfo flags %q: %v", v, err)
+			}
+			if flags&0o4000 != 0 { // O_NONBLOCK
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func TestRPCServerFlags(t *testing.T) {
