@@ -35,6 +35,7 @@ type method struct {
 type Server struct {
 	cfg     serverConfig
 	methods map[uint16]method // written before Serve only, then read by every shard
+	table   []method          // methods indexed by number, built by Serve when they are few (see lookup)
 	framer  *codec.LengthField
 	eng     *engine.Engine
 	shards  []serverShard // one per shard, indexed by Conn.Shard; loop only
@@ -103,12 +104,49 @@ func (s *Server) Serve(addrs []string, opts ...engine.Option) error {
 	if s.eng != nil {
 		return fmt.Errorf("%w: Serve called twice", ErrInvalidOption)
 	}
+	s.table = methodTable(s.methods)
 	e, err := engine.Serve(serverHandler{s}, addrs, opts...)
 	if err != nil {
 		return err
 	}
 	s.eng = e
 	return nil
+}
+
+// maxTableMethod bounds the method table: numbers up to it make a slice
+// of at most this many entries (16 bytes each); a server with a larger
+// number keeps the map.
+const maxTableMethod = 1023
+
+// methodTable returns methods as a slice indexed by number, or nil when
+// the largest number is above maxTableMethod. Every call looks its method
+// up, and an index costs less than a map lookup.
+func methodTable(methods map[uint16]method) []method {
+	top := -1
+	for id := range methods {
+		top = max(top, int(id))
+	}
+	if top < 0 || top > maxTableMethod {
+		return nil
+	}
+	t := make([]method, top+1)
+	for id, m := range methods {
+		t[id] = m
+	}
+	return t
+}
+
+// lookup returns the handler of method id. A method registered with a nil
+// function counts as unknown.
+func (s *Server) lookup(id uint16) (method, bool) {
+	if s.table != nil {
+		if int(id) < len(s.table) && s.table[id].fn != nil {
+			return s.table[id], true
+		}
+		return method{}, false
+	}
+	m, ok := s.methods[id]
+	return m, ok && m.fn != nil
 }
 
 // Engine returns the engine Serve started, or nil before Serve.

@@ -31,7 +31,9 @@ func (h serverHandler) OnTraffic(c *engine.Conn) {
 	for !c.Closed() {
 		frame, n, err := s.framer.Decode(c)
 		if err != nil {
-			if !errors.Is(err, codec.ErrNeedMore) {
+			// The plain comparison first: ErrNeedMore ends every
+			// OnTraffic, and errors.Is walks a chain.
+			if err != codec.ErrNeedMore && !errors.Is(err, codec.ErrNeedMore) {
 				h.reject(c, err)
 			}
 			return
@@ -80,7 +82,7 @@ func (s *Server) serve(c *engine.Conn, hd Header, req []byte) {
 		s.fail(c, hd, StatusShuttingDown, "the server is stopping")
 		return
 	}
-	m, ok := s.methods[hd.Method]
+	m, ok := s.lookup(hd.Method)
 	if !ok {
 		s.fail(c, hd, StatusUnknownMethod, "no handler for this method")
 		return

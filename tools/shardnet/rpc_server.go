@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/tools/rpc"
 )
 
@@ -24,21 +26,31 @@ const (
 func runRPCServer(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	var delay time.Duration
-	fs := newFlagSet("rpc-server", "RPC server (tools/rpc): method 1 echoes the request on the shard, method 2\nechoes it from the offload pool after -delay (a blocking handler). Calls on a\nconnection are answered as each finishes, so out of order.", `  shardnet rpc-server                                  # 127.0.0.1:7300
+	var wait string
+	fs := newFlagSet("rpc-server", "RPC server (tools/rpc): method 1 echoes the request on the shard, method 2\nechoes it from the offload pool after -delay (a blocking handler). Calls on a\nconnection are answered as each finishes, so out of order.\n\nAn idle shard waits in the Go runtime's netpoller by default (-wait runtime,\nengine.WithRuntimeWait): at a moderate call rate, when a wake-up carries a\nfew calls, it costs about 0.7x the server CPU per call of the engine's\ndefault blocking epoll_wait (-wait syscall); at saturation they are equal.\n-wait syscall is the engine's default and the more tested one. Under heavy\ncompeting load on both cores either wait has now and then fallen short of an\noffered rate (benchmarks/results/sysmon-wait-2, rpc-15c). Without -wait,\nSHARDNET_WAIT decides when set, as for the other server commands.", `  shardnet rpc-server                                  # 127.0.0.1:7300
   taskset -c 0 shardnet rpc-server -shards 1 -pin       # one pinned core, as the benchmarks run it
   shardnet rpc-server -delay 5ms                        # method 2 sleeps 5 ms per call
+  shardnet rpc-server -wait syscall                     # shards block in epoll_wait (the engine's default)
 `, stderr)
 	sf.register(fs, "127.0.0.1:7300")
 	fs.DurationVar(&delay, "delay", 0, "how long method 2 (offload) sleeps before answering")
+	fs.StringVar(&wait, "wait", rpcDefaultWait, "how an idle shard waits: runtime (parks in the Go runtime's netpoller), syscall (blocks in epoll_wait, the engine's default) or runtime-pinned (runtime, thread pinned); without it SHARDNET_WAIT decides when set")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return rpcServe(&sf, delay, stdout, stderr)
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "wait" })
+	waitOpts, mode, err := rpcWaitOptions(wait, explicit, os.Getenv, sf.pin)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet rpc-server: %v\n", err)
+		return 2
+	}
+	return rpcServe(&sf, delay, waitOpts, mode, stdout, stderr)
 }
 
 // rpcServe runs the RPC server until SIGINT or SIGTERM, then stops it
 // gracefully.
-func rpcServe(sf *serverFlags, delay time.Duration, stdout, stderr io.Writer) int {
+func rpcServe(sf *serverFlags, delay time.Duration, waitOpts []engine.Option, mode string, stdout, stderr io.Writer) int {
 	if len(sf.addrs) == 0 {
 		sf.addrs = addrList{sf.defaultAddr}
 	}
@@ -47,6 +59,7 @@ func rpcServe(sf *serverFlags, delay time.Duration, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "shardnet rpc-server: %v\n", err)
 		return 2
 	}
+	opts = append(opts, waitOpts...)
 	srv, err := rpc.NewServer()
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet rpc-server: %v\n", err)
@@ -67,7 +80,7 @@ func rpcServe(sf *serverFlags, delay time.Duration, stdout, stderr io.Writer) in
 	for _, a := range srv.Addrs() {
 		bound = append(bound, a.Network()+"://"+a.String())
 	}
-	fmt.Fprintf(stdout, "shardnet rpc-server listening on %s shards=%d\n", strings.Join(bound, ","), srv.Engine().Shards())
+	fmt.Fprintf(stdout, "shardnet rpc-server listening on %s shards=%d wait=%s\n", strings.Join(bound, ","), srv.Engine().Shards(), mode)
 	if sf.debug != "" {
 		stopDebug, err := serveDebug(sf.debug, srv.Engine())
 		if err != nil {

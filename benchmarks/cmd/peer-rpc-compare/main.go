@@ -83,7 +83,7 @@ func main() {
 	flag.StringVar(&fractions, "rate-fractions", "0.5", "fixed rates as fractions of the slowest server's median saturated rate of the size, in this run")
 	flag.IntVar(&cfg.conns, "c", 16, "connections")
 	flag.IntVar(&cfg.inflight, "inflight", 16, "calls in flight per connection at saturation")
-	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server; shardnet-rt and shardnet-rtpin: the same with SHARDNET_WAIT=runtime or runtime-pinned, engine.WithRuntimeWait), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
+	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server as rpc-server ships, with its default -wait; shardnet-syscall, shardnet-rt and shardnet-rtpin: the same with SHARDNET_WAIT=syscall (the engine's default blocking epoll_wait), runtime or runtime-pinned (engine.WithRuntimeWait)), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
 	flag.StringVar(&subjectList, "subject", "shardnet", "servers whose ratios (÷ every other server) the tables give, comma-separated")
 	flag.StringVar(&cfg.bin, "bin", "", "take shardnet, peer-rpc-grpc and peer-rpc-netpoll from this directory instead of building them (to build before a measured window)")
 	flag.StringVar(&cfg.out, "out", "", "write the markdown summary and raw outputs here (file); stdout always")
@@ -195,10 +195,19 @@ func buildPeers(dir string, cfg config) map[string]peer {
 			"-duration", cfg.duration.String(), "-rate", strconv.Itoa(rate)}
 	}
 	return map[string]peer{
+		// rpc-server as it ships (its -wait default, the runtime wait,
+		// unless SHARDNET_WAIT is set in the driver's environment).
 		"shardnet": {name: "shardnet", client: rpcBench,
 			server: func() []string { return []string{shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"} }},
+		// The same server with the engine's default wait, a blocking
+		// epoll_wait (env execs it: the PID measured is the server's).
+		"shardnet-syscall": {name: "shardnet-syscall", client: rpcBench,
+			server: func() []string {
+				return []string{"env", "SHARDNET_WAIT=syscall", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			}},
 		// The same server with its shard's idle wait in the runtime's
-		// poller (env execs it: the PID measured is the server's).
+		// poller, named explicitly (rpc-server's default since rpc-15c;
+		// before, the blocking wait was).
 		"shardnet-rt": {name: "shardnet-rt", client: rpcBench,
 			server: func() []string {
 				return []string{"env", "SHARDNET_WAIT=runtime", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
