@@ -29,9 +29,10 @@ func threadID() int64 { return int64(unix.Gettid()) }
 func closeFd(fd int) { _ = rawio.Close(fd) }
 
 // shutdownWrite sends the FIN after what the socket holds. A peer that is
-// already gone (ENOTCONN) is not an error: there is nobody to tell.
+// already gone (ENOTCONN) is not an error: there is nobody to tell. Raw,
+// as closeFd: a relay passes half-closes on from its shard.
 func shutdownWrite(fd int) error {
-	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+	if err := rawio.Shutdown(fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
 		return os.NewSyscallError("shutdown", err)
 	}
 	return nil

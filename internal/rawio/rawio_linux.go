@@ -124,3 +124,9 @@ func ConnectInet(fd int, ap netip.AddrPort) error {
 	}
 	return nil
 }
+
+// Shutdown is shutdown(2), which does not block.
+func Shutdown(fd, how int) error {
+	_, err := ignoringEINTR(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0, 0, 0, 0)
+	return err
+}
