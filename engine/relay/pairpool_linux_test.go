@@ -92,7 +92,8 @@ func TestPairsReused(t *testing.T) {
 // Conns, and no pair, dial state, closure or timer. The bound leaves room
 // for the test's own client and backend goroutines, which use net's
 // connections; it fails at the per-connection garbage this package had
-// (a pair, its callback, the sockaddr and Dial's five: 9 with the Conns).
+// (a pair, its callback, and the dial's options, task, state, timeout
+// callback and address: 9 with the Conns).
 func TestRelayAllocsPerConn(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's sync.Pool drops items on purpose; make test runs this without it")

@@ -105,7 +105,7 @@ func TestConnectSetsockoptShutdownClose(t *testing.T) {
 // through SO_ERROR, as the engine's connectStart reads it.
 func TestConnectRefused(t *testing.T) {
 	lfd, ap := listenLoopback(t, unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
-	unix.Close(lfd) // nothing listens on ap now
+	unix.Close(lfd)                                                             // nothing listens on ap now
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0) // blocking: the result comes at once
 	if err != nil {
 		t.Fatal(err)
