@@ -101,12 +101,13 @@ func TestConnectSetsockoptShutdownClose(t *testing.T) {
 	}
 }
 
-// TestConnectRefused: a refused connect is the bare errno, at once or
-// through SO_ERROR, as the engine's connectStart reads it.
+// TestConnectRefused: a refused connect is the bare errno, which the
+// engine's connectStart compares with ==.
 func TestConnectRefused(t *testing.T) {
 	lfd, ap := listenLoopback(t, unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
-	unix.Close(lfd)                                                             // nothing listens on ap now
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0) // blocking: the result comes at once
+	unix.Close(lfd) // nothing listens on ap now
+	// A blocking socket, so that the result comes back from the call.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
