@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,17 +10,49 @@ import (
 	"github.com/shardnet/shardnet/shard"
 )
 
-// dialState is a connect in progress, watched for writability.
+// dialState is a connect in progress, watched for writability. It is
+// taken from the engine's pool (Engine.dials) by Dial and given back when
+// the connect ends, before its callback runs: a relay that dials a backend
+// for each client then allocates no dial state, no task and no timer
+// callback per connect (start and onTimeout are bound once per state).
 type dialState struct {
 	s      *shardCtx
 	fd     int
 	isUnix bool
-	h      Handler
 	cb     func(*Conn, error)
 	timer  shard.Timer    // the connect timeout
 	peer   netip.AddrPort // the target, for errors
 	path   string         // the unix socket's path, for errors
-	tls    *tls.Config    // DialTLS's, with ServerName set
+	// cfg is Dial's options, applied here: a config on Dial's stack would
+	// move to the heap, since its address goes to the option functions.
+	// Its tls is DialTLS's with ServerName set.
+	cfg dialConfig
+
+	// Kept across uses.
+	e         *Engine
+	start     func() // d.run, the task that starts the connect on its shard
+	onTimeout func() // d.timedOut
+}
+
+// newDialState takes a dialState from the engine's pool. Any goroutine.
+func (e *Engine) newDialState() *dialState {
+	if d, ok := e.dials.Get().(*dialState); ok {
+		return d
+	}
+	d := &dialState{e: e}
+	d.start = d.run
+	d.onTimeout = d.timedOut
+	return d
+}
+
+// free gives d back to the engine's pool, cleared but for its bound
+// methods. d's connect is over: its fd is no longer watched through d, its
+// timer is stopped and it is out of s.dialing. The caller copies what it
+// still needs first: another goroutine may take d at once. Loop only.
+func (d *dialState) free() {
+	e, start, onTimeout := d.e, d.start, d.onTimeout
+	*d = dialState{e: e, start: start, onTimeout: onTimeout}
+	e.dials.Put(d)
 }
 
 // Dial connects to addr ("tcp://ip:port", "unix:///path", a bare
@@ -32,10 +63,23 @@ type dialState struct {
 // connect wraps syscall.ECONNREFUSED. Host names are resolved on the
 // offload pool, never on a shard. Any goroutine, callbacks included.
 func (e *Engine) Dial(addr string, cb func(c *Conn, err error), opts ...DialOption) error {
-	cfg := dialConfig{shard: -1, timeout: 10 * time.Second}
+	d := e.newDialState()
+	cfg := &d.cfg
+	*cfg = dialConfig{shard: -1, timeout: 10 * time.Second}
 	for _, o := range opts {
-		o(&cfg)
+		o(cfg)
 	}
+	err := e.dialWith(d, addr, cb)
+	if err != nil {
+		d.free()
+	}
+	return err
+}
+
+// dialWith is Dial once d holds the options; on error d was not handed to
+// a shard.
+func (e *Engine) dialWith(d *dialState, addr string, cb func(*Conn, error)) error {
+	cfg := &d.cfg
 	if cb == nil {
 		return fmt.Errorf("%w: Dial with a nil callback", ErrInvalidOption)
 	}
@@ -55,21 +99,30 @@ func (e *Engine) Dial(addr string, cb func(c *Conn, err error), opts ...DialOpti
 		cfg.tls.ServerName = hostOf(address)
 	}
 	if network == "unix" {
-		return e.dialTarget(netip.AddrPort{}, address, cfg, cb)
+		return e.dialTarget(d, netip.AddrPort{}, address, cb)
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err == nil {
-		return e.dialTarget(ap, "", cfg, cb)
+		return e.dialTarget(d, ap, "", cb)
 	}
-	// A host name: resolve off the shards, then dial.
+	// A host name: resolve off the shards, then dial with a state of its
+	// own (d goes back to the pool on return).
+	return e.dialHost(network, address, *cfg, cb)
+}
+
+// dialHost resolves a host name off the shards (on the offload pool), then
+// dials.
+func (e *Engine) dialHost(network, address string, cfg dialConfig, cb func(*Conn, error)) error {
 	return e.Offload(func() {
 		taddr, err := net.ResolveTCPAddr(network, address)
 		if err != nil {
 			e.runDialCallback(cfg, cb, err)
 			return
 		}
-		ap := taddr.AddrPort()
-		if err := e.dialTarget(ap, "", cfg, cb); err != nil {
+		d := e.newDialState()
+		d.cfg = cfg
+		if err := e.dialTarget(d, taddr.AddrPort(), "", cb); err != nil {
+			d.free()
 			e.runDialCallback(cfg, cb, err)
 		}
 	})
@@ -85,9 +138,10 @@ func (e *Engine) runDialCallback(cfg dialConfig, cb func(*Conn, error), err erro
 }
 
 // dialTarget starts a connect to the unix socket at path, or to peer
-// when path is empty, on the shard the options or the balancer pick.
-func (e *Engine) dialTarget(peer netip.AddrPort, path string, cfg dialConfig, cb func(*Conn, error)) error {
-	idx := cfg.shard
+// when path is empty, on the shard the options or the balancer pick, with
+// d (holding the options). On error d was not handed to the shard.
+func (e *Engine) dialTarget(d *dialState, peer netip.AddrPort, path string, cb func(*Conn, error)) error {
+	idx := d.cfg.shard
 	if idx < 0 {
 		idx = e.cfg.balancer.Pick(e.loads, peer)
 	}
@@ -98,35 +152,40 @@ func (e *Engine) dialTarget(peer netip.AddrPort, path string, cfg dialConfig, cb
 	// would make a connection after the shard was emptied, which Stop
 	// would wait for in vain, or be dropped unrun with the loop, its
 	// callback never called.
+	d.s, d.peer, d.path, d.isUnix, d.cb = s, peer, path, path != "", cb
 	e.gate.RLock()
 	defer e.gate.RUnlock()
 	if e.closing {
 		return ErrEngineStopped
 	}
-	return mapSubmitErr(s.loop.Submit(func() { s.startDial(peer, path, cfg, cb) }))
+	return mapSubmitErr(s.loop.Submit(d.start))
 }
 
-// startDial opens the socket and starts the connect. Loop only.
-func (s *shardCtx) startDial(peer netip.AddrPort, path string, cfg dialConfig, cb func(*Conn, error)) {
-	fd, pending, err := connectStart(peer, path, &s.e.cfg)
+// run opens the socket and starts the connect: Dial's task. Loop only.
+func (d *dialState) run() {
+	s := d.s
+	fd, pending, err := connectStart(d.peer, d.path, &s.e.cfg)
 	if err != nil {
-		cb(nil, dialError(peer, path, err))
+		cb, err := d.cb, dialError(d.peer, d.path, err)
+		d.free()
+		cb(nil, err)
 		return
 	}
-	d := &dialState{s: s, fd: fd, isUnix: path != "", h: cfg.h, cb: cb, peer: peer, path: path, tls: cfg.tls}
+	d.fd = fd
 	if !pending {
 		d.connected(false)
 		return
 	}
 	if err := s.loop.Watch(fd, shard.EventWrite, d); err != nil {
 		closeFd(fd)
+		cb := d.cb
+		d.free()
 		cb(nil, err)
 		return
 	}
 	s.dialing[fd] = d
-	// In d, and a method value: one allocation for the timeout, not three.
-	s.loop.InitTimer(&d.timer, d.timedOut)
-	d.timer.Reset(cfg.timeout)
+	s.loop.InitTimer(&d.timer, d.onTimeout)
+	d.timer.Reset(d.cfg.timeout)
 }
 
 // dialError is a failed connect as net.Dial reports one.
@@ -158,34 +217,35 @@ func (d *dialState) HandleEvents(fd int, ev shard.Events) {
 // connected makes the connection of a completed connect; watched says the
 // socket is still watched for the connect (by d).
 func (d *dialState) connected(watched bool) {
-	s := d.s
+	s, fd, h, isUnix, tlsCfg, cb := d.s, d.fd, d.cfg.h, d.isUnix, d.cfg.tls, d.cb
+	d.free()
 	if s.e.admit() {
 		s.live.Add(1)
-		if d.tls != nil {
+		if tlsCfg != nil {
 			if watched {
-				s.loop.Unwatch(d.fd)
+				s.loop.Unwatch(fd)
 			}
-			s.dialTLS(d.fd, d.h, d.isUnix, d.tls, d.cb) // cb runs after the handshake
+			s.dialTLS(fd, h, isUnix, tlsCfg, cb) // cb runs after the handshake
 			s.flushDirty()
 			return
 		}
-		c := s.registerDialed(d.fd, d.h, d.isUnix, watched)
+		c := s.registerDialed(fd, h, isUnix, watched)
 		switch {
 		case c.state == stateOpen:
-			d.deliver(c)
+			deliverDialed(c, cb)
 		case c.rejection() != nil:
-			d.cb(nil, fmt.Errorf("engine: dial: %w", c.rejection()))
+			cb(nil, fmt.Errorf("engine: dial: %w", c.rejection()))
 		default:
-			d.cb(nil, fmt.Errorf("engine: dial: connection closed during OnOpen: %w", ErrConnClosed))
+			cb(nil, fmt.Errorf("engine: dial: connection closed during OnOpen: %w", ErrConnClosed))
 		}
 		s.flushDirty()
 		return
 	}
 	if watched {
-		s.loop.Forget(d.fd)
+		s.loop.Forget(fd)
 	}
-	closeFd(d.fd)
-	d.cb(nil, ErrTooManyConns)
+	closeFd(fd)
+	cb(nil, ErrTooManyConns)
 }
 
 // registerDialed is register for a socket whose connect just completed.
@@ -213,13 +273,13 @@ func (s *shardCtx) registerDialed(fd int, h Handler, isUnix, watched bool) *Conn
 	return c.openWith(h)
 }
 
-// deliver runs the callback with the open connection. A panic there
+// deliverDialed runs the callback with the open connection. A panic there
 // aborts that connection, as a panic in any of its handler's callbacks
 // would, instead of reaching the shard's panic hook with the connection
 // left open and nobody told.
-func (d *dialState) deliver(c *Conn) {
+func deliverDialed(c *Conn, cb func(*Conn, error)) {
 	defer c.recoverPanic()
-	d.cb(c, nil)
+	cb(c, nil)
 }
 
 func (d *dialState) fail(err error) {
@@ -231,7 +291,9 @@ func (d *dialState) fail(err error) {
 	s.loop.Forget(d.fd) // the close takes the socket out of the epoll set
 	closeFd(d.fd)
 	d.timer.Stop()
-	d.cb(nil, err)
+	cb := d.cb
+	d.free()
+	cb(nil, err)
 }
 
 // timedOut fails a connect that took longer than its DialTimeout.

@@ -22,6 +22,7 @@ type Engine struct {
 	shards  []*shardCtx
 	packets []*packetShard // the shards' datagram sides, index for index
 	loads   balancer.Loads // the shards, as an interface made once: converting a slice to one allocates
+	dials   sync.Pool      // *dialState: Dial's connects in progress, reused (see dialState)
 	offload *workerPool
 
 	mu        sync.Mutex     // guards listeners and stopping; never held while waiting on a loop

@@ -23,12 +23,16 @@ func platformErr() error { return nil }
 // threadID is the calling OS thread's ID.
 func threadID() int64 { return int64(unix.Gettid()) }
 
-func closeFd(fd int) { unix.Close(fd) }
+// closeFd is a raw close(2) (rawio.Close): a shard closes two sockets per
+// relayed connection, and the scheduler's syscall entry on each would let
+// sysmon see the shard's P in a system call and keep waking every 20 µs.
+func closeFd(fd int) { _ = rawio.Close(fd) }
 
 // shutdownWrite sends the FIN after what the socket holds. A peer that is
-// already gone (ENOTCONN) is not an error: there is nobody to tell.
+// already gone (ENOTCONN) is not an error: there is nobody to tell. Raw,
+// as closeFd: a relay passes half-closes on from its shard.
 func shutdownWrite(fd int) error {
-	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+	if err := rawio.Shutdown(fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
 		return os.NewSyscallError("shutdown", err)
 	}
 	return nil
@@ -43,7 +47,8 @@ func setLingerZero(fd int) {
 // connection. Failures are not fatal: the connection works without them.
 func setConnOptions(fd int, cfg *config) {
 	if cfg.noDelay {
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		// Raw, as closeFd: every connection sets it, on the shard.
+		_ = rawio.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	if cfg.keepAlive > 0 {
 		secs := int(max(cfg.keepAlive/time.Second, 1))
@@ -186,13 +191,12 @@ func setNonblock(fd int) error {
 // (watch fd for writability, then ask connectResult). On error the socket
 // is closed.
 func connectStart(ap netip.AddrPort, path string, cfg *config) (fd int, pending bool, err error) {
-	sa := sockaddrOf(ap, path)
-	family := unix.AF_INET
-	switch sa.(type) {
-	case *unix.SockaddrInet6:
-		family = unix.AF_INET6
-	case *unix.SockaddrUnix:
-		family = unix.AF_UNIX
+	family := unix.AF_UNIX
+	if path == "" {
+		family = unix.AF_INET
+		if !ap.Addr().Unmap().Is4() {
+			family = unix.AF_INET6
+		}
 	}
 	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -200,14 +204,19 @@ func connectStart(ap netip.AddrPort, path string, cfg *config) (fd int, pending 
 	}
 	if path == "" {
 		setConnOptions(fd, cfg)
+		// Raw, and from an address on the stack: a TCP connect on a
+		// non-blocking socket returns at once (see closeFd).
+		err = rawio.ConnectInet(fd, ap)
+	} else {
+		err = unix.Connect(fd, sockaddrOf(ap, path))
 	}
-	switch err = unix.Connect(fd, sa); err {
+	switch err {
 	case nil:
 		return fd, false, nil
 	case unix.EINPROGRESS, unix.EINTR:
 		return fd, true, nil
 	}
-	unix.Close(fd)
+	closeFd(fd)
 	return -1, false, os.NewSyscallError("connect", err)
 }
 

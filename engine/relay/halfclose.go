@@ -58,16 +58,27 @@ func (hc *halfCloses) flush() {
 	for i := 0; i < len(hc.dirs); i++ {
 		d := hc.dirs[i]
 		hc.dirs[i] = nil
-		if !d.dst.Closed() {
+		if d != nil && !d.dst.Closed() {
 			d.dst.CloseWrite()
 		}
 	}
 	hc.dirs = hc.dirs[:0]
 }
 
+// drop forgets the half-closes of pr, a pair that has ended: the pair is
+// kept for another client, whose directions these are not.
+func (hc *halfCloses) drop(pr *pair) {
+	for i, d := range hc.dirs {
+		if d != nil && d.pr == pr {
+			hc.dirs[i] = nil
+		}
+	}
+}
+
 // bootHalfCloses makes the shards' lists, on OnBoot.
 func (p *Proxy) bootHalfCloses(shards int) {
 	p.half = make([]halfCloses, shards)
+	p.freePairs = make([][]*pair, shards)
 	for i := range p.half {
 		hc := &p.half[i]
 		hc.run = hc.flush

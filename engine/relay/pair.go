@@ -18,8 +18,8 @@ type pair struct {
 	up       direction    // client -> upstream
 	down     direction    // upstream -> client
 	onDial   func(*engine.Conn, error)
-	opened   time.Time
-	peer     string // the client's address, kept for WithOnDone
+	opened   time.Time // for WithOnDone only, as peer
+	peer     string    // the client's address, kept for WithOnDone
 
 	pool     *Pool
 	backend  *backend // the one dialed or relayed to; nil before
@@ -35,17 +35,6 @@ type pair struct {
 	splice    bool // WithSplice, and both sides are plaintext sockets
 	tls       bool // either side is TLS
 	ended     bool // the pair's end was accounted for
-}
-
-func newPair(p *Proxy, c *engine.Conn) *pair {
-	pr := &pair{p: p, client: c, opened: time.Now()}
-	pr.up.init(pr, c, &p.bytesUp)
-	pr.down.init(pr, nil, &p.bytesDown)
-	pr.onDial = pr.dialed
-	if p.cfg.onDone != nil {
-		pr.peer = addrString(c) // the fd is gone by the pair's end
-	}
-	return pr
 }
 
 // sniff shows the client's head to the Router; eof says the client has
@@ -285,6 +274,7 @@ func (pr *pair) maybeEnd() {
 			Err:       pr.reason,
 		})
 	}
+	pr.p.releasePair(pr)
 }
 
 // peerOf is the client's address, for a policy that hashes it.

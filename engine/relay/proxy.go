@@ -55,6 +55,9 @@ type Proxy struct {
 
 	rates *engine.RateGroup // WithRateLimit's total: every client is a member; nil: none
 	half  []halfCloses      // by shard, made on OnBoot
+	// freePairs are the ended pairs kept for new clients, by shard
+	// (releasePair); made on OnBoot. Loop only, each its own shard's.
+	freePairs [][]*pair
 
 	// Counters: the shards write, any goroutine reads.
 	active    atomic.Int64

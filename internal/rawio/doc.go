@@ -1,6 +1,7 @@
 // Package rawio holds the raw system calls of the hot path: read, write,
-// writev, accept4 and splice on non-blocking fds, issued through
-// RawSyscall and retried on EINTR in one place.
+// writev, accept4, splice, connect, setsockopt, shutdown and close on
+// non-blocking fds, issued through RawSyscall and retried on EINTR in one
+// place (but close and connect, which must not be retried).
 //
 // Why raw: on a non-blocking fd these calls never block, so the
 // scheduler's syscall enter/exit buys nothing, and skipping it keeps the

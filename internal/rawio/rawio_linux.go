@@ -1,6 +1,7 @@
 package rawio
 
 import (
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +79,54 @@ func Sockname(fd int, rsa *unix.RawSockaddrAny, peer bool) error {
 // that the call cannot block.
 func Splice(in, out, n int, flags int) (int, error) {
 	return ignoringEINTR(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), uintptr(flags))
+}
+
+// Close is close(2), made once: after EINTR the fd is already released on
+// Linux, so a retry could close an fd another goroutine has just opened.
+// It does not block on the engine's sockets (none has a positive
+// SO_LINGER), pipes or epoll fds.
+func Close(fd int) error {
+	if _, _, errno := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// SetsockoptInt is setsockopt(2) with an int value.
+func SetsockoptInt(fd, level, opt, value int) error {
+	v := int32(value)
+	_, err := ignoringEINTR(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
+	return err
+}
+
+// ConnectInet starts connect(2) on a non-blocking socket to ap, from an
+// address built on the stack (unix.Connect takes a Sockaddr, which
+// escapes). It is made once: a non-blocking connect that reports EINTR
+// goes on in the background, as after EINPROGRESS, and a second call would
+// only say EALREADY.
+func ConnectInet(fd int, ap netip.AddrPort) error {
+	var errno unix.Errno
+	a := ap.Addr().Unmap()
+	port := ap.Port()
+	if a.Is4() {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	} else {
+		sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// Shutdown is shutdown(2), which does not block.
+func Shutdown(fd, how int) error {
+	_, err := ignoringEINTR(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0, 0, 0, 0)
+	return err
 }
