@@ -239,8 +239,8 @@ func (e *Engine) stop(ctx context.Context) {
 	e.closeShards()
 	// Every connection is closed, so every handshake goroutine was woken
 	// and ends; none is left after Stop.
+	e.hsCPU.stop() // the handshakes waiting for the CPU budget wait no more
 	e.handshakes.Wait()
-	e.hsCPU.stop()
 	for _, s := range e.shards {
 		s.failAsync()
 	}

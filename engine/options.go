@@ -76,7 +76,7 @@ func defaultConfig() config {
 		maxHandshakes:  4096,
 		handshakeTime:  5 * time.Second,
 		handshakeCPU:   defaultHandshakeCPU(runtime.GOMAXPROCS(0)),
-		handshakeShare: 0.5,
+		handshakeShare: 1,
 
 		udpGSO:         true,
 		udpGRO:         true,

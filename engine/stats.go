@@ -109,9 +109,9 @@ type Stats struct {
 	// (WithHandshakeCPU): their computation, and the time they were
 	// preempted meanwhile. It is what WithHandshakeShare counts.
 	TLSHandshakeCPU time.Duration
-	// TLSHandshakesDeferred counts the times a TLS handshake waited for
-	// the next interval of WithHandshakeShare although a CPU slot was
-	// free: the interval's share was spent.
+	// TLSHandshakesDeferred counts the TLS handshakes that waited first
+	// in line for a CPU slot while one was free: the interval's
+	// WithHandshakeShare was spent. Each counts once.
 	TLSHandshakesDeferred uint64
 	// ProxyFailed counts connections of ListenProxyProto listeners closed
 	// before their PROXY header was read: a missing or malformed header,

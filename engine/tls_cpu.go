@@ -29,16 +29,23 @@ func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = 
 // It is the trade between the two things a handshake flood competes for:
 // a lower share keeps more of the CPU, and so the latency and throughput,
 // for the connections already open, and completes fewer handshakes per
-// second while the flood lasts (a server that only does handshakes is
-// capped as well: its rate falls with the share when handshakes are what
-// limits it). A handshake's time is the wall time it holds its slot, so
-// time it is preempted counts against the share too. Handshakes waiting
-// for the next interval stay within WithMaxHandshakes; when the oldest new
-// one has waited half the handshake timeout (WithHandshakeTimeout), new
-// TLS connections are reset at accept as past WithMaxHandshakes. Both
-// show in Stats (TLSHandshakeCPU, TLSHandshakesDeferred, TLSRefused).
-// Default 0.5; with 1 only WithHandshakeCPU's slots bound them (on two
-// CPUs the default slots, one, are the default share already).
+// second while the flood lasts. The budget does not give way to idle CPU:
+// a handshake past it waits for the next interval even when the shards
+// have nothing to do, so a server that only does handshakes is capped as
+// well. A handshake's time is the wall time it holds its slot, so time it
+// is preempted (the garbage collector, the shards) counts against the
+// share too, and the CPU handshakes get is less than the share. Handshakes
+// waiting for the next interval stay within WithMaxHandshakes; when the
+// oldest new one has waited half the handshake timeout
+// (WithHandshakeTimeout), new TLS connections are reset at accept as past
+// WithMaxHandshakes. Both show in Stats (TLSHandshakeCPU,
+// TLSHandshakesDeferred, TLSRefused). Default 1: no budget, the slots
+// alone, which on two or more CPUs leave the shards a P, and on one let a
+// flood take it (benchmarks/results/tls-16e: a share of 0.5 halved a
+// one-P server's new TLS connections per second, and 0.25 kept its open
+// connections served through a flood that starved them without it). Set
+// it on a server that must keep its open connections answered through a
+// flood more than it must keep up its handshake rate.
 func WithHandshakeShare(share float64) Option {
 	return func(c *config) { c.handshakeShare = share }
 }
@@ -58,11 +65,11 @@ const handshakeInterval = 10 * time.Millisecond
 // queue (which the handshake timeout would end). A handshake held back by
 // the budget, not by the slots, is woken by a timer at the next interval.
 type cpuSlots struct {
-	limit  int           // WithHandshakeCPU; set by init
-	budget time.Duration // slot time per handshakeInterval; set by init (0: no budget)
-	base   time.Time     // the zero of now's clock; set by init
+	limit int       // WithHandshakeCPU; set by init
+	base  time.Time // the zero of now's clock; set by init
 
 	mu      sync.Mutex
+	budget  time.Duration // slot time per handshakeInterval (0: no budget); set by init, lifted by stop
 	used    int
 	fresh   slotQueue     // handshakes that have not computed yet
 	again   slotQueue     // handshakes that computed and waited for the peer
@@ -75,8 +82,9 @@ type cpuSlots struct {
 	// Counters: slot holders write, Stats reads; oldest is read by the
 	// acceptor (refuseTLS).
 	held     atomic.Int64  // slot time in all, nanoseconds
-	deferred atomic.Uint64 // handshakes queued while a slot was free: the budget was spent
+	deferred atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
 	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
+	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the
@@ -103,12 +111,21 @@ type slotQueue struct {
 type slotWaiter struct {
 	wake chan struct{}
 	at   time.Duration
+	held bool // counted in deferred
 }
 
 func (sq *slotQueue) len() int { return len(sq.q) - sq.head }
 
+// first returns the first waiter in line, or nil.
+func (sq *slotQueue) first() *slotWaiter {
+	if sq.head == len(sq.q) {
+		return nil
+	}
+	return &sq.q[sq.head]
+}
+
 func (sq *slotQueue) push(ch chan struct{}, at time.Duration) {
-	sq.q = append(sq.q, slotWaiter{ch, at})
+	sq.q = append(sq.q, slotWaiter{wake: ch, at: at})
 }
 
 func (sq *slotQueue) pop() (chan struct{}, bool) {
@@ -153,7 +170,7 @@ func (cs *cpuSlots) acquire(again bool) time.Duration {
 		}
 	}
 	if cs.used < cs.limit && !cs.inBudget() {
-		cs.deferred.Add(1)
+		cs.noteHeld()
 		cs.arm(now)
 	}
 	cs.mu.Unlock()
@@ -215,7 +232,21 @@ func (cs *cpuSlots) grant(now time.Duration) {
 		ch <- struct{}{}
 	}
 	if cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0 {
+		cs.noteHeld()
 		cs.arm(now)
+	}
+}
+
+// noteHeld counts, once, the waiter first in line, which the budget holds
+// back while a slot is free. Under mu.
+func (cs *cpuSlots) noteHeld() {
+	w := cs.again.first()
+	if w == nil {
+		w = cs.fresh.first()
+	}
+	if w != nil && !w.held {
+		w.held = true
+		cs.deferred.Add(1)
 	}
 }
 
@@ -246,14 +277,20 @@ func (cs *cpuSlots) refill() {
 	cs.grant(now)
 }
 
-// stop turns the timer off for good. Stop, once no handshake is left.
+// stop lifts the budget and turns the timer off for good: the engine is
+// stopping, every connection is closed, and the handshakes still waiting
+// for the budget would only find that out (they compute nothing), so they
+// need not wait for the intervals an overrun's debt still holds. Stop,
+// before it waits for the handshake goroutines.
 func (cs *cpuSlots) stop() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	cs.stopped = true
+	cs.budget = 0
 	if cs.timer != nil {
 		cs.timer.Stop()
 	}
+	cs.grant(cs.now())
 }
 
 // backlogged reports whether the first new handshake in line has waited
@@ -334,13 +371,35 @@ func (tc *tlsConn) transport() net.Conn { return (*tlsTransport)(tc) }
 // in, so it is refused before it costs the shard a Conn, a read and a
 // timer (a flood's refused connections are most of its connections). It
 // is counted in Stats.TLSRefused; no Conn was made, so no OnHandshakeFail
-// runs. Any goroutine (the acceptor's loop).
+// runs. While it refuses, it logs a warning (WithLogger) at most once per
+// refusalLogPeriod. Any goroutine (the acceptor's loop).
 func (e *Engine) refuseTLS(fd int) bool {
-	if e.tlsInFlight.Load() < int64(e.cfg.maxHandshakes) && !e.hsCPU.backlogged(e.cfg.handshakeTime/2) {
+	inFlight := e.tlsInFlight.Load()
+	if inFlight < int64(e.cfg.maxHandshakes) && !e.hsCPU.backlogged(e.cfg.handshakeTime/2) {
 		return false
 	}
 	setLingerZero(fd)
 	closeFd(fd)
-	e.tlsRefused.Add(1)
+	total := e.tlsRefused.Add(1)
+	if e.hsCPU.shouldWarn() {
+		e.cfg.logger.Warn("accept: TLS handshakes at their limit; resetting new TLS connections",
+			"in_flight", inFlight, "max_handshakes", e.cfg.maxHandshakes, "refused_total", total)
+	}
 	return true
+}
+
+// refusalLogPeriod is the least time between two of refuseTLS's warnings:
+// a flood refuses thousands of connections a second, and the log should
+// say that it goes on, not list them.
+const refusalLogPeriod = 10 * time.Second
+
+// shouldWarn reports whether refuseTLS logs this refusal: the first one,
+// or the first refusalLogPeriod after the last that did. Any goroutine.
+func (cs *cpuSlots) shouldWarn() bool {
+	now := cs.now()
+	last := cs.warned.Load()
+	if last != 0 && now-time.Duration(last-1) < refusalLogPeriod {
+		return false
+	}
+	return cs.warned.CompareAndSwap(last, int64(now)+1)
 }

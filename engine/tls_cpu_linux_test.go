@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,13 +268,17 @@ func TestHandshakeCPUCap(t *testing.T) {
 // TestTLSRefusedAtAccept: once WithMaxHandshakes handshakes are in
 // progress, a new TLS connection is reset at accept, before it sends a
 // byte: counted in Stats.TLSRefused, without a Conn (no OnHandshakeFail);
-// a plaintext listener of the same engine is not affected; and once the
-// handshakes in progress end, TLS connections are served again.
+// a plaintext listener of the same engine is not affected; the refusals
+// are logged once (the log is throttled); and once the handshakes in
+// progress end, TLS connections are served again.
 func TestTLSRefusedAtAccept(t *testing.T) {
 	noLeaks(t)
 	pki := newTestPKI(t)
 	h := &floodHandler{}
-	e, addr, plainAddr := startTLS(t, h, pki.server(), WithShards(2), WithMaxHandshakes(2), WithHandshakeTimeout(time.Minute))
+	var logged lockedLog
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	e, addr, plainAddr := startTLS(t, h, pki.server(), WithShards(2), WithMaxHandshakes(2),
+		WithHandshakeTimeout(time.Minute), WithLogger(logger))
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
 
 	// Two handshakes that stop after the server's flight fill the cap.
@@ -316,6 +323,10 @@ func TestTLSRefusedAtAccept(t *testing.T) {
 	if n := h.refused.Load() + h.failed.Load(); n != 0 {
 		t.Fatalf("OnHandshakeFail ran %d times for connections refused at accept", n)
 	}
+	if out := logged.String(); strings.Count(out, "resetting new TLS connections") != 1 ||
+		!strings.Contains(out, "in_flight=2") || !strings.Contains(out, "max_handshakes=2") {
+		t.Fatalf("three refusals logged as %q, want one throttled warning with the counts", out)
+	}
 
 	// The plaintext listener is not capped.
 	pc, err := net.DialTimeout("tcp", plainAddr, 5*time.Second)
@@ -335,4 +346,83 @@ func TestTLSRefusedAtAccept(t *testing.T) {
 		t.Fatalf("%d handshakes in flight after their peers left", e.tlsInFlight.Load())
 	}
 	healthy(t, addr, pki)
+}
+
+// TestTLSRefusedForBacklog: when new handshakes have waited half the
+// handshake timeout for the CPU (here a share so small that one
+// handshake's computation is a debt of a second), a new TLS connection is
+// reset at accept, counted in Stats.TLSRefused, although WithMaxHandshakes
+// is far off; and Stop does not wait for the debt.
+func TestTLSRefusedForBacklog(t *testing.T) {
+	noLeaks(t)
+	pki := newTestPKI(t)
+	cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		for t0 := time.Now(); time.Since(t0) < 20*time.Millisecond; {
+		}
+		return &pki.leaf, nil
+	}}
+	const timeout = 2 * time.Second
+	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(1),
+		WithHandshakeShare(0.001), WithHandshakeTimeout(timeout))
+	hello := clientHello(t, pki.client(tls.VersionTLS13))
+	// Three handshakes: the first computes and leaves a debt of seconds,
+	// the others wait for it to be paid. Their peers wait for the server.
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(10*time.Second, func() bool { return e.hsCPU.backlogged(timeout / 2) }) {
+		t.Fatal("no backlog with a handshake's debt of seconds")
+	}
+	if n := e.tlsInFlight.Load(); n > 3 {
+		t.Fatalf("%d handshakes in flight, want at most 3", n)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err == nil {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if !isReset(err) {
+		t.Fatalf("a connection behind a backlog of %v: %v, want a reset", timeout/2, err)
+	}
+	if st := e.Stats(); st.TLSRefused == 0 || st.TLSHandshakesDeferred == 0 {
+		t.Fatalf("Stats.TLSRefused = %d, TLSHandshakesDeferred = %d, want both counted", st.TLSRefused, st.TLSHandshakesDeferred)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The debt left is seconds (the first handshake's 20 ms at a share
+	// of 0.001); Stop lifts the budget rather than waiting it out.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Stop took %v behind the handshakes' CPU debt", d)
+	}
+}
+
+// lockedLog is a log's output, written by the acceptor and read by the
+// test.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -70,6 +71,10 @@ func measureEcho(tb testing.TB, conns []*tls.Conn, d time.Duration) echoStats {
 const (
 	floodMaxEnv   = "SHARDNET_FLOOD_MAX_HANDSHAKES"
 	floodShareEnv = "SHARDNET_FLOOD_SHARE"
+	// floodProfileEnv, set in the benchmark's environment, makes the
+	// server write a CPU profile of its whole run there, to see what
+	// takes its CPU during a flood.
+	floodProfileEnv = "SHARDNET_FLOOD_CPUPROFILE"
 )
 
 // runFloodChild is BenchmarkTLSHandshakeFlood's server, in a process of
@@ -102,6 +107,18 @@ func runFloodChild() int {
 }
 
 func serveFloodChild(e *Engine, cfg *tls.Config) int {
+	if path := os.Getenv(floodProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -226,8 +243,9 @@ type floodLayout struct {
 // does not assert them.
 //
 // Each layout runs with the server at several WithHandshakeShare values:
-// the default (0.5), a quarter, and 1 (no budget, WithHandshakeCPU's slots
-// alone) where that differs from the default (one P).
+// 1 (the default: no budget, WithHandshakeCPU's slots alone), a half and
+// a quarter; on two Ps a half is what the one default slot allows
+// already, so the shared layout runs 0.5 in place of 1.
 //
 // The server, the flooders and the measuring clients are three processes
 // (runFloodChild, runFlooderChild, this one). Two layouts on a two-CPU
@@ -245,7 +263,7 @@ func BenchmarkTLSHandshakeFlood(b *testing.B) {
 	for _, l := range []floodLayout{pinned, shared} {
 		for _, share := range []float64{1, 0.5, 0.25} {
 			if share == 1 && l.serverCPUs == "" {
-				continue // on two Ps the default slot (one) is the default share
+				continue // on two Ps one slot is a share of 0.5: run once
 			}
 			l.share = share
 			b.Run(fmt.Sprintf("%s/share=%v", l.name, share), func(b *testing.B) { benchFlood(b, l) })
