@@ -378,9 +378,11 @@ func (e *Engine) refuseTLS(fd int) bool {
 	if inFlight < int64(e.cfg.maxHandshakes) && !e.hsCPU.backlogged(e.cfg.handshakeTime/2) {
 		return false
 	}
+	// Counted before the reset, so that a peer that sees its reset
+	// finds it in Stats.
+	total := e.tlsRefused.Add(1)
 	setLingerZero(fd)
 	closeFd(fd)
-	total := e.tlsRefused.Add(1)
 	if e.hsCPU.shouldWarn() {
 		e.cfg.logger.Warn("accept: TLS handshakes at their limit; resetting new TLS connections",
 			"in_flight", inFlight, "max_handshakes", e.cfg.maxHandshakes, "refused_total", total)
