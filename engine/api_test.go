@@ -109,7 +109,7 @@ var (
 	_ func(int) engine.DialOption                           = engine.OnShard
 	_ func(time.Duration) engine.DialOption                 = engine.DialTimeout
 	_ func(engine.Handler) engine.DialOption                = engine.DialHandler
-	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, TLSHandshakes: 0, ProxyFailed: 0}
+	_                                                       = engine.Stats{Shards: []engine.ShardStats{{}}, Refused: 0, TLSRefused: 0, TLSFailed: 0, TLSHandshakes: 0, TLSHandshakeCPU: 0, TLSHandshakesDeferred: 0, ProxyFailed: 0}
 	_                                                       = engine.ShardStats{TasksRun: 0, LagSamples: engine.LagHistogram{Bounds: []time.Duration{}, Counts: []uint64{}, Count: 0, Sum: 0}}
 	_ []error                                               = []error{
 		engine.ErrEngineStopped, engine.ErrConnClosed, engine.ErrPeerClosed, engine.ErrLocalClose,
@@ -140,6 +140,7 @@ var (
 	_ func(*tls.Config) engine.DialOption            = engine.DialTLS
 	_ func(int) engine.Option                        = engine.WithMaxHandshakes
 	_ func(int) engine.Option                        = engine.WithHandshakeCPU
+	_ func(float64) engine.Option                    = engine.WithHandshakeShare
 	_ func(time.Duration) engine.Option              = engine.WithHandshakeTimeout
 	_ func(*engine.Conn) (tls.ConnectionState, bool) = (*engine.Conn).TLS
 	_ func(engine.Handle) error                      = engine.Handle.ResumeRead

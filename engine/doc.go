@@ -36,8 +36,9 @@
 // Listen with ListenTLS and Dial with DialTLS run crypto/tls on the
 // shards: the handshake on a goroutine (at most WithMaxHandshakes at once,
 // past which new connections are reset at accept; at most WithHandshakeCPU
-// of them computing at once, so that the shards keep a P; each bounded by
-// WithHandshakeTimeout; none spent before a server's first record is
+// of them computing at once, so that the shards keep a P, for at most
+// WithHandshakeShare of the CPU time, so that a flood leaves the open
+// connections the rest; each bounded by WithHandshakeTimeout; none spent before a server's first record is
 // whole), then the records on the connection's shard, with no
 // goroutine. The handler sees plaintext through the same Conn methods, and
 // OnOpen runs after the handshake (tls.go says how, and what is refused).

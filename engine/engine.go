@@ -80,6 +80,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{}), lagBounds: lagBounds()}
+	e.hsCPU.init(&e.cfg)
 	for i := 0; i < cfg.shards; i++ {
 		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll), shard.WithRuntimeWait(cfg.runtimeWait)}
 		if cfg.pin {
@@ -239,6 +240,7 @@ func (e *Engine) stop(ctx context.Context) {
 	e.closeShards()
 	// Every connection is closed, so every handshake goroutine was woken
 	// and ends; none is left after Stop.
+	e.hsCPU.stop() // the handshakes waiting for the CPU budget wait no more
 	e.handshakes.Wait()
 	for _, s := range e.shards {
 		s.failAsync()
@@ -318,12 +320,14 @@ func (l loads) Load(i int) int { return int(l[i].live.Load()) }
 // Stats returns the engine's counters. Any goroutine.
 func (e *Engine) Stats() Stats {
 	st := Stats{
-		Shards:        make([]ShardStats, len(e.shards)),
-		Refused:       e.overLimit.Load(),
-		TLSRefused:    e.tlsRefused.Load(),
-		TLSFailed:     e.tlsFailed.Load(),
-		TLSHandshakes: e.tlsDone.Load(),
-		ProxyFailed:   e.proxyFailed.Load(),
+		Shards:                make([]ShardStats, len(e.shards)),
+		Refused:               e.overLimit.Load(),
+		TLSRefused:            e.tlsRefused.Load(),
+		TLSFailed:             e.tlsFailed.Load(),
+		TLSHandshakes:         e.tlsDone.Load(),
+		TLSHandshakeCPU:       time.Duration(e.hsCPU.held.Load()),
+		TLSHandshakesDeferred: e.hsCPU.deferred.Load(),
+		ProxyFailed:           e.proxyFailed.Load(),
 	}
 	bounds := lagBounds()
 	for i, s := range e.shards {

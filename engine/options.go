@@ -15,39 +15,40 @@ type Option func(*config)
 // config holds an engine's settings. defaultConfig states every default;
 // validate checks them once, in New.
 type config struct {
-	shards        int               // number of shard loops; default GOMAXPROCS
-	pin           bool              // pin shard i's thread to CPU i of the allowed set
-	balancer      balancer.Balancer // shard choice for accepted and dialed connections
-	reusePort     bool              // one SO_REUSEPORT listener per shard, no hand-off
-	noDelay       bool              // TCP_NODELAY on TCP connections
-	keepAlive     time.Duration     // TCP keep-alive idle time; 0 off
-	userTimeout   time.Duration     // TCP_USER_TIMEOUT; 0 off
-	sndBuf        int               // SO_SNDBUF; 0 leaves the kernel's
-	rcvBuf        int               // SO_RCVBUF; 0 leaves the kernel's
-	readBuf       int               // the shard's shared read buffer
-	readBudget    int               // bytes read from one connection per readiness report
-	maxInbound    int               // cap on unread bytes kept per connection
-	lowWater      int               // resume reading under this much queued output
-	highWater     int               // pause reading over this much queued output
-	waterMode     WaterMode         // what crossing lowWater/highWater does (WithWaterMode)
-	maxQueued     int               // refuse writes past this much queued output
-	idleTimeout   time.Duration     // close after this long without traffic; 0 off
-	lingerTimeout time.Duration     // how long Close waits for the peer's EOF
-	maxConns      int               // total live connections; 0 unlimited
-	edge          bool              // edge-triggered connections
-	busyPoll      time.Duration     // shards poll without sleeping this long after the last ready fd
-	runtimeWait   bool              // idle shards park in the runtime's poller (WithRuntimeWait)
-	tick          time.Duration     // period of Handler.OnTick; 0 off
-	lagSample     time.Duration     // period of the loop-lag samples; 0 off
-	heartbeat     time.Duration     // period of the heartbeat hook; 0 off
-	onHeartbeat   func(c *Conn)     // the heartbeat hook
-	workers       int               // offload pool size
-	workQueue     int               // offload queue length
-	blockSize     int               // outbound chain block size
-	logger        *slog.Logger      // quiet by default
-	maxHandshakes int               // TLS handshakes running at once (goroutines); past it new ones are refused
-	handshakeTime time.Duration     // a TLS handshake must finish this long after the connection opened
-	handshakeCPU  int               // TLS handshakes computing at once (tls_cpu.go)
+	shards         int               // number of shard loops; default GOMAXPROCS
+	pin            bool              // pin shard i's thread to CPU i of the allowed set
+	balancer       balancer.Balancer // shard choice for accepted and dialed connections
+	reusePort      bool              // one SO_REUSEPORT listener per shard, no hand-off
+	noDelay        bool              // TCP_NODELAY on TCP connections
+	keepAlive      time.Duration     // TCP keep-alive idle time; 0 off
+	userTimeout    time.Duration     // TCP_USER_TIMEOUT; 0 off
+	sndBuf         int               // SO_SNDBUF; 0 leaves the kernel's
+	rcvBuf         int               // SO_RCVBUF; 0 leaves the kernel's
+	readBuf        int               // the shard's shared read buffer
+	readBudget     int               // bytes read from one connection per readiness report
+	maxInbound     int               // cap on unread bytes kept per connection
+	lowWater       int               // resume reading under this much queued output
+	highWater      int               // pause reading over this much queued output
+	waterMode      WaterMode         // what crossing lowWater/highWater does (WithWaterMode)
+	maxQueued      int               // refuse writes past this much queued output
+	idleTimeout    time.Duration     // close after this long without traffic; 0 off
+	lingerTimeout  time.Duration     // how long Close waits for the peer's EOF
+	maxConns       int               // total live connections; 0 unlimited
+	edge           bool              // edge-triggered connections
+	busyPoll       time.Duration     // shards poll without sleeping this long after the last ready fd
+	runtimeWait    bool              // idle shards park in the runtime's poller (WithRuntimeWait)
+	tick           time.Duration     // period of Handler.OnTick; 0 off
+	lagSample      time.Duration     // period of the loop-lag samples; 0 off
+	heartbeat      time.Duration     // period of the heartbeat hook; 0 off
+	onHeartbeat    func(c *Conn)     // the heartbeat hook
+	workers        int               // offload pool size
+	workQueue      int               // offload queue length
+	blockSize      int               // outbound chain block size
+	logger         *slog.Logger      // quiet by default
+	maxHandshakes  int               // TLS handshakes running at once (goroutines); past it new ones are refused
+	handshakeTime  time.Duration     // a TLS handshake must finish this long after the connection opened
+	handshakeCPU   int               // TLS handshakes computing at once (tls_cpu.go)
+	handshakeShare float64           // share of the CPU TLS handshakes may compute for (tls_cpu.go)
 
 	udpGSO         bool // UDP segmentation offload on send, where the kernel has it
 	udpGRO         bool // UDP receive offload, where the kernel has it
@@ -58,23 +59,24 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		shards:        runtime.GOMAXPROCS(0),
-		balancer:      balancer.RoundRobin(),
-		noDelay:       true,
-		readBuf:       64 << 10,
-		readBudget:    256 << 10,
-		maxInbound:    64 << 20,
-		lowWater:      256 << 10,
-		highWater:     1 << 20,
-		maxQueued:     64 << 20,
-		lingerTimeout: 5 * time.Second,
-		workers:       runtime.GOMAXPROCS(0) * 4,
-		workQueue:     4096,
-		blockSize:     8 << 10,
-		logger:        slog.New(slog.DiscardHandler),
-		maxHandshakes: 4096,
-		handshakeTime: 5 * time.Second,
-		handshakeCPU:  defaultHandshakeCPU(runtime.GOMAXPROCS(0)),
+		shards:         runtime.GOMAXPROCS(0),
+		balancer:       balancer.RoundRobin(),
+		noDelay:        true,
+		readBuf:        64 << 10,
+		readBudget:     256 << 10,
+		maxInbound:     64 << 20,
+		lowWater:       256 << 10,
+		highWater:      1 << 20,
+		maxQueued:      64 << 20,
+		lingerTimeout:  5 * time.Second,
+		workers:        runtime.GOMAXPROCS(0) * 4,
+		workQueue:      4096,
+		blockSize:      8 << 10,
+		logger:         slog.New(slog.DiscardHandler),
+		maxHandshakes:  4096,
+		handshakeTime:  5 * time.Second,
+		handshakeCPU:   defaultHandshakeCPU(runtime.GOMAXPROCS(0)),
+		handshakeShare: 1,
 
 		udpGSO:         true,
 		udpGRO:         true,
@@ -134,6 +136,8 @@ func (c *config) validate() error {
 		return optionError("WithHandshakeTimeout", c.handshakeTime, "> 0")
 	case c.handshakeCPU < 1:
 		return optionError("WithHandshakeCPU", c.handshakeCPU, ">= 1")
+	case !(c.handshakeShare > 0 && c.handshakeShare <= 1):
+		return optionError("WithHandshakeShare", c.handshakeShare, "> 0 and <= 1")
 	case c.packetSlots < 1 || c.packetSlots > 1024 || c.packetSlotSize < 512 || c.packetSlotSize > 64<<10:
 		return optionError("WithPacketBatch", [2]int{c.packetSlots, c.packetSlotSize}, "1..1024 slots of 512..65536 bytes")
 	case c.packetQueue < 64<<10:

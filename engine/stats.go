@@ -105,6 +105,14 @@ type Stats struct {
 	// TLSHandshakes counts TLS handshakes completed (the connection then
 	// opened to its handler).
 	TLSHandshakes uint64
+	// TLSHandshakeCPU is the time TLS handshakes held their CPU slots
+	// (WithHandshakeCPU): their computation, and the time they were
+	// preempted meanwhile. It is what WithHandshakeShare counts.
+	TLSHandshakeCPU time.Duration
+	// TLSHandshakesDeferred counts the TLS handshakes that waited first
+	// in line for a CPU slot while one was free: the interval's
+	// WithHandshakeShare was spent. Each counts once.
+	TLSHandshakesDeferred uint64
 	// ProxyFailed counts connections of ListenProxyProto listeners closed
 	// before their PROXY header was read: a missing or malformed header,
 	// a timeout, the peer's EOF.

@@ -55,8 +55,9 @@ func DialTLS(cfg *tls.Config) DialOption {
 // WithMaxHandshakes caps the TLS handshakes in progress at once over the
 // whole engine. Each takes a goroutine (a handshake mostly waits a round
 // trip for the peer, so a small pool would sit idle; WithHandshakeCPU
-// bounds how many compute at once). Once the cap is reached, new TLS
-// connections are reset at accept, before any Conn is made (so no
+// bounds how many compute at once, WithHandshakeShare for how long). Once
+// the cap is reached, or new handshakes have waited half the handshake
+// timeout for the CPU, new TLS connections are reset at accept, before any Conn is made (so no
 // OnHandshakeFail), and counted in Stats.TLSRefused; one accepted below
 // the cap whose ClientHello completes past it is aborted (its reason wraps
 // ErrTLSBusy) and counted there too. Default 4096.
@@ -103,23 +104,19 @@ const (
 )
 
 // tlsConn is a TLS connection's state. Loop only, except wire's fields
-// that say otherwise. Every idle TLS connection holds one: its size is
-// kept within the allocator's 192-byte class (TestTLSConnSize).
+// that say otherwise. Every idle TLS connection holds one: what only the
+// handshake needs is in handshakeState, dropped once it is done, so that
+// this stays within the allocator's 128-byte class (TestTLSConnSize).
 type tlsConn struct {
 	conn       *tls.Conn
 	wire       tlsWire
-	dialCB     func(*Conn, error) // DialTLS's callback, until the handshake ends
-	plain      []byte             // plaintext written since the last seal (pooled); sealed at the flush
-	failure    error              // why a close for a TLS error began (closeFailed)
-	hsErr      error              // the handshake's result, set by its goroutine before doneFn's task
-	doneFn     func()             // the handshake's end, as a task; made once
-	resumeFn   func()             // the handshake wants input again, as a task; made once
+	plain      []byte // plaintext written since the last seal (pooled); sealed at the flush
+	failure    error  // why a close for a TLS error began (closeFailed)
 	phase      tlsPhase
 	peerClosed bool // the peer's close_notify was read
 	truncated  bool // the peer's EOF came without close_notify
 	more       bool // records may wait in the wire or crypto/tls after a pause
 	holdRead   bool // the handshake has input enough buffered: the socket waits (see tlsHello)
-	hsSlot     bool // the handshake goroutine holds a CPU slot
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.

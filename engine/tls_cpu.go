@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,36 +21,119 @@ import (
 // blocks.
 func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = n } }
 
+// WithHandshakeShare caps the CPU time TLS handshakes compute for at share
+// of the engine's (GOMAXPROCS CPUs) in every interval of 10 ms, 0 < share
+// <= 1: once the handshakes of an interval have held their WithHandshakeCPU
+// slots for share × 10 ms × GOMAXPROCS, the next ones wait for the next
+// interval, and an interval that overran pays it back from the ones after.
+// It is the trade between the two things a handshake flood competes for:
+// a lower share keeps more of the CPU, and so the latency and throughput,
+// for the connections already open, and completes fewer handshakes per
+// second while the flood lasts. The budget does not give way to idle CPU:
+// a handshake past it waits for the next interval even when the shards
+// have nothing to do, so a server that only does handshakes is capped as
+// well. A handshake's time is the wall time it holds its slot, so time it
+// is preempted (the garbage collector, the shards) counts against the
+// share too, and the CPU handshakes get is less than the share. Handshakes
+// waiting for the next interval stay within WithMaxHandshakes; when the
+// oldest new one has waited half the handshake timeout
+// (WithHandshakeTimeout), new TLS connections are reset at accept as past
+// WithMaxHandshakes. Both show in Stats (TLSHandshakeCPU,
+// TLSHandshakesDeferred, TLSRefused). Default 1: no budget, the slots
+// alone, which on two or more CPUs leave the shards a P, and on one let a
+// flood take it (benchmarks/results/tls-16e: a share of 0.5 halved a
+// one-P server's new TLS connections per second, and 0.25 kept its open
+// connections served through a flood that starved them without it). Set
+// it on a server that must keep its open connections answered through a
+// flood more than it must keep up its handshake rate.
+func WithHandshakeShare(share float64) Option {
+	return func(c *config) { c.handshakeShare = share }
+}
+
 // defaultHandshakeCPU is WithHandshakeCPU's default for gomaxprocs Ps.
 func defaultHandshakeCPU(gomaxprocs int) int { return max(1, gomaxprocs-1) }
 
-// cpuSlots is the engine's WithHandshakeCPU semaphore. Handshakes coming
-// back from a wait for the peer are served before new ones, so that a
-// flood of new handshakes delays the ones half done by one computation at
-// most, not by the whole queue (which the handshake timeout would end).
-// The zero value is ready: limit is passed in.
+// handshakeInterval is WithHandshakeShare's accounting period: short, as a
+// handshake past its interval's budget waits up to one of them, and the
+// shards get their share back within one.
+const handshakeInterval = 10 * time.Millisecond
+
+// cpuSlots is the engine's WithHandshakeCPU semaphore, with the CPU-time
+// budget of WithHandshakeShare. Handshakes coming back from a wait for the
+// peer are served before new ones, so that a flood of new handshakes
+// delays the ones half done by one computation at most, not by the whole
+// queue (which the handshake timeout would end). A handshake held back by
+// the budget, not by the slots, is woken by a timer at the next interval.
 type cpuSlots struct {
-	mu    sync.Mutex
-	used  int
-	fresh slotQueue // handshakes that have not computed yet
-	again slotQueue // handshakes that computed and waited for the peer
+	limit int       // WithHandshakeCPU; set by init
+	base  time.Time // the zero of now's clock; set by init
+
+	mu      sync.Mutex
+	budget  time.Duration // slot time per handshakeInterval (0: no budget); set by init, lifted by stop
+	used    int
+	fresh   slotQueue     // handshakes that have not computed yet
+	again   slotQueue     // handshakes that computed and waited for the peer
+	window  time.Duration // when the current interval began (now's clock)
+	spent   time.Duration // slot time taken in it, debts of the past included
+	timer   *time.Timer   // wakes the handshakes the budget holds back; made when first needed
+	armed   bool          // the timer is set
+	stopped bool          // Stop has passed: the timer stays off
+
+	// Counters: slot holders write, Stats reads; oldest is read by the
+	// acceptor (refuseTLS).
+	held     atomic.Int64  // slot time in all, nanoseconds
+	deferred atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
+	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
+	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
 }
 
+// init sets the slots' limits from the engine's configuration, the
+// budget for the CPUs the process has now. Before the engine starts.
+func (cs *cpuSlots) init(cfg *config) {
+	cs.limit = cfg.handshakeCPU
+	cs.base = time.Now()
+	if cfg.handshakeShare < 1 {
+		cpus := float64(runtime.GOMAXPROCS(0))
+		cs.budget = time.Duration(cfg.handshakeShare * float64(handshakeInterval) * cpus)
+	}
+}
+
+// now is the slots' clock: monotonic, from init.
+func (cs *cpuSlots) now() time.Duration { return time.Since(cs.base) }
+
 // slotQueue is a FIFO of parked handshakes, each woken by a send on its
-// channel (buffered, one slot).
+// channel (buffered, one slot), with when each queued.
 type slotQueue struct {
-	q    []chan struct{}
+	q    []slotWaiter
 	head int
 }
 
-func (sq *slotQueue) push(ch chan struct{}) { sq.q = append(sq.q, ch) }
+type slotWaiter struct {
+	wake chan struct{}
+	at   time.Duration
+	held bool // counted in deferred
+}
+
+func (sq *slotQueue) len() int { return len(sq.q) - sq.head }
+
+// first returns the first waiter in line, or nil.
+func (sq *slotQueue) first() *slotWaiter {
+	if sq.head == len(sq.q) {
+		return nil
+	}
+	return &sq.q[sq.head]
+}
+
+func (sq *slotQueue) push(ch chan struct{}, at time.Duration) {
+	sq.q = append(sq.q, slotWaiter{wake: ch, at: at})
+}
 
 func (sq *slotQueue) pop() (chan struct{}, bool) {
 	if sq.head == len(sq.q) {
 		return nil, false
 	}
-	ch := sq.q[sq.head]
-	sq.q[sq.head] = nil
+	ch := sq.q[sq.head].wake
+	sq.q[sq.head] = slotWaiter{}
 	sq.head++
 	if sq.head == len(sq.q) {
 		sq.q, sq.head = sq.q[:0], 0
@@ -57,47 +141,163 @@ func (sq *slotQueue) pop() (chan struct{}, bool) {
 	return ch, true
 }
 
-// acquire takes a slot, waiting for one when limit are taken; again says
-// the caller has computed before and is served first. The channel it waits
-// on is made only then, not kept per connection: an idle TLS connection
-// must not carry it.
-func (cs *cpuSlots) acquire(limit int, again bool) {
+// acquire takes a slot, waiting for one when limit are taken, when the
+// interval's budget is spent, or when others wait ahead; again says the
+// caller has computed before and is served first. It returns when it took
+// the slot, for release. The channel it waits on is made only then, not
+// kept per connection: an idle TLS connection must not carry it.
+func (cs *cpuSlots) acquire(again bool) time.Duration {
 	cs.mu.Lock()
-	if cs.used < limit {
+	now := cs.now()
+	cs.roll(now)
+	cs.grant(now) // an interval may have begun since the last grant
+	ahead := cs.again.len()
+	if !again {
+		ahead += cs.fresh.len()
+	}
+	if ahead == 0 && cs.used < cs.limit && cs.inBudget() {
 		cs.used++
 		cs.mu.Unlock()
-		return
+		return now
 	}
-	wake := make(chan struct{}, 1) // one buffered slot: release never blocks
+	wake := make(chan struct{}, 1) // one buffered slot: a send never blocks
 	if again {
-		cs.again.push(wake)
+		cs.again.push(wake, now)
 	} else {
-		cs.fresh.push(wake)
+		cs.fresh.push(wake, now)
+		if cs.fresh.len() == 1 {
+			cs.oldest.Store(int64(now) + 1)
+		}
+	}
+	if cs.used < cs.limit && !cs.inBudget() {
+		cs.noteHeld()
+		cs.arm(now)
 	}
 	cs.mu.Unlock()
-	<-wake // the releaser passed its slot on: used stays as it is
-	// The releaser's wake-up put us first in its P's queue, ahead of a
-	// shard that woke from epoll_wait and waits in the global queue for
-	// a P: handing slots on that way, handshakes could keep a P for
-	// dozens of computations in a row while the shard waits. Going to
-	// the back of the global queue lets the shard in first.
+	<-wake // a slot was passed on or granted: used counts it already
+	// The waker's send put us first in its P's queue, ahead of a shard
+	// that woke from epoll_wait and waits in the global queue for a P:
+	// handing slots on that way, handshakes could keep a P for dozens of
+	// computations in a row while the shard waits. Going to the back of
+	// the global queue lets the shard in first.
 	runtime.Gosched()
+	return cs.now()
 }
 
-// release gives a slot back, or passes it to the next waiter.
-func (cs *cpuSlots) release() {
+// release gives back a slot taken at took, counting the time it was held,
+// and passes it on to the next waiter if the budget allows.
+func (cs *cpuSlots) release(took time.Duration) {
 	cs.mu.Lock()
-	ch, ok := cs.again.pop()
-	if !ok {
-		ch, ok = cs.fresh.pop()
-	}
-	if !ok {
-		cs.used--
-	}
+	now := cs.now()
+	d := now - took
+	cs.held.Add(int64(d))
+	cs.roll(now)
+	cs.spent += d
+	cs.used--
+	cs.grant(now)
 	cs.mu.Unlock()
-	if ok {
+}
+
+// inBudget reports whether the current interval has budget left. Under mu.
+func (cs *cpuSlots) inBudget() bool { return cs.budget == 0 || cs.spent < cs.budget }
+
+// roll starts the interval now falls in, taking a budget per interval
+// passed off what was spent (an overrun is a debt; unused budget is not
+// saved up). Under mu.
+func (cs *cpuSlots) roll(now time.Duration) {
+	k := (now - cs.window) / handshakeInterval
+	if k <= 0 {
+		return
+	}
+	cs.window += k * handshakeInterval
+	cs.spent = max(0, cs.spent-k*cs.budget)
+}
+
+// grant wakes waiters, again ones first, while slots and budget allow,
+// and sets the timer if the budget holds the rest back. Under mu.
+func (cs *cpuSlots) grant(now time.Duration) {
+	for cs.used < cs.limit && cs.inBudget() {
+		ch, ok := cs.again.pop()
+		if !ok {
+			if ch, ok = cs.fresh.pop(); !ok {
+				return
+			}
+			if cs.fresh.len() > 0 {
+				cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
+			} else {
+				cs.oldest.Store(0)
+			}
+		}
+		cs.used++
 		ch <- struct{}{}
 	}
+	if cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0 {
+		cs.noteHeld()
+		cs.arm(now)
+	}
+}
+
+// noteHeld counts, once, the waiter first in line, which the budget holds
+// back while a slot is free. Under mu.
+func (cs *cpuSlots) noteHeld() {
+	w := cs.again.first()
+	if w == nil {
+		w = cs.fresh.first()
+	}
+	if w != nil && !w.held {
+		w.held = true
+		cs.deferred.Add(1)
+	}
+}
+
+// arm sets the timer for the next interval. Under mu.
+func (cs *cpuSlots) arm(now time.Duration) {
+	if cs.armed || cs.stopped {
+		return
+	}
+	cs.armed = true
+	d := cs.window + handshakeInterval - now
+	if cs.timer == nil {
+		cs.timer = time.AfterFunc(d, cs.refill)
+		return
+	}
+	cs.timer.Reset(d)
+}
+
+// refill is the timer's: a new interval, with budget for the waiters.
+func (cs *cpuSlots) refill() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.armed = false
+	if cs.stopped {
+		return
+	}
+	now := cs.now()
+	cs.roll(now)
+	cs.grant(now)
+}
+
+// stop lifts the budget and turns the timer off for good: the engine is
+// stopping, every connection is closed, and the handshakes still waiting
+// for the budget would only find that out (they compute nothing), so they
+// need not wait for the intervals an overrun's debt still holds. Stop,
+// before it waits for the handshake goroutines.
+func (cs *cpuSlots) stop() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.stopped = true
+	cs.budget = 0
+	if cs.timer != nil {
+		cs.timer.Stop()
+	}
+	cs.grant(cs.now())
+}
+
+// backlogged reports whether the first new handshake in line has waited
+// longer than d for a slot. Any goroutine.
+func (cs *cpuSlots) backlogged(d time.Duration) bool {
+	o := cs.oldest.Load()
+	return o != 0 && cs.now()-time.Duration(o-1) > d
 }
 
 // tlsTransport is the net.Conn crypto/tls runs a connection over: its
@@ -110,33 +310,33 @@ type tlsTransport tlsConn
 // Read is the wire's Read; during the handshake, one that must wait for
 // the peer gives the CPU slot up while it waits and takes it back after.
 func (t *tlsTransport) Read(p []byte) (int, error) {
-	tc := (*tlsConn)(t)
-	w := &tc.wire
-	if w.onLoop || !tc.hsSlot || w.buffered() {
+	w := &t.wire
+	if w.onLoop || !w.hs.slot || w.buffered() {
 		return w.Read(p)
 	}
-	e := w.c.sh.e
-	e.hsCPU.release()
-	tc.hsSlot = false
+	hs := w.hs
+	cs := &w.c.sh.e.hsCPU
+	cs.release(hs.took)
+	hs.slot = false
 	n, err := w.Read(p)
-	e.hsCPU.acquire(e.cfg.handshakeCPU, true)
-	tc.hsSlot = true
+	hs.took = cs.acquire(true)
+	hs.slot = true
 	return n, err
 }
 
 // buffered reports whether the wire's Read would return at once: there is
 // ciphertext, or the connection ended. Handshake goroutine only.
 func (w *tlsWire) buffered() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.off < len(w.in) || w.end != nil
+	w.hs.mu.Lock()
+	defer w.hs.mu.Unlock()
+	return w.off < len(w.in) || w.hs.end != nil
 }
 
 // ended returns why the handshake's reads and writes end, or nil.
 func (w *tlsWire) ended() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.end
+	w.hs.mu.Lock()
+	defer w.hs.mu.Unlock()
+	return w.hs.end
 }
 
 // Write is the wire's Write.
@@ -164,18 +364,44 @@ func (t *tlsTransport) SetWriteDeadline(d time.Time) error { return t.wire.SetWr
 func (tc *tlsConn) transport() net.Conn { return (*tlsTransport)(tc) }
 
 // refuseTLS resets a TLS listener's newly accepted fd when WithMaxHandshakes
-// handshakes are in progress, and reports whether it did: the connection
-// would be refused once its ClientHello came in, so it is refused before
-// it costs the shard a Conn, a read and a timer (a flood's refused
-// connections are most of its connections). It is counted in
-// Stats.TLSRefused; no Conn was made, so no OnHandshakeFail runs. Any
-// goroutine (the acceptor's loop).
+// handshakes are in progress, or when the first new handshake waiting for
+// a CPU slot has waited half the handshake timeout (a new one would wait
+// longer, most likely until it timed out), and reports whether it did:
+// the connection would be refused or time out once its ClientHello came
+// in, so it is refused before it costs the shard a Conn, a read and a
+// timer (a flood's refused connections are most of its connections). It
+// is counted in Stats.TLSRefused; no Conn was made, so no OnHandshakeFail
+// runs. While it refuses, it logs a warning (WithLogger) at most once per
+// refusalLogPeriod. Any goroutine (the acceptor's loop).
 func (e *Engine) refuseTLS(fd int) bool {
-	if e.tlsInFlight.Load() < int64(e.cfg.maxHandshakes) {
+	inFlight := e.tlsInFlight.Load()
+	if inFlight < int64(e.cfg.maxHandshakes) && !e.hsCPU.backlogged(e.cfg.handshakeTime/2) {
 		return false
 	}
+	// Counted before the reset, so that a peer that sees its reset
+	// finds it in Stats.
+	total := e.tlsRefused.Add(1)
 	setLingerZero(fd)
 	closeFd(fd)
-	e.tlsRefused.Add(1)
+	if e.hsCPU.shouldWarn() {
+		e.cfg.logger.Warn("accept: TLS handshakes at their limit; resetting new TLS connections",
+			"in_flight", inFlight, "max_handshakes", e.cfg.maxHandshakes, "refused_total", total)
+	}
 	return true
+}
+
+// refusalLogPeriod is the least time between two of refuseTLS's warnings:
+// a flood refuses thousands of connections a second, and the log should
+// say that it goes on, not list them.
+const refusalLogPeriod = 10 * time.Second
+
+// shouldWarn reports whether refuseTLS logs this refusal: the first one,
+// or the first refusalLogPeriod after the last that did. Any goroutine.
+func (cs *cpuSlots) shouldWarn() bool {
+	now := cs.now()
+	last := cs.warned.Load()
+	if last != 0 && now-time.Duration(last-1) < refusalLogPeriod {
+		return false
+	}
+	return cs.warned.CompareAndSwap(last, int64(now)+1)
 }

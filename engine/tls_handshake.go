@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
@@ -37,17 +39,37 @@ func (s *shardCtx) dialTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, cb f
 	}
 	tc := c.beginTLS()
 	tc.conn = tls.Client(tc.transport(), cfg)
-	tc.dialCB = cb
+	tc.wire.hs.dialCB = cb
 	c.startHandshake() // the client speaks first
+}
+
+// handshakeState is what a TLS connection holds only until its handshake
+// is done: beginTLS makes it, handshakeDone drops it once the goroutine
+// has returned, so an open connection does not carry it. A connection
+// that closes before it opens keeps it until the Conn goes.
+type handshakeState struct {
+	mu   sync.Mutex    // guards the wire's in and off until onLoop, and end and held
+	gate blocking.Gate // where the handshake goroutine parks for input
+	end  error         // guarded by mu: why the handshake's reads and writes end (the connection closed)
+	held bool          // guarded by mu: the shard stopped reading for the handshake (holdRead)
+	slot bool          // the handshake goroutine holds a CPU slot; its goroutine only
+	took time.Duration // when it took the slot (cpuSlots' clock); its goroutine only
+	err  error         // the handshake's result, set by its goroutine before doneFn's task
+	// dialCB is DialTLS's callback. Loop only.
+	dialCB   func(*Conn, error)
+	doneFn   func() // the handshake's end, as a task
+	resumeFn func() // the handshake wants input again, as a task
 }
 
 // beginTLS gives a new connection its TLS state and arms the handshake
 // timeout.
 func (c *Conn) beginTLS() *tlsConn {
 	s := c.sh
-	tc := &tlsConn{wire: tlsWire{c: c, pool: s.pool, gate: blocking.NewGate()}}
-	tc.doneFn = func() { c.handshakeDone() }
-	tc.resumeFn = func() { c.handshakeWantsInput() }
+	hs := &handshakeState{
+		doneFn:   func() { c.handshakeDone() },
+		resumeFn: func() { c.handshakeWantsInput() },
+	}
+	tc := &tlsConn{wire: tlsWire{c: c, pool: s.pool, hs: hs}}
 	ct := c.extras()
 	ct.tls = tc
 	c.flags |= flagTLS
@@ -108,21 +130,22 @@ func (c *Conn) startHandshake() {
 func (tc *tlsConn) handshake(s *shardCtx) {
 	e := s.e
 	defer e.handshakes.Done()
-	e.hsCPU.acquire(e.cfg.handshakeCPU, false)
-	tc.hsSlot = true
+	hs := tc.wire.hs
+	hs.took = e.hsCPU.acquire(false)
+	hs.slot = true
 	// A connection that closed while it waited for its slot (its peer
 	// gave up, the timeout) costs no computation.
 	err := tc.wire.ended()
 	if err == nil {
 		err = tc.conn.Handshake()
 	}
-	if tc.hsSlot {
-		e.hsCPU.release()
-		tc.hsSlot = false
+	if hs.slot {
+		e.hsCPU.release(hs.took)
+		hs.slot = false
 	}
 	e.tlsInFlight.Add(-1)
-	tc.hsErr = err // read by doneFn, which the task queue orders after this
-	if s.loop.Submit(tc.doneFn) != nil {
+	hs.err = err // read by doneFn, which the task queue orders after this
+	if s.loop.Submit(hs.doneFn) != nil {
 		// The shard is gone (the engine stopped): Stop closed the
 		// connection, and nobody waits for this result.
 		return
@@ -139,18 +162,14 @@ func (c *Conn) handshakeDone() {
 	if c.state != stateOpen {
 		return // closed or closing meanwhile (timeout, reset, Stop, an error): already reported
 	}
-	if err := tc.hsErr; err != nil {
-		c.tlsFail(tc, err)
+	hs := tc.wire.hs
+	if hs.err != nil {
+		c.tlsFail(tc, hs.err)
 		return
 	}
 	defer c.recoverPanic()
 	tc.wire.onLoop = true
 	tc.phase = tlsOpen
-	// The handshake's goroutine has returned (its last act posted this
-	// task): what only it used goes, so that an idle connection keeps
-	// no more of ours than it needs (finish, the gate's one user after
-	// this, runs only before tlsOpen).
-	tc.doneFn, tc.resumeFn, tc.wire.gate = nil, nil, nil
 	c.sh.e.tlsDone.Add(1)
 	if tc.holdRead {
 		tc.holdRead = false
@@ -159,11 +178,16 @@ func (c *Conn) handshakeDone() {
 	c.extra.handshakeDL = 0
 	c.armTimer()
 	c.flags |= flagOpened
+	// The handshake's goroutine has returned (its last act posted this
+	// task) and the connection counts as opened (a close now reports
+	// OnClose, not tlsNeverOpened): what only the handshake used goes, so
+	// that an idle connection keeps no more of ours than it needs.
+	tc.wire.hs = nil
 	if err := c.open(c.h); err != nil {
 		c.reject(err)
 	}
-	if cb := tc.dialCB; cb != nil {
-		tc.dialCB = nil
+	if cb := hs.dialCB; cb != nil {
+		hs.dialCB = nil
 		switch {
 		case c.state == stateOpen:
 			cb(c, nil)
@@ -221,8 +245,9 @@ func (c *Conn) tlsClosed(tc *tlsConn, reason error) error {
 // the tables.
 func (c *Conn) tlsNeverOpened(tc *tlsConn, reason error) {
 	c.sh.e.tlsFailed.Add(1)
-	if cb := tc.dialCB; cb != nil {
-		tc.dialCB = nil
+	if hs := tc.wire.hs; hs != nil && hs.dialCB != nil {
+		cb := hs.dialCB
+		hs.dialCB = nil
 		cb(nil, fmt.Errorf("engine: dial: %w", reason))
 		return
 	}

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"net"
-	"sync"
 	"time"
 
 	"github.com/shardnet/shardnet/buffer"
-	"github.com/shardnet/shardnet/engine/internal/blocking"
 )
 
 // tlsWire is the net.Conn under a connection's tls.Conn: its ciphertext.
@@ -18,7 +16,7 @@ import (
 // which queues them on the connection and flushes.
 //
 // Once the handshake is over (onLoop), only the shard touches the wire,
-// without the mutex: Read hands over the ciphertext kept from earlier
+// without a lock: Read hands over the ciphertext kept from earlier
 // reads (in) and then what the socket just gave (the shard's tlsSrc, in
 // its read buffer), and when there is none it returns errWouldBlock, a
 // temporary net.Error that crypto/tls does not store, so the next
@@ -37,15 +35,12 @@ import (
 type tlsWire struct {
 	c    *Conn
 	pool *buffer.Pool
+	hs   *handshakeState // the handshake's state; nil once onLoop (handshakeDone drops it)
 
-	mu   sync.Mutex
-	gate *blocking.Gate // where the handshake goroutine parks
-	in   []byte         // guarded by mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
-	off  int            // guarded by mu until onLoop
-	end  error          // guarded by mu: why the handshake's reads and writes end (the connection closed)
+	in  []byte // guarded by hs.mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
+	off int    // guarded by hs.mu until onLoop
 
 	cur    recordCursor // where the record being handed over ends
-	held   bool         // guarded by mu: the shard stopped reading for the handshake (holdRead)
 	onLoop bool         // set on the shard when the handshake has ended; read by the goroutine before that only
 }
 
@@ -73,30 +68,31 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 	if w.onLoop {
 		return w.readLoop(p)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	hs := w.hs
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
 	for {
 		if w.off < len(w.in) {
 			return w.take(p), nil
 		}
-		if w.end != nil {
-			return 0, w.end
+		if hs.end != nil {
+			return 0, hs.end
 		}
-		if w.held {
+		if hs.held {
 			// Everything buffered is taken and more is needed: the shard
 			// reads again (unless the connection is gone: then finish
 			// wakes us with its error).
-			w.held = false
-			if w.c.sh.loop.Submit(w.c.extra.tls.resumeFn) != nil {
+			hs.held = false
+			if w.c.sh.loop.Submit(hs.resumeFn) != nil {
 				return 0, ErrEngineStopped
 			}
 		}
-		w.gate.Wait(&w.mu)
+		hs.gate.Wait(&hs.mu)
 	}
 }
 
 // take copies the next bytes of in, up to the record's end, into p. The
-// caller holds mu or the wire is on the loop.
+// caller holds hs.mu or the wire is on the loop.
 func (w *tlsWire) take(p []byte) int {
 	b := w.in[w.off:]
 	n := w.cur.take(b[:min(len(p), len(b))])
@@ -162,12 +158,13 @@ func (w *tlsWire) keepSrc() {
 // bytes or more buffered: the shard then stops reading until the
 // goroutine asks for more (Read) or the handshake ends. Loop only.
 func (w *tlsWire) feed(b []byte) (hold bool) {
-	w.mu.Lock()
+	hs := w.hs
+	hs.mu.Lock()
 	w.in, w.off = appendPooled(w.pool, w.in, w.off, b)
 	hold = len(w.in)-w.off >= holdHandshakeInput
-	w.held = hold
-	w.mu.Unlock()
-	w.gate.Wake()
+	hs.held = hold
+	hs.mu.Unlock()
+	hs.gate.Wake()
 	return hold
 }
 
@@ -176,8 +173,8 @@ func (w *tlsWire) feed(b []byte) (hold bool) {
 // would wait for (not a handshake record, or longer than any record may
 // be): either way the handshake may start. Loop only, in the hello phase.
 func (w *tlsWire) firstRecordWhole() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.hs.mu.Lock()
+	defer w.hs.mu.Unlock()
 	b := w.in[w.off:]
 	if len(b) < recordHeaderLen {
 		return false
@@ -187,23 +184,26 @@ func (w *tlsWire) firstRecordWhole() bool {
 }
 
 // finish ends the handshake's reads and writes with err (the connection
-// closed) and wakes its goroutine. Any goroutine.
+// closed) and wakes its goroutine. Loop only, before onLoop.
 func (w *tlsWire) finish(err error) {
-	w.mu.Lock()
-	if w.end == nil {
-		w.end = err
+	hs := w.hs
+	hs.mu.Lock()
+	if hs.end == nil {
+		hs.end = err
 	}
-	w.mu.Unlock()
-	w.gate.Wake()
+	hs.mu.Unlock()
+	hs.gate.Wake()
 }
 
 // release gives the wire's buffers back when the connection closes. Loop
 // only; the handshake goroutine, if any, no longer reads in (finish ran).
 func (w *tlsWire) release() {
-	w.mu.Lock()
+	if hs := w.hs; hs != nil {
+		hs.mu.Lock()
+		defer hs.mu.Unlock()
+	}
 	w.pool.Put(w.in)
 	w.in, w.off = nil, 0
-	w.mu.Unlock()
 	if s := w.c.sh; s.tlsSrcOf == w.c {
 		s.tlsSrc, s.tlsSrcOf = nil, nil
 	}
@@ -228,9 +228,10 @@ func (w *tlsWire) Write(b []byte) (int, error) {
 // before the handshake's end, whose task the goroutine posts last.
 // Handshake goroutine only.
 func (w *tlsWire) writeHandshake(b []byte) (int, error) {
-	w.mu.Lock()
-	err := w.end
-	w.mu.Unlock()
+	hs := w.hs
+	hs.mu.Lock()
+	err := hs.end
+	hs.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
