@@ -49,6 +49,7 @@ type descs struct {
 	conns, opened, closed, bytesIn, bytesOut, queued, panics, tasksQueued,
 	iterations, busy, round, lag, tasksRun, refused, proxyFailed, rateWaits,
 	tlsHandshakes, tlsFailed, tlsRefused *prometheus.Desc
+	tlsHandshakeCPU, tlsDeferred *prometheus.Desc
 
 	pairs, clients, relayed, noBackend, retries, relayedBytes, spliced *prometheus.Desc
 
@@ -66,25 +67,27 @@ func newDescs() descs {
 		return prometheus.NewDesc("shardnet_"+name, help, labels, nil)
 	}
 	return descs{
-		conns:         d("shard_connections", "Connections open on the shard now.", shard),
-		opened:        d("shard_connections_opened_total", "Connections the shard opened: accepted, dialed or enrolled.", shard),
-		closed:        d("shard_connections_closed_total", "Connections the shard closed.", shard),
-		bytesIn:       d("shard_received_bytes_total", "Bytes the shard read from its connections.", shard),
-		bytesOut:      d("shard_sent_bytes_total", "Bytes the shard wrote to its connections.", shard),
-		queued:        d("shard_queued_output_bytes", "Output queued in the shard's connections, waiting for their sockets.", shard),
-		panics:        d("shard_handler_panics_total", "Handler panics that aborted a connection.", shard),
-		tasksQueued:   d("shard_tasks_queued", "Tasks waiting in the shard's queue.", shard),
-		iterations:    d("shard_loop_iterations_total", "Rounds of the shard's event loop.", shard),
-		busy:          d("shard_busy_seconds_total", "Time the shard's loop spent working rather than waiting for events.", shard),
-		round:         d("shard_round_running_seconds", "How long the loop's round in progress has run at scrape time (0 while it waits): a large value means a handler blocks the shard now.", shard),
-		lag:           d("shard_loop_lag_seconds", "How late a timer due on the shard ran, sampled on the shard's own timer (engine.WithLagSampling; shardnet's -metrics samples every 50 ms): what an event arriving then waited for the loop. Samples under about 1 ms are epoll_wait's resolution, not work.", shard),
-		tasksRun:      d("shard_tasks_run_total", "Tasks the shard's loop ran: connection hand-offs, AsyncWrite batches, Handle.Do and the engine's own.", shard),
-		refused:       d("connections_refused_total", "Connections closed at once on accept: over the connection limit, or out of file descriptors.", nil),
-		rateWaits:     d("shard_rate_limit_waits_total", "Times a rate-limited connection waited for the next tick because a token bucket was empty, by direction: read (reading stopped) or write (flush held).", []string{"shard", "direction"}),
-		tlsHandshakes: d("tls_handshakes_total", "TLS handshakes completed: the connection opened to its handler.", nil),
-		tlsFailed:     d("tls_handshake_failures_total", "TLS connections closed before their handshake was done: handshake errors, timeouts, refusals, resets.", nil),
-		tlsRefused:    d("tls_handshakes_refused_total", "TLS connections refused at once because the cap on handshakes in progress was reached (also counted as failures).", nil),
-		proxyFailed:   d("connections_proxy_header_failed_total", "Connections of PROXY protocol listeners closed before their header was read: missing, malformed, too slow, or cut short.", nil),
+		conns:           d("shard_connections", "Connections open on the shard now.", shard),
+		opened:          d("shard_connections_opened_total", "Connections the shard opened: accepted, dialed or enrolled.", shard),
+		closed:          d("shard_connections_closed_total", "Connections the shard closed.", shard),
+		bytesIn:         d("shard_received_bytes_total", "Bytes the shard read from its connections.", shard),
+		bytesOut:        d("shard_sent_bytes_total", "Bytes the shard wrote to its connections.", shard),
+		queued:          d("shard_queued_output_bytes", "Output queued in the shard's connections, waiting for their sockets.", shard),
+		panics:          d("shard_handler_panics_total", "Handler panics that aborted a connection.", shard),
+		tasksQueued:     d("shard_tasks_queued", "Tasks waiting in the shard's queue.", shard),
+		iterations:      d("shard_loop_iterations_total", "Rounds of the shard's event loop.", shard),
+		busy:            d("shard_busy_seconds_total", "Time the shard's loop spent working rather than waiting for events.", shard),
+		round:           d("shard_round_running_seconds", "How long the loop's round in progress has run at scrape time (0 while it waits): a large value means a handler blocks the shard now.", shard),
+		lag:             d("shard_loop_lag_seconds", "How late a timer due on the shard ran, sampled on the shard's own timer (engine.WithLagSampling; shardnet's -metrics samples every 50 ms): what an event arriving then waited for the loop. Samples under about 1 ms are epoll_wait's resolution, not work.", shard),
+		tasksRun:        d("shard_tasks_run_total", "Tasks the shard's loop ran: connection hand-offs, AsyncWrite batches, Handle.Do and the engine's own.", shard),
+		refused:         d("connections_refused_total", "Connections closed at once on accept: over the connection limit, or out of file descriptors.", nil),
+		rateWaits:       d("shard_rate_limit_waits_total", "Times a rate-limited connection waited for the next tick because a token bucket was empty, by direction: read (reading stopped) or write (flush held).", []string{"shard", "direction"}),
+		tlsHandshakes:   d("tls_handshakes_total", "TLS handshakes completed: the connection opened to its handler.", nil),
+		tlsFailed:       d("tls_handshake_failures_total", "TLS connections closed before their handshake was done: handshake errors, timeouts, refusals, resets.", nil),
+		tlsRefused:      d("tls_handshakes_refused_total", "TLS connections refused at accept: the cap on handshakes in progress was reached, or the handshake backlog waited too long (also counted as failures).", nil),
+		tlsHandshakeCPU: d("tls_handshake_cpu_seconds_total", "Time TLS handshakes held their CPU slots, computing (what WithHandshakeShare budgets).", nil),
+		tlsDeferred:     d("tls_handshakes_deferred_total", "TLS handshakes held back by the handshake CPU share while a slot was free.", nil),
+		proxyFailed:     d("connections_proxy_header_failed_total", "Connections of PROXY protocol listeners closed before their header was read: missing, malformed, too slow, or cut short.", nil),
 
 		pairs:        d("proxy_pairs", "Client-backend pairs open now.", nil),
 		clients:      d("proxy_clients_total", "Clients the proxy accepted.", nil),
@@ -121,7 +124,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.conns, d.opened, d.closed, d.bytesIn, d.bytesOut, d.queued, d.panics,
 		d.tasksQueued, d.iterations, d.busy, d.round, d.lag, d.tasksRun, d.refused, d.proxyFailed, d.rateWaits,
-		d.tlsHandshakes, d.tlsFailed, d.tlsRefused} {
+		d.tlsHandshakes, d.tlsFailed, d.tlsRefused, d.tlsHandshakeCPU, d.tlsDeferred} {
 		ch <- x
 	}
 	for _, x := range []*prometheus.Desc{d.udpDatagrams, d.udpBytes, d.udpDrops, d.udpSendWaits, d.udpSocketErrors,
@@ -175,6 +178,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.tlsHandshakes, float64(st.TLSHandshakes))
 	counter(d.tlsFailed, float64(st.TLSFailed))
 	counter(d.tlsRefused, float64(st.TLSRefused))
+	counter(d.tlsHandshakeCPU, st.TLSHandshakeCPU.Seconds())
+	counter(d.tlsDeferred, float64(st.TLSHandshakesDeferred))
 	if c.proxy != nil {
 		ps := c.proxy.Stats()
 		gauge(d.pairs, float64(ps.Active))

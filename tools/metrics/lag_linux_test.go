@@ -128,8 +128,17 @@ func TestTLSMetrics(t *testing.T) {
 	}
 	defer good.Close()
 	echoRound(t, good, 1024)
-	if got := sum(t, s.scrape(), "shardnet_tls_handshakes_total"); got != 1 {
+	afterGood := s.scrape()
+	if got := sum(t, afterGood, "shardnet_tls_handshakes_total"); got != 1 {
 		t.Fatalf("handshakes %v after one TLS client, want 1", got)
+	}
+	// The handshake held a CPU slot while it computed; the default share
+	// (1) defers nothing.
+	if got := sum(t, afterGood, "shardnet_tls_handshake_cpu_seconds_total"); got <= 0 {
+		t.Errorf("handshake CPU %v s after one handshake, want more than 0", got)
+	}
+	if got := sum(t, afterGood, "shardnet_tls_handshakes_deferred_total"); got != 0 {
+		t.Errorf("deferred %v with no handshake share set", got)
 	}
 
 	bad, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
