@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/procstat"
 )
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat and
-// of the fields of /proc/stat.
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat.
 const clockTicks = 100
 
 // procSample is one reading of a server process's counters and of its
@@ -57,7 +56,7 @@ func readProc(pid int) procSample {
 			s.sysmonNs = ns
 		}
 	}
-	s.ticks = cpuTicks(pid)
+	s.ticks = uint64(procstat.ReadCPUTime(pid).Ticks)
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			k, v, ok := strings.Cut(l, ": ")
@@ -73,7 +72,7 @@ func readProc(pid int) procSample {
 			}
 		}
 	}
-	s.core0Idle = cpuIdle(0)
+	s.core0Idle = core0Idle()
 	return s
 }
 
@@ -93,60 +92,12 @@ func threads(pid int) []int {
 	return tids
 }
 
-// cpuTicks returns the utime+stime of pid, in clock ticks: every thread the
-// process ever had, exited ones included.
-func cpuTicks(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		fatal(err)
+// core0Idle is CPU 0's idle seconds (procstat.CoreIdle: exact where the
+// kernel keeps cpuidle residencies).
+func core0Idle() float64 {
+	idle, err := procstat.CoreIdle()
+	if err != nil || len(idle) == 0 {
+		fatal(fmt.Errorf("CPU idle time: %v", err))
 	}
-	// The fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return ut + st
-}
-
-// cpuIdle returns the seconds CPU cpu has been idle: the residency of its
-// cpuidle states (µs, measured exactly with the tick stopped), else
-// idle+iowait+steal from /proc/stat (10 ms steps). Its busy time over a
-// window is the window less this: the kernel here samples user, system,
-// irq and softirq at the tick, which misses most of a server's short
-// bursts at a moderate rate.
-func cpuIdle(cpu int) float64 {
-	files, _ := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpuidle/state*/time", cpu))
-	if len(files) > 0 {
-		var us int64
-		ok := true
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			v, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-			if err != nil || perr != nil {
-				ok = false
-				break
-			}
-			us += v
-		}
-		if ok {
-			return float64(us) / 1e6
-		}
-	}
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		fatal(err)
-	}
-	name := fmt.Sprintf("cpu%d", cpu)
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 9 && f[0] == name {
-			var t int64
-			for _, i := range []int{4, 5, 8} { // idle iowait steal
-				v, _ := strconv.ParseInt(f[i], 10, 64)
-				t += v
-			}
-			return float64(t) / clockTicks
-		}
-	}
-	fatal(fmt.Errorf("/proc/stat: no %s line", name))
-	return 0
+	return idle[0]
 }
