@@ -3,7 +3,7 @@
 B=$1; peer=$2; rate=$3; size=$4; envs=${5:-X=1}; mode=${6:-plain}
 port=$((27000 + RANDOM % 1000))
 if [ $peer = shardnet ]; then
-  taskset -c 0 env GOMAXPROCS=1 $envs $B/shardnet udp-echo -addr udp://127.0.0.1:$port -shards 1 > /tmp/udp20/server.txt 2>&1 &
+  taskset -c 0 env GOMAXPROCS=1 $envs $B/shardnet udp-echo -addr udp://127.0.0.1:$port -shards 1 ${ECHOARGS:-} > /tmp/udp20/server.txt 2>&1 &
 else
   taskset -c 0 env GOMAXPROCS=1 $B/peer-$peer -mode udp -addr 127.0.0.1:$port -loops 1 > /tmp/udp20/server.txt 2>&1 &
 fi
@@ -26,4 +26,4 @@ wait $cp
 kill $sp; wait $sp 2>/dev/null
 r=$(jq -r .msgs_per_sec /tmp/udp20/client.json)
 join /tmp/udp20/th0 /tmp/udp20/th1 | awk -v n=$((rate*2)) '{d=$5-$2; s=$6-$3; if (d>0) printf "  tid %s: %.0f ns/dgram, %d slices (%.3f/dgram)\n", $1, d/n, s, s/n}'
-echo "$peer rate=$rate size=$size env=$envs: verified/s=$r server_ns/dgram=$(( (t1-t0)*10000000/(rate*2) )) core_ns/dgram=$(( (c1-c0)*10000000/(rate*2) ))"
+echo "$peer ${ECHOARGS:-} rate=$rate size=$size env=$envs: verified/s=$r server_ns/dgram=$(( (t1-t0)*10000000/(rate*2) )) core_ns/dgram=$(( (c1-c0)*10000000/(rate*2) ))"
