@@ -168,6 +168,7 @@ type recvBatch struct {
 	oob   []byte                  // oobSize per slot
 	buf   []byte                  // size per slot
 	size  int
+	dirty int // headers [0, dirty) may hold what the kernel wrote back
 }
 
 func newRecvBatch(slots, size int) *recvBatch {
@@ -187,6 +188,8 @@ func newRecvBatch(slots, size int) *recvBatch {
 		h.Iov = &b.iovs[i]
 		h.SetIovlen(1)
 		h.Control = &b.oob[i*oobSize]
+		h.Namelen = uint32(unsafe.Sizeof(b.names[0]))
+		h.SetControllen(oobSize)
 	}
 	return b
 }
@@ -194,14 +197,22 @@ func newRecvBatch(slots, size int) *recvBatch {
 func (b *recvBatch) slots() int { return len(b.msgs) }
 
 // recv fills up to every slot from fd and returns how many it filled.
+// The kernel writes back the name and control lengths of the slots it
+// fills and of no other (and sets the flags afresh), so only those are
+// set again: a socket that gets one datagram per wake-up touches one
+// header, not the whole batch.
 func (b *recvBatch) recv(fd int) (int, error) {
-	for i := range b.msgs {
+	for i := range b.dirty {
 		h := &b.msgs[i].Hdr
 		h.Namelen = uint32(unsafe.Sizeof(b.names[0]))
 		h.SetControllen(oobSize)
-		h.Flags = 0
 	}
-	return rawio.Recvmmsg(fd, b.msgs, unix.MSG_DONTWAIT)
+	n, err := rawio.Recvmmsg(fd, b.msgs, unix.MSG_DONTWAIT)
+	b.dirty = n
+	if err != nil {
+		b.dirty = len(b.msgs) // which slots a failed call wrote is not ours to know
+	}
+	return n, err
 }
 
 // slot returns datagram i of the last recv: its bytes (valid until the next
@@ -296,7 +307,15 @@ func (b *sendBatch) add(p []byte, to netip.AddrPort, v6, connected bool, src net
 }
 
 // send hands messages [from, n) to the kernel and returns how many left.
+// A lone message goes with sendmsg: sendmmsg would walk a vector of one
+// and write its length back.
 func (b *sendBatch) send(fd, from int) (int, error) {
+	if b.n-from == 1 {
+		if _, err := rawio.Sendmsg(fd, &b.msgs[from].Hdr, unix.MSG_DONTWAIT); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
 	return rawio.Sendmmsg(fd, b.msgs[from:b.n], unix.MSG_DONTWAIT)
 }
 

@@ -27,3 +27,10 @@ func Sendmmsg(fd int, msgs []unix.Mmsghdr, flags int) (int, error) {
 	}
 	return ignoringEINTR(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
 }
+
+// Sendmsg is sendmsg(2) on a non-blocking datagram socket: one message, no
+// vector of them to walk, for the batch of one that a lone datagram makes.
+// It returns the bytes sent.
+func Sendmsg(fd int, msg *unix.Msghdr, flags int) (int, error) {
+	return ignoringEINTR(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(msg)), uintptr(flags), 0, 0, 0)
+}

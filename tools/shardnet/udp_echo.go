@@ -37,6 +37,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		idle     time.Duration
 		gso, gro bool
 		stats    time.Duration
+		busyPoll time.Duration
 		verbose  bool
 		metrAddr string
 	)
@@ -52,6 +53,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&idle, "idle", 30*time.Second, "with -sessions: end a session after this long without a datagram from its peer")
 	fs.BoolVar(&gso, "gso", true, "send runs of same-size datagrams to one peer with UDP segmentation offload, where the kernel has it")
 	fs.BoolVar(&gro, "gro", true, "let the kernel coalesce received datagrams (UDP GRO), where it has it")
+	fs.DurationVar(&busyPoll, "busy-poll", 0, "keep each shard polling this long after its last datagram before it sleeps (engine.WithBusyPoll; 0: off): fewer wake-ups, more CPU while idle")
 	fs.DurationVar(&stats, "stats", 0, "print per-shard datagram counters this often (0: only at exit)")
 	fs.BoolVar(&verbose, "v", false, "log engine warnings and errors to stderr")
 	fs.StringVar(&metrAddr, "metrics", "", metricsFlagHelp)
@@ -61,7 +63,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	if len(addrs) == 0 {
 		addrs = addrList{defaultUDPAddr}
 	}
-	opts := []engine.Option{engine.WithPacketOffload(gso, gro)}
+	opts := []engine.Option{engine.WithPacketOffload(gso, gro), engine.WithBusyPoll(busyPoll)}
 	wait, err := waitOptions()
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)

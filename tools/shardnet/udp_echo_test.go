@@ -24,6 +24,8 @@ func TestUDPEchoWithRealClients(t *testing.T) {
 			want: "total: in=52 out=52 queue-drops=0 rcvbuf-drops=0 truncated=0 send-errors=0 sessions-opened=3"},
 		{name: "no-offload", args: []string{"udp-echo", "-addr", "udp://127.0.0.1:0", "-gso=false", "-gro=false"},
 			want: "total: in=52 out=52 "},
+		{name: "busy-poll", args: []string{"udp-echo", "-addr", "udp://127.0.0.1:0", "-shards", "1", "-busy-poll", "50us"},
+			want: "total: in=52 out=52 queue-drops=0 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +68,7 @@ func TestUDPEchoFlags(t *testing.T) {
 	runDispatchCases(t, []string{"udp-echo"}, []dispatchCase{
 		{name: "help shows examples", args: []string{"-help"}, wantCode: 0, wantErr: "nc -u"},
 		{name: "bad network", args: []string{"-addr", "tcp://127.0.0.1:0"}, wantCode: 1, wantErr: "unknown network"},
+		{name: "negative busy poll", args: []string{"-addr", "udp://127.0.0.1:0", "-busy-poll", "-1ms"}, wantCode: 2, wantErr: "WithBusyPoll"},
 		{name: "bad sessions idle", args: []string{"-addr", "udp://127.0.0.1:0", "-sessions", "5", "-idle", "0s"}, wantCode: 1, wantErr: "WithSessions"},
 	})
 }
