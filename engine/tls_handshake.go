@@ -92,7 +92,7 @@ func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
 	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
 		c.startHandshake()
 	} else if tc.phase == tlsHandshake {
-		c.sh.yieldToHandshakes() // the goroutine may be waiting for these bytes
+		c.sh.yieldToWoken() // the goroutine may be waiting for these bytes
 	}
 }
 
@@ -122,7 +122,10 @@ func (c *Conn) startHandshake() {
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
 	go tc.handshake(s)
-	s.yieldToHandshakes()
+	// Without a spare P the new goroutine would wait for sysmon to take
+	// the sleeping shard's P; the shard's yield (yield.go) runs it at
+	// once, and gets the P back when it parks for the peer or a CPU slot.
+	s.yieldToWoken()
 }
 
 // handshake runs crypto/tls's handshake over the blocking wire, then
