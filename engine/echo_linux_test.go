@@ -106,10 +106,19 @@ func TestEchoRandomSizes(t *testing.T) {
 			start := time.Now()
 			total := echoMany(t, addr, conns, 1<<20, 200<<20, 90*time.Second)
 			t.Logf("%d connections, %d MiB echoed in %v", conns, total>>20, time.Since(start))
+			// The shard counts bytes just after the write that sent them,
+			// so a client can hold its last echo a moment before the
+			// counter shows it: wait for the counts to meet (bounded).
 			var in, out uint64
-			for _, s := range e.Stats().Shards {
-				in += s.BytesIn
-				out += s.BytesOut
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				in, out = 0, 0
+				for _, s := range e.Stats().Shards {
+					in += s.BytesIn
+					out += s.BytesOut
+				}
+				if in == out || time.Now().After(deadline) {
+					break
+				}
 			}
 			if in != out {
 				t.Fatalf("server read %d bytes and wrote %d", in, out)
