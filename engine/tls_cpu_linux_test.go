@@ -177,29 +177,7 @@ func TestHandshakeShare(t *testing.T) {
 	}}
 	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(2), WithHandshakeShare(0.1))
 	const clients = 12
-	var wg sync.WaitGroup
-	errc := make(chan error, clients)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := &net.Dialer{Timeout: 30 * time.Second}
-			c, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer c.Close()
-			if got, err := roundTrip(c, []byte("hi"), 30*time.Second); err != nil || string(got) != "hi" {
-				errc <- errors.Join(err, errors.New("echo: "+string(got)))
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	echoTLSClients(t, addr, pki, clients)
 	st := e.Stats()
 	if st.TLSHandshakes != clients {
 		t.Fatalf("Stats.TLSHandshakes = %d, want %d", st.TLSHandshakes, clients)
@@ -232,29 +210,7 @@ func TestHandshakeCPUCap(t *testing.T) {
 			}}
 			e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(n))
 			const clients = 12
-			var wg sync.WaitGroup
-			errc := make(chan error, clients)
-			for i := 0; i < clients; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					d := &net.Dialer{Timeout: 30 * time.Second}
-					c, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
-					if err != nil {
-						errc <- err
-						return
-					}
-					defer c.Close()
-					if got, err := roundTrip(c, []byte("hi"), 30*time.Second); err != nil || string(got) != "hi" {
-						errc <- errors.Join(err, errors.New("echo: "+string(got)))
-					}
-				}()
-			}
-			wg.Wait()
-			close(errc)
-			for err := range errc {
-				t.Fatal(err)
-			}
+			echoTLSClients(t, addr, pki, clients)
 			if p := peak.Load(); p > int64(n) || (n > 1 && p < 2) {
 				t.Fatalf("%d handshakes computed at once with WithHandshakeCPU(%d)", p, n)
 			}
@@ -425,4 +381,33 @@ func (l *lockedLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// echoTLSClients runs n TLS 1.3 clients at once against addr; each
+// completes its handshake and one echo, or the test fails.
+func echoTLSClients(t *testing.T, addr string, pki *testPKI, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errc := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &net.Dialer{Timeout: 30 * time.Second}
+			c, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			if got, err := roundTrip(c, []byte("hi"), 30*time.Second); err != nil || string(got) != "hi" {
+				errc <- errors.Join(err, errors.New("echo: "+string(got)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
 }
