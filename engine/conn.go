@@ -87,7 +87,10 @@ func (c *Conn) Shard() int { return c.sh.idx }
 // removing it from the shard's epoll set first, which a copy left open
 // would keep registered). On a TLS connection it returns -1: the socket
 // carries records only the engine may read and write, so a system call
-// on it fails (EBADF) instead of corrupting the stream. Loop only.
+// on it fails (EBADF) instead of corrupting the stream. Do not set a
+// positive SO_LINGER: the engine closes sockets with a raw close(2) on the
+// shard, which such a linger would block with the shard's P held. Loop
+// only.
 func (c *Conn) Fd() int {
 	if c.flags&flagTLS != 0 {
 		return -1
