@@ -101,11 +101,14 @@ func TestRelayAllocsPerConn(t *testing.T) {
 	checkFds(t)
 	be := startBackend(t, echo)
 	p := startProxy(t, WithPool(mustPool(t, []string{be.addr})))
-	base := func(n int) float64 {
+	// allocsPerConn runs n short connections to addr one after another
+	// (a byte, the client's half-close, the echo, the close) and returns
+	// the allocations per connection; settle waits for the server's side.
+	allocsPerConn := func(addr string, n int, settle func()) float64 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for range n {
-			c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,33 +118,19 @@ func TestRelayAllocsPerConn(t *testing.T) {
 			io.Copy(io.Discard, c)
 			c.Close()
 		}
-		waitFor(t, 5*time.Second, "the pairs to end", func() bool { return p.px.Stats().Active == 0 })
+		settle()
 		runtime.ReadMemStats(&after)
 		return float64(after.Mallocs-before.Mallocs) / float64(n)
 	}
-	base(200) // warm the pools
-	perConn := base(500)
+	pairsEnded := func() {
+		waitFor(t, 5*time.Second, "the pairs to end", func() bool { return p.px.Stats().Active == 0 })
+	}
+	allocsPerConn(p.addr, 200, pairsEnded) // warm the pools
+	perConn := allocsPerConn(p.addr, 500, pairsEnded)
 	t.Logf("%.1f allocations per relayed connection, the test's client and backend included", perConn)
 	// The client's and backend's side (net.Dial, Accept, the goroutine and
 	// its buffers) is measured here alone, by dialing the backend directly.
-	direct := func(n int) float64 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for range n {
-			c, err := net.DialTimeout("tcp", be.addr, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			c.Write([]byte("x"))
-			c.(*net.TCPConn).CloseWrite()
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-		runtime.ReadMemStats(&after)
-		return float64(after.Mallocs-before.Mallocs) / float64(n)
-	}
-	alone := direct(500)
+	alone := allocsPerConn(be.addr, 500, func() {})
 	relayed := perConn - alone
 	t.Logf("%.1f without the proxy: %.1f per relayed connection are the proxy's", alone, relayed)
 	if relayed > 4 {
