@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shardnet/shardnet/internal/syncbuf"
 )
 
 // TestCPUSlots: the semaphore never lets more than its limit hold a slot,
@@ -231,7 +233,7 @@ func TestTLSRefusedAtAccept(t *testing.T) {
 	noLeaks(t)
 	pki := newTestPKI(t)
 	h := &floodHandler{}
-	var logged lockedLog
+	var logged syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logged, nil))
 	e, addr, plainAddr := startTLS(t, h, pki.server(), WithShards(2), WithMaxHandshakes(2),
 		WithHandshakeTimeout(time.Minute), WithLogger(logger))
@@ -362,25 +364,6 @@ func TestTLSRefusedForBacklog(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Stop took %v behind the handshakes' CPU debt", d)
 	}
-}
-
-// lockedLog is a log's output, written by the acceptor and read by the
-// test.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // echoTLSClients runs n TLS 1.3 clients at once against addr; each

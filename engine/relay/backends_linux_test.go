@@ -2,38 +2,20 @@ package relay
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shardnet/shardnet/internal/syncbuf"
 	"golang.org/x/sys/unix"
 )
 
-// logBuffer is a slog text sink the shards write while the test reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+// textLogger logs in slog's text form into b, which the test reads.
+func textLogger(b *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // pong answers each "PING" line with "PONG" while answer is true, and
 // otherwise reads and never answers: a stopped process, whose kernel
@@ -80,8 +62,8 @@ func TestHealthCheckL7EjectsSilentBackend(t *testing.T) {
 		Send: []byte("PING\n"), Expect: []byte("PONG")}
 	l7 := mustPool(t, []string{silent.addr, good.addr}, WithHealthCheck(hc), WithName("l7"))
 	tcp := mustPool(t, []string{silent.addr}, WithHealthCheck(HealthCheck{Interval: 60 * time.Millisecond, Timeout: 50 * time.Millisecond, Fall: 2}), WithName("tcp"))
-	var log logBuffer
-	p := startProxy(t, WithPool(l7), WithPool(tcp), WithTick(10*time.Millisecond), WithLogger(log.logger()))
+	var log syncbuf.Buffer
+	p := startProxy(t, WithPool(l7), WithPool(tcp), WithTick(10*time.Millisecond), WithLogger(textLogger(&log)))
 
 	waitFor(t, 5*time.Second, "the L7 check to eject the silent backend", func() bool { return !l7.Stats()[0].Healthy })
 	for i := range 6 {
@@ -173,8 +155,8 @@ func TestRetryOnConnectFailureIsInvisible(t *testing.T) {
 			dead := tc.dead(t)
 			be := startBackend(t, echo)
 			pool := mustPool(t, []string{dead, be.addr}, WithConnectTimeout(150*time.Millisecond), WithEjection(1, tc.eject))
-			var log logBuffer
-			p := startProxy(t, WithPool(pool), WithLogger(log.logger()))
+			var log syncbuf.Buffer
+			p := startProxy(t, WithPool(pool), WithLogger(textLogger(&log)))
 			for i := range 6 {
 				c := dial(t, p.addr)
 				msg := "client " + itoa(int64(i))
@@ -209,8 +191,8 @@ func TestRetryOnConnectFailureIsInvisible(t *testing.T) {
 func TestNoBackendClosesClient(t *testing.T) {
 	checkFds(t)
 	pool := mustPool(t, []string{refusingAddr(t), refusingAddr(t)})
-	var log logBuffer
-	p := startProxy(t, WithPool(pool), WithLogger(log.logger()))
+	var log syncbuf.Buffer
+	p := startProxy(t, WithPool(pool), WithLogger(textLogger(&log)))
 	for range 3 {
 		c := dial(t, p.addr)
 		c.Write([]byte("anyone?"))

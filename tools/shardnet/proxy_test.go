@@ -18,11 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shardnet/shardnet/internal/syncbuf"
 )
 
 // proxyModes are the two relay paths every proxy test runs through.
@@ -34,30 +35,12 @@ var proxyModes = []struct {
 	{name: "splice", args: []string{"-splice"}},
 }
 
-// syncBuffer is a bytes.Buffer a process may write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startProxy runs "shardnet proxy" on a free loopback port in front of
 // backends and returns it with its standard error, where it logs.
-func startProxy(t *testing.T, backends []string, extra ...string) (*server, *syncBuffer) {
+func startProxy(t *testing.T, backends []string, extra ...string) (*server, *syncbuf.Buffer) {
 	t.Helper()
 	args := append([]string{"proxy", "-listen", "127.0.0.1:0", "-backend", strings.Join(backends, ",")}, extra...)
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	return startProcess(t, io.MultiWriter(stderr, os.Stderr), args...), stderr
 }
 
