@@ -71,32 +71,17 @@ func TestErrnoIsBare(t *testing.T) {
 }
 
 func TestAccept4(t *testing.T) {
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 8); err != nil {
+	lfd, _ := listenLoopback(t, unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	if err := unix.SetNonblock(lfd, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Accept4(lfd, nil, unix.SOCK_NONBLOCK); err != unix.EAGAIN {
 		t.Fatalf("Accept4 with nothing pending: %v, want EAGAIN", err)
 	}
-	sa, _ := unix.Getsockname(lfd)
-	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(cfd)
-	if err := unix.Connect(cfd, sa); err != nil {
-		t.Fatal(err)
-	}
-	local, _ := unix.Getsockname(cfd)
+	_, local := connectTo(t, lfd)
 	var rsa unix.RawSockaddrAny
 	var fd int
+	var err error
 	for i := 0; ; i++ {
 		fd, err = Accept4(lfd, &rsa, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != unix.EAGAIN || i == 1000 {
@@ -121,27 +106,12 @@ func TestAccept4(t *testing.T) {
 // TestSockname: both ends of a loopback connection, as the kernel reports
 // them through x/sys (which allocates), and without garbage.
 func TestSockname(t *testing.T) {
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	lfd, _ := listenLoopback(t, unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	cfd, local := connectTo(t, lfd)
+	sa, err := unix.Getsockname(lfd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(lfd)
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 8); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(lfd)
-	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(cfd)
-	if err := unix.Connect(cfd, sa); err != nil {
-		t.Fatal(err)
-	}
-	local, _ := unix.Getsockname(cfd)
 	for _, tc := range []struct {
 		name string
 		peer bool
@@ -193,4 +163,27 @@ func TestSplice(t *testing.T) {
 	if err != nil || !bytes.Equal(got[:m], msg) {
 		t.Fatalf("pipe holds %q, %v", got[:m], err)
 	}
+}
+
+// connectTo connects a blocking IPv4 socket to the listener lfd and
+// returns it (closed at cleanup) with its local address.
+func connectTo(t *testing.T, lfd int) (int, unix.Sockaddr) {
+	t.Helper()
+	sa, err := unix.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(cfd) })
+	if err := unix.Connect(cfd, sa); err != nil {
+		t.Fatal(err)
+	}
+	local, err := unix.Getsockname(cfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfd, local
 }
