@@ -18,7 +18,9 @@
  * It accepts -loops 1 only, and ignores SIGUSR1 (it has no allocator
  * counts to report; the driver does not ask it).
  *
- * Built by cmd/bench with: gcc -O2 -Wall -o bin/peer-c c/peer.c
+ * -mode udp is a datagram echo server (c/udp.c).
+ *
+ * Built by cmd/bench with: gcc -O2 -Wall -o bin/peer-c c/peer.c c/udp.c
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -61,7 +63,7 @@ static char readbuf[READ_BUF];
 static char *out;
 static size_t outlen, outcap;
 
-static void die(const char *what)
+void die(const char *what)
 {
 	perror(what);
 	exit(1);
@@ -433,9 +435,11 @@ static int listen_on(const char *addr)
 	return fd;
 }
 
+int run_udp(const char *addr); /* udp.c */
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: peer-c -mode echo|http -addr host:port [-loops 1]\n");
+	fprintf(stderr, "usage: peer-c -mode echo|http|udp -addr host:port [-loops 1]\n");
 	exit(2);
 }
 
@@ -458,6 +462,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
+	if (strcmp(mode, "udp") == 0)
+		return run_udp(addr);
 	if (strcmp(mode, "http") == 0)
 		http_mode = 1;
 	else if (strcmp(mode, "echo") != 0)

@@ -185,6 +185,7 @@ func main() {
 	}
 	if d.haveC {
 		peers = append(peers, cPeer)
+		udpPeers = append(slices.Clone(udpPeers), cPeer)
 	}
 	for _, e := range extras {
 		if e.peer != "" {

@@ -15,8 +15,10 @@ import (
 // GOMAXPROCS=1 and one loop, `shardnet bench -udp` pinned to CPU 1 with
 // one shard. The servers: Go's net (one net.UDPConn, one goroutine,
 // ReadFromUDPAddrPort/WriteToUDPAddrPort), gnet v2's and nbio's UDP (the
-// peers' -mode udp), and `shardnet udp-echo -shards 1` (recvmmsg,
-// sendmmsg, GSO and GRO as it ships).
+// peers' -mode udp), `shardnet udp-echo -shards 1` (recvmmsg, sendmmsg,
+// GSO and GRO as it ships), and, when gcc is there, the C server's UDP
+// mode (c/udp.c: recvmmsg and sendmmsg with nothing around them), the
+// floor of the interface that the "÷ C" column reads against.
 //
 //   - udp: closed loop at saturation: every flow (a connected socket of
 //     the client) keeps -pipeline datagrams in flight and sends one more
@@ -201,7 +203,7 @@ func (d *driver) runUDP(s Sample, spec udpSpec) Sample {
 		s.Errors, s.Note = 1, err.Error()
 		return s
 	}
-	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, s.Peer != "shardnet")
+	w, werr := d.sampleWindow(srv, cl, "bench:", 20*time.Second, s.Peer != "shardnet" && d.mallocsOf(s.Peer))
 	cl.wait(d.duration + 30*time.Second)
 	srv.stop()
 	d.saveRaw(&s, "# client", cl.output(), "# server", srv.output(), w.describe())
