@@ -408,7 +408,8 @@ static void on_accept(int lfd)
 	}
 }
 
-static int listen_on(const char *addr)
+/* parse_addr reads "a.b.c.d:port" or exits with a usage error; udp.c uses it too. */
+struct sockaddr_in parse_addr(const char *addr)
 {
 	char host[64];
 	const char *colon = strrchr(addr, ':');
@@ -423,6 +424,12 @@ static int listen_on(const char *addr)
 		fprintf(stderr, "peer-c: -addr %s: want an IPv4 address\n", addr);
 		exit(2);
 	}
+	return sa;
+}
+
+static int listen_on(const char *addr)
+{
+	struct sockaddr_in sa = parse_addr(addr);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");

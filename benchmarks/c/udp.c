@@ -31,7 +31,8 @@
 #define UDP_BATCH 64      /* datagrams per recvmmsg, as shardnet's batch */
 #define UDP_BUF 2048      /* one datagram's buffer: the cells send at most 1,200 B */
 
-void die(const char *what);
+void die(const char *what);                   /* peer.c */
+struct sockaddr_in parse_addr(const char *addr); /* peer.c */
 
 static char bufs[UDP_BATCH][UDP_BUF];
 static struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
@@ -48,19 +49,7 @@ static void on_term(int sig)
 
 static int bind_udp(const char *addr)
 {
-	char host[64];
-	const char *colon = strrchr(addr, ':');
-	if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
-		fprintf(stderr, "peer-c: -addr %s: want host:port\n", addr);
-		exit(2);
-	}
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		fprintf(stderr, "peer-c: -addr %s: want an IPv4 address\n", addr);
-		exit(2);
-	}
+	struct sockaddr_in sa = parse_addr(addr);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
