@@ -73,6 +73,10 @@ func TestAcceptBatchLeavesNoneWaiting(t *testing.T) {
 			// Hold the acceptors' loops so the burst waits in the backlog
 			// as one; the kernel completes the handshakes meanwhile.
 			release := make(chan struct{})
+			// A failing check below must not leave the loops held: Stop
+			// would wait for them.
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce)
 			var held sync.WaitGroup
 			for _, a := range l.acceptors {
 				held.Add(1)
@@ -114,7 +118,7 @@ func TestAcceptBatchLeavesNoneWaiting(t *testing.T) {
 			if got := h.opened.Load(); got != before {
 				t.Fatalf("%d connections opened while the loops were held", got-before)
 			}
-			close(release)
+			releaseOnce()
 			if !waitFor(20*time.Second, func() bool { return h.opened.Load() == before+burst }) {
 				t.Fatalf("%d of a burst of %d accepted after 20 s", h.opened.Load()-before, burst)
 			}
