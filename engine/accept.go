@@ -17,6 +17,7 @@ type acceptor struct {
 	backoff time.Duration
 	warned  bool
 	paused  *shard.Timer
+	batch   acceptBatch
 }
 
 // onLoop runs fn on the acceptor's loop and returns its error. Called on
@@ -58,8 +59,9 @@ func (a *acceptor) watchLater() {
 	})
 }
 
-// HandleEvents accepts what is pending, up to a batch, and hands it on.
-// Loop only (the acceptor's loop).
+// HandleEvents accepts what is pending, up to a batch (acceptBatch sizes
+// it; what it leaves, the next poll reports), and hands it on. Loop only
+// (the acceptor's loop).
 func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 	e := a.l.e
 	if a.shard >= 0 {
@@ -68,7 +70,7 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		// ends, not at the shard's next unrelated event.
 		defer e.shards[a.shard].flushDirty()
 	}
-	for i := 0; i < 256; i++ {
+	for i, n := 0, a.batch.size(); i < n; i++ {
 		fd, peer, err := rawAccept(lfd)
 		switch {
 		case err == nil:
@@ -78,6 +80,7 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 			}
 			e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
 		case err == syscall.EAGAIN:
+			a.batch.drained(i)
 			return
 		case err == syscall.EINTR || err == syscall.ECONNABORTED:
 			// The peer gave up before we took it; take the next.
@@ -99,6 +102,7 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 			return
 		}
 	}
+	a.batch.filled()
 }
 
 // shedPending accepts and closes the connections waiting in the backlog,

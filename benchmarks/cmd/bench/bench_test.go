@@ -332,3 +332,32 @@ func TestHAProxyConfigWith(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyPeerVariants: a proxy peer's name picks its build and its
+// wait: NAME-splice and NAME-rt run NAME's CLI, NAME-rt with
+// SHARDNET_WAIT=runtime and nothing else with an environment of its own;
+// -peers NAME does not select NAME-rt (a run names it).
+func TestProxyPeerVariants(t *testing.T) {
+	d := &driver{bin: "/b", cliBin: map[string]string{"base": "/x/shardnet"}}
+	for _, tc := range []struct {
+		peer, cli, env string
+	}{
+		{"shardnet", "/b/shardnet", ""},
+		{"shardnet-splice", "/b/shardnet", ""},
+		{"shardnet-rt", "/b/shardnet", "SHARDNET_WAIT=runtime"},
+		{"base", "/x/shardnet", ""},
+		{"base-splice", "/x/shardnet", ""},
+		{"base-rt", "/x/shardnet", "SHARDNET_WAIT=runtime"},
+	} {
+		if got := d.cliPath(tc.peer); got != tc.cli {
+			t.Errorf("cliPath(%q) = %q, want %q", tc.peer, got, tc.cli)
+		}
+		if got := strings.Join(proxyPeerEnv(tc.peer), " "); got != tc.env {
+			t.Errorf("proxyPeerEnv(%q) = %q, want %q", tc.peer, got, tc.env)
+		}
+	}
+	got := peerSelection{"shardnet": true}.filter([]string{"direct", "shardnet", "shardnet-rt", "haproxy"})
+	if strings.Join(got, " ") != "shardnet" {
+		t.Errorf("-peers shardnet selects %v, want shardnet only", got)
+	}
+}

@@ -194,7 +194,7 @@ func main() {
 		}
 		if e.cli != "" {
 			proxyPeers = append(slices.Clone(proxyPeers), e.name, e.name+"-splice")
-			proxyClosePeers = append(slices.Clone(proxyClosePeers), e.name)
+			proxyClosePeers = append(slices.Clone(proxyClosePeers), e.name, e.name+runtimeWaitSuffix)
 			proxyIdlePeers = append(slices.Clone(proxyIdlePeers), e.name)
 			kvPeers = append(slices.Clone(kvPeers), e.name)
 			httpsPeers = append(slices.Clone(httpsPeers), e.name) // its CLI's http -tls

@@ -30,10 +30,27 @@ import (
 // proxyClosePeers and proxyIdlePeers are the servers of the two suites:
 // shardnet's proxy, HAProxy, and (main adds them) extra builds' proxies.
 // "direct" in proxy-close is wrk straight to the backend, for scale.
+// NAME-rt (runtimeWaitSuffix) is NAME's proxy with the runtime wait.
 var (
-	proxyClosePeers = []string{"direct", "shardnet", "haproxy"}
+	proxyClosePeers = []string{"direct", "shardnet", "shardnet" + runtimeWaitSuffix, "haproxy"}
 	proxyIdlePeers  = []string{"shardnet", "haproxy"}
 )
+
+// runtimeWaitSuffix names a shardnet proxy peer run with
+// SHARDNET_WAIT=runtime (an idle shard parks in the Go runtime's netpoller,
+// engine.WithRuntimeWait); the peer without it runs with the driver's
+// environment, the engine's default blocking epoll_wait unless
+// SHARDNET_WAIT is set there.
+const runtimeWaitSuffix = "-rt"
+
+// proxyPeerEnv returns the environment a shardnet proxy peer adds to the
+// driver's: its wait.
+func proxyPeerEnv(peer string) []string {
+	if strings.HasSuffix(peer, runtimeWaitSuffix) {
+		return []string{"SHARDNET_WAIT=runtime"}
+	}
+	return nil
+}
 
 // isProxySuite says whether a suite's peers are proxies (proxyVariants
 // and the two above).
@@ -90,12 +107,12 @@ func (d *driver) startRelay(peer, front, back string, o haproxyOpts) (*proc, err
 			return nil, err
 		}
 		px, err = start(peer, serverPin, []string{"haproxy", "-db", "-f", cfg})
-	default: // shardnet or an extra build, NAME-splice with -splice
+	default: // shardnet or an extra build, NAME-splice with -splice, NAME-rt with the runtime wait
 		argv := []string{d.cliPath(peer), "proxy", "-addr", front, "-backend", back, "-shards", "1"}
 		if strings.HasSuffix(peer, "-splice") {
 			argv = append(argv, "-splice")
 		}
-		px, err = start(peer, serverPin, argv)
+		px, err = start(peer, serverPin, argv, proxyPeerEnv(peer)...)
 	}
 	if err != nil {
 		return nil, err

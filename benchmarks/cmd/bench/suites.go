@@ -138,10 +138,11 @@ func (d *driver) peerPath(peer string) string {
 }
 
 // cliPath returns the shardnet CLI of a peer of the proxy and kv suites:
-// "shardnet" (and "shardnet-splice") is this tree's, an extra build's
-// name (and NAME-splice) its own.
+// "shardnet" (and "shardnet-splice", "shardnet-rt") is this tree's, an
+// extra build's name (and NAME-splice, NAME-rt) its own.
 func (d *driver) cliPath(peer string) string {
-	if p, ok := d.cliBin[strings.TrimSuffix(peer, "-splice")]; ok {
+	name := strings.TrimSuffix(strings.TrimSuffix(peer, "-splice"), runtimeWaitSuffix)
+	if p, ok := d.cliBin[name]; ok {
 		return p
 	}
 	return filepath.Join(d.bin, "shardnet")
