@@ -16,24 +16,32 @@ const (
 	maxTLSHold = 128 * time.Millisecond
 )
 
-// holdTLS stops the acceptor's loop watching its TLS listener for a while
-// when new TLS connections are refused because the handshakes' CPU budget
-// is backlogged (WithHandshakeShare; see refuseTLS), and reports whether
-// it did. Accepting and resetting every connection of a flood costs the
-// shards' CPU as much as the connections they serve: a flood of 10,000
-// connections a second kept the acceptor and the resets at a sixth of a
-// P (benchmarks/results/tls-16e). Paused, new connections wait in the
+// tlsRefuseBatch is how many new TLS connections the acceptors reset, in
+// a row, before holdTLS pauses them.
+const tlsRefuseBatch = 64
+
+// holdTLS counts a new connection refuseTLS reset (WithMaxHandshakes
+// handshakes in progress, or the handshakes' CPU backlogged), and at
+// every tlsRefuseBatch-th stops the acceptor's loop watching its TLS
+// listener for a while, and reports whether it did. Accepting and
+// resetting every connection of a flood costs the shards' CPU as much as
+// the connections they serve: a flood of 10,000 connections a second kept
+// the acceptor and the resets at a sixth of a P
+// (benchmarks/results/tls-16e). Paused, new connections wait in the
 // kernel's backlog, and past it the kernel drops their SYNs
 // (ListenOverflows) and the clients retry later, at no cost to us. When
-// the pause ends the acceptor takes what waits, and holds again, longer,
-// at the first connection it must still refuse. Refusals past
-// WithMaxHandshakes alone do not pause: those connections are reset at
-// once, as that option promises. Loop only (the acceptor's).
+// the pause ends the acceptor takes what waits, resets up to a batch of
+// it while it must still refuse, and pauses again, longer: so every
+// connection it accepts while refusing is still reset at once and
+// counted, those waiting in the backlog are reset a batch per pause, and
+// a flood costs at most a batch of resets per pause. Loop only (the
+// acceptor's).
 func (a *acceptor) holdTLS() bool {
 	e := a.l.e
-	if !e.hsCPU.backlogged(e.cfg.handshakeTime / 2) {
+	if e.hsCPU.unheld.Add(1) < tlsRefuseBatch {
 		return false
 	}
+	e.hsCPU.unheld.Store(0)
 	if err := a.loop.Unwatch(a.fd); err != nil {
 		return false
 	}

@@ -144,9 +144,9 @@ func TestHandshakeShareIdle(t *testing.T) {
 // TestTLSHoldOnBacklog: while the handshakes' CPU budget binds (busy
 // shards, a share so small that a handshake is a debt of seconds) and
 // new handshakes have waited half the handshake timeout, a flood of new
-// TLS connections is not accepted and reset one by one: the acceptor
-// resets the first it must refuse (counted in Stats.TLSRefused) and
-// stops accepting for a while, growing, so most of the flood waits in
+// TLS connections is reset at accept, every one counted in
+// Stats.TLSRefused, a batch at a time: after each tlsRefuseBatch resets
+// the acceptor stops accepting for a while (holdTLS), and the rest wait in
 // the kernel's backlog; the connections already open keep being served
 // meanwhile; and once the backlog clears, the listener serves new TLS
 // connections again. Stop leaves no goroutine or fd (noLeaks,
@@ -200,8 +200,11 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if isReset(err) {
+				dialed.Add(1) // accepted and reset before the dial returned
+			}
 			if err != nil {
-				return // a SYN the kernel dropped: the backlog was full
+				return // or a SYN the kernel dropped: the backlog was full
 			}
 			defer c.Close()
 			dialed.Add(1)
@@ -219,13 +222,13 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	wg.Wait()
-	refused, holds := e.Stats().TLSRefused, e.hsCPU.holds.Load()
-	t.Logf("flood of %d: %d connected, %d reset, %d holds", flood, dialed.Load(), refused, holds)
-	if holds == 0 || refused == 0 {
-		t.Fatalf("Stats.TLSRefused = %d, holds %d during the flood, want both", refused, holds)
+	if !waitFor(10*time.Second, func() bool { return e.Stats().TLSRefused == uint64(dialed.Load()) }) {
+		t.Fatalf("Stats.TLSRefused = %d, want every one of the %d flood connections", e.Stats().TLSRefused, dialed.Load())
 	}
-	if refused > holds+3 || refused >= uint64(dialed.Load()) {
-		t.Fatalf("%d of %d connections reset with %d holds: the acceptor reset them one by one", refused, dialed.Load(), holds)
+	refused, holds := e.Stats().TLSRefused, e.hsCPU.holds.Load()
+	t.Logf("flood of %d: %d connected, %d reset, %d pauses", flood, dialed.Load(), refused, holds)
+	if want := refused / tlsRefuseBatch; holds != want {
+		t.Fatalf("%d pauses after %d resets, want one per %d: %d", holds, refused, tlsRefuseBatch, want)
 	}
 
 	// The shards are idle again: the backlog drains, and the listener
@@ -242,5 +245,24 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 		if got, err := roundTrip(c, []byte("after"), 5*time.Second); err != nil || string(got) != "after" {
 			t.Fatalf("open connection %d after the flood: %q, %v", i, got, err)
 		}
+	}
+}
+
+// TestNextHold: the acceptor's pauses double while they follow each other
+// closely, up to maxTLSHold, and start again from minTLSHold after a gap.
+func TestNextHold(t *testing.T) {
+	cs := newCPUSlots(1, 1)
+	defer cs.stop()
+	want := minTLSHold
+	for i := 0; i < 10; i++ {
+		if d := cs.nextHold(); d != want {
+			t.Fatalf("pause %d: %v, want %v", i, d, want)
+		}
+		want = min(2*want, maxTLSHold)
+	}
+	// A gap: the last pause ended long ago.
+	cs.holdEnd.Store(int64(cs.now() - time.Hour))
+	if d := cs.nextHold(); d != minTLSHold {
+		t.Fatalf("after a gap: %v, want %v", d, minTLSHold)
 	}
 }
