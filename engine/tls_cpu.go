@@ -23,29 +23,30 @@ func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = 
 
 // WithHandshakeShare caps the CPU time TLS handshakes compute for at share
 // of the engine's (GOMAXPROCS CPUs) in every interval of 10 ms, 0 < share
-// <= 1: once the handshakes of an interval have held their WithHandshakeCPU
-// slots for share × 10 ms × GOMAXPROCS, the next ones wait for the next
-// interval, and an interval that overran pays it back from the ones after.
-// It is the trade between the two things a handshake flood competes for:
-// a lower share keeps more of the CPU, and so the latency and throughput,
-// for the connections already open, and completes fewer handshakes per
-// second while the flood lasts. The budget does not give way to idle CPU:
-// a handshake past it waits for the next interval even when the shards
-// have nothing to do, so a server that only does handshakes is capped as
-// well. A handshake's time is the wall time it holds its slot, so time it
-// is preempted (the garbage collector, the shards) counts against the
-// share too, and the CPU handshakes get is less than the share. Handshakes
-// waiting for the next interval stay within WithMaxHandshakes; when the
-// oldest new one has waited half the handshake timeout
-// (WithHandshakeTimeout), new TLS connections are reset at accept as past
-// WithMaxHandshakes. Both show in Stats (TLSHandshakeCPU,
-// TLSHandshakesDeferred, TLSRefused). Default 1: no budget, the slots
-// alone, which on two or more CPUs leave the shards a P, and on one let a
-// flood take it (benchmarks/results/tls-16e: a share of 0.5 halved a
-// one-P server's new TLS connections per second, and 0.25 kept its open
-// connections served through a flood that starved them without it). Set
-// it on a server that must keep its open connections answered through a
-// flood more than it must keep up its handshake rate.
+// <= 1, while the shards are busy: once the handshakes of an interval have
+// held their WithHandshakeCPU slots for share × 10 ms × GOMAXPROCS, the
+// next ones wait for the next interval, and an interval that overran pays
+// it back from the ones after. It is the trade between the two things a
+// handshake flood competes for: a lower share keeps more of the CPU, and
+// so the latency and throughput, for the connections already open, and
+// completes fewer handshakes per second while the flood lasts. The budget
+// gives way to idle shards: a handshake past it that finds every shard
+// asleep in epoll_wait (after letting any that woke run first) computes at
+// once, and its time is not counted; one held back is let in the same way
+// by the interval timer, so a server that only does handshakes is not
+// capped by the share. A handshake's time is the wall time it holds its
+// slot, so time it is preempted (the garbage collector, the shards) counts
+// against the share too, and the CPU handshakes get is less than the
+// share. Handshakes waiting for the next interval stay within
+// WithMaxHandshakes; when the oldest new one has waited half the handshake
+// timeout (WithHandshakeTimeout), new TLS connections are reset at accept
+// as past WithMaxHandshakes (which says how the acceptor paces those
+// resets). Both show in Stats (TLSHandshakeCPU, TLSHandshakesDeferred,
+// TLSRefused). Default 1: no budget, the slots alone, which on two or more
+// CPUs leave the shards a P, and on one let a flood take it
+// (benchmarks/results/tls-16e and tls-16f). Set it on a server that must
+// keep its open connections answered through a flood more than it must
+// keep up its handshake rate under load.
 func WithHandshakeShare(share float64) Option {
 	return func(c *config) { c.handshakeShare = share }
 }
