@@ -23,30 +23,30 @@ func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = 
 
 // WithHandshakeShare caps the CPU time TLS handshakes compute for at share
 // of the engine's (GOMAXPROCS CPUs) in every interval of 10 ms, 0 < share
-// <= 1, while the shards are busy: once the handshakes of an interval have
-// held their WithHandshakeCPU slots for share × 10 ms × GOMAXPROCS, the
-// next ones wait for the next interval, and an interval that overran pays
-// it back from the ones after. It is the trade between the two things a
-// handshake flood competes for: a lower share keeps more of the CPU, and
-// so the latency and throughput, for the connections already open, and
-// completes fewer handshakes per second while the flood lasts. The budget
-// gives way to idle shards: a handshake past it that finds every shard
-// asleep in epoll_wait (after letting any that woke run first) computes at
-// once, and its time is not counted; one held back is let in the same way
-// by the interval timer, so a server that only does handshakes is not
-// capped by the share. A handshake's time is the wall time it holds its
-// slot, so time it is preempted (the garbage collector, the shards) counts
-// against the share too, and the CPU handshakes get is less than the
-// share. Handshakes waiting for the next interval stay within
-// WithMaxHandshakes; when the oldest new one has waited half the handshake
-// timeout (WithHandshakeTimeout), new TLS connections are reset at accept
-// as past WithMaxHandshakes (which says how the acceptor paces those
-// resets). Both show in Stats (TLSHandshakeCPU, TLSHandshakesDeferred,
-// TLSRefused). Default 1: no budget, the slots alone, which on two or more
-// CPUs leave the shards a P, and on one let a flood take it
-// (benchmarks/results/tls-16e and tls-16f). Set it on a server that must
-// keep its open connections answered through a flood more than it must
-// keep up its handshake rate under load.
+// <= 1: once the handshakes of an interval have held their WithHandshakeCPU
+// slots for share × 10 ms × GOMAXPROCS, the next ones wait for the next
+// interval, and an interval that overran pays it back from the ones after.
+// It is the trade between the two things a handshake flood competes for:
+// a lower share keeps more of the CPU, and so the latency and throughput,
+// for the connections already open, and completes fewer handshakes per
+// second while the flood lasts. The budget does not give way to idle CPU:
+// a handshake past it waits for the next interval even when the shards
+// have nothing to do, so a server that only does handshakes is capped as
+// well. A handshake's time is the wall time it holds its slot, so time it
+// is preempted (the garbage collector, the shards) counts against the
+// share too, and the CPU handshakes get is less than the share. Handshakes
+// waiting for the next interval stay within WithMaxHandshakes; when the
+// oldest new one has waited half the handshake timeout
+// (WithHandshakeTimeout), new TLS connections are reset at accept as past
+// WithMaxHandshakes (which says how the acceptor paces those resets). Both
+// show in Stats (TLSHandshakeCPU, TLSHandshakesDeferred, TLSRefused).
+// Default 1: no budget, the slots alone, which on two or more CPUs leave
+// the shards a P, and on one let a flood take it (benchmarks/results/
+// tls-16e and tls-16f: a share of 0.5 halved a one-P server's new TLS
+// connections per second, and 0.25 kept its open connections served
+// through a flood that starved them without it). Set
+// it on a server that must keep its open connections answered through a
+// flood more than it must keep up its handshake rate.
 func WithHandshakeShare(share float64) Option {
 	return func(c *config) { c.handshakeShare = share }
 }
@@ -84,8 +84,6 @@ type cpuSlots struct {
 	// acceptor (refuseTLS).
 	held     atomic.Int64  // slot time in all, nanoseconds
 	deferred atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
-	idle     atomic.Uint64 // slots taken past the budget because every shard slept (free)
-	sl       shardSleep    // whom acquire asks whether the shards sleep; guarded by mu, set by the first acquire
 	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
 	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
 	holds    atomic.Uint64 // holdTLS's pauses; the acceptors write
@@ -116,7 +114,7 @@ type slotQueue struct {
 }
 
 type slotWaiter struct {
-	wake chan bool // true: the slot is free (shardsIdle)
+	wake chan struct{}
 	at   time.Duration
 	held bool // counted in deferred
 }
@@ -131,11 +129,11 @@ func (sq *slotQueue) first() *slotWaiter {
 	return &sq.q[sq.head]
 }
 
-func (sq *slotQueue) push(ch chan bool, at time.Duration) {
+func (sq *slotQueue) push(ch chan struct{}, at time.Duration) {
 	sq.q = append(sq.q, slotWaiter{wake: ch, at: at})
 }
 
-func (sq *slotQueue) pop() (chan bool, bool) {
+func (sq *slotQueue) pop() (chan struct{}, bool) {
 	if sq.head == len(sq.q) {
 		return nil, false
 	}
@@ -150,42 +148,24 @@ func (sq *slotQueue) pop() (chan bool, bool) {
 
 // acquire takes a slot, waiting for one when limit are taken, when the
 // interval's budget is spent, or when others wait ahead; again says the
-// caller has computed before and is served first. Past the budget, with a
-// slot free and nobody ahead, it takes the slot anyway if every shard
-// sleeps (asked of cs.sl, which the first call sets to sl; nil: never):
-// the budget keeps CPU for busy shards, and idle ones need none. It returns when it took the slot, and whether it took
-// it that way (free: its time does not count against the budget), for
-// release. The channel it waits on is made only then, not kept per
-// connection: an idle TLS connection must not carry it.
-func (cs *cpuSlots) acquire(sl shardSleep, again bool) (took time.Duration, free bool) {
+// caller has computed before and is served first. It returns when it took
+// the slot, for release. The channel it waits on is made only then, not
+// kept per connection: an idle TLS connection must not carry it.
+func (cs *cpuSlots) acquire(again bool) time.Duration {
 	cs.mu.Lock()
-	if cs.sl == nil {
-		cs.sl = sl
-	}
-	sl = cs.sl
-	if now, ok := cs.take(again); ok {
-		cs.mu.Unlock()
-		return now, false
-	}
-	if cs.waiting(again) == 0 && cs.used < cs.limit {
-		// The budget alone holds this one back: see whether the shards
-		// need the CPU it would take.
-		cs.mu.Unlock()
-		idle := shardsIdle(sl)
-		cs.mu.Lock()
-		if idle && cs.waiting(again) == 0 && cs.used < cs.limit {
-			cs.used++
-			cs.mu.Unlock()
-			cs.idle.Add(1)
-			return cs.now(), true
-		}
-		if now, ok := cs.take(again); ok {
-			cs.mu.Unlock()
-			return now, false
-		}
-	}
 	now := cs.now()
-	wake := make(chan bool, 1) // one buffered slot: a send never blocks
+	cs.roll(now)
+	cs.grant(now) // an interval may have begun since the last grant
+	ahead := cs.again.len()
+	if !again {
+		ahead += cs.fresh.len()
+	}
+	if ahead == 0 && cs.used < cs.limit && cs.inBudget() {
+		cs.used++
+		cs.mu.Unlock()
+		return now
+	}
+	wake := make(chan struct{}, 1) // one buffered slot: a send never blocks
 	if again {
 		cs.again.push(wake, now)
 	} else {
@@ -199,110 +179,28 @@ func (cs *cpuSlots) acquire(sl shardSleep, again bool) (took time.Duration, free
 		cs.arm(now)
 	}
 	cs.mu.Unlock()
-	free = <-wake // a slot was passed on or granted: used counts it already
+	<-wake // a slot was passed on or granted: used counts it already
 	// The waker's send put us first in its P's queue, ahead of a shard
 	// that woke from epoll_wait and waits in the global queue for a P:
 	// handing slots on that way, handshakes could keep a P for dozens of
 	// computations in a row while the shard waits. Going to the back of
 	// the global queue lets the shard in first.
 	runtime.Gosched()
-	return cs.now(), free
+	return cs.now()
 }
 
-// take takes a slot at once if one is free, the budget allows and nobody
-// waits ahead, and returns when. Under mu.
-func (cs *cpuSlots) take(again bool) (time.Duration, bool) {
-	now := cs.now()
-	cs.roll(now)
-	cs.grant(now) // an interval may have begun since the last grant
-	if cs.waiting(again) == 0 && cs.used < cs.limit && cs.inBudget() {
-		cs.used++
-		return now, true
-	}
-	return 0, false
-}
-
-// waiting returns how many wait ahead of a new caller: the again ones,
-// and for a fresh caller the fresh ones too. Under mu.
-func (cs *cpuSlots) waiting(again bool) int {
-	if again {
-		return cs.again.len()
-	}
-	return cs.again.len() + cs.fresh.len()
-}
-
-// release gives back a slot taken at took, counting the time it was held
-// (against the budget unless the slot was free), and passes it on to the
-// next waiter if the budget allows, or past the budget if every shard
-// sleeps (passIdle).
-func (cs *cpuSlots) release(took time.Duration, free bool) {
+// release gives back a slot taken at took, counting the time it was held,
+// and passes it on to the next waiter if the budget allows.
+func (cs *cpuSlots) release(took time.Duration) {
 	cs.mu.Lock()
 	now := cs.now()
 	d := now - took
 	cs.held.Add(int64(d))
 	cs.roll(now)
-	if !free {
-		cs.spent += d
-	}
+	cs.spent += d
 	cs.used--
 	cs.grant(now)
-	held, sl := cs.heldBack(), cs.sl
 	cs.mu.Unlock()
-	if held {
-		cs.passIdle(sl)
-	}
-}
-
-// heldBack reports whether the budget alone holds waiters back: a slot is
-// free and someone waits. Under mu.
-func (cs *cpuSlots) heldBack() bool {
-	return cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0
-}
-
-// passIdle gives a free slot to the first waiter in line if a slot is
-// free and every shard sleeps (shardsIdle): past the budget, handshakes
-// compute on CPU the shards leave idle. With mu not held.
-func (cs *cpuSlots) passIdle(sl shardSleep) {
-	if !shardsIdle(sl) {
-		return
-	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.used >= cs.limit {
-		return
-	}
-	if ch, ok := cs.next(); ok {
-		cs.used++
-		cs.idle.Add(1)
-		ch <- true
-	}
-}
-
-// shardSleep is what the budget asks before it holds a handshake back:
-// whether every shard sleeps in epoll_wait (the Engine).
-type shardSleep interface{ shardsSleeping() bool }
-
-// shardsSleeping reports whether every shard waits in epoll_wait with
-// nothing to do. Any goroutine.
-func (e *Engine) shardsSleeping() bool {
-	for _, s := range e.shards {
-		if !s.loop.Sleeping() {
-			return false
-		}
-	}
-	return true
-}
-
-// shardsIdle reports whether sl's shards all sleep, after letting any
-// goroutine that waits for a P run first: a shard whose epoll_wait has
-// returned still reads as sleeping until it gets a P, and on one P the
-// caller holds it. The handshake goroutine, with no lock held.
-func shardsIdle(sl shardSleep) bool {
-	if sl == nil {
-		return false
-	}
-	runtime.Gosched()
-	return sl.shardsSleeping()
 }
 
 // inBudget reports whether the current interval has budget left. Under mu.
@@ -324,35 +222,24 @@ func (cs *cpuSlots) roll(now time.Duration) {
 // and sets the timer if the budget holds the rest back. Under mu.
 func (cs *cpuSlots) grant(now time.Duration) {
 	for cs.used < cs.limit && cs.inBudget() {
-		ch, ok := cs.next()
+		ch, ok := cs.again.pop()
 		if !ok {
-			return
+			if ch, ok = cs.fresh.pop(); !ok {
+				return
+			}
+			if cs.fresh.len() > 0 {
+				cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
+			} else {
+				cs.oldest.Store(0)
+			}
 		}
 		cs.used++
-		ch <- false
+		ch <- struct{}{}
 	}
-	if cs.heldBack() {
+	if cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0 {
 		cs.noteHeld()
 		cs.arm(now)
 	}
-}
-
-// next takes the first waiter off its queue, again ones first, and keeps
-// oldest up to date. Under mu.
-func (cs *cpuSlots) next() (chan bool, bool) {
-	if ch, ok := cs.again.pop(); ok {
-		return ch, true
-	}
-	ch, ok := cs.fresh.pop()
-	if !ok {
-		return nil, false
-	}
-	if cs.fresh.len() > 0 {
-		cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
-	} else {
-		cs.oldest.Store(0)
-	}
-	return ch, true
 }
 
 // noteHeld counts, once, the waiter first in line, which the budget holds
@@ -382,25 +269,17 @@ func (cs *cpuSlots) arm(now time.Duration) {
 	cs.timer.Reset(d)
 }
 
-// refill is the timer's: a new interval, with budget for the waiters,
-// and past it a free slot if the shards have gone to sleep since the
-// waiters queued (the timer, set again while the budget holds waiters
-// back, looks every interval).
+// refill is the timer's: a new interval, with budget for the waiters.
 func (cs *cpuSlots) refill() {
 	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	cs.armed = false
 	if cs.stopped {
-		cs.mu.Unlock()
 		return
 	}
 	now := cs.now()
 	cs.roll(now)
 	cs.grant(now)
-	held, sl := cs.heldBack(), cs.sl
-	cs.mu.Unlock()
-	if held {
-		cs.passIdle(sl)
-	}
 }
 
 // stop lifts the budget and turns the timer off for good: the engine is
@@ -441,11 +320,11 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		return w.Read(p)
 	}
 	hs := w.hs
-	e := w.c.sh.e
-	e.hsCPU.release(hs.took, hs.free)
+	cs := &w.c.sh.e.hsCPU
+	cs.release(hs.took)
 	hs.slot = false
 	n, err := w.Read(p)
-	hs.took, hs.free = e.hsCPU.acquire(e, true)
+	hs.took = cs.acquire(true)
 	hs.slot = true
 	return n, err
 }

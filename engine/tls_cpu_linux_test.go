@@ -23,8 +23,8 @@ func TestCPUSlots(t *testing.T) {
 	const limit = 2
 	cs := newCPUSlots(limit, 1)
 	defer cs.stop()
-	cs.acquire(nil, false)
-	cs.acquire(nil, true)
+	cs.acquire(false)
+	cs.acquire(true)
 	if cs.used != limit {
 		t.Fatalf("used %d after two acquires, want %d", cs.used, limit)
 	}
@@ -48,7 +48,7 @@ func TestCPUSlots(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs.acquire(nil, w.again)
+			cs.acquire(w.again)
 			mu.Lock()
 			order = append(order, w.name)
 			mu.Unlock()
@@ -58,7 +58,7 @@ func TestCPUSlots(t *testing.T) {
 		}
 	}
 	for i := 0; i < 4; i++ {
-		cs.release(cs.now(), false) // passes the slot on: used stays at the limit
+		cs.release(cs.now()) // passes the slot on: used stays at the limit
 		if !waitFor(5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == i+1 }) {
 			t.Fatalf("release %d woke nobody", i)
 		}
@@ -73,8 +73,8 @@ func TestCPUSlots(t *testing.T) {
 			t.Fatalf("woken in order %v, want %v", order, want)
 		}
 	}
-	cs.release(cs.now(), false)
-	cs.release(cs.now(), false)
+	cs.release(cs.now())
+	cs.release(cs.now())
 	if cs.used != 0 {
 		t.Fatalf("used %d after every slot was released", cs.used)
 	}
@@ -101,16 +101,16 @@ func TestCPUBudget(t *testing.T) {
 		t.Fatalf("budget %v with a share of 0.1", cs.budget)
 	}
 	// A handshake that held its slot for three intervals' budget.
-	took, _ := cs.acquire(nil, false)
-	cs.release(took-3*cs.budget, false)
+	took := cs.acquire(false)
+	cs.release(took - 3*cs.budget)
 	if cs.inBudget() {
 		t.Fatalf("in budget after %v spent of %v", cs.spent, cs.budget)
 	}
 	start := time.Now()
 	done := make(chan time.Duration)
 	go func() {
-		took, free := cs.acquire(nil, false)
-		cs.release(took, free)
+		took := cs.acquire(false)
+		cs.release(took)
 		done <- time.Since(start)
 	}()
 	if !waitFor(5*time.Second, func() bool { return cs.deferred.Load() == 1 }) {
@@ -151,17 +151,13 @@ func TestCPUBudgetSlotsFirst(t *testing.T) {
 	if cs.budget != 0 {
 		t.Fatalf("budget %v with a share of 1", cs.budget)
 	}
-	took, _ := cs.acquire(nil, false)
+	took := cs.acquire(false)
 	got := make(chan struct{})
-	go func() {
-		took, free := cs.acquire(nil, false)
-		cs.release(took, free)
-		close(got)
-	}()
+	go func() { cs.release(cs.acquire(false)); close(got) }()
 	if !waitFor(5*time.Second, func() bool { cs.mu.Lock(); defer cs.mu.Unlock(); return cs.fresh.len() == 1 }) {
 		t.Fatal("the second handshake did not queue")
 	}
-	cs.release(took-time.Hour, false) // no budget: any amount of time is fine
+	cs.release(took - time.Hour) // no budget: any amount of time is fine
 	<-got
 	if n := cs.deferred.Load(); n != 0 {
 		t.Fatalf("%d deferred without a budget", n)
@@ -182,7 +178,6 @@ func TestHandshakeShare(t *testing.T) {
 		return &pki.leaf, nil
 	}}
 	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(2), WithHandshakeShare(0.1))
-	busyShards(e) // idle shards would let them compute past the share (TestHandshakeShareIdle)
 	const clients = 12
 	echoTLSClients(t, addr, pki, clients)
 	st := e.Stats()
@@ -331,7 +326,6 @@ func TestTLSRefusedForBacklog(t *testing.T) {
 	const timeout = 2 * time.Second
 	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(1),
 		WithHandshakeShare(0.001), WithHandshakeTimeout(timeout))
-	busyShards(e)
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
 	// Three handshakes: the first computes and leaves a debt of seconds,
 	// the others wait for it to be paid. Their peers wait for the server.

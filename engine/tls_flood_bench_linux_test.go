@@ -84,8 +84,8 @@ const (
 // WithMaxHandshakes from floodMaxEnv and WithHandshakeShare from
 // floodShareEnv. It prints its address, and answers each "stats" line on
 // stdin with its counts of handshakes completed, failed, refused and
-// deferred, the time they held CPU slots (ns), the acceptor's pauses
-// (holdTLS) and the slots taken free past the budget (shardsIdle).
+// deferred, the time they held CPU slots (ns) and the acceptor's pauses
+// (holdTLS).
 func runFloodChild() int {
 	ca, err := tlscert.NewAuthority("flood child")
 	if err == nil {
@@ -135,14 +135,14 @@ func serveFloodChild(e *Engine, cfg *tls.Config) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		st := e.Stats()
-		fmt.Printf("%d %d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
-			e.hsCPU.holds.Load(), e.hsCPU.idle.Load())
+		fmt.Printf("%d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
+			e.hsCPU.holds.Load())
 	}
 	return 0
 }
 
 // floodCounts asks the flood child for its handshake counts.
-func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration, holds, free uint64) {
+func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration, holds uint64) {
 	tb.Helper()
 	if _, err := io.WriteString(ch.stdin, "stats\n"); err != nil {
 		tb.Fatal(err)
@@ -151,10 +151,10 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime, &holds, &free); err != nil {
+	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime, &holds); err != nil {
 		tb.Fatalf("child stats %q: %v", line, err)
 	}
-	return done, failed, refused, deferred, slotTime, holds, free
+	return done, failed, refused, deferred, slotTime, holds
 }
 
 // fixedRate sends 1 KiB on every connection at rate round trips per
@@ -327,11 +327,11 @@ func benchFlood(b *testing.B, l floodLayout) {
 	time.Sleep(time.Second) // the flood ramps up
 	type counts struct {
 		done, failed, refused, deferred, floods, flights, dialErrs uint64
-		holds, free, overflows, drops                              uint64
+		holds, overflows, drops                                    uint64
 		slotTime                                                   time.Duration
 	}
 	take := func() (c counts) {
-		c.done, c.failed, c.refused, c.deferred, c.slotTime, c.holds, c.free = floodCounts(b, srv)
+		c.done, c.failed, c.refused, c.deferred, c.slotTime, c.holds = floodCounts(b, srv)
 		c.overflows, c.drops = listenDrops(b)
 		if _, err := io.WriteString(fl.stdin, "stats\n"); err != nil {
 			b.Fatal(err)
@@ -374,8 +374,6 @@ func benchFlood(b *testing.B, l floodLayout) {
 		b.ReportMetric(float64(z.holds-a.holds)/secs, kind+"-holds/s")
 		b.ReportMetric(float64(z.overflows-a.overflows)/secs, kind+"-listen-overflows/s")
 		b.ReportMetric(float64(z.drops-a.drops)/secs, kind+"-listen-drops/s")
-		// Handshakes let in past the share because every shard slept.
-		b.ReportMetric(float64(z.free-a.free)/secs, kind+"-free-slots/s")
 		b.ReportMetric(float64(z.failed-a.failed)/secs, kind+"-unopened/s")
 		// Stats.TLSHandshakesDeferred, and the share of the phase's wall
 		// time handshakes held CPU slots (Stats.TLSHandshakeCPU): with one

@@ -54,7 +54,6 @@ type handshakeState struct {
 	held bool          // guarded by mu: the shard stopped reading for the handshake (holdRead)
 	slot bool          // the handshake goroutine holds a CPU slot; its goroutine only
 	took time.Duration // when it took the slot (cpuSlots' clock); its goroutine only
-	free bool          // the slot was taken past the budget, the shards asleep (cpuSlots.acquire); its goroutine only
 	err  error         // the handshake's result, set by its goroutine before doneFn's task
 	// dialCB is DialTLS's callback. Loop only.
 	dialCB   func(*Conn, error)
@@ -135,7 +134,7 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 	e := s.e
 	defer e.handshakes.Done()
 	hs := tc.wire.hs
-	hs.took, hs.free = e.hsCPU.acquire(e, false)
+	hs.took = e.hsCPU.acquire(false)
 	hs.slot = true
 	// A connection that closed while it waited for its slot (its peer
 	// gave up, the timeout) costs no computation.
@@ -144,7 +143,7 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 		err = tc.conn.Handshake()
 	}
 	if hs.slot {
-		e.hsCPU.release(hs.took, hs.free)
+		e.hsCPU.release(hs.took)
 		hs.slot = false
 	}
 	e.tlsInFlight.Add(-1)

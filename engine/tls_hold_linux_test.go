@@ -3,146 +3,15 @@ package engine
 import (
 	"crypto/tls"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// fakeSleep stands in for the engine's shards when a test must say
-// whether they sleep (cpuSlots.sl).
-type fakeSleep struct{ asleep atomic.Bool }
-
-func (f *fakeSleep) shardsSleeping() bool { return f.asleep.Load() }
-
-// busyShards makes e's handshake budget see its shards busy from now on,
-// as a server's would be under load, so that the budget binds in a test
-// whose shards are in fact mostly idle.
-func busyShards(e *Engine) {
-	e.hsCPU.mu.Lock()
-	e.hsCPU.sl = &fakeSleep{}
-	e.hsCPU.mu.Unlock()
-}
-
-// TestCPUBudgetIdle: past the budget, a handshake that finds every shard
-// asleep takes a free slot at once (not deferred), and the time it holds
-// it is not counted against the budget; one that finds a shard busy
-// waits, and is let in with a free slot by the interval timer once the
-// shards sleep, though the debt is far from paid.
-func TestCPUBudgetIdle(t *testing.T) {
-	cs := newCPUSlots(2, 0.1)
-	defer cs.stop()
-	sl := &fakeSleep{}
-	took, free := cs.acquire(sl, false)
-	if free {
-		t.Fatal("a slot within the budget taken as free")
-	}
-	cs.release(took-time.Hour, free) // a debt of an hour
-	spent := func() time.Duration { cs.mu.Lock(); defer cs.mu.Unlock(); return cs.spent }
-	debt := spent()
-
-	// Shards busy: the next one waits.
-	got := make(chan bool)
-	go func() {
-		took, free := cs.acquire(sl, false)
-		cs.release(took, free)
-		got <- free
-	}()
-	if !waitFor(5*time.Second, func() bool { return cs.deferred.Load() == 1 }) {
-		t.Fatal("a handshake past the budget, shards busy, was not deferred")
-	}
-	select {
-	case <-got:
-		t.Fatal("let in past the budget while the shards were busy")
-	case <-time.After(5 * handshakeInterval):
-	}
-	// The shards go to sleep: the timer lets it in, free.
-	sl.asleep.Store(true)
-	select {
-	case free := <-got:
-		if !free {
-			t.Fatal("let in past the budget without a free slot")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("still waiting with every shard asleep")
-	}
-
-	// Shards asleep: taken at once, free, not deferred, not counted.
-	took, free = cs.acquire(sl, false)
-	if !free {
-		t.Fatal("past the budget with every shard asleep, the slot was not free")
-	}
-	cs.release(took-time.Second, free)
-	if d := cs.deferred.Load(); d != 1 {
-		t.Fatalf("deferred %d, want the one held while the shards were busy", d)
-	}
-	if n := cs.idle.Load(); n != 2 {
-		t.Fatalf("%d free slots, want 2", n)
-	}
-	if s := spent(); s > debt {
-		t.Fatalf("spent %v after free slots, want at most the %v before them", s, debt)
-	}
-}
-
-// TestCPUBudgetIdlePassOn: a slot released past the budget goes to the
-// next waiter, free, if the shards sleep, and stays free (to the timer)
-// if they do not.
-func TestCPUBudgetIdlePassOn(t *testing.T) {
-	cs := newCPUSlots(1, 0.1)
-	defer cs.stop()
-	sl := &fakeSleep{}
-	took, _ := cs.acquire(sl, false)
-	got := make(chan bool, 1)
-	go func() {
-		took, free := cs.acquire(sl, false)
-		got <- free
-		cs.release(took, free)
-	}()
-	if !waitFor(5*time.Second, func() bool { cs.mu.Lock(); defer cs.mu.Unlock(); return cs.fresh.len() == 1 }) {
-		t.Fatal("the second handshake did not queue")
-	}
-	sl.asleep.Store(true)
-	cs.release(took-time.Hour, false) // spends the budget for an hour
-	select {
-	case free := <-got:
-		if !free {
-			t.Fatal("a slot passed on past the budget was not free")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the slot was not passed on with the shards asleep")
-	}
-}
-
-// TestHandshakeShareIdle: on an engine whose shards have nothing else to
-// do, a share so small that one handshake's computation (20 ms of
-// GetCertificate here) is a debt of seconds does not hold the next ones
-// back: they take free slots, all complete within the handshake timeout,
-// and none is refused.
-func TestHandshakeShareIdle(t *testing.T) {
-	noLeaks(t)
-	pki := newTestPKI(t)
-	cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-		for t0 := time.Now(); time.Since(t0) < 20*time.Millisecond; {
-		}
-		return &pki.leaf, nil
-	}}
-	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(1),
-		WithHandshakeShare(0.001), WithHandshakeTimeout(3*time.Second))
-	const clients = 8
-	for i := 0; i < clients; i++ { // one at a time: each finds the shards idle
-		healthy(t, addr, pki)
-	}
-	st := e.Stats()
-	if st.TLSHandshakes != clients || st.TLSRefused != 0 {
-		t.Fatalf("Stats.TLSHandshakes = %d, TLSRefused = %d, want %d and 0", st.TLSHandshakes, st.TLSRefused, clients)
-	}
-	if n := e.hsCPU.idle.Load(); n == 0 {
-		t.Fatal("no handshake took a free slot past a share of 0.001 on idle shards")
-	}
-}
-
-// TestTLSHoldOnBacklog: while the handshakes' CPU budget binds (busy
-// shards, a share so small that a handshake is a debt of seconds) and
+// TestTLSHoldOnBacklog: while the handshakes' CPU budget binds (a share
+// so small that a handshake is a debt of seconds) and
 // new handshakes have waited half the handshake timeout, a flood of new
 // TLS connections is reset at accept, every one counted in
 // Stats.TLSRefused, a batch at a time: after each tlsRefuseBatch resets
@@ -161,9 +30,9 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 	}}
 	const timeout = time.Second
 	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(1),
-		WithHandshakeShare(0.001), WithHandshakeTimeout(timeout))
+		WithHandshakeTimeout(timeout))
 
-	// Two connections opened while the shards are idle.
+	// Two connections opened first, with no budget.
 	var open []*tls.Conn
 	for i := 0; i < 2; i++ {
 		c := dialTLS(t, addr, pki.client(tls.VersionTLS13))
@@ -174,7 +43,11 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 		}
 		open = append(open, c)
 	}
-	busyShards(e)
+	// Then a budget as WithHandshakeShare(0.001) sets it: 20 ms of
+	// computation is a debt of seconds.
+	e.hsCPU.mu.Lock()
+	e.hsCPU.budget = time.Duration(0.001 * float64(handshakeInterval) * float64(runtime.GOMAXPROCS(0)))
+	e.hsCPU.mu.Unlock()
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
 	// Three handshakes that wait behind the debt make the backlog.
 	for i := 0; i < 3; i++ {
@@ -231,11 +104,9 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 		t.Fatalf("%d pauses after %d resets, want one per %d: %d", holds, refused, tlsRefuseBatch, want)
 	}
 
-	// The shards are idle again: the backlog drains, and the listener
-	// takes new connections once its pause ends.
-	e.hsCPU.mu.Lock()
-	e.hsCPU.sl = e
-	e.hsCPU.mu.Unlock()
+	// The budget is lifted (as Stop does): the backlog drains, and the
+	// listener takes new connections once its pause ends.
+	e.hsCPU.stop()
 	if !waitFor(10*time.Second, func() bool { return !e.hsCPU.backlogged(timeout / 2) }) {
 		t.Fatal("the backlog did not clear with the shards idle")
 	}

@@ -367,9 +367,3 @@ func (l *Loop) safely(fn func(int64), arg int64) (ok bool) {
 	fn(arg)
 	return true
 }
-
-// Sleeping reports whether the loop is waiting in epoll_wait with nothing
-// to do: set just before a blocking wait, cleared when the wait returns.
-// A loop whose wait has returned but whose goroutine has not run yet (no P
-// free) still reads as sleeping. Any goroutine.
-func (l *Loop) Sleeping() bool { return l.sleeping.Load() }
