@@ -11,8 +11,8 @@ import (
 )
 
 // TestTLSHoldOnBacklog: while the handshakes' CPU budget binds (a share
-// so small that a handshake is a debt of seconds) and
-// new handshakes have waited half the handshake timeout, a flood of new
+// so small that a handshake is a debt of seconds) and new handshakes
+// have waited half the handshake timeout, a flood of new
 // TLS connections is reset at accept, every one counted in
 // Stats.TLSRefused, a batch at a time: after each tlsRefuseBatch resets
 // the acceptor stops accepting for a while (holdTLS), and the rest wait in
