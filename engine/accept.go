@@ -76,6 +76,9 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		case err == nil:
 			a.backoff, a.warned = 0, false
 			if a.l.lc.tls != nil && e.refuseTLS(fd) {
+				if a.holdTLS() {
+					return
+				}
 				continue
 			}
 			e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)

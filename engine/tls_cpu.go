@@ -38,12 +38,13 @@ func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = 
 // waiting for the next interval stay within WithMaxHandshakes; when the
 // oldest new one has waited half the handshake timeout
 // (WithHandshakeTimeout), new TLS connections are reset at accept as past
-// WithMaxHandshakes. Both show in Stats (TLSHandshakeCPU,
-// TLSHandshakesDeferred, TLSRefused). Default 1: no budget, the slots
-// alone, which on two or more CPUs leave the shards a P, and on one let a
-// flood take it (benchmarks/results/tls-16e: a share of 0.5 halved a
-// one-P server's new TLS connections per second, and 0.25 kept its open
-// connections served through a flood that starved them without it). Set
+// WithMaxHandshakes (which says how the acceptor paces those resets). Both
+// show in Stats (TLSHandshakeCPU, TLSHandshakesDeferred, TLSRefused).
+// Default 1: no budget, the slots alone, which on two or more CPUs leave
+// the shards a P, and on one let a flood take it (benchmarks/results/
+// tls-16e and tls-16f: a share of 0.5 halved a one-P server's new TLS
+// connections per second, and 0.25 kept its open connections served
+// through a flood that starved them without it). Set
 // it on a server that must keep its open connections answered through a
 // flood more than it must keep up its handshake rate.
 func WithHandshakeShare(share float64) Option {
@@ -85,6 +86,10 @@ type cpuSlots struct {
 	deferred atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
 	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
 	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
+	holds    atomic.Uint64 // holdTLS's pauses; the acceptors write
+	unheld   atomic.Int64  // refusals since holdTLS last paused; the acceptors write
+	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
+	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the

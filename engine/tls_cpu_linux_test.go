@@ -278,6 +278,10 @@ func TestTLSRefusedAtAccept(t *testing.T) {
 	if st := e.Stats(); st.TLSRefused != 3 {
 		t.Fatalf("Stats.TLSRefused = %d, want 3", st.TLSRefused)
 	}
+	// Three refusals are under the batch that pauses the listener.
+	if n := e.hsCPU.holds.Load(); n != 0 {
+		t.Fatalf("%d pauses after three refusals, want 0 (a batch is %d)", n, tlsRefuseBatch)
+	}
 	if n := h.refused.Load() + h.failed.Load(); n != 0 {
 		t.Fatalf("OnHandshakeFail ran %d times for connections refused at accept", n)
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,7 +84,8 @@ const (
 // WithMaxHandshakes from floodMaxEnv and WithHandshakeShare from
 // floodShareEnv. It prints its address, and answers each "stats" line on
 // stdin with its counts of handshakes completed, failed, refused and
-// deferred, and the time they held CPU slots (ns).
+// deferred, the time they held CPU slots (ns) and the acceptor's pauses
+// (holdTLS).
 func runFloodChild() int {
 	ca, err := tlscert.NewAuthority("flood child")
 	if err == nil {
@@ -133,13 +135,14 @@ func serveFloodChild(e *Engine, cfg *tls.Config) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		st := e.Stats()
-		fmt.Printf("%d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU)
+		fmt.Printf("%d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
+			e.hsCPU.holds.Load())
 	}
 	return 0
 }
 
 // floodCounts asks the flood child for its handshake counts.
-func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration) {
+func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration, holds uint64) {
 	tb.Helper()
 	if _, err := io.WriteString(ch.stdin, "stats\n"); err != nil {
 		tb.Fatal(err)
@@ -148,10 +151,10 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime); err != nil {
+	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime, &holds); err != nil {
 		tb.Fatalf("child stats %q: %v", line, err)
 	}
-	return done, failed, refused, deferred, slotTime
+	return done, failed, refused, deferred, slotTime, holds
 }
 
 // fixedRate sends 1 KiB on every connection at rate round trips per
@@ -324,10 +327,12 @@ func benchFlood(b *testing.B, l floodLayout) {
 	time.Sleep(time.Second) // the flood ramps up
 	type counts struct {
 		done, failed, refused, deferred, floods, flights, dialErrs uint64
+		holds, overflows, drops                                    uint64
 		slotTime                                                   time.Duration
 	}
 	take := func() (c counts) {
-		c.done, c.failed, c.refused, c.deferred, c.slotTime = floodCounts(b, srv)
+		c.done, c.failed, c.refused, c.deferred, c.slotTime, c.holds = floodCounts(b, srv)
+		c.overflows, c.drops = listenDrops(b)
 		if _, err := io.WriteString(fl.stdin, "stats\n"); err != nil {
 			b.Fatal(err)
 		}
@@ -362,6 +367,13 @@ func benchFlood(b *testing.B, l floodLayout) {
 		// closed before they got it), and the flooders' connections.
 		b.ReportMetric(float64(z.flights-a.flights)/secs, kind+"-flights/s")
 		b.ReportMetric(float64(z.refused-a.refused)/secs, kind+"-refused/s")
+		// What was left to the kernel: the acceptor's pauses (holdTLS),
+		// and the kernel's counts of connections it dropped for a full
+		// accept queue (TcpExt ListenOverflows, ListenDrops: the whole
+		// machine's, which during the benchmark is this listener's).
+		b.ReportMetric(float64(z.holds-a.holds)/secs, kind+"-holds/s")
+		b.ReportMetric(float64(z.overflows-a.overflows)/secs, kind+"-listen-overflows/s")
+		b.ReportMetric(float64(z.drops-a.drops)/secs, kind+"-listen-drops/s")
 		b.ReportMetric(float64(z.failed-a.failed)/secs, kind+"-unopened/s")
 		// Stats.TLSHandshakesDeferred, and the share of the phase's wall
 		// time handshakes held CPU slots (Stats.TLSHandshakeCPU): with one
@@ -374,4 +386,38 @@ func benchFlood(b *testing.B, l floodLayout) {
 	report("closed", closed0, closed1, c0, c1, t1.Sub(t0).Seconds())
 	report("fixed", fixed0, fixed1, c1, c2, t2.Sub(t1).Seconds())
 	b.ReportMetric(rate, "fixed-offered/s")
+}
+
+// listenDrops returns the kernel's TcpExt ListenOverflows and ListenDrops
+// from /proc/net/netstat: connections dropped because a listener's accept
+// queue was full (and, for drops, any other reason a listener dropped
+// one).
+func listenDrops(tb testing.TB) (overflows, drops uint64) {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "TcpExt:") || !strings.HasPrefix(lines[i+1], "TcpExt:") {
+			continue
+		}
+		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for k := 1; k < len(names) && k < len(vals); k++ {
+			v, err := strconv.ParseUint(vals[k], 10, 64)
+			if err != nil {
+				tb.Fatalf("/proc/net/netstat: %s %q: %v", names[k], vals[k], err)
+			}
+			switch names[k] {
+			case "ListenOverflows":
+				overflows = v
+			case "ListenDrops":
+				drops = v
+			}
+		}
+		return overflows, drops
+	}
+	tb.Fatal("/proc/net/netstat: no TcpExt counters")
+	return 0, 0
 }
