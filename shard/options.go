@@ -111,7 +111,7 @@ func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll 
 // the server's CPU per message to 0.65-0.9x, and with two unpinned loops
 // (GOMAXPROCS=2) to 0.87-0.96x; but with several unpinned loops at
 // saturation its p99 was 1.2-1.3x the blocking wait's (a parked loop is
-// woken through the runtime's one netpoller thread and needs a free P),
+// woken through the runtime's netpoller, not by the kernel directly),
 // net/http over engine/netconn spent 1.05x the CPU per request at half
 // load, saturated UDP up to 7% more per datagram, and each park costs
 // two more epoll_waits (the poll before parking is what reports a
