@@ -10,6 +10,12 @@
 // Other goroutines reach a connection through AsyncWrite, or through the
 // Handle that Engine.Conn returns, which only queues work on the shard.
 //
+// An idle shard blocks its thread in epoll_wait. With WithRuntimeWait it
+// parks its goroutine in the Go runtime's netpoller instead, which saves
+// the runtime's sysmon work when a wake-up carries one message or a few,
+// at the price of tail latency with several unpinned shards near
+// saturation; it is off by default for that reason.
+//
 // Accepting: listeners are watched by an acceptor loop that hands each new
 // fd to the shard the balancer picks; with WithReusePort every shard has its
 // own SO_REUSEPORT socket instead and the kernel spreads connections.

@@ -13,7 +13,9 @@
 // With WithRuntimeWait an idle loop parks its goroutine in the Go runtime's
 // netpoller instead (its epoll fd is registered there, the nearest timer is
 // the deadline) and, unless WithCPU pinned it, leaves its thread while
-// parked.
+// parked. It is off by default: it saves CPU where a wake-up carries one
+// message or a few, but with several unpinned loops near saturation its
+// tail latency is worse (see WithRuntimeWait).
 //
 // # Threading
 //

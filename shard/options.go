@@ -104,10 +104,19 @@ func WithBusyPoll(d time.Duration) Option { return func(c *config) { c.busyPoll 
 // WithCPU pins the thread, the goroutine is unlocked from its thread while
 // parked, so the thread that finds it ready runs it without a hand-off;
 // the loop is then a goroutine among others, woken when the scheduler next
-// polls the network. With one loop and GOMAXPROCS=1 at fixed rates where a
-// wake-up carries about one message, it cut the server's CPU per message
-// to 0.65-0.88x, and at saturation cost up to 7% more per UDP datagram
-// (benchmarks/results/sysmon-wait). Default off: a blocking epoll_wait.
+// polls the network.
+//
+// The trade, as measured (benchmarks/results/sysmon-wait, wait-default):
+// where a wake-up carries about one message (RPC, spread-out UDP) it cut
+// the server's CPU per message to 0.65-0.9x, and with two unpinned loops
+// (GOMAXPROCS=2) to 0.87-0.96x; but with several unpinned loops at
+// saturation its p99 was 1.2-1.3x the blocking wait's (a parked loop is
+// woken through the runtime's netpoller, not by the kernel directly),
+// net/http over engine/netconn spent 1.05x the CPU per request at half
+// load, saturated UDP up to 7% more per datagram, and each park costs
+// two more epoll_waits (the poll before parking is what reports a
+// level-triggered fd left ready). With one loop, pinned, it is level.
+// Default off: a blocking epoll_wait.
 func WithRuntimeWait(on bool) Option { return func(c *config) { c.runtimeWait = on } }
 
 func printPanic(v any, stack []byte) {

@@ -360,3 +360,56 @@ func TestRuntimeWaitRunOnce(t *testing.T) {
 		t.Fatalf("fired %v after %v", fired, el)
 	}
 }
+
+// TestRuntimeWaitLevelTriggeredLeftReady: a level-triggered fd whose handler
+// leaves bytes unread is reported again in the next round, with no new
+// bytes written. The kernel wakes the runtime's poller (which watches the
+// loop's epoll fd edge-triggered) only when an event is added to the loop's
+// ready list, and a level-triggered fd that stays ready adds none: only the
+// zero-timeout poll before each park (pollReady's first call) reports it.
+// Without that poll the loop would park with the bytes unread and this test
+// would time out.
+func TestRuntimeWaitLevelTriggeredLeftReady(t *testing.T) {
+	const bytes = 5
+	for _, m := range runtimeWaitModes {
+		t.Run(m.name, func(t *testing.T) {
+			l := newLoop(t, m.opts...)
+			r, w := newPipe(t)
+			reads := make(chan int, bytes)
+			done := startRun(t, l)
+			onLoop(t, l, func() {
+				if err := l.Watch(r, EventRead, HandlerFunc(func(fd int, _ Events) {
+					var b [1]byte // one byte per round: the rest stays queued
+					if n, _ := unix.Read(fd, b[:]); n == 1 {
+						reads <- 1
+					}
+				})); err != nil {
+					t.Errorf("Watch: %v", err)
+				}
+			})
+			waitAsleep(t, l)
+			if n, err := unix.Write(w, make([]byte, bytes)); n != bytes || err != nil {
+				t.Fatalf("write: %d, %v", n, err)
+			}
+			for i := range bytes {
+				select {
+				case <-reads:
+				case <-time.After(slack):
+					t.Fatalf("%d of %d bytes read: the fd left ready was not reported again", i, bytes)
+				}
+			}
+			// Drained, the loop parks again; a new byte still wakes it.
+			waitAsleep(t, l)
+			writeByte(t, w)
+			select {
+			case <-reads:
+			case <-time.After(slack):
+				t.Fatal("a byte written after the loop parked again did not wake it")
+			}
+			l.Exit(0)
+			if err := waitRun(t, done, slack); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		})
+	}
+}

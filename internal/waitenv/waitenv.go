@@ -11,7 +11,8 @@ import (
 
 // Var names the switch: "runtime" is engine.WithRuntimeWait, "runtime-pinned"
 // the same with the shards' threads pinned (so a parked shard stays locked
-// to its thread); unset or "syscall" is the default, a blocking epoll_wait.
+// to its thread), "syscall" a blocking epoll_wait; unset leaves the engine's
+// default (today the blocking epoll_wait).
 const Var = "SHARDNET_WAIT"
 
 // Options returns the engine options the switch asks for, reading it with
@@ -19,8 +20,12 @@ const Var = "SHARDNET_WAIT"
 // it does not know.
 func Options(getenv func(string) string) ([]engine.Option, error) {
 	switch v := getenv(Var); v {
-	case "", "syscall":
+	case "":
 		return nil, nil
+	case "syscall":
+		// Said outright, so that "syscall" keeps meaning the blocking
+		// wait whatever the engine's default is.
+		return []engine.Option{engine.WithRuntimeWait(false)}, nil
 	case "runtime":
 		return []engine.Option{engine.WithRuntimeWait(true)}, nil
 	case "runtime-pinned":

@@ -12,7 +12,7 @@ func TestOptions(t *testing.T) {
 		wantErr bool
 	}{
 		{"", 0, false},
-		{"syscall", 0, false},
+		{"syscall", 1, false},
 		{"runtime", 1, false},
 		{"runtime-pinned", 2, false},
 		{"Runtime", 0, true},

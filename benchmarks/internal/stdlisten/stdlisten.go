@@ -19,6 +19,7 @@ import (
 
 	"github.com/shardnet/shardnet/engine"
 	"github.com/shardnet/shardnet/engine/netconn"
+	"github.com/shardnet/shardnet/internal/waitenv"
 )
 
 // Over is the -over flag's value: "net" or "shardnet".
@@ -36,7 +37,8 @@ func Flag() *string {
 }
 
 // Listen listens on addr (host:port) over the named transport; loops is
-// the engine's shard count (net has none).
+// the engine's shard count (net has none). Over shardnet, SHARDNET_WAIT
+// (internal/waitenv) picks the shards' idle wait.
 //
 // The adapter's queue of connections not yet Accepted is set to the
 // kernel's listen backlog, which is what net.Listen asks for: with
@@ -47,7 +49,13 @@ func Listen(over, addr string, loops int) (net.Listener, error) {
 	case Net:
 		return net.Listen("tcp", addr)
 	case Shardnet:
-		ln, e, err := netconn.Listen("tcp://"+addr, []netconn.Option{netconn.WithBacklog(somaxconn())}, engine.WithShards(loops))
+		// SHARDNET_WAIT picks the shards' idle wait, as for peer-shardnet,
+		// so the driver can measure one binary with both waits.
+		wait, err := waitenv.Options(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		ln, e, err := netconn.Listen("tcp://"+addr, []netconn.Option{netconn.WithBacklog(somaxconn())}, append([]engine.Option{engine.WithShards(loops)}, wait...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/shardnet/shardnet/internal/waitenv"
 	"go.uber.org/goleak"
 )
 
@@ -51,6 +53,42 @@ func TestListenRejectsUnknownTransport(t *testing.T) {
 	if ln, err := Listen("quic", "127.0.0.1:0", 1); err == nil {
 		ln.Close()
 		t.Fatal("Listen took -over quic")
+	}
+}
+
+// TestListenWaitEnv: over shardnet, SHARDNET_WAIT picks the shards' idle
+// wait (so the driver can measure the adapter both ways); a value it does
+// not know is refused with an error naming it, and net ignores it.
+func TestListenWaitEnv(t *testing.T) {
+	for _, tc := range []struct {
+		over, env string
+		ok        bool
+	}{
+		{"shardnet", "runtime", true},
+		{"shardnet", "syscall", true},
+		{"shardnet", "bogus", false},
+		{"net", "bogus", true},
+	} {
+		t.Run(tc.over+"/"+tc.env, func(t *testing.T) {
+			t.Setenv(waitenv.Var, tc.env)
+			ln, err := Listen(tc.over, "127.0.0.1:0", 1)
+			if !tc.ok {
+				if err == nil {
+					ln.Close()
+					t.Fatalf("Listen with %s=%s succeeded", waitenv.Var, tc.env)
+				}
+				if !strings.Contains(err.Error(), waitenv.Var) {
+					t.Errorf("error %q does not name %s", err, waitenv.Var)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Listen: %v", err)
+			}
+			if err := ln.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
 	}
 }
 
