@@ -327,21 +327,7 @@ func TestTLSRefusedForBacklog(t *testing.T) {
 	e, addr, _ := startTLS(t, echoHandler{}, cfg, WithShards(2), WithHandshakeCPU(1),
 		WithHandshakeShare(0.001), WithHandshakeTimeout(timeout))
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
-	// Three handshakes: the first computes and leaves a debt of seconds,
-	// the others wait for it to be paid. Their peers wait for the server.
-	for i := 0; i < 3; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := c.Write(hello); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !waitFor(10*time.Second, func() bool { return e.hsCPU.backlogged(timeout / 2) }) {
-		t.Fatal("no backlog with a handshake's debt of seconds")
-	}
+	makeBacklog(t, e, addr, hello, timeout)
 	if n := e.tlsInFlight.Load(); n > 3 {
 		t.Fatalf("%d handshakes in flight, want at most 3", n)
 	}
@@ -396,5 +382,27 @@ func echoTLSClients(t *testing.T, addr string, pki *testPKI, n int) {
 	close(errc)
 	for err := range errc {
 		t.Fatal(err)
+	}
+}
+
+// makeBacklog opens three handshakes to addr, each sending hello, under a
+// handshake budget already in debt: the first computes and adds to the
+// debt, the others wait for it to be paid while their peers wait for the
+// server. It returns once e reads as backlogged (the first in line has
+// waited half of timeout); the connections close at the test's end.
+func makeBacklog(t *testing.T, e *Engine, addr string, hello []byte, timeout time.Duration) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(10*time.Second, func() bool { return e.hsCPU.backlogged(timeout / 2) }) {
+		t.Fatal("no backlog with a handshake's debt of seconds")
 	}
 }

@@ -50,19 +50,7 @@ func TestTLSHoldOnBacklog(t *testing.T) {
 	e.hsCPU.mu.Unlock()
 	hello := clientHello(t, pki.client(tls.VersionTLS13))
 	// Three handshakes that wait behind the debt make the backlog.
-	for i := 0; i < 3; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := c.Write(hello); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !waitFor(10*time.Second, func() bool { return e.hsCPU.backlogged(timeout / 2) }) {
-		t.Fatal("no backlog with a handshake's debt of seconds")
-	}
+	makeBacklog(t, e, addr, hello, timeout)
 
 	// The flood, while the open connections echo.
 	const flood = 200

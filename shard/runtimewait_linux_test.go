@@ -3,15 +3,13 @@ package shard
 import (
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shardnet/shardnet/internal/threadcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,32 +21,6 @@ var runtimeWaitModes = []struct {
 }{
 	{name: "unpinned", opts: []Option{WithRuntimeWait(true)}},
 	{name: "pinned", opts: []Option{WithRuntimeWait(true), WithCPU(0)}},
-}
-
-// threadsInEpollWait counts the process's threads blocked in epoll_pwait on
-// fd, from /proc/self/task/*/syscall (the syscall number, then its
-// arguments in hex).
-func threadsInEpollWait(t *testing.T, fd int) int {
-	t.Helper()
-	paths, err := filepath.Glob("/proc/self/task/*/syscall")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // the thread has exited
-		}
-		f := strings.Fields(string(b))
-		if len(f) < 2 || f[0] != strconv.Itoa(unix.SYS_EPOLL_PWAIT) {
-			continue
-		}
-		if arg, err := strconv.ParseInt(strings.TrimPrefix(f[1], "0x"), 16, 64); err == nil && int(arg) == fd {
-			n++
-		}
-	}
-	return n
 }
 
 // TestRuntimeWaitParksOffTheSyscall: an idle loop with WithRuntimeWait has
@@ -70,7 +42,7 @@ func TestRuntimeWaitParksOffTheSyscall(t *testing.T) {
 			// A thread reads as in the syscall only once it is blocked:
 			// look a few times.
 			for range 20 {
-				if got = threadsInEpollWait(t, l.poller.epfd); got == tc.want {
+				if got = threadcheck.InEpollWait(t, l.poller.epfd); got == tc.want {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)

@@ -4,37 +4,12 @@ package waitenv
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardnet/shardnet/engine"
-	"golang.org/x/sys/unix"
+	"github.com/shardnet/shardnet/internal/threadcheck"
 )
-
-// threadsInEpollWait counts the process's threads blocked in epoll_pwait,
-// from /proc/self/task/*/syscall (the syscall number comes first).
-func threadsInEpollWait(t *testing.T) int {
-	t.Helper()
-	paths, err := filepath.Glob("/proc/self/task/*/syscall")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // the thread has exited
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_EPOLL_PWAIT) {
-			n++
-		}
-	}
-	return n
-}
 
 // TestOptionsTakeEffect runs an idle engine of three shards with each
 // value's options: with the blocking wait every shard's thread sleeps in
@@ -87,7 +62,7 @@ func TestOptionsTakeEffect(t *testing.T) {
 			// The runtime wait: no shard thread may be seen in
 			// epoll_wait, however long one looks.
 			for range 50 {
-				if n := threadsInEpollWait(t); n > 1 {
+				if n := threadcheck.InEpollWait(t, -1); n > 1 {
 					t.Fatalf("%s=%s: %d threads in epoll_wait, want at most 1 (the runtime's poller)", Var, tc.env, n)
 				}
 				time.Sleep(2 * time.Millisecond)
@@ -96,13 +71,13 @@ func TestOptionsTakeEffect(t *testing.T) {
 	}
 }
 
-// waitCount polls threadsInEpollWait until ok accepts the count, failing
+// waitCount polls threadcheck.InEpollWait until ok accepts the count, failing
 // after 5 s with want in the message.
 func waitCount(t *testing.T, ok func(int) bool, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n := threadsInEpollWait(t)
+		n := threadcheck.InEpollWait(t, -1)
 		if ok(n) {
 			return
 		}
