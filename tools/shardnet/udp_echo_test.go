@@ -4,6 +4,10 @@ package main
 
 import (
 	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +74,50 @@ func TestUDPEchoFlags(t *testing.T) {
 		{name: "bad network", args: []string{"-addr", "tcp://127.0.0.1:0"}, wantCode: 1, wantErr: "unknown network"},
 		{name: "negative busy poll", args: []string{"-addr", "udp://127.0.0.1:0", "-busy-poll", "-1ms"}, wantCode: 2, wantErr: "WithBusyPoll"},
 		{name: "bad sessions idle", args: []string{"-addr", "udp://127.0.0.1:0", "-sessions", "5", "-idle", "0s"}, wantCode: 1, wantErr: "WithSessions"},
+		{name: "negative rcvbuf", args: []string{"-addr", "udp://127.0.0.1:0", "-rcvbuf", "-1"}, wantCode: 2, wantErr: "WithSocketBuffers"},
 	})
+}
+
+// TestUDPEchoSocketBuffers: -rcvbuf and -sndbuf reach every shard's
+// socket, as the kernel reports them to ss(8): twice what was asked, at
+// most twice net.core.rmem_max (wmem_max), the kernel's bookkeeping share
+// included. The echo still works.
+func TestUDPEchoSocketBuffers(t *testing.T) {
+	const rcv, snd = 1 << 20, 512 << 10
+	s := startServer(t, "udp-echo", "-addr", "udp://127.0.0.1:0", "-shards", "2", "-rcvbuf", strconv.Itoa(rcv), "-sndbuf", strconv.Itoa(snd))
+	_, port := hostPort(s.addr)
+	wantRb := 2 * min(rcv, sysctlInt(t, "/proc/sys/net/core/rmem_max"))
+	wantTb := 2 * min(snd, sysctlInt(t, "/proc/sys/net/core/wmem_max"))
+	out, err := exec.Command("ss", "-uamnH", "sport = :"+port).Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	rb := regexp.MustCompile(`\brb(\d+)`).FindAllStringSubmatch(string(out), -1)
+	tb := regexp.MustCompile(`\btb(\d+)`).FindAllStringSubmatch(string(out), -1)
+	if len(rb) != 2 || len(tb) != 2 {
+		t.Fatalf("ss shows %d receive and %d send buffers for port %s, want one per shard (2):\n%s", len(rb), len(tb), port, out)
+	}
+	for i := range rb {
+		if rb[i][1] != strconv.Itoa(wantRb) || tb[i][1] != strconv.Itoa(wantTb) {
+			t.Errorf("socket %d: rb%s tb%s, want rb%d tb%d:\n%s", i, rb[i][1], tb[i][1], wantRb, wantTb, out)
+		}
+	}
+	if got := runClient(t, "buffered\n", "nc", "-u", "-w1", "127.0.0.1", port); got != "buffered\n" {
+		t.Fatalf("nc -u: got %q", got)
+	}
+	s.stop(t)
+}
+
+// sysctlInt reads one integer from a /proc/sys file.
+func sysctlInt(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return n
 }
