@@ -131,13 +131,25 @@ func (a *acceptor) shedPending() int {
 // 500 ms) and then watches it again.
 func (a *acceptor) pause() {
 	a.backoff = min(max(2*a.backoff, 5*time.Millisecond), 500*time.Millisecond)
+	a.rest(a.backoff)
+}
+
+// rest stops watching the listener for d and then watches it again, and
+// reports whether it stopped: meanwhile new connections wait in the
+// kernel's backlog. A listener the loop cannot watch again is logged: it
+// accepts nothing more until it is closed. Loop only (the acceptor's).
+func (a *acceptor) rest(d time.Duration) bool {
 	if err := a.loop.Unwatch(a.fd); err != nil {
-		return
+		return false
 	}
-	a.paused = a.loop.AfterFunc(a.backoff, func() {
+	a.paused = a.loop.AfterFunc(d, func() {
 		a.paused = nil
-		_ = a.loop.Watch(a.fd, shard.EventRead, a)
+		if err := a.loop.Watch(a.fd, shard.EventRead, a); err != nil {
+			a.l.e.cfg.logger.Error("accept: cannot watch the listener again after a pause",
+				"addr", a.l.addr.String(), "err", err)
+		}
 	})
+	return true
 }
 
 func (a *acceptor) release() {

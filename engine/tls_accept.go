@@ -2,8 +2,6 @@ package engine
 
 import (
 	"time"
-
-	"github.com/shardnet/shardnet/shard"
 )
 
 // The bounds of holdTLS's pauses: the first is short, so that a backlog
@@ -42,17 +40,10 @@ func (a *acceptor) holdTLS() bool {
 		return false
 	}
 	e.hsCPU.unheld.Store(0)
-	if err := a.loop.Unwatch(a.fd); err != nil {
+	if !a.rest(e.hsCPU.nextHold()) {
 		return false
 	}
 	e.hsCPU.holds.Add(1)
-	a.paused = a.loop.AfterFunc(e.hsCPU.nextHold(), func() {
-		a.paused = nil
-		if err := a.loop.Watch(a.fd, shard.EventRead, a); err != nil {
-			e.cfg.logger.Error("accept: cannot watch the TLS listener again after a pause",
-				"addr", a.l.addr.String(), "err", err)
-		}
-	})
 	return true
 }
 
