@@ -40,8 +40,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 		busyPoll time.Duration
 		verbose  bool
 		metrAddr string
-		rcvBuf   int
-		sndBuf   int
+		bufs     socketBuffers
 	)
 	fs := newFlagSet("udp-echo", "UDP echo server: every datagram is sent back to its sender, in batches (recvmmsg/sendmmsg), with GSO and GRO where the kernel has them.", `  shardnet udp-echo                                   # 127.0.0.1:7001, GOMAXPROCS shards
   shardnet udp-echo -addr udp://0.0.0.0:7001          # every IPv4 address; replies leave from the address asked
@@ -58,8 +57,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&gro, "gro", true, "let the kernel coalesce received datagrams (UDP GRO), where it has it")
 	fs.DurationVar(&busyPoll, "busy-poll", 0, "keep each shard polling this long after its last datagram before it sleeps (engine.WithBusyPoll; 0: off): fewer wake-ups, more CPU while idle")
 	fs.DurationVar(&stats, "stats", 0, "print per-shard datagram counters this often (0: only at exit)")
-	fs.IntVar(&rcvBuf, "rcvbuf", 0, "SO_RCVBUF of each socket in bytes (the kernel doubles it and caps it at net.core.rmem_max; 0: the kernel's default, net.core.rmem_default): room for the datagrams that come while a shard is busy or off its CPU; what overflows it is counted as rcvbuf-drops")
-	fs.IntVar(&sndBuf, "sndbuf", 0, "SO_SNDBUF of each socket in bytes (capped at net.core.wmem_max; 0: the kernel's default)")
+	bufs.register(fs, "each socket")
 	fs.BoolVar(&verbose, "v", false, "log engine warnings and errors to stderr")
 	fs.StringVar(&metrAddr, "metrics", "", metricsFlagHelp)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -68,7 +66,7 @@ func runUDPEcho(args []string, stdout, stderr io.Writer) int {
 	if len(addrs) == 0 {
 		addrs = addrList{defaultUDPAddr}
 	}
-	opts := []engine.Option{engine.WithPacketOffload(gso, gro), engine.WithBusyPoll(busyPoll), engine.WithSocketBuffers(sndBuf, rcvBuf)}
+	opts := []engine.Option{engine.WithPacketOffload(gso, gro), engine.WithBusyPoll(busyPoll), bufs.option()}
 	wait, err := waitOptions()
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet udp-echo: %v\n", err)

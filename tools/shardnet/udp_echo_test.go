@@ -86,26 +86,34 @@ func TestUDPEchoSocketBuffers(t *testing.T) {
 	const rcv, snd = 1 << 20, 512 << 10
 	s := startServer(t, "udp-echo", "-addr", "udp://127.0.0.1:0", "-shards", "2", "-rcvbuf", strconv.Itoa(rcv), "-sndbuf", strconv.Itoa(snd))
 	_, port := hostPort(s.addr)
+	wantSocketBuffers(t, "sport = :"+port, 2, rcv, snd)
+	if got := runClient(t, "buffered\n", "nc", "-u", "-w1", "127.0.0.1", port); got != "buffered\n" {
+		t.Fatalf("nc -u: got %q", got)
+	}
+	s.stop(t)
+}
+
+// wantSocketBuffers checks that ss(8) shows n UDP sockets matching filter,
+// each with the receive and send buffers that SO_RCVBUF rcv and SO_SNDBUF
+// snd give (the kernel doubles both, after capping them at its maxima).
+func wantSocketBuffers(t *testing.T, filter string, n, rcv, snd int) {
+	t.Helper()
 	wantRb := 2 * min(rcv, sysctlInt(t, "/proc/sys/net/core/rmem_max"))
 	wantTb := 2 * min(snd, sysctlInt(t, "/proc/sys/net/core/wmem_max"))
-	out, err := exec.Command("ss", "-uamnH", "sport = :"+port).Output()
+	out, err := exec.Command("ss", "-uamnH", filter).Output()
 	if err != nil {
 		t.Fatalf("ss: %v", err)
 	}
 	rb := regexp.MustCompile(`\brb(\d+)`).FindAllStringSubmatch(string(out), -1)
 	tb := regexp.MustCompile(`\btb(\d+)`).FindAllStringSubmatch(string(out), -1)
-	if len(rb) != 2 || len(tb) != 2 {
-		t.Fatalf("ss shows %d receive and %d send buffers for port %s, want one per shard (2):\n%s", len(rb), len(tb), port, out)
+	if len(rb) != n || len(tb) != n {
+		t.Fatalf("ss shows %d receive and %d send buffers for %q, want %d:\n%s", len(rb), len(tb), filter, n, out)
 	}
 	for i := range rb {
 		if rb[i][1] != strconv.Itoa(wantRb) || tb[i][1] != strconv.Itoa(wantTb) {
-			t.Errorf("socket %d: rb%s tb%s, want rb%d tb%d:\n%s", i, rb[i][1], tb[i][1], wantRb, wantTb, out)
+			t.Errorf("socket %d of %q: rb%s tb%s, want rb%d tb%d:\n%s", i, filter, rb[i][1], tb[i][1], wantRb, wantTb, out)
 		}
 	}
-	if got := runClient(t, "buffered\n", "nc", "-u", "-w1", "127.0.0.1", port); got != "buffered\n" {
-		t.Fatalf("nc -u: got %q", got)
-	}
-	s.stop(t)
 }
 
 // sysctlInt reads one integer from a /proc/sys file.

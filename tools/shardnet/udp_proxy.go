@@ -147,10 +147,12 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 		stats    time.Duration
 		verbose  bool
 		metrAddr string
+		bufs     socketBuffers
 	)
 	fs := newFlagSet("udp-proxy", "UDP proxy: each client (source address and port) gets a session and its own\nconnected backend socket on its shard; datagrams are relayed both ways in\nbatches. A session ends after -idle without a datagram from its client. The\nsessions per shard are capped below the process's fd limit; new clients past\nthe cap are refused (their datagrams dropped and counted), existing ones keep\ntheir sessions. SIGINT or SIGTERM stops it and prints the counters.", `  shardnet udp-proxy -backend 127.0.0.1:7001          # listen on udp://127.0.0.1:8001
   shardnet udp-proxy -listen udp://0.0.0.0:53 -backend 10.0.0.2:53,10.0.0.3:53 -idle 5s   # DNS, round robin per client
   shardnet udp-proxy -backend 127.0.0.1:5202 -listen udp://127.0.0.1:5201 -stats 1s
+  shardnet udp-proxy -backend 127.0.0.1:7001 -rcvbuf 4194304   # ride out bursts (see net.core.rmem_max)
   echo hi | nc -u -w1 127.0.0.1 8001                  # try it (with udp-echo at 7001)
 `, stderr)
 	fs.Var(&listen, "listen", "address clients send to: udp://, udp4://, udp6:// or host:port (default "+defaultUDPProxyAddr+")")
@@ -161,6 +163,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&stats, "stats", 0, "print the counters this often (0: only at exit)")
 	fs.BoolVar(&verbose, "v", false, "log engine warnings and errors to stderr")
 	fs.StringVar(&metrAddr, "metrics", "", metricsFlagHelp)
+	bufs.register(fs, "each socket, the listening ones and every session's backend socket")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -192,7 +195,7 @@ func runUDPProxy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardnet udp-proxy: -idle %v: want > 0\n", idle)
 		return 2
 	}
-	opts := []engine.Option{}
+	opts := []engine.Option{bufs.option()}
 	if shards > 0 {
 		opts = append(opts, engine.WithShards(shards))
 	}

@@ -111,6 +111,27 @@ func TestUDPProxyRealClients(t *testing.T) {
 		c, res.Sent, res.Received, res.Lost, res.MsgsPerSec, res.LatencyUs.P99)
 }
 
+// TestUDPProxySocketBuffers: -rcvbuf and -sndbuf reach the listening
+// socket of every shard and the backend socket a session opens, and the
+// relay works through them.
+func TestUDPProxySocketBuffers(t *testing.T) {
+	const rcv, snd = 1 << 20, 512 << 10
+	echo := startServer(t, "udp-echo", "-addr", "udp://127.0.0.1:0", "-shards", "1")
+	proxy := startServer(t, "udp-proxy", "-listen", "udp://127.0.0.1:0", "-backend", echo.addr, "-shards", "2", "-idle", "30s",
+		"-rcvbuf", strconv.Itoa(rcv), "-sndbuf", strconv.Itoa(snd))
+	host, port := hostPort(proxy.addr)
+	if got := runClient(t, "buffered both ways\n", "nc", "-u", "-w1", host, port); got != "buffered both ways\n" {
+		t.Fatalf("nc -u: got %q", got)
+	}
+	wantSocketBuffers(t, "sport = :"+port, 2, rcv, snd)
+	// The session (alive for -idle) holds one backend socket, connected to
+	// the echo server.
+	_, echoPort := hostPort(echo.addr)
+	wantSocketBuffers(t, "dport = :"+echoPort, 1, rcv, snd)
+	proxy.stop(t)
+	echo.stop(t)
+}
+
 // TestUDPProxyDNSLoad sends DNS queries through udp-proxy to a small DNS
 // responder, each from a new socket (a new peer and session), with Go's own
 // stub resolver as the client; every answer must be the address the
@@ -416,6 +437,7 @@ func TestUDPProxyFlags(t *testing.T) {
 		{name: "two listen", args: []string{"-backend", "127.0.0.1:53", "-listen", "udp://127.0.0.1:0,udp://127.0.0.1:0"}, wantCode: 2, wantErr: "one -listen"},
 		{name: "bad idle", args: []string{"-backend", "127.0.0.1:53", "-idle", "0s"}, wantCode: 2, wantErr: "-idle"},
 		{name: "tcp listen", args: []string{"-backend", "127.0.0.1:53", "-listen", "tcp://127.0.0.1:0"}, wantCode: 1, wantErr: "unknown network"},
+		{name: "negative sndbuf", args: []string{"-backend", "127.0.0.1:53", "-listen", "udp://127.0.0.1:0", "-sndbuf", "-1"}, wantCode: 2, wantErr: "WithSocketBuffers"},
 	})
 }
 
