@@ -232,26 +232,33 @@ func bench(cfg benchConfig, stdout, stderr io.Writer) int {
 	res := r.watch(progress)
 	r.stopping.Store(true)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	e.Stop(ctx)
-	cancel()
+	return r.finish(&res.benchErrors, &res, res.print, stdout, stderr)
+}
 
+// finish ends a run whose figures are taken: it stops the client engine,
+// records the run's errors in errs (part of res), and writes res, as JSON
+// with -json and by print otherwise, with the error messages on stderr.
+// It returns the exit code: 1 when any error was counted.
+func (r *benchRun) finish(errs *benchErrors, res any, print func(io.Writer), stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	r.eng.Stop(ctx)
+	cancel()
 	r.mu.Lock()
-	res.Errors = r.errCount
-	res.ErrorMessages = append([]string(nil), r.errs...)
-	res.Mismatch = r.mismatch
+	errs.Errors = r.errCount
+	errs.ErrorMessages = append([]string(nil), r.errs...)
+	errs.Mismatch = r.mismatch
 	r.mu.Unlock()
-	if cfg.jsonOut {
+	if r.cfg.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	} else {
-		res.print(stdout)
+		print(stdout)
 	}
-	for _, m := range res.ErrorMessages {
+	for _, m := range errs.ErrorMessages {
 		fmt.Fprintf(stderr, "shardnet bench: %s\n", m)
 	}
-	if res.Errors > 0 {
+	if errs.Errors > 0 {
 		return 1
 	}
 	return 0

@@ -294,20 +294,36 @@ func (h benchHandler) OnTick(shard int) {
 
 // benchResult is the summary, also the -json output.
 type benchResult struct {
-	Mode          string     `json:"mode"`
-	Addr          string     `json:"addr"`
-	Connections   int        `json:"connections"`
-	Size          int        `json:"size"`
-	Pipeline      int        `json:"pipeline"`
-	Rate          int        `json:"rate,omitempty"`
-	Seconds       float64    `json:"seconds"`
-	Messages      uint64     `json:"messages"`
-	MsgsPerSec    float64    `json:"msgs_per_sec"`
-	MBPerSec      float64    `json:"mb_per_sec"`
-	LatencyUs     *latencies `json:"latency_us,omitempty"`
-	Errors        int        `json:"errors"`
-	Mismatch      bool       `json:"mismatch"`
-	ErrorMessages []string   `json:"error_messages,omitempty"`
+	Mode        string     `json:"mode"`
+	Addr        string     `json:"addr"`
+	Connections int        `json:"connections"`
+	Size        int        `json:"size"`
+	Pipeline    int        `json:"pipeline"`
+	Rate        int        `json:"rate,omitempty"`
+	Seconds     float64    `json:"seconds"`
+	Messages    uint64     `json:"messages"`
+	MsgsPerSec  float64    `json:"msgs_per_sec"`
+	MBPerSec    float64    `json:"mb_per_sec"`
+	LatencyUs   *latencies `json:"latency_us,omitempty"`
+	benchErrors
+}
+
+// benchErrors is what a run's report says of its failures: the errors
+// counted, the first few messages, and whether an answer differed from
+// what was sent.
+type benchErrors struct {
+	Errors        int      `json:"errors"`
+	Mismatch      bool     `json:"mismatch"`
+	ErrorMessages []string `json:"error_messages,omitempty"`
+}
+
+// print writes the report's errors line.
+func (b *benchErrors) print(w io.Writer) {
+	status := "ok"
+	if b.Mismatch {
+		status = "MISMATCH"
+	}
+	fmt.Fprintf(w, "errors    %d (%s)\n", b.Errors, status)
 }
 
 // latencies are the summary's percentiles, in microseconds.
@@ -317,6 +333,13 @@ type latencies struct {
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p99_9"`
 	Max  float64 `json:"max"`
+}
+
+// print writes the latency line; nil (no latency measured) writes none.
+func (l *latencies) print(w io.Writer) {
+	if l != nil {
+		fmt.Fprintf(w, "latency   p50 %.1fµs  p90 %.1fµs  p99 %.1fµs  p99.9 %.1fµs  max %.1fµs\n", l.P50, l.P90, l.P99, l.P999, l.Max)
+	}
 }
 
 func (r *benchRun) result(msgs uint64, elapsed time.Duration, h *hdrhistogram.Histogram) benchResult {
@@ -337,12 +360,6 @@ func (r *benchRun) result(msgs uint64, elapsed time.Duration, h *hdrhistogram.Hi
 
 func (res *benchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "messages  %d in %.2fs: %.0f msgs/s, %.2f MB/s\n", res.Messages, res.Seconds, res.MsgsPerSec, res.MBPerSec)
-	if l := res.LatencyUs; l != nil {
-		fmt.Fprintf(w, "latency   p50 %.1fµs  p90 %.1fµs  p99 %.1fµs  p99.9 %.1fµs  max %.1fµs\n", l.P50, l.P90, l.P99, l.P999, l.Max)
-	}
-	status := "ok"
-	if res.Mismatch {
-		status = "MISMATCH"
-	}
-	fmt.Fprintf(w, "errors    %d (%s)\n", res.Errors, status)
+	res.LatencyUs.print(w)
+	res.benchErrors.print(w)
 }

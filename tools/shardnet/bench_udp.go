@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	encbin "encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -155,28 +154,7 @@ func benchUDP(cfg benchConfig, stdout, stderr io.Writer) int {
 
 	res.Client = clientPacketStats(e.Stats())
 	res.Client.GSO = cfg.udpGSO
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	e.Stop(ctx)
-	cancel()
-	r.mu.Lock()
-	res.Errors = r.errCount
-	res.ErrorMessages = append([]string(nil), r.errs...)
-	res.Mismatch = r.mismatch
-	r.mu.Unlock()
-	if cfg.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
-	} else {
-		res.print(stdout)
-	}
-	for _, m := range res.ErrorMessages {
-		fmt.Fprintf(stderr, "shardnet bench: %s\n", m)
-	}
-	if res.Errors > 0 {
-		return 1
-	}
-	return 0
+	return r.finish(&res.benchErrors, &res, res.print, stdout, stderr)
 }
 
 func udpLoadNote(cfg benchConfig) string {
@@ -454,28 +432,26 @@ func (f *udpFlow) OnPacketError(_ *engine.PacketConn, err error) {
 
 // udpBenchResult is the -udp summary, also its -json output.
 type udpBenchResult struct {
-	Mode          string         `json:"mode"`
-	Addr          string         `json:"addr"`
-	Flows         int            `json:"flows"`
-	Size          int            `json:"size"`
-	Pipeline      int            `json:"pipeline,omitempty"`
-	Rate          int            `json:"rate,omitempty"`
-	Seconds       float64        `json:"seconds"`
-	Sent          uint64         `json:"sent"`
-	Received      uint64         `json:"received"`
-	Lost          uint64         `json:"lost"`
-	LossPct       float64        `json:"loss_pct"`
-	Reordered     uint64         `json:"reordered"`
-	Duplicated    uint64         `json:"duplicated"`
-	TooOld        uint64         `json:"too_old"`
-	SentPerSec    float64        `json:"sent_per_sec"`
-	MsgsPerSec    float64        `json:"msgs_per_sec"`
-	MBPerSec      float64        `json:"mb_per_sec"`
-	LatencyUs     *latencies     `json:"latency_us,omitempty"`
-	Client        udpClientStats `json:"client"`
-	Errors        int            `json:"errors"`
-	Mismatch      bool           `json:"mismatch"`
-	ErrorMessages []string       `json:"error_messages,omitempty"`
+	Mode       string         `json:"mode"`
+	Addr       string         `json:"addr"`
+	Flows      int            `json:"flows"`
+	Size       int            `json:"size"`
+	Pipeline   int            `json:"pipeline,omitempty"`
+	Rate       int            `json:"rate,omitempty"`
+	Seconds    float64        `json:"seconds"`
+	Sent       uint64         `json:"sent"`
+	Received   uint64         `json:"received"`
+	Lost       uint64         `json:"lost"`
+	LossPct    float64        `json:"loss_pct"`
+	Reordered  uint64         `json:"reordered"`
+	Duplicated uint64         `json:"duplicated"`
+	TooOld     uint64         `json:"too_old"`
+	SentPerSec float64        `json:"sent_per_sec"`
+	MsgsPerSec float64        `json:"msgs_per_sec"`
+	MBPerSec   float64        `json:"mb_per_sec"`
+	LatencyUs  *latencies     `json:"latency_us,omitempty"`
+	Client     udpClientStats `json:"client"`
+	benchErrors
 }
 
 // udpClientStats are the load generator's own engine counters: loss the
@@ -545,12 +521,6 @@ func (res *udpBenchResult) print(w io.Writer) {
 	c := res.Client
 	fmt.Fprintf(w, "client    out %d  in %d  queue drops %d  rcvbuf drops %d  send errors %d  send waits %d  gso %v (sends %d)\n",
 		c.DatagramsOut, c.DatagramsIn, c.QueueDrops, c.RcvbufDrops, c.SendErrors, c.SendWaits, c.GSO, c.GSOSends)
-	if l := res.LatencyUs; l != nil {
-		fmt.Fprintf(w, "latency   p50 %.1fµs  p90 %.1fµs  p99 %.1fµs  p99.9 %.1fµs  max %.1fµs\n", l.P50, l.P90, l.P99, l.P999, l.Max)
-	}
-	status := "ok"
-	if res.Mismatch {
-		status = "MISMATCH"
-	}
-	fmt.Fprintf(w, "errors    %d (%s)\n", res.Errors, status)
+	res.LatencyUs.print(w)
+	res.benchErrors.print(w)
 }

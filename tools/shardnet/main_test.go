@@ -68,11 +68,22 @@ func startServer(t *testing.T, args ...string) *server {
 func startProcess(t *testing.T, stderr io.Writer, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Stderr = stderr
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, whose standard output begins with a start-up line
+// like startServer's, and waits for that line. Its standard error goes to
+// the test's unless the caller set it.
+func startCmd(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

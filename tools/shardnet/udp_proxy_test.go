@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -390,43 +389,6 @@ func TestUDPProxyFdLimit(t *testing.T) {
 		t.Fatalf("counters %+v, %d answered of %d peers; cap %d per shard", c, answered, peers, perShard)
 	}
 	t.Logf("fd limit 200: %d sessions admitted, %d refused, no dial failure", c.opened, c.refused)
-}
-
-// startCmd starts cmd, whose standard output begins with a start-up line
-// like startServer's, and waits for that line.
-func startCmd(t *testing.T, cmd *exec.Cmd) *server {
-	t.Helper()
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, stdout: bufio.NewReader(pipe)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lineCh := make(chan string, 1)
-	go func() {
-		line, _ := s.stdout.ReadString('\n')
-		lineCh <- line
-	}()
-	select {
-	case line := <-lineCh:
-		m := listenRe.FindStringSubmatch(line + " ")
-		if m == nil {
-			t.Fatalf("unexpected start-up line %q", line)
-		}
-		s.addr, s.line = m[2], line
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return s
 }
 
 func TestUDPProxyFlags(t *testing.T) {
