@@ -31,6 +31,9 @@ func startIperf3Server(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	// It says "Server listening" once it listens; a probe connection
+	// would use up its one test (-1). (--forceflush: its stdout is a
+	// pipe, which it would buffer.)
 	ready := make(chan string, 1)
 	go func() {
 		br := bufio.NewReader(out)

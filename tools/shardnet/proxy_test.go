@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -48,40 +47,7 @@ func TestProxyIperf3(t *testing.T) {
 	needTool(t, "iperf3")
 	for _, mode := range proxyModes {
 		t.Run(mode.name, func(t *testing.T) {
-			_, port := hostPort(freeAddr(t))
-			srv := exec.Command("iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", port)
-			out, err := srv.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-			// It says "Server listening" once it listens; a probe
-			// connection would use up its one test (-1).
-			// (--forceflush: its stdout is a pipe, which it would buffer.)
-			ready := make(chan string, 1)
-			go func() {
-				br := bufio.NewReader(out)
-				for {
-					line, err := br.ReadString('\n')
-					if strings.Contains(line, "listening") || err != nil {
-						ready <- line
-						break
-					}
-				}
-				io.Copy(io.Discard, br)
-			}()
-			select {
-			case line := <-ready:
-				if !strings.Contains(line, "listening") {
-					t.Fatalf("iperf3 -s did not start: %q", line)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("iperf3 -s did not say it listens")
-			}
-
+			port := startIperf3Server(t)
 			p, _ := startProxy(t, []string{"127.0.0.1:" + port}, mode.args...)
 			host, pport := hostPort(p.addr)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
