@@ -69,7 +69,6 @@ type peer struct {
 // netnsSuffix names a peer's runs in the two-host emulation.
 const netnsSuffix = "@netns"
 
-
 // config is the flags.
 type config struct {
 	rounds    int
@@ -242,7 +241,9 @@ func buildPeers(dir string, cfg config) map[string]peer {
 		// rpc-server as it ships (its -wait default, the runtime wait,
 		// unless SHARDNET_WAIT is set in the driver's environment).
 		"shardnet": {name: "shardnet", client: rpcBench,
-			server: func(host string) []string { return []string{shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"} }},
+			server: func(host string) []string {
+				return []string{shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"}
+			}},
 		// The same server with the engine's default wait, a blocking
 		// epoll_wait (env execs it: the PID measured is the server's).
 		"shardnet-syscall": {name: "shardnet-syscall", client: rpcBench,
@@ -264,7 +265,9 @@ func buildPeers(dir string, cfg config) map[string]peer {
 		// codec, answers in order), on this engine and on netpoll itself;
 		// driven by the same client as shardnet's callback server.
 		"netpollconn": {name: "netpollconn", client: rpcBench,
-			server: func(host string) []string { return []string{netpollBin, "-addr", host + ":0", "-transport", "netpollconn"} }},
+			server: func(host string) []string {
+				return []string{netpollBin, "-addr", host + ":0", "-transport", "netpollconn"}
+			}},
 		"netpoll": {name: "netpoll", client: rpcBench,
 			server: func(host string) []string { return []string{netpollBin, "-addr", host + ":0", "-transport", "netpoll"} }},
 		// The floor: tools/rpc's protocol served by one C thread on
