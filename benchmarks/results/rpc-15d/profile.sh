@@ -17,6 +17,7 @@ taskset -c 1 $B/shardnet rpc-bench -addr 127.0.0.1:7398 -shards 1 -c 16 -infligh
 CP=$!
 sleep 1
 perf record -F 10000 -g -o $D/perf-$P.data -p $SP -- sleep 3 2>/dev/null
+# This perf stat counted nothing in the measured run (its output says "<not counted>"); the figures come from perf record alone.
 perf stat -e task-clock,context-switches,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev -p $SP -- sleep 0.5 2> $D/stat-$P.txt || true
 wait $CP
 kill -TERM $SP; wait $SP || true
