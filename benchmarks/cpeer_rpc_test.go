@@ -52,6 +52,9 @@ func TestCPeerRPC(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The start-up line is read before anything else reads stdout; the
+	// rest is drained until the server exits.
+	line, lineErr := bufio.NewReader(io.LimitReader(stdout, 200)).ReadString('\n')
 	done := make(chan error, 1)
 	go func() { io.Copy(io.Discard, stdout); done <- srv.Wait() }()
 	stopped := false
@@ -61,9 +64,8 @@ func TestCPeerRPC(t *testing.T) {
 			<-done
 		}
 	}()
-	line, err := bufio.NewReader(io.LimitReader(stdout, 200)).ReadString('\n')
-	if err != nil {
-		t.Fatalf("start-up line: %v", err)
+	if lineErr != nil {
+		t.Fatalf("start-up line: %v", lineErr)
 	}
 	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
 	if m == nil {
