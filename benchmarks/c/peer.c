@@ -18,9 +18,11 @@
  * It accepts -loops 1 only, and ignores SIGUSR1 (it has no allocator
  * counts to report; the driver does not ask it).
  *
- * -mode udp is a datagram echo server (c/udp.c).
+ * -mode udp is a datagram echo server (c/udp.c); -mode rpc serves
+ * tools/rpc's protocol as `shardnet rpc-server`'s echo method (c/rpc.c).
  *
- * Built by cmd/bench with: gcc -O2 -Wall -o bin/peer-c c/peer.c c/udp.c
+ * Built by cmd/bench and cmd/peer-rpc-compare with:
+ * gcc -O2 -Wall -o bin/peer-c c/peer.c c/udp.c c/rpc.c
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -443,10 +445,11 @@ static int listen_on(const char *addr)
 }
 
 int run_udp(const char *addr); /* udp.c */
+int run_rpc(const char *addr); /* rpc.c */
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: peer-c -mode echo|http|udp -addr host:port [-loops 1]\n");
+	fprintf(stderr, "usage: peer-c -mode echo|http|udp|rpc -addr host:port [-loops 1]\n");
 	exit(2);
 }
 
@@ -471,6 +474,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "udp") == 0)
 		return run_udp(addr);
+	if (strcmp(mode, "rpc") == 0)
+		return run_rpc(addr);
 	if (strcmp(mode, "http") == 0)
 		http_mode = 1;
 	else if (strcmp(mode, "echo") != 0)

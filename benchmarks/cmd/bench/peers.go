@@ -158,7 +158,7 @@ func buildC(bin string) (bool, error) {
 		return false, nil
 	}
 	for _, s := range [][]string{
-		{"gcc", "-O2", "-Wall", "-o", filepath.Join(bin, "peer-c"), "c/peer.c", "c/udp.c"},
+		{"gcc", "-O2", "-Wall", "-o", filepath.Join(bin, "peer-c"), "c/peer.c", "c/udp.c", "c/rpc.c"},
 		{"gcc", "-O2", "-Wall", "-o", filepath.Join(bin, "httpload"), "c/httpload.c"},
 	} {
 		cmd := exec.Command(s[0], s[1:]...)

@@ -3,7 +3,9 @@
 // Go's net and over shardnet's net.Conn adapter (engine/netconn), with the
 // same messages: a unary echo of -sizes bytes each way; and against the
 // same protocol served Kitex-style (cmd/peer-rpc-netpoll) on
-// engine/netpollconn and on cloudwego/netpoll, driven by the same client.
+// engine/netpollconn and on cloudwego/netpoll, driven by the same client;
+// and against the floor of the protocol on epoll, a one-thread C server
+// (peer c: c/rpc.c, built with gcc), driven by the same client.
 //
 // Each server runs alone, pinned to CPU 0 (taskset), and its own load
 // generator runs pinned to CPU 1 (each protocol needs its own client: each
@@ -29,6 +31,15 @@
 // were scheduled in, each per call. Ratios (shardnet ÷ peer) are paired:
 // taken within each round, given as median (min–max) over the rounds.
 //
+// On loopback the sender's CPU runs the receiver's TCP input: the
+// server's CPU pays for its client's receive path. -netns on runs each
+// server and its client in two network namespaces joined by a veth pair
+// instead, with RPS steering each side's receive processing to its own
+// CPU, as two hosts would have it (see netPair); -netns both runs every
+// peer both ways in each round (the netns runs are named PEER@netns) and
+// gives the ratios within each way. The namespaces are removed at the end,
+// on a fatal error, and, if the driver was killed, by its next run.
+//
 //	cd benchmarks && go run ./cmd/peer-rpc-compare -rounds 5 -duration 3s -out results/rpc-grpc.md
 package main
 
@@ -50,9 +61,13 @@ import (
 // peer is one server and the client that speaks its protocol.
 type peer struct {
 	name   string
-	server func() []string
+	server func(host string) []string // the server's argv, listening on host, port 0
 	client func(addr string, size, rate int) []string
+	wrap   func(server bool, argv []string) []string // runs argv in a namespace; nil on loopback
 }
+
+// netnsSuffix names a peer's runs in the two-host emulation.
+const netnsSuffix = "@netns"
 
 // config is the flags.
 type config struct {
@@ -67,6 +82,7 @@ type config struct {
 	subjects  []string // the servers divided by every other in the ratio tables
 	out       string
 	bin       string // prebuilt binaries, or "" to build them
+	netns     string // off, on or both
 }
 
 // results holds every sample: size -> run (0: saturation, then the fixed
@@ -83,11 +99,22 @@ func main() {
 	flag.StringVar(&fractions, "rate-fractions", "0.5", "fixed rates as fractions of the slowest server's median saturated rate of the size, in this run")
 	flag.IntVar(&cfg.conns, "c", 16, "connections")
 	flag.IntVar(&cfg.inflight, "inflight", 16, "calls in flight per connection at saturation")
-	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server as rpc-server ships, with its default -wait; shardnet-syscall, shardnet-rt and shardnet-rtpin: the same with SHARDNET_WAIT=syscall (the engine's default blocking epoll_wait), runtime or runtime-pinned (engine.WithRuntimeWait)), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll)")
+	flag.StringVar(&peers, "peers", "shardnet,grpc,grpc-netconn,netpollconn,netpoll", "servers to run: shardnet (tools/rpc's callback server as rpc-server ships, with its default -wait; shardnet-syscall, shardnet-rt and shardnet-rtpin: the same with SHARDNET_WAIT=syscall (the engine's default blocking epoll_wait), runtime or runtime-pinned (engine.WithRuntimeWait)), grpc, grpc-netconn (grpc-go over engine/netconn), netpollconn and netpoll (the same protocol, Kitex-style codec, on engine/netpollconn or cloudwego/netpoll), c (the same protocol served by one C thread on epoll, c/rpc.c; needs gcc)")
 	flag.StringVar(&subjectList, "subject", "shardnet", "servers whose ratios (÷ every other server) the tables give, comma-separated")
-	flag.StringVar(&cfg.bin, "bin", "", "take shardnet, peer-rpc-grpc and peer-rpc-netpoll from this directory instead of building them (to build before a measured window)")
+	flag.StringVar(&cfg.bin, "bin", "", "take shardnet, peer-rpc-grpc, peer-rpc-netpoll and peer-c from this directory instead of building them (to build before a measured window)")
 	flag.StringVar(&cfg.out, "out", "", "write the markdown summary and raw outputs here (file); stdout always")
+	flag.StringVar(&cfg.netns, "netns", "off", "off: server and client on loopback; on: in two network namespaces joined by a veth pair, each side's receive processing steered by RPS to its own CPU (two hosts, emulated; needs root); both: every peer both ways in each round")
 	flag.Parse()
+	// fatal unwinds main, so the deferred removal of the namespaces runs.
+	defer func() {
+		if r := recover(); r != nil {
+			if f, ok := r.(fatalError); ok {
+				fmt.Fprintln(os.Stderr, "peer-rpc-compare:", f.err)
+				os.Exit(1)
+			}
+			panic(r)
+		}
+	}()
 	cfg.sizes = ints(sizes)
 	if rates != "" {
 		cfg.rates = ints(rates)
@@ -102,6 +129,9 @@ func main() {
 	}
 	cfg.peers = strings.Split(peers, ",")
 	cfg.subjects = strings.Split(subjectList, ",")
+	if cfg.netns != "off" && cfg.netns != "on" && cfg.netns != "both" {
+		fatal(fmt.Errorf("-netns %q: want off, on or both", cfg.netns))
+	}
 	if cfg.duration < skipStart+skipEnd+800*time.Millisecond {
 		fatal(fmt.Errorf("-duration %v: want at least 1.5s", cfg.duration))
 	}
@@ -118,6 +148,15 @@ func main() {
 		if _, ok := all[name]; !ok {
 			fatal(fmt.Errorf("unknown peer %q", name))
 		}
+	}
+	if cfg.netns != "off" {
+		pair, err := newNetPair(os.Getpid())
+		if err != nil {
+			fatal(err)
+		}
+		defer pair.close()
+		stopOnSignal(pair)
+		cfg.peers, cfg.subjects = withNetns(cfg, all, pair)
 	}
 	start := time.Now()
 	var raw bytes.Buffer
@@ -179,10 +218,14 @@ func buildPeers(dir string, cfg config) map[string]peer {
 	shardnet := filepath.Join(dir, "shardnet")
 	grpcBin := filepath.Join(dir, "peer-rpc-grpc")
 	netpollBin := filepath.Join(dir, "peer-rpc-netpoll")
+	cBin := filepath.Join(dir, "peer-c")
 	if cfg.bin == "" {
 		build(shardnet, "..", "./tools/shardnet")
 		build(grpcBin, ".", "./cmd/peer-rpc-grpc")
 		build(netpollBin, ".", "./cmd/peer-rpc-netpoll")
+		if slices.Contains(cfg.peers, "c") {
+			buildC(cBin)
+		}
 	}
 	rpcBench := func(addr string, size, rate int) []string {
 		return []string{shardnet, "rpc-bench", "-addr", addr, "-shards", "1", "-json",
@@ -198,36 +241,44 @@ func buildPeers(dir string, cfg config) map[string]peer {
 		// rpc-server as it ships (its -wait default, the runtime wait,
 		// unless SHARDNET_WAIT is set in the driver's environment).
 		"shardnet": {name: "shardnet", client: rpcBench,
-			server: func() []string { return []string{shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"} }},
+			server: func(host string) []string {
+				return []string{shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"}
+			}},
 		// The same server with the engine's default wait, a blocking
 		// epoll_wait (env execs it: the PID measured is the server's).
 		"shardnet-syscall": {name: "shardnet-syscall", client: rpcBench,
-			server: func() []string {
-				return []string{"env", "SHARDNET_WAIT=syscall", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			server: func(host string) []string {
+				return []string{"env", "SHARDNET_WAIT=syscall", shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"}
 			}},
 		// The same server with its shard's idle wait in the runtime's
 		// poller, named explicitly (rpc-server's default since rpc-15c;
 		// before, the blocking wait was).
 		"shardnet-rt": {name: "shardnet-rt", client: rpcBench,
-			server: func() []string {
-				return []string{"env", "SHARDNET_WAIT=runtime", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			server: func(host string) []string {
+				return []string{"env", "SHARDNET_WAIT=runtime", shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"}
 			}},
 		"shardnet-rtpin": {name: "shardnet-rtpin", client: rpcBench,
-			server: func() []string {
-				return []string{"env", "SHARDNET_WAIT=runtime-pinned", shardnet, "rpc-server", "-addr", "127.0.0.1:0", "-shards", "1"}
+			server: func(host string) []string {
+				return []string{"env", "SHARDNET_WAIT=runtime-pinned", shardnet, "rpc-server", "-addr", host + ":0", "-shards", "1"}
 			}},
 		// The same protocol read Kitex-style (blocking netpoll.Reader
 		// codec, answers in order), on this engine and on netpoll itself;
 		// driven by the same client as shardnet's callback server.
 		"netpollconn": {name: "netpollconn", client: rpcBench,
-			server: func() []string { return []string{netpollBin, "-addr", "127.0.0.1:0", "-transport", "netpollconn"} }},
+			server: func(host string) []string {
+				return []string{netpollBin, "-addr", host + ":0", "-transport", "netpollconn"}
+			}},
 		"netpoll": {name: "netpoll", client: rpcBench,
-			server: func() []string { return []string{netpollBin, "-addr", "127.0.0.1:0", "-transport", "netpoll"} }},
+			server: func(host string) []string { return []string{netpollBin, "-addr", host + ":0", "-transport", "netpoll"} }},
+		// The floor: tools/rpc's protocol served by one C thread on
+		// epoll, one read and one write per wake-up of a connection.
+		"c": {name: "c", client: rpcBench,
+			server: func(host string) []string { return []string{cBin, "-mode", "rpc", "-addr", host + ":0"} }},
 		"grpc": {name: "grpc", client: grpcBench,
-			server: func() []string { return []string{grpcBin, "-mode", "server", "-addr", "127.0.0.1:0"} }},
+			server: func(host string) []string { return []string{grpcBin, "-mode", "server", "-addr", host + ":0"} }},
 		"grpc-netconn": {name: "grpc-netconn", client: grpcBench,
-			server: func() []string {
-				return []string{grpcBin, "-mode", "server", "-addr", "127.0.0.1:0", "-transport", "netconn"}
+			server: func(host string) []string {
+				return []string{grpcBin, "-mode", "server", "-addr", host + ":0", "-transport", "netconn"}
 			}},
 	}
 }
@@ -253,6 +304,15 @@ func ints(list string) []int {
 	return out
 }
 
+// buildC compiles the C peer (c/peer.c with its UDP and RPC modes).
+func buildC(out string) {
+	cmd := exec.Command("gcc", "-O2", "-Wall", "-o", out, "c/peer.c", "c/udp.c", "c/rpc.c")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatal(fmt.Errorf("gcc for peer c: %v", err))
+	}
+}
+
 func build(out, dir, pkg string) {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = dir
@@ -275,7 +335,12 @@ func med(ss []sample, f func(sample) float64) (m, lo, hi float64) {
 	return v[len(v)/2], v[0], v[len(v)-1]
 }
 
+// fatalError is what fatal panics with; main recovers it.
+type fatalError struct{ err error }
+
+// fatal ends the run. Called from main's goroutine it unwinds main (which
+// removes the namespaces); a goroutine's call ends the process, and the
+// next run removes the namespaces it left.
 func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "peer-rpc-compare:", err)
-	os.Exit(1)
+	panic(fatalError{err})
 }

@@ -68,7 +68,11 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 		start.UTC().Format("2006-01-02 15:04"), time.Since(start).Round(time.Second), runtime.Version(), runtime.NumCPU(),
 		strings.TrimSpace(string(commit)), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(&b, "- Command: `go run ./cmd/peer-rpc-compare %s`.\n", strings.Join(os.Args[1:], " "))
-	b.WriteString("- Server on CPU 0, its client on CPU 1: each stack's own client (grpc-go's for grpc and grpc-netconn, shardnet rpc-bench on tools/rpc for the others), the same machine setup for all. At saturation rpc-bench keeps each call slot on one connection and holds the calls a connection starts while it has more in flight (rpc.WithCoalescing), so they leave in one writev; at a fixed rate it sends call i on connection i%c without holding, as the grpc client does. Server figures over each run less its first 0.5 s and last 0.2 s. *server*: the process's threads' run time; *sysmon*: the part of it run by the Go runtime's sysmon thread; *core*: CPU 0's busy time (adds softirq and interrupts on the server's core); *reads*, *writes*: the server's read- and write-type system calls (/proc/PID/io); *slices*: times its threads were scheduled in. All per call. Ratios are -subject ÷ peer within each round, median (min–max) over the rounds.\n\n")
+	b.WriteString("- Server on CPU 0, its client on CPU 1: each stack's own client (grpc-go's for grpc and grpc-netconn, shardnet rpc-bench on tools/rpc for the others), the same machine setup for all. At saturation rpc-bench keeps each call slot on one connection and holds the calls a connection starts while it has more in flight (rpc.WithCoalescing), so they leave in one writev; at a fixed rate it sends call i on connection i%c without holding, as the grpc client does. Server figures over each run less its first 0.5 s and last 0.2 s. *server*: the process's threads' run time; *sysmon*: the part of it run by the Go runtime's sysmon thread; *core*: CPU 0's busy time (adds softirq and interrupts on the server's core); *reads*, *writes*: the server's read- and write-type system calls (/proc/PID/io); *slices*: times its threads were scheduled in. All per call. Ratios are -subject ÷ peer within each round, median (min–max) over the rounds.\n")
+	if cfg.netns != "off" {
+		fmt.Fprintf(&b, "- -netns %s: the runs named PEER%s had the server in one network namespace (%s) and its client in another (%s), joined by a veth pair (MTU 1500, the kernel's offloads as they come), with RPS steering each veth's receive processing to its side's CPU (the server's to CPU 0, the client's to CPU 1): each side's CPU does its own TCP receive work, as two hosts would. Ratios are taken between runs of the same way only.\n", cfg.netns, netnsSuffix, serverHost, clientHost)
+	}
+	b.WriteString("\n")
 	for _, size := range cfg.sizes {
 		fmt.Fprintf(&b, "### %d B request, %d B answer\n\n", size, size)
 		b.WriteString("| server | run | calls/s median (min–max) | server % | core % | client % | server µs/call median (min–max) | sysmon µs/call | core µs/call | reads/call | writes/call | slices/call | p50 µs | p99 µs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -109,7 +113,7 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 			}
 			b.WriteString("\n")
 			for _, name := range cfg.peers {
-				if name == subj {
+				if name == subj || method(name) != method(subj) {
 					continue
 				}
 				fmt.Fprintf(&b, "| %s | %s | %s |", name,
@@ -125,7 +129,7 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 			}
 			fmt.Fprintf(&b, "\nPer round (%s ÷ peer, rounds in order):\n\n", subj)
 			for _, name := range cfg.peers {
-				if name == subj {
+				if name == subj || method(name) != method(subj) {
 					continue
 				}
 				_, _, _, sat := paired(res[size][0][subj], res[size][0][name], callsPerSec)
@@ -144,7 +148,7 @@ func summary(cfg config, res results, offered map[int][]int, start time.Time) st
 	b.WriteString("### Targets (issue 15)\n\n| target | size | against | paired, median (min–max) | verdict |\n|---|---|---|---|---|\n")
 	for _, subj := range subjects(cfg) {
 		for _, size := range cfg.sizes {
-			for _, name := range []string{"grpc", "grpc-netconn"} {
+			for _, name := range []string{"grpc" + method(subj), "grpc-netconn" + method(subj)} {
 				if !slices.Contains(cfg.peers, name) {
 					continue
 				}

@@ -42,13 +42,23 @@ const (
 
 var listenRe = regexp.MustCompile(`listening on tcp://(\S+)`)
 
-// run starts p's server on CPU 0, runs its client on CPU 1 for d, and
+// run starts p's server on CPU 0, runs its client on CPU 1 for d (each in
+// its namespace when p.wrap is set: "ip netns exec" and taskset exec in
+// place, so the PID started is the server's), and
 // returns the figures and the raw output. The server's counters are read
 // at skipStart into the client's run and skipEnd before its end; the
 // calls in that window are the client's rate times its length (at a fixed
 // rate, the offered rate the client kept up with).
 func run(p peer, size, rate int, d time.Duration) (sample, string) {
-	srv := exec.Command("taskset", append([]string{"-c", "0"}, p.server()...)...)
+	host := "127.0.0.1"
+	if p.wrap != nil {
+		host = serverHost
+	}
+	srvArgv := append([]string{"taskset", "-c", "0"}, p.server(host)...)
+	if p.wrap != nil {
+		srvArgv = p.wrap(true, srvArgv)
+	}
+	srv := exec.Command(srvArgv[0], srvArgv[1:]...)
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		fatal(err)
@@ -83,9 +93,12 @@ func run(p peer, size, rate int, d time.Duration) (sample, string) {
 	if m == nil {
 		fatal(fmt.Errorf("%s: start-up line %q", p.name, line))
 	}
-	argv := append([]string{"-c", "1"}, p.client(m[1], size, rate)...)
+	argv := append([]string{"taskset", "-c", "1"}, p.client(m[1], size, rate)...)
+	if p.wrap != nil {
+		argv = p.wrap(false, argv)
+	}
 	pid := srv.Process.Pid
-	cl := exec.Command("taskset", argv...)
+	cl := exec.Command(argv[0], argv[1:]...)
 	var out, errb bytes.Buffer
 	cl.Stdout, cl.Stderr = &out, &errb
 	t0 := time.Now()
