@@ -16,9 +16,12 @@ const directWriteMin = 4096
 // directWriteAlways is the size from which Write goes straight to the
 // socket whenever nothing is queued, even after an earlier direct write in
 // the same callback: copying that much to gather it costs more than the
-// syscall it would save. Between directWriteMin and it, only the first
-// write of a callback goes direct and the rest are gathered (a handler
-// answering 16 pipelined requests with 4 KiB each makes 2 syscalls, not 16).
+// syscall it would save. Between directWriteMin and it, a write goes
+// direct only while the handler has no input left unread, so that it is
+// the callback's only answer: a handler answering pipelined requests one
+// by one, 4 KiB each, has the next ones unread when it answers the first,
+// and all its answers leave in one writev (a direct first one made that
+// two system calls per batch, and the peer then read the batch in two).
 const directWriteAlways = 64 << 10
 
 // Write queues b for sending and returns len(b), or an error if the
@@ -118,11 +121,11 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 
 // goesDirect reports whether a write of n bytes goes straight to the
 // socket from the caller's memory: large payloads skip the copy when
-// nothing is queued ahead of them (see directWriteMin and
-// directWriteAlways).
+// nothing is queued ahead of them and, below directWriteAlways, nothing is
+// left to answer (see directWriteMin and directWriteAlways).
 func (c *Conn) goesDirect(n int) bool {
 	return c.outLen() == 0 && c.flags&(flagWantWrite|flagRated) == 0 &&
-		(n >= directWriteMin && c.flags&flagDirty == 0 || n >= directWriteAlways)
+		(n >= directWriteMin && c.flags&flagDirty == 0 && c.Buffered() == 0 || n >= directWriteAlways)
 }
 
 // sentDirect accounts for the n bytes a direct write sent, err being the

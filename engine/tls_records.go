@@ -85,27 +85,23 @@ func (c *Conn) tlsDecrypt(tc *tlsConn) {
 		}
 		var n int
 		var err error
-		if c.inLen() == 0 {
-			// Decrypt into the shard's scratch and let the handler see it
-			// there, as readReady does with the read buffer: only what it
-			// leaves unread is copied into the connection's ring.
+		if l := c.inLen(); l <= len(s.readBuf)/2 {
+			// Decrypt into the shard's scratch, behind what the handler
+			// left unread before (see unreadTo), and let the handler see
+			// it there, as readPlain does with the read buffer: only what
+			// it leaves unread is copied into the connection's ring.
 			if s.tlsPlain == nil {
 				s.tlsPlain = make([]byte, len(s.readBuf))
 			}
-			n, err = tc.fill(s.tlsPlain)
+			l = c.unreadTo(s.tlsPlain)
+			n, err = tc.fill(s.tlsPlain[l:])
 			if n > 0 {
 				s.plainIn.Add(uint64(n))
-				s.view, s.viewOf = s.tlsPlain[:n], c
+				c.viewFrom(s.tlsPlain[:l+n], l)
 				c.h.OnTraffic(c)
-				if v := c.view(); len(v) > 0 && c.state != stateClosed {
-					in := &c.bufs().in
-					if _, werr := in.Write(v); werr != nil {
-						c.dropView()
-						c.closeNow(fmt.Errorf("%w (%d bytes)", ErrInboundFull, in.Len()))
-						return
-					}
+				if !c.keepUnread() {
+					return
 				}
-				c.dropView()
 			}
 		} else {
 			in := &c.buf.in

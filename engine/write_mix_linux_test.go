@@ -77,3 +77,66 @@ func TestWriteMixedSizesOneCallback(t *testing.T) {
 		nc.Close()
 	}
 }
+
+// answerHandler answers each 8-byte request it reads, one by one, with an
+// answer of its size, and reports how much output each callback's first
+// answer left queued: none if it went straight to the socket.
+type answerHandler struct {
+	BaseHandler
+	answer []byte
+	queued chan int
+}
+
+func (h *answerHandler) OnTraffic(c *Conn) {
+	first := true
+	for c.Buffered() >= 8 {
+		c.Discard(8)
+		if _, err := c.Write(h.answer); err != nil {
+			return
+		}
+		if first {
+			h.queued <- c.OutboundBuffered()
+			first = false
+		}
+	}
+}
+
+// TestDirectWriteOnlyAnswer: a medium write (directWriteMin up to
+// directWriteAlways) goes straight to the socket only when the handler has
+// no input left unread, i.e. when it is the callback's only answer; a
+// handler answering pipelined requests one by one gathers them all into
+// one writev. A large write goes direct either way. Every answer arrives.
+func TestDirectWriteOnlyAnswer(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     int
+		requests   int
+		wantQueued bool // the first answer waits in the queue
+	}{
+		{name: "one request: direct", answer: directWriteMin, requests: 1},
+		{name: "pipelined requests: gathered", answer: directWriteMin, requests: 4, wantQueued: true},
+		{name: "large answer, pipelined: direct", answer: directWriteAlways, requests: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &answerHandler{answer: bytes.Repeat([]byte{'a'}, tc.answer), queued: make(chan int, 16)}
+			_, addr := startEngine(t, h, WithShards(1))
+			nc := dialT(t, "tcp", addr)
+			if _, err := nc.Write(bytes.Repeat([]byte{'q'}, 8*tc.requests)); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, tc.answer*tc.requests)
+			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(nc, got); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !bytes.Equal(got, bytes.Repeat([]byte{'a'}, len(got))) {
+				t.Fatal("answers differ from what was written")
+			}
+			q := <-h.queued
+			if (q > 0) != tc.wantQueued {
+				t.Errorf("after the first answer %d bytes were queued; want queued %v", q, tc.wantQueued)
+			}
+		})
+	}
+}
