@@ -90,6 +90,7 @@ type cpuSlots struct {
 	unheld   atomic.Int64  // refusals since holdTLS last paused; the acceptors write
 	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
 	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
+	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
 }
 
 // init sets the slots' limits from the engine's configuration, the
@@ -200,6 +201,20 @@ func (cs *cpuSlots) release(took time.Duration) {
 	cs.spent += d
 	cs.used--
 	cs.grant(now)
+	cs.mu.Unlock()
+}
+
+// settle counts the time a slot taken at took has been held, as release
+// does, and keeps the slot: its holder parks for the shards at a yield
+// point (tls_yield.go) and takes its clock again (now) after, so the time
+// it parks is not counted against the share.
+func (cs *cpuSlots) settle(took time.Duration) {
+	cs.mu.Lock()
+	now := cs.now()
+	d := now - took
+	cs.held.Add(int64(d))
+	cs.roll(now)
+	cs.spent += d
 	cs.mu.Unlock()
 }
 

@@ -55,6 +55,11 @@ type handshakeState struct {
 	slot bool          // the handshake goroutine holds a CPU slot; its goroutine only
 	took time.Duration // when it took the slot (cpuSlots' clock); its goroutine only
 	err  error         // the handshake's result, set by its goroutine before doneFn's task
+	// The certificate of a server's handshake, its key wrapped so that
+	// signing is a yield point (keep, tls_yield.go). Its goroutine only.
+	cert      tls.Certificate
+	signer    yieldSigner
+	decrypter yieldDecrypter
 	// dialCB is DialTLS's callback. Loop only.
 	dialCB   func(*Conn, error)
 	doneFn   func() // the handshake's end, as a task
