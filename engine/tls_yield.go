@@ -235,17 +235,21 @@ func (d *yieldDecrypter) Decrypt(rand io.Reader, msg []byte, opts crypto.Decrypt
 }
 
 // yieldCPU is a yield point of the connection's handshake: when the
-// shards hold every P and one or more of them has input waiting, the
-// handshake parks until each of those has run a round (or yieldBound has
-// passed), and the time it parks does not count as its CPU time
-// (WithHandshakeShare). It keeps its CPU slot meanwhile: passed on, the
+// engine has a WithHandshakeShare below 1 (it favours the connections
+// already open over its handshake rate), the shards hold every P, and one
+// or more of them has input waiting, the handshake parks until each of
+// those has run a round (or yieldBound has passed), and the time it parks
+// does not count as its CPU time. Not with the default share: a stop
+// costs the handshake a round of each shard and two thread switches,
+// which halved the new TLS connections per second of a one-P server
+// (benchmarks/results/tls-16g). It keeps its CPU slot meanwhile: passed on, the
 // slot would let the next handshake in line compute, on one P quite
 // possibly before the shard. The handshake's goroutine.
 func (tc *tlsConn) yieldCPU() {
 	w := &tc.wire
 	hs := w.hs
 	e := w.c.sh.e
-	if !hs.slot || e.cfg.shards < runtime.GOMAXPROCS(0) {
+	if !hs.slot || e.cfg.handshakeShare >= 1 || e.cfg.shards < runtime.GOMAXPROCS(0) {
 		return
 	}
 	var ready [maxPollShards]int
