@@ -42,7 +42,7 @@
 // Listen with ListenTLS and Dial with DialTLS run crypto/tls on the
 // shards: the handshake on a goroutine (at most WithMaxHandshakes at once,
 // past which new connections are reset at accept, and the acceptor pauses
-// that listener after every 64 resets, 1 ms doubling to 128 ms, so that a
+// that listener after every 64 refusals, 1 ms doubling to 128 ms, so that a
 // flood waits in the kernel's backlog instead of costing a reset each; at
 // most WithHandshakeCPU of them computing at once, so that the shards keep
 // a P, for at most WithHandshakeShare of the CPU time, so that a flood

@@ -68,12 +68,14 @@ func DialTLS(cfg *tls.Config) DialOption {
 // OnHandshakeFail), and counted in Stats.TLSRefused; one accepted below
 // the cap whose ClientHello completes past it is aborted (its reason wraps
 // ErrTLSBusy) and counted there too. While it refuses, the acceptor stops
-// accepting on that listener after every 64 resets, for 1 ms doubling to
-// 128 ms while the refusals go on: connections arriving meanwhile wait in
-// the kernel's backlog (past it the kernel drops their SYNs and the
-// clients retry), and are reset in turn, 64 per pause, if the engine still
-// refuses when it takes them; so a flood costs the shards at most 64
-// resets per pause instead of one per connection. Default 4096.
+// accepting on that listener after every 64 refusals (resets at accept
+// and ErrTLSBusy aborts together, the next time it resets one), for 1 ms
+// doubling to 128 ms while the refusals go on: connections arriving
+// meanwhile wait in the kernel's backlog (past it the kernel drops their
+// SYNs and the clients retry), and are reset in turn, 64 per pause, if
+// the engine still refuses when it takes them; so a flood costs the
+// shards at most 64 resets at accept per pause instead of one per connection.
+// Default 4096.
 func WithMaxHandshakes(n int) Option { return func(c *config) { c.maxHandshakes = n } }
 
 // WithHandshakeTimeout bounds a TLS handshake, counted from when the

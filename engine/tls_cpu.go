@@ -104,7 +104,7 @@ type cpuSlots struct {
 	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
 	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
 	holds    atomic.Uint64 // holdTLS's pauses; the acceptors write
-	unheld   atomic.Int64  // refusals since holdTLS last paused; the acceptors write
+	unheld   atomic.Int64  // refusals since holdTLS last paused; the acceptors and startHandshake write
 	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
 	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
 	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)

@@ -121,6 +121,10 @@ func (c *Conn) startHandshake() {
 	if e.tlsInFlight.Add(1) > int64(e.cfg.maxHandshakes) {
 		e.tlsInFlight.Add(-1)
 		e.tlsRefused.Add(1)
+		// Counted toward the acceptor's next pause too (holdTLS): a
+		// flood's connections accepted just under the cap are refused
+		// here, at a Conn and a read each, more often than at accept.
+		e.hsCPU.unheld.Add(1)
 		c.abortWith(ErrTLSBusy)
 		return
 	}
