@@ -58,12 +58,13 @@ func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = 
 // whenever a shard has input waiting, until that shard has run a round,
 // at most 2 ms a stop: a message for an open connection then waits for
 // one part of a handshake (the longest, the key exchange, about 100 µs
-// here) instead of its whole first flight. Under a flood that took the
-// p99 of the open connections on two Ps from 5.9× to 2.1× of its unloaded
-// figure and their rate from 0.41× to 0.69× (share 0.5), and cut the
-// handshakes completed during the flood to a third; without a flood it
-// costs 9 % of new TLS connections per second (23 % resumed) against the
-// same share without the stops (benchmarks/results/tls-16g).
+// here) instead of its whole first flight. Under a flood, with the
+// acceptor's pauses, that took the closed-loop p99 of the open
+// connections on two Ps from 5.9× to 1.8× of its unloaded figure and their
+// rate from 0.41× to 0.62× (share 0.5), and cut the handshakes completed
+// during the flood to a third; without a flood it costs 9 % of new TLS
+// connections per second (23 % resumed) against the same share without
+// the stops (benchmarks/results/tls-16g).
 func WithHandshakeShare(share float64) Option {
 	return func(c *config) { c.handshakeShare = share }
 }
