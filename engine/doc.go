@@ -42,11 +42,13 @@
 // Listen with ListenTLS and Dial with DialTLS run crypto/tls on the
 // shards: the handshake on a goroutine (at most WithMaxHandshakes at once,
 // past which new connections are reset at accept, and the acceptor pauses
-// that listener after every 64 resets, 1 ms doubling to 128 ms, so that a
+// that listener after every 64 refusals, 1 ms doubling to 128 ms, so that a
 // flood waits in the kernel's backlog instead of costing a reset each; at
 // most WithHandshakeCPU of them computing at once, so that the shards keep
 // a P, for at most WithHandshakeShare of the CPU time, so that a flood
-// leaves the open connections the rest; each bounded
+// leaves the open connections the rest, and with a share below 1 stopping
+// inside their computation while a shard has input waiting, when the
+// shards hold every P (tls_yield.go); each bounded
 // by WithHandshakeTimeout; none spent before a server's first record is
 // whole), then the records on the connection's shard, with no
 // goroutine. The handler sees plaintext through the same Conn methods, and

@@ -49,6 +49,9 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
 		return lc, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
 	}
+	if lc.tls != nil {
+		lc.tls = serveTLS(lc.tls) // the handshakes' yield points (tls_yield.go)
+	}
 	return lc, nil
 }
 

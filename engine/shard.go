@@ -63,7 +63,8 @@ type shardCtx struct {
 	drainAsyncFn    func()
 	handoffs        batch[handedOff]
 	drainHandoffsFn func()
-	yieldFn         func() // the shard's yield, yieldTask (yield.go)
+	yieldFn         func()       // the shard's yield, yieldTask (yield.go)
+	rounds          roundWaiters // handshakes parked at a yield point until this shard runs (tls_yield.go)
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)
@@ -104,6 +105,7 @@ func newShardCtx(e *Engine, idx int, loop *shard.Loop) *shardCtx {
 	}
 	s.drainAsyncFn = s.drainAsync
 	s.yieldFn = s.yieldTask
+	s.rounds.fn = s.roundPassed
 	s.drainHandoffsFn = s.drainHandoffs
 	return s
 }

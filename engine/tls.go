@@ -39,7 +39,14 @@ import (
 // Conn methods. cfg is crypto/tls's own (certificates, GetCertificate for
 // SNI, NextProtos for ALPN, ClientAuth, session tickets, versions) and
 // must not be changed once in use. Listen fails with ErrInvalidOption if
-// cfg has no way to find a certificate.
+// cfg has no way to find a certificate. The handshakes run with a copy of
+// cfg (Clone, at Listen) whose GetConfigForClient and GetCertificate are
+// the engine's: they call cfg's own, choose the certificate as crypto/tls
+// would from cfg, and hand crypto/tls the certificate with its key
+// wrapped (still a crypto.Signer, and a crypto.Decrypter if the key is
+// one), so that a handshake can stop for the shards between the parts of
+// its computation (see WithHandshakeShare). Session ticket keys set on
+// cfg before Listen are kept; automatic ones are the copy's own.
 func ListenTLS(cfg *tls.Config) ListenOption {
 	return func(lc *listenConfig) { lc.tls = cfg }
 }
@@ -61,12 +68,14 @@ func DialTLS(cfg *tls.Config) DialOption {
 // OnHandshakeFail), and counted in Stats.TLSRefused; one accepted below
 // the cap whose ClientHello completes past it is aborted (its reason wraps
 // ErrTLSBusy) and counted there too. While it refuses, the acceptor stops
-// accepting on that listener after every 64 resets, for 1 ms doubling to
-// 128 ms while the refusals go on: connections arriving meanwhile wait in
-// the kernel's backlog (past it the kernel drops their SYNs and the
-// clients retry), and are reset in turn, 64 per pause, if the engine still
-// refuses when it takes them; so a flood costs the shards at most 64
-// resets per pause instead of one per connection. Default 4096.
+// accepting on that listener after every 64 refusals (resets at accept
+// and ErrTLSBusy aborts together, the next time it resets one), for 1 ms
+// doubling to 128 ms while the refusals go on: connections arriving
+// meanwhile wait in the kernel's backlog (past it the kernel drops their
+// SYNs and the clients retry), and are reset in turn, 64 per pause, if
+// the engine still refuses when it takes them; so a flood costs the
+// shards at most 64 resets at accept per pause instead of one per connection.
+// Default 4096.
 func WithMaxHandshakes(n int) Option { return func(c *config) { c.maxHandshakes = n } }
 
 // WithHandshakeTimeout bounds a TLS handshake, counted from when the

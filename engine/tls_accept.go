@@ -20,8 +20,10 @@ const tlsRefuseBatch = 64
 
 // holdTLS counts a new connection refuseTLS reset (WithMaxHandshakes
 // handshakes in progress, or the handshakes' CPU backlogged), and at
-// every tlsRefuseBatch-th stops the acceptor's loop watching its TLS
-// listener for a while, and reports whether it did. Accepting and
+// every tlsRefuseBatch-th refusal (startHandshake's ErrTLSBusy aborts
+// count too: they cost the shards a Conn and a read each, and were most
+// of a flood's refusals, benchmarks/results/tls-16g) stops the acceptor's
+// loop watching its TLS listener for a while, and reports whether it did. Accepting and
 // resetting every connection of a flood costs the shards' CPU as much as
 // the connections they serve: a flood of 10,000 connections a second kept
 // the acceptor and the resets at a sixth of a P

@@ -237,6 +237,11 @@ func TestTLSBadInput(t *testing.T) {
 		if st := e2.Stats(); st.TLSRefused != 1 {
 			t.Fatalf("Stats.TLSRefused = %d, want 1", st.TLSRefused)
 		}
+		// It counts toward the acceptor's next pause (holdTLS) as a
+		// refusal at accept does.
+		if n := e2.hsCPU.unheld.Load(); n != 1 {
+			t.Fatalf("refusals toward the acceptor's pause = %d, want 1", n)
+		}
 		first.Close()
 		// The peer leaves with the server's flight unread: its kernel
 		// resets; were it read, the handshake's EOF would be the reason.

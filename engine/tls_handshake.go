@@ -55,6 +55,11 @@ type handshakeState struct {
 	slot bool          // the handshake goroutine holds a CPU slot; its goroutine only
 	took time.Duration // when it took the slot (cpuSlots' clock); its goroutine only
 	err  error         // the handshake's result, set by its goroutine before doneFn's task
+	// The certificate of a server's handshake, its key wrapped so that
+	// signing is a yield point (keep, tls_yield.go). Its goroutine only.
+	cert      tls.Certificate
+	signer    yieldSigner
+	decrypter yieldDecrypter
 	// dialCB is DialTLS's callback. Loop only.
 	dialCB   func(*Conn, error)
 	doneFn   func() // the handshake's end, as a task
@@ -116,6 +121,10 @@ func (c *Conn) startHandshake() {
 	if e.tlsInFlight.Add(1) > int64(e.cfg.maxHandshakes) {
 		e.tlsInFlight.Add(-1)
 		e.tlsRefused.Add(1)
+		// Counted toward the acceptor's next pause too (holdTLS): a
+		// flood's connections accepted just under the cap are refused
+		// here, at a Conn and a read each, more often than at accept.
+		e.hsCPU.unheld.Add(1)
 		c.abortWith(ErrTLSBusy)
 		return
 	}

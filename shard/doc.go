@@ -22,7 +22,7 @@
 // Everything a Loop holds belongs to the loop's goroutine. Methods say which
 // goroutines may call them:
 //
-//   - any goroutine: Submit, Exit, Break, Close, Stats, CPU;
+//   - any goroutine: Submit, Exit, Break, Close, Stats, CPU, PollFd;
 //   - loop only: Watch, Modify, Unwatch, Handover, Park, Forget, AfterFunc,
 //     Every, InitTimer and the Timer methods. "Loop only" means from a callback the loop runs, or from
 //     the goroutine that owns a loop that is not running (before Run, or
