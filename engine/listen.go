@@ -49,9 +49,6 @@ func listenOptions(opts []ListenOption) (listenConfig, error) {
 	if lc.tls != nil && len(lc.tls.Certificates) == 0 && lc.tls.GetCertificate == nil && lc.tls.GetConfigForClient == nil {
 		return lc, fmt.Errorf("%w: ListenTLS: the config has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOption)
 	}
-	if lc.tls != nil {
-		lc.tls = serveTLS(lc.tls) // the handshakes' yield points (tls_yield.go)
-	}
 	return lc, nil
 }
 
@@ -71,6 +68,7 @@ func (e *Engine) Listen(addr string, opts ...ListenOption) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
+	lc.tls = e.handshakeConfig(lc.tls)
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()

@@ -45,6 +45,7 @@ func (e *Engine) ListenFiles(files []*os.File, opts ...ListenOption) (net.Addr, 
 	if err != nil {
 		return nil, err
 	}
+	lc.tls = e.handshakeConfig(lc.tls)
 	fds := make([]int, 0, len(files))
 	closeAll := func() {
 		for _, fd := range fds {

@@ -39,14 +39,15 @@ import (
 // Conn methods. cfg is crypto/tls's own (certificates, GetCertificate for
 // SNI, NextProtos for ALPN, ClientAuth, session tickets, versions) and
 // must not be changed once in use. Listen fails with ErrInvalidOption if
-// cfg has no way to find a certificate. The handshakes run with a copy of
-// cfg (Clone, at Listen) whose GetConfigForClient and GetCertificate are
-// the engine's: they call cfg's own, choose the certificate as crypto/tls
-// would from cfg, and hand crypto/tls the certificate with its key
-// wrapped (still a crypto.Signer, and a crypto.Decrypter if the key is
-// one), so that a handshake can stop for the shards between the parts of
-// its computation (see WithHandshakeShare). Session ticket keys set on
-// cfg before Listen are kept; automatic ones are the copy's own.
+// cfg has no way to find a certificate. With a WithHandshakeShare below
+// 1 the handshakes run with a copy of cfg (Clone, at Listen) whose
+// GetConfigForClient and GetCertificate are the engine's: they call cfg's
+// own, choose the certificate as crypto/tls would from cfg, and hand
+// crypto/tls the certificate with its key wrapped (still a crypto.Signer,
+// and a crypto.Decrypter if the key is one), so that a handshake can stop
+// for the shards between the parts of its computation; session ticket
+// keys set on cfg before Listen are kept, automatic ones are the copy's
+// own. Otherwise they run with cfg itself.
 func ListenTLS(cfg *tls.Config) ListenOption {
 	return func(lc *listenConfig) { lc.tls = cfg }
 }

@@ -63,6 +63,20 @@ type serverTLS struct {
 // come, without the yield points after GetConfigForClient.
 const maxServedConfigs = 64
 
+// handshakeConfig returns the config a TLS listener with the
+// application's config user (nil: plaintext) runs its handshakes with:
+// the application's own, or, with a WithHandshakeShare below 1 (the only
+// engines whose handshakes stop at the yield points), serveTLS's copy.
+// The copy chooses the certificate with code of ours that follows
+// crypto/tls's choice (TestTLSServeConfigAsCryptoTLS); an engine that
+// does not need the yield points does not depend on that.
+func (e *Engine) handshakeConfig(user *tls.Config) *tls.Config {
+	if user == nil || e.cfg.handshakeShare >= 1 {
+		return user
+	}
+	return serveTLS(user)
+}
+
 // serveTLS returns the config a TLS listener with the application's
 // config user gives crypto/tls for its handshakes.
 func serveTLS(user *tls.Config) *tls.Config {

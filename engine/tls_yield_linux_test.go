@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -114,7 +115,8 @@ func TestTLSServeConfigAsCryptoTLS(t *testing.T) {
 			&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12,
 				CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}, &rsaCert, 0},
 	}
-	e, _ := startEngine(t, echoHandler{}, WithShards(1))
+	// A share below 1: the only engines whose listeners use the copy.
+	e, _ := startEngine(t, echoHandler{}, WithShards(1), WithHandshakeShare(0.5))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ea, err := e.Listen("tcp://127.0.0.1:0", ListenTLS(tc.server))
@@ -307,6 +309,43 @@ func TestHandshakeYieldsToHeldShard(t *testing.T) {
 			}
 			if share == 1 && yields != 0 {
 				t.Errorf("%d stops with the default share", yields)
+			}
+		})
+	}
+}
+
+// TestHandshakeConfigOnlyWithShare: a TLS listener runs its handshakes
+// with the application's config itself unless the engine has a handshake
+// share below 1, and only then with the copy whose callbacks are the
+// yield points.
+func TestHandshakeConfigOnlyWithShare(t *testing.T) {
+	noLeaks(t)
+	user := newTestPKI(t).server()
+	tests := []struct {
+		name    string
+		opts    []Option
+		wrapped bool
+	}{
+		{name: "default share", opts: nil},
+		{name: "share 1", opts: []Option{WithHandshakeShare(1)}},
+		{name: "share 0.5", opts: []Option{WithHandshakeShare(0.5)}, wrapped: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := New(echoHandler{}, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Stop(context.Background())
+			got := e.handshakeConfig(user)
+			if (got != user) != tc.wrapped {
+				t.Fatalf("handshakeConfig returned the application's config: %v, want a copy: %v", got == user, tc.wrapped)
+			}
+			if tc.wrapped && (got.GetCertificate == nil || got.GetConfigForClient == nil || len(got.Certificates) != 0) {
+				t.Fatal("the copy does not choose the certificate itself")
+			}
+			if e.handshakeConfig(nil) != nil {
+				t.Fatal("a plaintext listener got a TLS config")
 			}
 		})
 	}
