@@ -24,10 +24,12 @@
 //
 // A readable socket is read into the shard's shared read buffer and
 // OnTraffic sees those bytes without a copy; only what the handler leaves
-// unread is copied into the connection's pooled ring. Small writes made
-// during one callback are gathered and sent with one writev when the
-// callback returns; a large write to an idle socket goes straight from the
-// caller's slice. When the socket is full the rest waits in the pooled
+// unread is copied into the connection's pooled ring, and the next read
+// lands behind a copy of it in the shared buffer while it is at most half
+// of that. Small writes made during one callback are gathered and sent
+// with one writev when the callback returns; a large write to an idle
+// socket goes straight from the caller's slice (from 4 KiB when it is the
+// callback's only answer, from 64 KiB always). When the socket is full the rest waits in the pooled
 // outbound chain for EPOLLOUT. An idle connection holds no buffer memory.
 //
 // # Closing
