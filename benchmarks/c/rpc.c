@@ -39,6 +39,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn.h"
+
 #define RPC_READ_BUF (64 << 10)   /* the one read buffer */
 #define RPC_EVENTS 1024           /* epoll_wait batch */
 #define RPC_HEADER 16             /* length 4, ID 8, method 2, flags 1, status 1 */
@@ -47,21 +49,6 @@
 #define RPC_FLAG_RESPONSE 1
 #define RPC_STATUS_UNKNOWN 1
 
-void die(const char *what);                      /* peer.c */
-struct sockaddr_in parse_addr(const char *addr); /* peer.c */
-
-/* rconn is one connection's state, indexed by its fd. */
-struct rconn {
-	int open;
-	char *in;           /* the start of a frame cut by the end of a read */
-	size_t inlen, incap;
-	char *pending;      /* answers the socket did not take */
-	size_t plen, poff, pcap;
-};
-
-static struct rconn *rconns;
-static size_t nrconns;
-static int rep;
 static char rbuf[RPC_READ_BUF];
 static char *rout; /* the answers of one read, before the one write */
 static size_t routlen, routcap;
@@ -70,59 +57,10 @@ static unsigned long long answered, unknown, badframes;
 
 static const char unknown_msg[] = "no handler for this method";
 
-static void *rx_realloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (p == NULL)
-		die("realloc");
-	return p;
-}
-
-/* grow makes room for n more bytes in a buffer of len bytes and cap *cap. */
-static void grow(char **buf, size_t len, size_t *cap, size_t n)
-{
-	if (len + n <= *cap)
-		return;
-	size_t c = *cap ? *cap : 4096;
-	while (c < len + n)
-		c *= 2;
-	*buf = rx_realloc(*buf, c);
-	*cap = c;
-}
-
 static void on_rterm(int sig)
 {
 	(void)sig;
 	rstop = 1;
-}
-
-static struct rconn *rconn_of(int fd)
-{
-	if ((size_t)fd >= nrconns) {
-		size_t n = nrconns ? nrconns : 1024;
-		while (n <= (size_t)fd)
-			n *= 2;
-		rconns = rx_realloc(rconns, n * sizeof *rconns);
-		memset(rconns + nrconns, 0, (n - nrconns) * sizeof *rconns);
-		nrconns = n;
-	}
-	return &rconns[fd];
-}
-
-static void rclose(int fd)
-{
-	struct rconn *c = &rconns[fd];
-	free(c->in);
-	free(c->pending);
-	memset(c, 0, sizeof *c);
-	close(fd); /* also leaves the epoll set */
-}
-
-static void rinterest(int fd, unsigned events)
-{
-	struct epoll_event ev = {.events = events, .data.fd = fd};
-	if (epoll_ctl(rep, EPOLL_CTL_MOD, fd, &ev) < 0)
-		die("epoll_ctl MOD");
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -143,16 +81,15 @@ static void answer(const unsigned char *f, size_t n)
 		status = RPC_STATUS_UNKNOWN;
 		unknown++;
 	}
-	grow(&rout, routlen, &routcap, RPC_HEADER + plen);
-	unsigned char *h = (unsigned char *)rout + routlen;
+	unsigned char h[RPC_HEADER];
 	uint32_t len = (uint32_t)(RPC_HEADER - 4 + plen);
 	h[0] = (unsigned char)(len >> 24), h[1] = (unsigned char)(len >> 16);
 	h[2] = (unsigned char)(len >> 8), h[3] = (unsigned char)len;
 	memcpy(h + 4, f + 4, 10); /* the request's ID and method */
 	h[14] = RPC_FLAG_RESPONSE;
 	h[15] = status;
-	memcpy(h + RPC_HEADER, payload, plen);
-	routlen += RPC_HEADER + plen;
+	append(&rout, &routlen, &routcap, (const char *)h, sizeof h);
+	append(&rout, &routlen, &routcap, payload, plen);
 	answered++;
 }
 
@@ -179,66 +116,9 @@ static long serve(const unsigned char *b, size_t n)
 	return (long)used;
 }
 
-/*
- * rsend writes rout (one write) or, behind pending output, queues it;
- * whatever the socket does not take waits for EPOLLOUT. Returns -1 when
- * the connection was closed.
- */
-static int rsend(int fd)
-{
-	struct rconn *c = &rconns[fd];
-	size_t off = 0;
-	if (c->plen == c->poff) {
-		while (off < routlen) {
-			ssize_t w = write(fd, rout + off, routlen - off);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					break;
-				rclose(fd);
-				return -1;
-			}
-			off += (size_t)w;
-		}
-		if (off == routlen)
-			return 0;
-		c->plen = c->poff = 0;
-		rinterest(fd, EPOLLOUT);
-	}
-	grow(&c->pending, c->plen, &c->pcap, routlen - off);
-	memcpy(c->pending + c->plen, rout + off, routlen - off);
-	c->plen += routlen - off;
-	return 0;
-}
-
-static void rflush(int fd)
-{
-	struct rconn *c = &rconns[fd];
-	while (c->poff < c->plen) {
-		ssize_t w = write(fd, c->pending + c->poff, c->plen - c->poff);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			rclose(fd);
-			return;
-		}
-		c->poff += (size_t)w;
-	}
-	c->plen = c->poff = 0;
-	if (c->pcap > (1 << 20)) { /* a burst's buffer is not kept */
-		free(c->pending);
-		c->pending = NULL;
-		c->pcap = 0;
-	}
-	rinterest(fd, EPOLLIN);
-}
-
 static void ron_readable(int fd)
 {
-	struct rconn *c = &rconns[fd];
+	struct conn *c = &conns[fd];
 	ssize_t n;
 	do
 		n = read(fd, rbuf, sizeof rbuf);
@@ -246,22 +126,17 @@ static void ron_readable(int fd)
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
-		rclose(fd);
+		close_conn(fd);
 		return;
 	}
 	routlen = 0;
 	long used;
 	if (c->inlen == 0) {
 		used = serve((unsigned char *)rbuf, (size_t)n);
-		if (used >= 0 && (size_t)used < (size_t)n) {
-			grow(&c->in, 0, &c->incap, (size_t)n - (size_t)used);
-			memcpy(c->in, rbuf + used, (size_t)n - (size_t)used);
-			c->inlen = (size_t)n - (size_t)used;
-		}
+		if (used >= 0 && (size_t)used < (size_t)n)
+			append(&c->in, &c->inlen, &c->incap, rbuf + used, (size_t)n - (size_t)used);
 	} else {
-		grow(&c->in, c->inlen, &c->incap, (size_t)n);
-		memcpy(c->in + c->inlen, rbuf, (size_t)n);
-		c->inlen += (size_t)n;
+		append(&c->in, &c->inlen, &c->incap, rbuf, (size_t)n);
 		used = serve((unsigned char *)c->in, c->inlen);
 		if (used > 0) {
 			memmove(c->in, c->in + used, c->inlen - (size_t)used);
@@ -271,7 +146,7 @@ static void ron_readable(int fd)
 	if (used < 0) {
 		badframes++;
 		fprintf(stderr, "peer-c rpc: fd %d closed for a bad frame\n", fd);
-		rclose(fd);
+		close_conn(fd);
 		return;
 	}
 	if (c->inlen == 0 && c->incap > (1 << 20)) { /* a big frame's buffer is not kept */
@@ -280,45 +155,22 @@ static void ron_readable(int fd)
 		c->incap = 0;
 	}
 	if (routlen > 0)
-		rsend(fd);
-}
-
-static void ron_accept(int lfd)
-{
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN, or an error the next accept will show again */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		rconn_of(fd)->open = 1;
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-		if (epoll_ctl(rep, EPOLL_CTL_ADD, fd, &ev) < 0)
-			die("epoll_ctl ADD");
-	}
+		send_bytes(fd, rout, routlen);
 }
 
 /* run_rpc serves tools/rpc's protocol on addr until SIGTERM. */
 int run_rpc(const char *addr)
 {
-	struct sockaddr_in sa = parse_addr(addr);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		die("socket");
-	int one = 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		die("bind");
-	if (listen(lfd, 4096) < 0)
-		die("listen");
+	int lfd = listen_on(addr);
+	struct sockaddr_in sa;
 	socklen_t sl = sizeof sa;
 	if (getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
 		die("getsockname");
-	rep = epoll_create1(EPOLL_CLOEXEC);
-	if (rep < 0)
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
 		die("epoll_create1");
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-	if (epoll_ctl(rep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
 		die("epoll_ctl ADD listener");
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction st = {.sa_handler = on_rterm};
@@ -330,7 +182,7 @@ int run_rpc(const char *addr)
 
 	static struct epoll_event events[RPC_EVENTS];
 	while (!rstop) {
-		int n = epoll_wait(rep, events, RPC_EVENTS, -1);
+		int n = epoll_wait(ep, events, RPC_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -339,13 +191,13 @@ int run_rpc(const char *addr)
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 			if (fd == lfd) {
-				ron_accept(lfd);
+				on_accept(lfd);
 				continue;
 			}
-			if (!rconns[fd].open)
+			if (!conns[fd].open)
 				continue; /* closed earlier in this round */
 			if (events[i].events & EPOLLOUT)
-				rflush(fd);
+				flush_pending(fd);
 			else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				ron_readable(fd);
 		}
