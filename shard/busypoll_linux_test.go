@@ -24,18 +24,9 @@ func TestBusyPoll(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLoop(t, tc.opts...)
 			var p [2]int
-			if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+			p[0], p[1] = newPipe(t)
 			read := make(chan struct{}, 1)
-			if err := l.Watch(p[0], EventRead, HandlerFunc(func(fd int, _ Events) {
-				var b [16]byte
-				unix.Read(fd, b[:])
-				read <- struct{}{}
-			})); err != nil {
-				t.Fatal(err)
-			}
+			watchDrain(t, l, p[0], read)
 			startRun(t, l)
 			unix.Write(p[1], []byte("x"))
 			select {

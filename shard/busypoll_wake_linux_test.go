@@ -16,16 +16,8 @@ func TestBusyPollNoLostWake(t *testing.T) {
 	const window = 200 * time.Microsecond
 	l := newLoop(t, WithBusyPoll(window))
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-	if err := l.Watch(p[0], EventRead, HandlerFunc(func(fd int, _ Events) {
-		var b [64]byte
-		unix.Read(fd, b[:])
-	})); err != nil {
-		t.Fatal(err)
-	}
+	p[0], p[1] = newPipe(t)
+	watchDrain(t, l, p[0], nil)
 	startRun(t, l)
 	for i := 0; i < 3000; i++ {
 		unix.Write(p[1], []byte("x")) // opens a busy window

@@ -25,18 +25,9 @@ func pollReadable(t *testing.T, fd int) bool {
 func TestPollFdReadableWhileInputWaits(t *testing.T) {
 	l := newLoop(t)
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	p[0], p[1] = newPipe(t)
 	read := make(chan struct{}, 1)
-	if err := l.Watch(p[0], EventRead, HandlerFunc(func(fd int, _ Events) {
-		var b [64]byte
-		unix.Read(fd, b[:])
-		read <- struct{}{}
-	})); err != nil {
-		t.Fatal(err)
-	}
+	watchDrain(t, l, p[0], read)
 	startRun(t, l)
 	if pollReadable(t, l.PollFd()) {
 		t.Fatal("readable with nothing to read")

@@ -20,6 +20,25 @@ func newPipe(t testing.TB) (r, w int) {
 	return p[0], p[1]
 }
 
+// watchDrain watches r for reading with a handler that reads what is
+// there and, when read is not nil, signals it (never blocking the loop: a
+// signal already waiting stands for this one too).
+func watchDrain(t testing.TB, l *Loop, r int, read chan<- struct{}) {
+	t.Helper()
+	if err := l.Watch(r, EventRead, HandlerFunc(func(fd int, _ Events) {
+		var b [64]byte
+		unix.Read(fd, b[:])
+		if read != nil {
+			select {
+			case read <- struct{}{}:
+			default:
+			}
+		}
+	})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newSocketpair returns a connected non-blocking stream socketpair that the
 // test's cleanup closes.
 func newSocketpair(t testing.TB) (a, b int) {
