@@ -97,7 +97,7 @@ func runFloodChild() int {
 			var recMu sync.Mutex
 			var recs []serverLat
 			if os.Getenv(floodLatLogEnv) != "" {
-				recs = make([]serverLat, 0, 1<<16)
+				recs = make([]serverLat, 0, 1<<18)
 				h = latEchoHandler{mu: &recMu, recs: &recs}
 			}
 			var share float64
@@ -368,7 +368,11 @@ func benchFlood(b *testing.B, l floodLayout) {
 	// The child's certificate is its own: these clients measure, they do
 	// not check it (the tests do).
 	ccfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
-	srvEnv := []string{floodMaxEnv + "=4096", floodCPUsEnv + "=" + l.serverCPUs,
+	maxHS := "4096"
+	if v := os.Getenv(floodBenchMaxEnv); v != "" {
+		maxHS = v
+	}
+	srvEnv := []string{floodMaxEnv + "=" + maxHS, floodCPUsEnv + "=" + l.serverCPUs,
 		floodShareEnv + "=" + strconv.FormatFloat(l.share, 'g', -1, 64)}
 	if g := os.Getenv(floodServerGodebugEnv); g != "" {
 		srvEnv = append(srvEnv, "GODEBUG="+g)

@@ -32,6 +32,9 @@ const (
 	// of the flooded fixed-rate phase to PREFIX.server, the client (this
 	// process) to PREFIX.client.
 	floodTraceEnv = "SHARDNET_FLOOD_TRACE"
+	// floodBenchMaxEnv replaces the server's WithMaxHandshakes (4096):
+	// the most handshakes a drained backlog can start at once.
+	floodBenchMaxEnv = "SHARDNET_FLOOD_BENCH_MAX_HANDSHAKES"
 )
 
 // latTag marks a tagged message: latTag, phase, connection index, then
@@ -118,23 +121,26 @@ type latEchoHandler struct {
 func (h latEchoHandler) OnTraffic(c *Conn) {
 	in := time.Now().UnixNano()
 	b, _ := c.Next(c.Buffered())
-	var found [8]serverLat
-	m := 0
-	for off := 0; off+16 <= len(b) && m < len(found); off += 1024 {
+	// After a stall many messages arrive in one read: every one is
+	// recorded (the tail is made of those), straight into the shared
+	// slice, so the handler allocates nothing of its own.
+	h.mu.Lock()
+	first := len(*h.recs)
+	for off := 0; off+16 <= len(b); off += 1024 {
 		if string(b[off:off+4]) == latTag {
-			found[m] = serverLat{phase: int(b[off+4]), k: int(b[off+5]), i: int(binary.BigEndian.Uint64(b[off+8 : off+16])), n: len(b), in: in}
-			m++
+			*h.recs = append(*h.recs, serverLat{phase: int(b[off+4]), k: int(b[off+5]), i: int(binary.BigEndian.Uint64(b[off+8 : off+16])), n: len(b), in: in})
 		}
 	}
+	last := len(*h.recs)
+	h.mu.Unlock()
 	_, _ = c.Write(b)
-	if m == 0 {
+	if last == first {
 		return
 	}
 	out, tid := time.Now().UnixNano(), syscall.Gettid()
 	h.mu.Lock()
-	for j := 0; j < m; j++ {
-		found[j].out, found[j].tid = out, tid
-		*h.recs = append(*h.recs, found[j])
+	for j := first; j < last; j++ {
+		(*h.recs)[j].out, (*h.recs)[j].tid = out, tid
 	}
 	h.mu.Unlock()
 }

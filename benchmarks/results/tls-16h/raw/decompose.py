@@ -45,8 +45,9 @@ for ph in (0, 1):
         rows.append(dict(key=key, due=due, lat=got - due, late=w0 - due, write=w1 - w0,
                          up=tin - w1, srv=tout - tin, down=got - tout, n=n, tid=tid))
     if not rows: continue
+    unm = sum(1 for key, v in cl.items() if key[0] == ph and v[3] and key not in sv)
     p99 = pct([r['lat'] for r in rows], 99)
-    print(f"phase {ph} ({'flood' if ph else 'unloaded'}): {len(rows)} messages matched, p50 {pct([r['lat'] for r in rows],50)/1e3:.0f} us, p99 {p99/1e3:.0f} us")
+    print(f"phase {ph} ({'flood' if ph else 'unloaded'}): {len(rows)} messages matched ({unm} not seen by the server's log), p50 {pct([r['lat'] for r in rows],50)/1e3:.0f} us, p99 {p99/1e3:.0f} us")
     print("  part     p50 us    p90 us    p99 us    max us   | mean us over the messages >= p99")
     tail = [r for r in rows if r['lat'] >= p99]
     for part in ('lat', 'late', 'write', 'up', 'srv', 'down'):
