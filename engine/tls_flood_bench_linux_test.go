@@ -219,9 +219,12 @@ func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration, 
 		// Each connection's schedule is offset by its share of the
 		// interval, so the sends spread over it.
 		first := start.Add(interval * time.Duration(k) / time.Duration(len(conns)))
+		// The writer fills recs, the reader gots: an echo can be back
+		// before the writer has noted its Write.
 		var recs []clientLat
+		var gots []int64
 		if log != nil {
-			recs = make([]clientLat, n)
+			recs, gots = make([]clientLat, n), make([]int64, n)
 		}
 		wg.Add(2)
 		sent := make(chan struct{})
@@ -261,7 +264,7 @@ func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration, 
 				}
 				now := time.Now()
 				if log != nil {
-					recs[i].got = now.UnixNano()
+					gots[i] = now.UnixNano()
 				}
 				if now.Before(end) {
 					lat = append(lat, now.Sub(first.Add(time.Duration(i)*interval)))
@@ -269,7 +272,10 @@ func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration, 
 			}
 			c.SetReadDeadline(time.Time{})
 			if log != nil {
-				<-sent // the writer's fields of recs
+				<-sent // recs is the writer's until it is done
+				for i := range recs {
+					recs[i].got = gots[i]
+				}
 				log.add(recs)
 			}
 			mu.Lock()
