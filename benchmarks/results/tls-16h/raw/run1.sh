@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tls-16h r1 (BIN=new.test, server log capped at 8 messages per read), r2 (new2.test): the fixed-rate phase's tail, instrumented (engine test binary of this branch's
+# tls-16h r1 (BIN=new.test, server log capped at 8 messages per read), r2 (new2.test), r4 (new4.test, the race fix): the fixed-rate phase's tail, instrumented (engine test binary of this branch's
 # first commit, which only adds env-gated diagnostics): per-message times (SHARDNET_FLOOD_LATLOG),
 # the server's gctrace, and in the "t" runs a runtime trace of both sides during the flooded
 # fixed-rate phase. shared/share=0.5 and pinned/share=0.5.
