@@ -93,14 +93,30 @@ func runFloodChild() int {
 		if leaf, err = ca.Leaf("127.0.0.1"); err == nil {
 			var e *Engine
 			var maxHS int
+			var h Handler = echoHandler{}
+			var recMu sync.Mutex
+			var recs []serverLat
+			if os.Getenv(floodLatLogEnv) != "" {
+				recs = make([]serverLat, 0, 1<<18)
+				h = latEchoHandler{mu: &recMu, recs: &recs}
+			}
 			var share float64
 			if err = pinFromEnv(); err != nil {
 			} else if maxHS, err = strconv.Atoi(os.Getenv(floodMaxEnv)); err != nil {
 			} else if share, err = strconv.ParseFloat(os.Getenv(floodShareEnv), 64); err == nil {
-				e, err = New(echoHandler{}, WithShards(2), WithMaxHandshakes(maxHS), WithHandshakeShare(share))
+				e, err = New(h, WithShards(2), WithMaxHandshakes(maxHS), WithHandshakeShare(share))
 			}
 			if err == nil {
-				return serveFloodChild(e, &tls.Config{Certificates: []tls.Certificate{leaf}})
+				rc := serveFloodChild(e, &tls.Config{Certificates: []tls.Certificate{leaf}})
+				if path := os.Getenv(floodLatLogEnv); path != "" {
+					recMu.Lock()
+					defer recMu.Unlock()
+					if err := writeServerLat(path+".server", recs); err != nil {
+						fmt.Fprintln(os.Stderr, "child:", err)
+						return 1
+					}
+				}
+				return rc
 			}
 		}
 	}
@@ -133,12 +149,39 @@ func serveFloodChild(e *Engine, cfg *tls.Config) int {
 	}
 	fmt.Println(addr.String())
 	in := bufio.NewScanner(os.Stdin)
+	var tr floodTracer
+	defer tr.stop()
 	for in.Scan() {
+		switch in.Text() {
+		case "trace-start":
+			err := tr.start(os.Getenv(floodTraceEnv) + ".server")
+			fmt.Println(err)
+			continue
+		case "trace-stop":
+			fmt.Println(tr.stop())
+			continue
+		}
 		st := e.Stats()
 		fmt.Printf("%d %d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
 			e.hsCPU.holds.Load(), e.hsCPU.yields.Load())
 	}
 	return 0
+}
+
+// floodCommand sends cmd to the flood child and fails on the error it
+// answers.
+func floodCommand(tb testing.TB, ch *child, cmd string) {
+	tb.Helper()
+	if _, err := io.WriteString(ch.stdin, cmd+"\n"); err != nil {
+		tb.Fatal(err)
+	}
+	line, err := ch.out.ReadString('\n')
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if line = strings.TrimSpace(line); line != "<nil>" {
+		tb.Fatalf("child %s: %s", cmd, line)
+	}
 }
 
 // floodCounts asks the flood child for its handshake counts.
@@ -162,7 +205,10 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint
 // the next send), for d, and returns what came back within the phase,
 // each latency counted from when its message was due, so that a stalled
 // server shows in the percentile instead of slowing the senders down.
-func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration) echoStats {
+//
+// With log set, the messages are tagged with phase and their indexes, and
+// each one's times go to log.
+func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration, phase int, log *clientLatLog) echoStats {
 	interval := time.Duration(float64(len(conns)) / rate * float64(time.Second))
 	n := int(d / interval)
 	start := time.Now().Add(10 * time.Millisecond)
@@ -173,18 +219,35 @@ func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration) 
 		// Each connection's schedule is offset by its share of the
 		// interval, so the sends spread over it.
 		first := start.Add(interval * time.Duration(k) / time.Duration(len(conns)))
+		// The writer fills recs, the reader gots: an echo can be back
+		// before the writer has noted its Write.
+		var recs []clientLat
+		var gots []int64
+		if log != nil {
+			recs, gots = make([]clientLat, n), make([]int64, n)
+		}
 		wg.Add(2)
+		sent := make(chan struct{})
 		go func() {
 			defer wg.Done()
+			defer close(sent)
 			msg := make([]byte, 1024)
 			for i := 0; i < n; i++ {
-				if w := time.Until(first.Add(time.Duration(i) * interval)); w > 0 {
+				due := first.Add(time.Duration(i) * interval)
+				if w := time.Until(due); w > 0 {
 					time.Sleep(w)
 				}
-				c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				w0 := time.Now()
+				c.SetWriteDeadline(w0.Add(30 * time.Second))
+				if log != nil {
+					tagMessage(msg, phase, k, i)
+				}
 				if _, err := c.Write(msg); err != nil {
 					tb.Error(err)
 					return
+				}
+				if log != nil {
+					recs[i] = clientLat{phase: phase, k: k, i: i, due: due.UnixNano(), wrote0: w0.UnixNano(), wrote1: time.Now().UnixNano()}
 				}
 			}
 		}()
@@ -200,11 +263,21 @@ func fixedRate(tb testing.TB, conns []*tls.Conn, rate float64, d time.Duration) 
 					return
 				}
 				now := time.Now()
+				if log != nil {
+					gots[i] = now.UnixNano()
+				}
 				if now.Before(end) {
 					lat = append(lat, now.Sub(first.Add(time.Duration(i)*interval)))
 				}
 			}
 			c.SetReadDeadline(time.Time{})
+			if log != nil {
+				<-sent // recs is the writer's until it is done
+				for i := range recs {
+					recs[i].got = gots[i]
+				}
+				log.add(recs)
+			}
 			mu.Lock()
 			all = append(all, lat...)
 			mu.Unlock()
@@ -301,8 +374,22 @@ func benchFlood(b *testing.B, l floodLayout) {
 	// The child's certificate is its own: these clients measure, they do
 	// not check it (the tests do).
 	ccfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
-	srv := startChild(b, "tls-flood", floodMaxEnv+"=4096", floodCPUsEnv+"="+l.serverCPUs,
-		floodShareEnv+"="+strconv.FormatFloat(l.share, 'g', -1, 64))
+	maxHS := "4096"
+	if v := os.Getenv(floodBenchMaxEnv); v != "" {
+		maxHS = v
+	}
+	srvEnv := []string{floodMaxEnv + "=" + maxHS, floodCPUsEnv + "=" + l.serverCPUs,
+		floodShareEnv + "=" + strconv.FormatFloat(l.share, 'g', -1, 64)}
+	if g := os.Getenv(floodServerGodebugEnv); g != "" {
+		srvEnv = append(srvEnv, "GODEBUG="+g)
+	}
+	srv := startChild(b, "tls-flood", srvEnv...)
+	latPath, tracePath := os.Getenv(floodLatLogEnv), os.Getenv(floodTraceEnv)
+	var latLog *clientLatLog
+	marks := map[string]time.Time{}
+	if latPath != "" {
+		latLog = &clientLatLog{}
+	}
 	addr := srv.addr
 	var conns []*tls.Conn
 	for i := 0; i < 8; i++ { // round-robin: four on each shard
@@ -320,7 +407,8 @@ func benchFlood(b *testing.B, l floodLayout) {
 	measureEcho(b, conns, time.Second/2) // warm-up
 	closed0 := measureEcho(b, conns, floodPhase)
 	rate := math.Round(closed0.rate/4/100) * 100
-	fixed0 := fixedRate(b, conns, rate, floodPhase)
+	marks["fixed0"] = time.Now()
+	fixed0 := fixedRate(b, conns, rate, floodPhase, 0, latLog)
 
 	fl := startChild(b, "tls-flooder", flooderAddr+"="+addr, flooderCount+"="+strconv.Itoa(flood),
 		floodCPUsEnv+"="+l.flooderCPUs, floodNiceEnv+"="+strconv.Itoa(l.flooderNice))
@@ -350,8 +438,44 @@ func benchFlood(b *testing.B, l floodLayout) {
 	c0, t0 := take(), time.Now()
 	closed1 := measureEcho(b, conns, floodPhase)
 	c1, t1 := take(), time.Now()
-	fixed1 := fixedRate(b, conns, rate, floodPhase)
+	var ctr floodTracer
+	if tracePath != "" {
+		if err := ctr.start(tracePath + ".client"); err != nil {
+			b.Fatal(err)
+		}
+		floodCommand(b, srv, "trace-start")
+	}
+	var sched []schedSample
+	schedStop, schedDone := make(chan struct{}), make(chan struct{})
+	if latPath != "" {
+		go func() {
+			defer close(schedDone)
+			sched = sampleSched([]int{srv.cmd.Process.Pid, os.Getpid(), fl.cmd.Process.Pid}, 10*time.Millisecond, schedStop)
+		}()
+	} else {
+		close(schedDone)
+	}
+	marks["fixed1"] = time.Now()
+	fixed1 := fixedRate(b, conns, rate, floodPhase, 1, latLog)
+	marks["fixed1-end"] = time.Now()
+	close(schedStop)
+	<-schedDone
+	if tracePath != "" {
+		floodCommand(b, srv, "trace-stop")
+		if err := ctr.stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	c2, t2 := take(), time.Now()
+	if latPath != "" {
+		if err := latLog.write(latPath+".client", marks); err != nil {
+			b.Fatal(err)
+		}
+		roles := map[int]string{srv.cmd.Process.Pid: "server", os.Getpid(): "client", fl.cmd.Process.Pid: "flooder"}
+		if err := writeSched(latPath+".sched", sched, roles); err != nil {
+			b.Fatal(err)
+		}
+	}
 
 	report := func(kind string, un, fl echoStats, a, z counts, secs float64) {
 		b.ReportMetric(float64(un.p99.Microseconds()), kind+"-unloaded-p99-µs")
