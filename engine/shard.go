@@ -65,6 +65,7 @@ type shardCtx struct {
 	drainHandoffsFn func()
 	yieldFn         func()       // the shard's yield, yieldTask (yield.go)
 	rounds          roundWaiters // handshakes parked at a yield point until this shard runs (tls_yield.go)
+	hsStarts        hsStarts     // the pacing of handshake starts (tls_admit.go)
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)

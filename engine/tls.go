@@ -133,6 +133,7 @@ type tlsConn struct {
 	truncated  bool // the peer's EOF came without close_notify
 	more       bool // records may wait in the wire or crypto/tls after a pause
 	holdRead   bool // the handshake has input enough buffered: the socket waits (see tlsHello)
+	queued     bool // the ClientHello waits for a window to start its handshake (tls_admit.go)
 }
 
 // tlsConnOf returns c's TLS state, or nil for a plaintext connection.

@@ -40,7 +40,7 @@ func (s *shardCtx) dialTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, cb f
 	tc := c.beginTLS()
 	tc.conn = tls.Client(tc.transport(), cfg)
 	tc.wire.hs.dialCB = cb
-	c.startHandshake() // the client speaks first
+	c.admitHandshake() // the client speaks first
 }
 
 // handshakeState is what a TLS connection holds only until its handshake
@@ -94,8 +94,8 @@ func (c *Conn) tlsHello(tc *tlsConn, b []byte) {
 		tc.holdRead = true
 		c.updateInterest()
 	}
-	if tc.phase == tlsHello && tc.wire.firstRecordWhole() {
-		c.startHandshake()
+	if tc.phase == tlsHello && !tc.queued && tc.wire.firstRecordWhole() {
+		c.admitHandshake()
 	} else if tc.phase == tlsHandshake {
 		c.sh.yieldToWoken() // the goroutine may be waiting for these bytes
 	}
@@ -112,22 +112,12 @@ func (c *Conn) handshakeWantsInput() {
 	c.updateInterest()
 }
 
-// startHandshake gives the handshake its goroutine, or refuses the
-// connection if WithMaxHandshakes are running. Loop only.
+// startHandshake gives the handshake its goroutine; admitHandshake has
+// counted it in WithMaxHandshakes. Loop only.
 func (c *Conn) startHandshake() {
 	s := c.sh
 	e := s.e
 	tc := c.extra.tls
-	if e.tlsInFlight.Add(1) > int64(e.cfg.maxHandshakes) {
-		e.tlsInFlight.Add(-1)
-		e.tlsRefused.Add(1)
-		// Counted toward the acceptor's next pause too (holdTLS): a
-		// flood's connections accepted just under the cap are refused
-		// here, at a Conn and a read each, more often than at accept.
-		e.hsCPU.unheld.Add(1)
-		c.abortWith(ErrTLSBusy)
-		return
-	}
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
 	go tc.handshake(s)

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/shardnet/shardnet/shard"
+)
+
+// A shard starts at most startsPerWindow handshake goroutines per
+// startWindow; a ClientHello past that waits, buffered and counted in
+// WithMaxHandshakes, for a later window. Without it a shard started every
+// handshake whose ClientHello was whole as it read it: after a flood's
+// refusals ended, the kernel's backlog handed over thousands of them at
+// once, the shard started about 4,096 goroutines within 100-300 ms and
+// waited for the P behind them for 9-24 ms at a time, its connections'
+// messages with it (benchmarks/results/tls-16h). Spread out, the same
+// starts cost the shard a few tens of microseconds per window, and the
+// handshakes queue for the CPU parked (WithHandshakeCPU) instead of
+// runnable. 16 per millisecond per shard is well above the handshakes a
+// CPU completes (a few thousand a second), so a server that is not
+// flooded never waits for it.
+const (
+	startsPerWindow = 16
+	startWindow     = time.Millisecond
+)
+
+// hsStarts is a shard's pacing of handshake starts. Loop only.
+type hsStarts struct {
+	window    time.Duration // when the current window began (the loop's clock)
+	started   int           // goroutines started in it
+	queue     []*Conn       // ClientHellos waiting for a window, oldest first
+	next      int           // queue[next] is the oldest still waiting
+	timer     *shard.Timer  // drains the queue at the next window; made when first needed
+	armed     bool
+	fn        func() // drain, as the timer's callback; made once
+	most      int    // the most goroutines started in one window (for tests)
+	queuedAll int    // ClientHellos ever queued (for tests)
+}
+
+// admitHandshake starts c's handshake, or queues it for a later window
+// when this one has started its share, or refuses c when
+// WithMaxHandshakes are in flight (queued ones count). Loop only.
+func (c *Conn) admitHandshake() {
+	s := c.sh
+	e := s.e
+	if e.tlsInFlight.Add(1) > int64(e.cfg.maxHandshakes) {
+		e.tlsInFlight.Add(-1)
+		e.tlsRefused.Add(1)
+		// Counted toward the acceptor's next pause too (holdTLS): a
+		// flood's connections accepted just under the cap are refused
+		// here, at a Conn and a read each, more often than at accept.
+		e.hsCPU.unheld.Add(1)
+		c.abortWith(ErrTLSBusy)
+		return
+	}
+	st := &s.hsStarts
+	if st.next == len(st.queue) && st.take(s.loop.Now()) {
+		c.startHandshake()
+		return
+	}
+	c.extra.tls.queued = true
+	st.queue = append(st.queue, c)
+	st.queuedAll++
+	st.arm(s)
+}
+
+// take reports whether the window now falls in may start one more
+// handshake, and counts it.
+func (st *hsStarts) take(now time.Duration) bool {
+	if now-st.window >= startWindow {
+		st.window, st.started = now, 0
+	}
+	if st.started >= startsPerWindow {
+		return false
+	}
+	st.started++
+	st.most = max(st.most, st.started)
+	return true
+}
+
+// arm sets the timer for the next window, once.
+func (st *hsStarts) arm(s *shardCtx) {
+	if st.armed {
+		return
+	}
+	st.armed = true
+	d := max(st.window+startWindow-s.loop.Now(), 0)
+	if st.timer == nil {
+		st.fn = s.drainStarts
+		st.timer = s.loop.AfterFunc(d, st.fn)
+		return
+	}
+	st.timer.Reset(d)
+}
+
+// drainStarts starts the queued handshakes the new window allows; those
+// whose connection closed meanwhile (the handshake timeout, the peer)
+// give their place in WithMaxHandshakes back. Loop only.
+func (s *shardCtx) drainStarts() {
+	st := &s.hsStarts
+	st.armed = false
+	now := s.loop.Now()
+	for st.next < len(st.queue) {
+		c := st.queue[st.next]
+		if c.state != stateOpen {
+			st.queue[st.next] = nil
+			st.next++
+			s.e.tlsInFlight.Add(-1)
+			continue
+		}
+		if !st.take(now) {
+			break
+		}
+		st.queue[st.next] = nil
+		st.next++
+		c.extra.tls.queued = false
+		c.startHandshake()
+	}
+	if st.next == len(st.queue) {
+		st.queue, st.next = st.queue[:0], 0
+		return
+	}
+	st.arm(s)
+}
