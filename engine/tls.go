@@ -76,6 +76,9 @@ func DialTLS(cfg *tls.Config) DialOption {
 // SYNs and the clients retry), and are reset in turn, 64 per pause, if
 // the engine still refuses when it takes them; so a flood costs the
 // shards at most 64 resets at accept per pause instead of one per connection.
+// A shard starts at most 16 handshakes per millisecond; a ClientHello past
+// that waits for the next millisecond, buffered and counted in the cap, so
+// a backlog of them taken at once does not hold the shard (tls_admit.go).
 // Default 4096.
 func WithMaxHandshakes(n int) Option { return func(c *config) { c.maxHandshakes = n } }
 
