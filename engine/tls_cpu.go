@@ -212,11 +212,7 @@ func (cs *cpuSlots) acquire(again bool) time.Duration {
 // and passes it on to the next waiter if the budget allows.
 func (cs *cpuSlots) release(took time.Duration) {
 	cs.mu.Lock()
-	now := cs.now()
-	d := now - took
-	cs.held.Add(int64(d))
-	cs.roll(now)
-	cs.spent += d
+	now := cs.count(took)
 	cs.used--
 	cs.grant(now)
 	cs.mu.Unlock()
@@ -228,12 +224,19 @@ func (cs *cpuSlots) release(took time.Duration) {
 // it parks is not counted against the share.
 func (cs *cpuSlots) settle(took time.Duration) {
 	cs.mu.Lock()
+	cs.count(took)
+	cs.mu.Unlock()
+}
+
+// count adds the time since took to the slot time held and to the
+// interval's spending, and returns now. Under mu.
+func (cs *cpuSlots) count(took time.Duration) time.Duration {
 	now := cs.now()
 	d := now - took
 	cs.held.Add(int64(d))
 	cs.roll(now)
 	cs.spent += d
-	cs.mu.Unlock()
+	return now
 }
 
 // inBudget reports whether the current interval has budget left. Under mu.
