@@ -112,8 +112,8 @@ func (c *Conn) Engine() *Engine { return c.sh.e }
 // or on a ListenProxyProto listener the address the PROXY header says the
 // client reached. Loop only.
 func (c *Conn) LocalAddr() net.Addr {
-	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.dst != nil {
-		return c.extra.proxy.dst
+	if px := c.proxyIn(); px != nil && px.dst != nil {
+		return px.dst
 	}
 	return sockName(int(c.fd), false)
 }
@@ -122,8 +122,8 @@ func (c *Conn) LocalAddr() net.Addr {
 // call), or on a ListenProxyProto listener the client's address from the
 // PROXY header. Loop only.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.extra != nil && c.extra.proxy != nil && c.extra.proxy.src != nil {
-		return c.extra.proxy.src
+	if px := c.proxyIn(); px != nil && px.src != nil {
+		return px.src
 	}
 	return sockName(int(c.fd), true)
 }

@@ -12,7 +12,7 @@ const (
 	closeLocal    closeCode = iota // Close from the application
 	closePeer                      // the peer's EOF came first
 	closeStopped                   // Engine.Stop
-	closeRejected                  // OnOpen returned an error (kept in connExtra)
+	closeRejected                  // OnOpen returned an error (kept in connRare)
 	closeFailed                    // a TLS error (kept in the TLS state)
 )
 
@@ -203,7 +203,7 @@ func (c *Conn) rejection() error {
 	case c.extra == nil:
 		return nil
 	case c.closeCode == closeRejected:
-		return c.extra.rejection
+		return c.extra.rare.rejection
 	case c.closeCode == closeFailed:
 		return c.extra.tls.failure
 	}
@@ -217,7 +217,7 @@ func (c *Conn) reject(err error) {
 	if c.state != stateOpen {
 		return // OnOpen closed or aborted it itself
 	}
-	c.extras().rejection = &wrapError{ErrRejected, err}
+	c.rares().rejection = &wrapError{ErrRejected, err}
 	c.closeGracefully(closeRejected)
 }
 

@@ -70,7 +70,7 @@ func (c *Conn) readReady(ev shard.Events) {
 			c.tlsReadReady(c.extra.tls, c.sh.e.cfg.readBudget)
 			return
 		case c.state == stateOpen && c.proxyReading():
-			c.proxyReadReady(c.extra.proxy)
+			c.proxyReadReady(c.proxyIn())
 			return
 		}
 	}

@@ -8,33 +8,41 @@ import (
 
 // connExtra is what few connections need, kept out of Conn so that an
 // idle connection without deadlines costs its 80 bytes and no more: the
-// one shard timer that serves all of a connection's deadlines, and the
-// error OnOpen rejected it with.
+// one shard timer that serves all of a connection's deadlines, and a TLS
+// connection's state. What fewer still need is one pointer further, in
+// connRare, so that connExtra stays within the allocator's 128-byte
+// class: every TLS connection holds one for its life.
 //
 // The timer is armed for the nearest deadline. Traffic only stamps last;
 // when the timer fires for the idle timeout and there was traffic, it
 // re-arms for the rest of the interval, so a busy connection costs no heap
 // work per read.
 type connExtra struct {
-	t         shard.Timer
-	last      time.Duration // the last traffic, on the loop's clock
-	readDL    time.Duration // 0: none
-	writeDL   time.Duration // 0: none
-	lingerDL  time.Duration // 0: none
-	beat      time.Duration // next heartbeat; 0: none
-	rejection error         // ErrRejected wrapping OnOpen's error, after reject
+	t        shard.Timer
+	last     time.Duration // the last traffic, on the loop's clock
+	readDL   time.Duration // 0: none
+	writeDL  time.Duration // 0: none
+	lingerDL time.Duration // 0: none
+	beat     time.Duration // next heartbeat; 0: none
 
 	tls         *tlsConn      // a TLS connection's state (flagTLS)
 	handshakeDL time.Duration // the TLS handshake's or PROXY header's deadline; 0: none
-	proxy       *proxyIn      // a PROXY listener's connection: its header, then its addresses
-	rate        *connRate     // rate limits and group (flagRated)
+	rare        *connRare     // nil until one of its fields is needed (rares)
 
 	// Set by SetIdleTimeout: idle replaces WithIdleTimeout's (0: the
 	// engine's; < 0: none), counted from lastRead, or from last when
 	// idleWrites.
 	idle       time.Duration
-	idleWrites bool
 	lastRead   time.Duration // the last input, on the loop's clock
+	idleWrites bool
+}
+
+// connRare is what only connections using a feature of their own need:
+// a rejection, a PROXY header, rate limits, their own watermarks.
+type connRare struct {
+	rejection error     // ErrRejected wrapping OnOpen's error, after reject
+	proxy     *proxyIn  // a PROXY listener's connection: its header, then its addresses
+	rate      *connRate // rate limits and group (flagRated)
 
 	// Set by SetWatermarks (flagOwnWater): the connection's own marks.
 	lowWater, highWater int
@@ -48,6 +56,24 @@ func (c *Conn) extras() *connExtra {
 		c.sh.loop.InitTimer(&c.extra.t, c.onTimer)
 	}
 	return c.extra
+}
+
+// rares returns the connection's connRare, making it (and connExtra) on
+// first use.
+func (c *Conn) rares() *connRare {
+	ct := c.extras()
+	if ct.rare == nil {
+		ct.rare = &connRare{}
+	}
+	return ct.rare
+}
+
+// rare returns the connection's connRare, or nil if it has none.
+func (c *Conn) rare() *connRare {
+	if c.extra == nil {
+		return nil
+	}
+	return c.extra.rare
 }
 
 // setDeadline stores an absolute deadline as a loop-clock one.
@@ -171,7 +197,7 @@ func (c *Conn) readResumed() {
 	if tc := c.tlsConnOf(); tc != nil && tc.more && c.wantRead() {
 		c.sh.requeueRead(c)
 	}
-	if c.extra != nil && c.extra.proxy != nil {
+	if c.proxyIn() != nil {
 		c.proxyResumed()
 	}
 }

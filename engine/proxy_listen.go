@@ -100,16 +100,24 @@ func (s *shardCtx) registerProxy(fd int, h Handler, isUnix bool, pl *proxyListen
 	if c.state == stateClosed {
 		return c
 	}
-	ct := c.extras()
-	ct.proxy = &proxyIn{cfg: pl, tls: tcfg, rate: lr, reading: true}
-	ct.handshakeDL = s.loop.Now() + s.e.cfg.handshakeTime
+	c.rares().proxy = &proxyIn{cfg: pl, tls: tcfg, rate: lr, reading: true}
+	c.extra.handshakeDL = s.loop.Now() + s.e.cfg.handshakeTime
 	c.armTimer()
 	return c
 }
 
 // proxyReading reports whether c is still reading its PROXY header.
 func (c *Conn) proxyReading() bool {
-	return c.extra != nil && c.extra.proxy != nil && c.extra.proxy.reading
+	px := c.proxyIn()
+	return px != nil && px.reading
+}
+
+// proxyIn returns c's PROXY header state, or nil.
+func (c *Conn) proxyIn() *proxyIn {
+	if r := c.rare(); r != nil {
+		return r.proxy
+	}
+	return nil
 }
 
 // proxyReadReady reads the PROXY header: to EAGAIN while it is not whole
@@ -165,7 +173,7 @@ func (c *Conn) proxyDone(px *proxyIn, h proxyproto.Header, rest []byte) {
 	if h.Relayed() {
 		px.src, px.dst = h.Addrs()
 	} else if px.tls != nil || len(rest) == 0 {
-		c.extra.proxy = nil // the socket's addresses stand: nothing to keep
+		c.extra.rare.proxy = nil // the socket's addresses stand: nothing to keep
 	}
 	c.extra.handshakeDL = 0
 	defer func() { px.buf = nil }() // rest may lie in it
@@ -212,13 +220,13 @@ func (c *Conn) proxyDone(px *proxyIn, h proxyproto.Header, rest []byte) {
 // OnTraffic, unless the handler does not read now: then ResumeRead comes
 // back here (readResumed). Loop only.
 func (c *Conn) deliverPending() {
-	px := c.extra.proxy
+	px := c.proxyIn()
 	if px == nil || !px.pending || c.state != stateOpen || !c.wantRead() {
 		return
 	}
 	px.pending = false
 	if px.src == nil {
-		c.extra.proxy = nil
+		c.extra.rare.proxy = nil
 	}
 	if c.inLen() == 0 {
 		return // the handler took them (Next on Buffered bytes) meanwhile
@@ -236,7 +244,7 @@ func (c *Conn) deliverPending() {
 // their OnTraffic in a task of their own, not inside ResumeRead, whose
 // caller is handler code. Loop only.
 func (c *Conn) proxyResumed() {
-	if px := c.extra.proxy; px != nil && px.pending && c.wantRead() {
+	if px := c.proxyIn(); px != nil && px.pending && c.wantRead() {
 		if c.sh.loop.Submit(func() {
 			defer c.sh.flushDirty()
 			defer c.recoverPanic()

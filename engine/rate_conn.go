@@ -55,7 +55,7 @@ func (c *Conn) SetRateGroup(g *RateGroup) {
 	if c.state == stateClosed {
 		return
 	}
-	if c.extra == nil || c.extra.rate == nil {
+	if r := c.rare(); r == nil || r.rate == nil {
 		if g == nil {
 			return
 		}
@@ -79,18 +79,18 @@ func (c *Conn) SetRateGroup(g *RateGroup) {
 
 // rates returns the connection's rate state, making it on first use.
 func (c *Conn) rates() *connRate {
-	ct := c.extras()
-	if ct.rate == nil {
-		ct.rate = &connRate{rm: memberState{tick: -1}, wm: memberState{tick: -1}}
-		c.sh.loop.InitTimer(&ct.rate.timer, c.rateTimer)
+	cr := c.rares()
+	if cr.rate == nil {
+		cr.rate = &connRate{rm: memberState{tick: -1}, wm: memberState{tick: -1}}
+		c.sh.loop.InitTimer(&cr.rate.timer, c.rateTimer)
 	}
-	return ct.rate
+	return cr.rate
 }
 
 // rateSettled sets flagRated from the connection's limits and group, and
 // lets it read and write again at once under the new ones.
 func (c *Conn) rateSettled() {
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	limited := r.read.on() || r.write.on() || r.group != nil
 	if limited {
 		c.flags |= flagRated
@@ -140,7 +140,7 @@ func (c *Conn) writeAllowance(r *connRate) int64 {
 // most the allowance (a smaller read buffer and budget), takes what it
 // read from the buckets, and stops reading when they are empty.
 func (c *Conn) ratedRead(ev shard.Events) {
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	allow := c.readAllowance(r)
 	if allow <= 0 {
 		c.rateBlock(r, true)
@@ -173,7 +173,7 @@ func (c *Conn) ratedRead(ev shard.Events) {
 // blocks the flush until the next tick and reports false when it is
 // empty.
 func (c *Conn) capWrite() bool {
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	allow := c.writeAllowance(r)
 	if allow <= 0 {
 		c.rateBlock(r, false)
@@ -193,7 +193,7 @@ func (c *Conn) capWrite() bool {
 
 // wroteRated takes n written bytes from the write buckets.
 func (c *Conn) wroteRated(n int) {
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	if r.write.on() {
 		r.wb.tokens -= int64(n)
 	}
@@ -239,7 +239,7 @@ func (c *Conn) rateTimer() {
 	}
 	defer c.sh.flushDirty()
 	defer c.recoverPanic()
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	if r.readBlocked {
 		r.readBlocked = false
 		c.updateInterest()
@@ -258,7 +258,7 @@ func (c *Conn) rateTimer() {
 // rateClosed leaves the group and stops the timer of a closing
 // connection. Loop only, from closeNow.
 func (c *Conn) rateClosed() {
-	r := c.extra.rate
+	r := c.extra.rare.rate
 	r.timer.Stop()
 	if g := r.group; g != nil {
 		g.read.members.Add(-1)
@@ -269,7 +269,7 @@ func (c *Conn) rateClosed() {
 
 // rateReadBlocked reports whether an empty read bucket holds the
 // connection's reading.
-func (c *Conn) rateReadBlocked() bool { return c.extra.rate.readBlocked }
+func (c *Conn) rateReadBlocked() bool { return c.extra.rare.rate.readBlocked }
 
 // ListenRateLimit limits every connection the listener accepts, from its
 // first byte (before OnOpen; on a ListenProxyProto listener, once the
@@ -308,7 +308,7 @@ func (c *Conn) applyListenRate(lr *listenRate) {
 	if lr.group != nil {
 		c.SetRateGroup(lr.group)
 	}
-	if c.extra != nil && c.extra.rate != nil {
+	if r := c.rare(); r != nil && r.rate != nil {
 		c.rateSettled()
 	}
 }

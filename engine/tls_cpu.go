@@ -370,7 +370,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 func (w *tlsWire) buffered() bool {
 	w.hs.mu.Lock()
 	defer w.hs.mu.Unlock()
-	return w.off < len(w.in) || w.hs.end != nil
+	return w.unread() || w.hs.end != nil
 }
 
 // ended returns why the handshake's reads and writes end, or nil.

@@ -74,7 +74,7 @@ func (c *Conn) beginTLS() *tlsConn {
 		doneFn:   func() { c.handshakeDone() },
 		resumeFn: func() { c.handshakeWantsInput() },
 	}
-	tc := &tlsConn{wire: tlsWire{c: c, pool: s.pool, hs: hs}}
+	tc := &tlsConn{wire: tlsWire{c: c, hs: hs}}
 	ct := c.extras()
 	ct.tls = tc
 	c.flags |= flagTLS

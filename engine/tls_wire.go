@@ -33,12 +33,15 @@ import (
 // being sealed) is the shard's, not the wire's: every idle TLS connection
 // carries the wire, so each field here is paid per connection.
 type tlsWire struct {
-	c    *Conn
-	pool *buffer.Pool
-	hs   *handshakeState // the handshake's state; nil once onLoop (handshakeDone drops it)
+	c  *Conn
+	hs *handshakeState // the handshake's state; nil once onLoop (handshakeDone drops it)
 
-	in  []byte // guarded by hs.mu until onLoop: unread ciphertext is in[off:] (pooled; nil when none)
-	off int    // guarded by hs.mu until onLoop
+	// in holds unread ciphertext at in[off:] (pooled from c's shard; nil
+	// when none). off is 32 bits, as every idle TLS connection holds one
+	// and in never holds more than a shard read past holdHandshakeInput.
+	// Both guarded by hs.mu until onLoop.
+	in  []byte
+	off int32
 
 	cur    recordCursor // where the record being handed over ends
 	onLoop bool         // set on the shard when the handshake has ended; read by the goroutine before that only
@@ -72,7 +75,7 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	for {
-		if w.off < len(w.in) {
+		if w.unread() {
 			return w.take(p), nil
 		}
 		if hs.end != nil {
@@ -97,16 +100,27 @@ func (w *tlsWire) take(p []byte) int {
 	b := w.in[w.off:]
 	n := w.cur.take(b[:min(len(p), len(b))])
 	copy(p, b[:n])
-	w.off += n
-	if w.off == len(w.in) {
-		w.pool.Put(w.in)
+	w.off += int32(n)
+	if int(w.off) == len(w.in) {
+		w.c.sh.pool.Put(w.in)
 		w.in, w.off = nil, 0 // an idle connection holds no ciphertext buffer
 	}
 	return n
 }
 
+// unread reports whether in holds ciphertext not handed over yet. The
+// caller holds hs.mu or the wire is on the loop.
+func (w *tlsWire) unread() bool { return int(w.off) < len(w.in) }
+
+// add appends b to in, after its unread part. The caller holds hs.mu or
+// the wire is on the loop.
+func (w *tlsWire) add(b []byte) {
+	in, off := appendPooled(w.c.sh.pool, w.in, int(w.off), b)
+	w.in, w.off = in, int32(off)
+}
+
 func (w *tlsWire) readLoop(p []byte) (int, error) {
-	if w.off < len(w.in) {
+	if w.unread() {
 		return w.take(p), nil
 	}
 	src := w.src()
@@ -138,7 +152,7 @@ func (w *tlsWire) setSrc(b []byte) {
 
 // pending reports whether ciphertext waits to be handed over. Loop only,
 // once onLoop.
-func (w *tlsWire) pending() bool { return w.off < len(w.in) || len(w.src()) > 0 }
+func (w *tlsWire) pending() bool { return w.unread() || len(w.src()) > 0 }
 
 // keepSrc copies what is left of the read setSrc gave into in, before the
 // shard's read buffer is reused. Loop only, once onLoop.
@@ -148,7 +162,7 @@ func (w *tlsWire) keepSrc() {
 		return
 	}
 	if len(s.tlsSrc) > 0 {
-		w.in, w.off = appendPooled(w.pool, w.in, w.off, s.tlsSrc)
+		w.add(s.tlsSrc)
 	}
 	s.tlsSrc, s.tlsSrcOf = nil, nil
 }
@@ -160,8 +174,8 @@ func (w *tlsWire) keepSrc() {
 func (w *tlsWire) feed(b []byte) (hold bool) {
 	hs := w.hs
 	hs.mu.Lock()
-	w.in, w.off = appendPooled(w.pool, w.in, w.off, b)
-	hold = len(w.in)-w.off >= holdHandshakeInput
+	w.add(b)
+	hold = len(w.in)-int(w.off) >= holdHandshakeInput
 	hs.held = hold
 	hs.mu.Unlock()
 	hs.gate.Wake()
@@ -202,7 +216,7 @@ func (w *tlsWire) release() {
 		hs.mu.Lock()
 		defer hs.mu.Unlock()
 	}
-	w.pool.Put(w.in)
+	w.c.sh.pool.Put(w.in)
 	w.in, w.off = nil, 0
 	if s := w.c.sh; s.tlsSrcOf == w.c {
 		s.tlsSrc, s.tlsSrcOf = nil, nil
@@ -214,7 +228,7 @@ func (w *tlsWire) Write(b []byte) (int, error) {
 	if w.onLoop {
 		switch s := w.c.sh; {
 		case s.tlsOwnedOf == w.c:
-			s.tlsOwned, _ = appendPooled(w.pool, s.tlsOwned, 0, b)
+			s.tlsOwned, _ = appendPooled(s.pool, s.tlsOwned, 0, b)
 		case w.c.state != stateClosed:
 			w.c.queueCopy(b)
 		}

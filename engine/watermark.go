@@ -44,8 +44,8 @@ func (c *Conn) SetWatermarks(low, high int, mode WaterMode) error {
 	if c.state == stateClosed {
 		return ErrConnClosed
 	}
-	ct := c.extras()
-	ct.lowWater, ct.highWater = low, high
+	r := c.rares()
+	r.lowWater, r.highWater = low, high
 	c.flags |= flagOwnWater
 	wasNotify := c.flags&flagWaterNotify != 0
 	if mode == WaterNotify {
@@ -81,7 +81,7 @@ func (c *Conn) Watermarks() (low, high int, mode WaterMode) {
 // highWater is the connection's high watermark.
 func (c *Conn) highWater() int {
 	if c.flags&flagOwnWater != 0 {
-		return c.extra.highWater
+		return c.extra.rare.highWater
 	}
 	return c.sh.e.cfg.highWater
 }
@@ -89,7 +89,7 @@ func (c *Conn) highWater() int {
 // lowWater is the connection's low watermark.
 func (c *Conn) lowWater() int {
 	if c.flags&flagOwnWater != 0 {
-		return c.extra.lowWater
+		return c.extra.rare.lowWater
 	}
 	return c.sh.e.cfg.lowWater
 }

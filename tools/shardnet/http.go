@@ -116,11 +116,10 @@ func (h *httpHandler) makeShards(n int) {
 	}
 }
 
-// OnOpen gives the connection its state.
-func (h *httpHandler) OnOpen(c *engine.Conn) error {
-	c.SetContext(&httpConn{})
-	return nil
-}
+// OnOpen does nothing: a connection gets its state with its first bytes
+// (OnTraffic), so one that stays idle after it opens (a client's warm
+// pool, a TLS connection made ahead of use) costs the engine's part alone.
+func (h *httpHandler) OnOpen(c *engine.Conn) error { return nil }
 
 // OnTick refreshes the shard's Date once a second, so no request pays for
 // reading the clock and formatting it.
@@ -132,7 +131,11 @@ func (h *httpHandler) OnTick(shard int) {
 // OnTraffic answers every complete request buffered, in order, and sets
 // or clears the head deadline.
 func (h *httpHandler) OnTraffic(c *engine.Conn) {
-	st := c.Context().(*httpConn)
+	st, _ := c.Context().(*httpConn)
+	if st == nil {
+		st = &httpConn{}
+		c.SetContext(st)
+	}
 	sh := &h.shards[c.Shard()]
 	for {
 		out, v, began := h.serve(c, st, sh)
