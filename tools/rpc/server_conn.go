@@ -46,8 +46,15 @@ func (h serverHandler) OnTraffic(c *engine.Conn) {
 			h.reject(c, err)
 			return
 		}
+		// Consumed before it is served: the frame's bytes stay where they
+		// are until the callback returns (Next), and with no input left
+		// the engine sends a lone answer at once instead of queueing it
+		// (engine.Conn.Writev).
+		if frame, err = c.Next(n); err != nil {
+			h.reject(c, err)
+			return
+		}
 		s.serve(c, hd, frame[HeaderSize:])
-		_, _ = c.Discard(n)
 	}
 }
 
