@@ -73,9 +73,11 @@ func (c *Conn) WriteString(s string) (int, error) {
 // Writev, so an encoder hands a header and its payload over in one call.
 // Like Write, it goes straight to the socket, in one writev from the
 // caller's slices, when nothing is queued and the total is large (as for
-// Write); otherwise the slices are copied and leave with the callback's
-// other output. Either way bs and its slices may be reused as soon as
-// Writev returns. Loop only.
+// Write). A smaller one goes straight too when it is the callback's whole
+// answer: nothing queued or written before it in this callback and no
+// input left unread (see sendsAlone). Otherwise the slices are copied and
+// leave with the callback's other output. Either way bs and its slices may
+// be reused as soon as Writev returns. Loop only.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bs {

@@ -25,7 +25,8 @@ func (serverHandler) OnOpen(*engine.Conn) error { return nil }
 
 // OnTraffic serves every complete request that has arrived, in order. Fast
 // handlers answer here; their answers leave together in one writev when the
-// callback returns.
+// callback returns, or, when a read brought one request, its answer leaves
+// at once in one write.
 func (h serverHandler) OnTraffic(c *engine.Conn) {
 	s := h.s
 	for !c.Closed() {
