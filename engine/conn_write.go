@@ -73,9 +73,11 @@ func (c *Conn) WriteString(s string) (int, error) {
 // Writev, so an encoder hands a header and its payload over in one call.
 // Like Write, it goes straight to the socket, in one writev from the
 // caller's slices, when nothing is queued and the total is large (as for
-// Write); otherwise the slices are copied and leave with the callback's
-// other output. Either way bs and its slices may be reused as soon as
-// Writev returns. Loop only.
+// Write). A smaller one goes straight too when it is the callback's whole
+// answer: nothing queued or written before it in this callback and no
+// input left unread (see sendsAlone). Otherwise the slices are copied and
+// leave with the callback's other output. Either way bs and its slices may
+// be reused as soon as Writev returns. Loop only.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bs {
@@ -89,6 +91,9 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 			c.tlsQueue(c.extra.tls, b)
 		}
 		return total, nil
+	}
+	if len(bs) <= maxIovecs && c.sendsAlone(total) {
+		return c.writevAlone(bs, total)
 	}
 	if len(bs) <= maxIovecs && c.goesDirect(total) {
 		n, err := c.sh.iov.writev(int(c.fd), bs)
@@ -126,6 +131,59 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 func (c *Conn) goesDirect(n int) bool {
 	return c.outLen() == 0 && c.flags&(flagWantWrite|flagRated) == 0 &&
 		(n >= directWriteMin && c.flags&flagDirty == 0 && c.Buffered() == 0 || n >= directWriteAlways)
+}
+
+// sendsAlone reports whether a Writev of n bytes below directWriteMin
+// goes straight to the socket: when it is the callback's whole answer so
+// far and nothing is left to answer (nothing queued, nothing written yet in
+// this callback, no input unread). A vector write is one message by its
+// contract, so such a write is most often the callback's only one, and
+// sending it at once skips copying it into the output queue, taking and
+// returning the queue's pooled block and the flush's bookkeeping (tools/rpc
+// at 64 B and a fixed rate: one answer per callback; benchmarks/results/
+// rpc-15f). A handler that writes again in the same callback has that
+// write gathered as before (the connection is then dirty), so it costs one
+// system call more than gathering both; Write keeps gathering small writes.
+func (c *Conn) sendsAlone(n int) bool {
+	return n < directWriteMin && c.flags&(flagWantWrite|flagRated|flagDirty) == 0 &&
+		c.outLen() == 0 && c.Buffered() == 0
+}
+
+// writevAlone sends the small vector bs (total bytes) with one system call,
+// as Writev does when sendsAlone holds: a vector that fits the shard's
+// scratch is gathered there and leaves in one write, a larger one in one
+// writev from the caller's slices. What the socket does not take is queued
+// and waits for EPOLLOUT. Loop only.
+func (c *Conn) writevAlone(bs [][]byte, total int) (int, error) {
+	s := c.sh
+	var n int
+	var err error
+	if total <= len(s.small) {
+		k := 0
+		for _, b := range bs {
+			k += copy(s.small[k:], b)
+		}
+		n, err = rawWrite(int(c.fd), s.small[:k])
+	} else {
+		n, err = s.iov.writev(int(c.fd), bs)
+	}
+	if !c.sentDirect(n, err) {
+		return 0, ErrConnClosed
+	}
+	if n == total {
+		c.markDirty() // see sentDirect
+		return n, nil
+	}
+	for _, b := range bs { // queue what the socket did not take
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		c.queueCopy(b[max(n, 0):])
+		n = 0
+	}
+	c.waitWritable()
+	return total, nil
 }
 
 // sentDirect accounts for the n bytes a direct write sent, err being the

@@ -12,6 +12,11 @@ import (
 // 1024; 64 covers a deep pipeline of small messages).
 const maxIovecs = 64
 
+// smallAlone is the largest Writev that writevAlone gathers into one write
+// (a header and a short payload, as tools/rpc's answers); a larger one
+// leaves as a writev from the caller's slices, uncopied.
+const smallAlone = 512
+
 // shardCtx is the engine's side of one shard: the loop, its shared read
 // buffer, its connections and counters.
 type shardCtx struct {
@@ -26,6 +31,7 @@ type shardCtx struct {
 	readMax       int                         // > 0: the most readInto reads at once (a rate limit's allowance)
 	readInto      func(p []byte) (int, error) // made once: read(readFd, p)
 	bufs          [][]byte                    // scratch for writev
+	small         [smallAlone]byte            // scratch where a small Writev is gathered (writevAlone)
 	iov           iovecs                      // scratch for writev
 	dirty         []*Conn                     // connections with output to flush
 	dirtyNext     int                         // the next dirty entry flushDirty takes

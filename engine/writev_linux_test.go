@@ -39,38 +39,61 @@ func threadWrites(t *testing.T, tid int64) int {
 }
 
 // frameEncoder answers each byte read with one length-prefixed frame of
-// size bytes, encoded by codec.LengthField straight onto the Conn (a
-// codec.VectorSink), and records whether the connection had to borrow
-// buffers for it (that is, whether the payload was copied).
+// size bytes (twice: two frames), encoded by codec.LengthField straight onto
+// the Conn (a codec.VectorSink), taking the byte before it answers, and
+// records whether the connection had to borrow buffers for its output (that
+// is, whether a payload was copied into the output queue).
 type frameEncoder struct {
 	BaseHandler
 	enc      *codec.LengthField
 	payload  []byte
+	twice    bool
 	borrowed chan bool
 }
 
 func (h *frameEncoder) OnTraffic(c *Conn) {
-	c.Discard(c.Buffered())
-	if err := h.enc.Encode(c, nil, h.payload); err != nil {
-		c.Abort()
-		return
+	for c.Buffered() > 0 {
+		_, _ = c.Next(1)
+		if err := h.enc.Encode(c, nil, h.payload); err != nil {
+			c.Abort()
+			return
+		}
+		if h.twice {
+			if err := h.enc.Encode(c, nil, h.payload); err != nil {
+				c.Abort()
+				return
+			}
+		}
 	}
-	h.borrowed <- c.buf != nil
+	select {
+	case h.borrowed <- c.buf != nil:
+	default: // a later read: the test looks at the first
+	}
 }
 
-// TestWritevDirect: a header and a large payload handed over through
-// Writev (as codec encoders do) leave in one write system call straight
-// from the caller's slices, without a copy into the connection's output
-// queue; a small one is copied and leaves in one writev at the end of the
-// callback. The peer gets the exact frame either way.
+// TestWritevDirect: a header and a payload handed over through Writev (as
+// codec encoders do) leave straight from the caller's slices, without a
+// copy into the connection's output queue, when the payload is large, or
+// when the frame is small and the callback's whole answer (no input left,
+// nothing written before it in the callback). Small frames answering
+// pipelined requests are copied and leave together in one writev at the
+// end of the callback, and so does a second frame after a lone one: that
+// callback makes two write system calls. The peer gets the exact frames,
+// in order, either way.
 func TestWritevDirect(t *testing.T) {
 	tests := []struct {
 		name     string
 		size     int
+		requests int  // bytes the peer sends in one write
+		twice    bool // two frames per request
 		borrowed bool // copied into the output queue
+		writes   int  // write system calls the shard makes
 	}{
-		{name: "large payload goes direct", size: 16 << 10, borrowed: false},
-		{name: "small payload is gathered", size: 100, borrowed: true},
+		{name: "large payload goes direct", size: 16 << 10, requests: 1, borrowed: false, writes: 1},
+		{name: "small lone answer goes direct", size: 100, requests: 1, borrowed: false, writes: 1},
+		{name: "medium lone answer goes direct", size: 2000, requests: 1, borrowed: false, writes: 1},
+		{name: "small pipelined answers are gathered", size: 100, requests: 3, borrowed: true, writes: 1},
+		{name: "a second answer after a lone one is gathered", size: 100, requests: 1, twice: true, borrowed: true, writes: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,7 +101,7 @@ func TestWritevDirect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := &frameEncoder{enc: enc, payload: bytes.Repeat([]byte("p"), tc.size), borrowed: make(chan bool, 1)}
+			h := &frameEncoder{enc: enc, payload: bytes.Repeat([]byte("p"), tc.size), twice: tc.twice, borrowed: make(chan bool, 1)}
 			e, addr := startEngine(t, h, WithShards(1))
 			nc := dialT(t, "tcp", addr)
 			// The loop reports its thread's ID once it runs.
@@ -89,22 +112,28 @@ func TestWritevDirect(t *testing.T) {
 			// Let the accept's own work settle before counting.
 			time.Sleep(50 * time.Millisecond)
 			before := threadWrites(t, tid)
-			if _, err := nc.Write([]byte{1}); err != nil {
+			if _, err := nc.Write(make([]byte, tc.requests)); err != nil {
 				t.Fatal(err)
+			}
+			frames := tc.requests
+			if tc.twice {
+				frames *= 2
 			}
 			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 			frame := make([]byte, 4+tc.size)
-			if _, err := io.ReadFull(nc, frame); err != nil {
-				t.Fatal(err)
-			}
-			if n := binary.BigEndian.Uint32(frame); n != uint32(tc.size) || !bytes.Equal(frame[4:], h.payload) {
-				t.Fatalf("frame header %d, payload intact %v", n, bytes.Equal(frame[4:], h.payload))
+			for i := range frames {
+				if _, err := io.ReadFull(nc, frame); err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				if n := binary.BigEndian.Uint32(frame); n != uint32(tc.size) || !bytes.Equal(frame[4:], h.payload) {
+					t.Fatalf("frame %d: header %d, payload intact %v", i, n, bytes.Equal(frame[4:], h.payload))
+				}
 			}
 			if got := <-h.borrowed; got != tc.borrowed {
 				t.Errorf("output copied into the queue: %v, want %v", got, tc.borrowed)
 			}
-			if writes := threadWrites(t, tid) - before; writes != 1 {
-				t.Errorf("the shard made %d write system calls for one frame, want 1", writes)
+			if writes := threadWrites(t, tid) - before; writes != tc.writes {
+				t.Errorf("the shard made %d write system calls for %d frames, want %d", writes, frames, tc.writes)
 			}
 		})
 	}

@@ -19,11 +19,11 @@
 // Server: a handler registered with Handle runs on the connection's shard,
 // with the request bytes where the engine read them (no copy) and an
 // append buffer for the answer that the shard reuses; answers made in one
-// read are written with one writev. A handler registered with
-// HandleBlocking runs on the engine's offload pool; its answer goes back
-// with AsyncWrite, so a slow call never holds up the fast ones on the
-// same connection. Stop refuses new calls, waits for the offloaded ones,
-// then stops the engine.
+// read are written with one writev (a lone one with one write, at once). A
+// handler registered with HandleBlocking runs on the engine's offload
+// pool; its answer goes back with AsyncWrite, so a slow call never holds
+// up the fast ones on the same connection. Stop refuses new calls, waits
+// for the offloaded ones, then stops the engine.
 //
 // Client: a pool of connections spread over the client engine's shards.
 // Go and Call may be used from any goroutine; a call is queued to a

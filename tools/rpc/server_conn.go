@@ -25,7 +25,8 @@ func (serverHandler) OnOpen(*engine.Conn) error { return nil }
 
 // OnTraffic serves every complete request that has arrived, in order. Fast
 // handlers answer here; their answers leave together in one writev when the
-// callback returns.
+// callback returns, or, when a read brought one request, its answer leaves
+// at once in one write.
 func (h serverHandler) OnTraffic(c *engine.Conn) {
 	s := h.s
 	for !c.Closed() {
@@ -46,8 +47,15 @@ func (h serverHandler) OnTraffic(c *engine.Conn) {
 			h.reject(c, err)
 			return
 		}
+		// Consumed before it is served: the frame's bytes stay where they
+		// are until the callback returns (Next), and with no input left
+		// the engine sends a lone answer at once instead of queueing it
+		// (engine.Conn.Writev).
+		if frame, err = c.Next(n); err != nil {
+			h.reject(c, err)
+			return
+		}
 		s.serve(c, hd, frame[HeaderSize:])
-		_, _ = c.Discard(n)
 	}
 }
 
