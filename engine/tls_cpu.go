@@ -133,9 +133,14 @@ type slotQueue struct {
 }
 
 type slotWaiter struct {
-	wake chan struct{}
+	wake chan struct{} // a parked goroutine's; nil for a queued start
 	at   time.Duration
 	held bool // counted in deferred
+	// A new handshake queued by its shard with no goroutine yet
+	// (tryStart): granted, its start is submitted to c's shard.
+	c     *Conn
+	hs    *handshakeState
+	start func() // slotGranted, as c's shard's task
 }
 
 func (sq *slotQueue) len() int { return len(sq.q) - sq.head }
@@ -149,20 +154,46 @@ func (sq *slotQueue) first() *slotWaiter {
 }
 
 func (sq *slotQueue) push(ch chan struct{}, at time.Duration) {
-	sq.q = append(sq.q, slotWaiter{wake: ch, at: at})
+	sq.add(slotWaiter{wake: ch, at: at})
+}
+
+// add appends w. A queue that never empties (a flood's starts, queued for
+// seconds) moves its live part to the front instead of growing the array
+// under the entries already taken.
+func (sq *slotQueue) add(w slotWaiter) {
+	if len(sq.q) == cap(sq.q) && sq.head > 0 {
+		n := copy(sq.q, sq.q[sq.head:])
+		clear(sq.q[n:])
+		sq.q, sq.head = sq.q[:n], 0
+	}
+	sq.q = append(sq.q, w)
 }
 
 func (sq *slotQueue) pop() (chan struct{}, bool) {
+	w, ok := sq.take()
+	return w.wake, ok
+}
+
+// take removes and returns the first waiter.
+func (sq *slotQueue) take() (slotWaiter, bool) {
 	if sq.head == len(sq.q) {
-		return nil, false
+		return slotWaiter{}, false
 	}
-	ch := sq.q[sq.head].wake
+	w := sq.q[sq.head]
 	sq.q[sq.head] = slotWaiter{}
 	sq.head++
 	if sq.head == len(sq.q) {
 		sq.q, sq.head = sq.q[:0], 0
 	}
-	return ch, true
+	return w, true
+}
+
+// trim drops the queued starts at the front whose connection closed. Under
+// the slots' mu.
+func (sq *slotQueue) trim() {
+	for w := sq.first(); w != nil && w.hs != nil && w.hs.slotq == slotGone; w = sq.first() {
+		sq.take()
+	}
 }
 
 // acquire takes a slot, waiting for one when limit are taken, when the
@@ -189,9 +220,7 @@ func (cs *cpuSlots) acquire(again bool) time.Duration {
 		cs.again.push(wake, now)
 	} else {
 		cs.fresh.push(wake, now)
-		if cs.fresh.len() == 1 {
-			cs.oldest.Store(int64(now) + 1)
-		}
+		cs.noteOldest()
 	}
 	if cs.used < cs.limit && !cs.inBudget() {
 		cs.noteHeld()
@@ -260,14 +289,17 @@ func (cs *cpuSlots) grant(now time.Duration) {
 	for cs.used < cs.limit && cs.inBudget() {
 		ch, ok := cs.again.pop()
 		if !ok {
-			if ch, ok = cs.fresh.pop(); !ok {
+			var w slotWaiter
+			if w, ok = cs.fresh.take(); !ok {
 				return
 			}
-			if cs.fresh.len() > 0 {
-				cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
-			} else {
-				cs.oldest.Store(0)
+			cs.fresh.trim()
+			cs.noteOldest()
+			if w.c != nil {
+				cs.startQueued(w)
+				continue
 			}
+			ch = w.wake
 		}
 		cs.used++
 		ch <- struct{}{}
@@ -275,6 +307,15 @@ func (cs *cpuSlots) grant(now time.Duration) {
 	if cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0 {
 		cs.noteHeld()
 		cs.arm(now)
+	}
+}
+
+// noteOldest sets oldest from the first new handshake in line. Under mu.
+func (cs *cpuSlots) noteOldest() {
+	if w := cs.fresh.first(); w != nil {
+		cs.oldest.Store(int64(w.at) + 1)
+	} else {
+		cs.oldest.Store(0)
 	}
 }
 
