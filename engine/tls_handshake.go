@@ -57,7 +57,7 @@ type handshakeState struct {
 	// slotq is where its start stands in the CPU slots' line
 	// (tls_start.go): guarded by the engine's hsCPU.mu.
 	slotq int
-	err  error         // the handshake's result, set by its goroutine before doneFn's task
+	err   error // the handshake's result, set by its goroutine before doneFn's task
 	// The certificate of a server's handshake, its key wrapped so that
 	// signing is a yield point (keep, tls_yield.go). Its goroutine only.
 	cert      tls.Certificate
