@@ -109,6 +109,13 @@ type cpuSlots struct {
 	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
 	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
 	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
+	// waiting counts the new handshakes admitted that wait to start: in
+	// this line (slotq slotQueued, under mu) or for a start window
+	// (tls_admit.go, their shards). The acceptors read it (allowance).
+	waiting   atomic.Int64
+	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
+	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
+	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the

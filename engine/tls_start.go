@@ -35,6 +35,7 @@ func (cs *cpuSlots) tryStart(c *Conn, hs *handshakeState) bool {
 		return true
 	}
 	hs.slotq = slotQueued
+	cs.waiting.Add(1)
 	cs.fresh.add(slotWaiter{at: now, c: c, hs: hs, start: func() { c.slotGranted(hs) }})
 	cs.noteOldest()
 	if cs.used < cs.limit && !cs.inBudget() {
@@ -60,6 +61,7 @@ func (cs *cpuSlots) startQueued(w slotWaiter) {
 		return
 	}
 	w.hs.slotq = slotGranted
+	cs.waiting.Add(-1)
 	cs.used++
 }
 
@@ -72,6 +74,7 @@ func (cs *cpuSlots) forgetStart(e *Engine, hs *handshakeState) {
 	switch hs.slotq {
 	case slotQueued:
 		hs.slotq = slotGone
+		cs.waiting.Add(-1)
 		cs.fresh.trim()
 		cs.noteOldest()
 	case slotGranted:
