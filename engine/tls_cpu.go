@@ -97,6 +97,7 @@ type cpuSlots struct {
 	timer   *time.Timer   // wakes the handshakes the budget holds back; made when first needed
 	armed   bool          // the timer is set
 	stopped bool          // Stop has passed: the timer stays off
+	direct  bool          // grant runs in handOn: it starts queued handshakes' goroutines itself
 
 	// Counters: slot holders write, Stats reads; oldest is read by the
 	// acceptor (refuseTLS).
@@ -146,6 +147,7 @@ type slotWaiter struct {
 	// A new handshake queued by its shard with no goroutine yet
 	// (tryStart): granted, its start is submitted to c's shard.
 	c     *Conn
+	tc    *tlsConn // c's, kept here: c.extra is the loop's
 	hs    *handshakeState
 	start func() // slotGranted, as c's shard's task
 }
@@ -251,6 +253,20 @@ func (cs *cpuSlots) release(took time.Duration) {
 	now := cs.count(took)
 	cs.used--
 	cs.grant(now)
+	cs.mu.Unlock()
+}
+
+// handOn is release for a handshake goroutine: a queued new handshake the
+// slot goes to gets its goroutine from this one, at once, as a parked one
+// would be woken, instead of by a task on its shard (startQueued). The
+// handshake goroutine, holding a slot.
+func (cs *cpuSlots) handOn(took time.Duration) {
+	cs.mu.Lock()
+	now := cs.count(took)
+	cs.used--
+	cs.direct = true
+	cs.grant(now)
+	cs.direct = false
 	cs.mu.Unlock()
 }
 
@@ -405,7 +421,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	}
 	hs := w.hs
 	cs := &w.c.sh.e.hsCPU
-	cs.release(hs.took)
+	cs.handOn(hs.took)
 	hs.slot = false
 	n, err := w.Read(p)
 	hs.took = cs.acquire(true)

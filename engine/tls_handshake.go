@@ -121,7 +121,7 @@ func (c *Conn) handshakeWantsInput() {
 func (c *Conn) startHandshake() {
 	tc := c.extra.tls
 	tc.phase = tlsHandshake
-	if c.sh.e.hsCPU.tryStart(c, tc.wire.hs) {
+	if c.sh.e.hsCPU.tryStart(c, tc) {
 		c.runHandshake()
 	}
 }
@@ -154,7 +154,7 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 		err = tc.conn.Handshake()
 	}
 	if hs.slot {
-		e.hsCPU.release(hs.took)
+		e.hsCPU.handOn(hs.took)
 		hs.slot = false
 	}
 	e.tlsInFlight.Add(-1)
