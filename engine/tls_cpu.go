@@ -97,7 +97,6 @@ type cpuSlots struct {
 	timer   *time.Timer   // wakes the handshakes the budget holds back; made when first needed
 	armed   bool          // the timer is set
 	stopped bool          // Stop has passed: the timer stays off
-	direct  bool          // grant runs in handOn: it starts queued handshakes' goroutines itself
 
 	// Counters: slot holders write, Stats reads; oldest is read by the
 	// acceptor (refuseTLS).
@@ -110,9 +109,9 @@ type cpuSlots struct {
 	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
 	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
 	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
-	// waiting counts the new handshakes admitted that wait to start: in
-	// this line (slotq slotQueued, under mu) or for a start window
-	// (tls_admit.go, their shards). The acceptors read it (allowance).
+	// waiting counts the new handshakes admitted that wait to start
+	// computing: parked in fresh (under mu) or queued for a start window
+	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
 	waiting   atomic.Int64
 	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
 	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
@@ -141,15 +140,9 @@ type slotQueue struct {
 }
 
 type slotWaiter struct {
-	wake chan struct{} // a parked goroutine's; nil for a queued start
+	wake chan struct{}
 	at   time.Duration
 	held bool // counted in deferred
-	// A new handshake queued by its shard with no goroutine yet
-	// (tryStart): granted, its start is submitted to c's shard.
-	c     *Conn
-	tc    *tlsConn // c's, kept here: c.extra is the loop's
-	hs    *handshakeState
-	start func() // slotGranted, as c's shard's task
 }
 
 func (sq *slotQueue) len() int { return len(sq.q) - sq.head }
@@ -163,46 +156,20 @@ func (sq *slotQueue) first() *slotWaiter {
 }
 
 func (sq *slotQueue) push(ch chan struct{}, at time.Duration) {
-	sq.add(slotWaiter{wake: ch, at: at})
-}
-
-// add appends w. A queue that never empties (a flood's starts, queued for
-// seconds) moves its live part to the front instead of growing the array
-// under the entries already taken.
-func (sq *slotQueue) add(w slotWaiter) {
-	if len(sq.q) == cap(sq.q) && sq.head > 0 {
-		n := copy(sq.q, sq.q[sq.head:])
-		clear(sq.q[n:])
-		sq.q, sq.head = sq.q[:n], 0
-	}
-	sq.q = append(sq.q, w)
+	sq.q = append(sq.q, slotWaiter{wake: ch, at: at})
 }
 
 func (sq *slotQueue) pop() (chan struct{}, bool) {
-	w, ok := sq.take()
-	return w.wake, ok
-}
-
-// take removes and returns the first waiter.
-func (sq *slotQueue) take() (slotWaiter, bool) {
 	if sq.head == len(sq.q) {
-		return slotWaiter{}, false
+		return nil, false
 	}
-	w := sq.q[sq.head]
+	ch := sq.q[sq.head].wake
 	sq.q[sq.head] = slotWaiter{}
 	sq.head++
 	if sq.head == len(sq.q) {
 		sq.q, sq.head = sq.q[:0], 0
 	}
-	return w, true
-}
-
-// trim drops the queued starts at the front whose connection closed. Under
-// the slots' mu.
-func (sq *slotQueue) trim() {
-	for w := sq.first(); w != nil && w.hs != nil && w.hs.slotq == slotGone; w = sq.first() {
-		sq.take()
-	}
+	return ch, true
 }
 
 // acquire takes a slot, waiting for one when limit are taken, when the
@@ -229,7 +196,10 @@ func (cs *cpuSlots) acquire(again bool) time.Duration {
 		cs.again.push(wake, now)
 	} else {
 		cs.fresh.push(wake, now)
-		cs.noteOldest()
+		cs.waiting.Add(1)
+		if cs.fresh.len() == 1 {
+			cs.oldest.Store(int64(now) + 1)
+		}
 	}
 	if cs.used < cs.limit && !cs.inBudget() {
 		cs.noteHeld()
@@ -253,20 +223,6 @@ func (cs *cpuSlots) release(took time.Duration) {
 	now := cs.count(took)
 	cs.used--
 	cs.grant(now)
-	cs.mu.Unlock()
-}
-
-// handOn is release for a handshake goroutine: a queued new handshake the
-// slot goes to gets its goroutine from this one, at once, as a parked one
-// would be woken, instead of by a task on its shard (startQueued). The
-// handshake goroutine, holding a slot.
-func (cs *cpuSlots) handOn(took time.Duration) {
-	cs.mu.Lock()
-	now := cs.count(took)
-	cs.used--
-	cs.direct = true
-	cs.grant(now)
-	cs.direct = false
 	cs.mu.Unlock()
 }
 
@@ -312,17 +268,15 @@ func (cs *cpuSlots) grant(now time.Duration) {
 	for cs.used < cs.limit && cs.inBudget() {
 		ch, ok := cs.again.pop()
 		if !ok {
-			var w slotWaiter
-			if w, ok = cs.fresh.take(); !ok {
+			if ch, ok = cs.fresh.pop(); !ok {
 				return
 			}
-			cs.fresh.trim()
-			cs.noteOldest()
-			if w.c != nil {
-				cs.startQueued(w)
-				continue
+			cs.waiting.Add(-1)
+			if cs.fresh.len() > 0 {
+				cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
+			} else {
+				cs.oldest.Store(0)
 			}
-			ch = w.wake
 		}
 		cs.used++
 		ch <- struct{}{}
@@ -330,15 +284,6 @@ func (cs *cpuSlots) grant(now time.Duration) {
 	if cs.used < cs.limit && cs.again.len()+cs.fresh.len() > 0 {
 		cs.noteHeld()
 		cs.arm(now)
-	}
-}
-
-// noteOldest sets oldest from the first new handshake in line. Under mu.
-func (cs *cpuSlots) noteOldest() {
-	if w := cs.fresh.first(); w != nil {
-		cs.oldest.Store(int64(w.at) + 1)
-	} else {
-		cs.oldest.Store(0)
 	}
 }
 
@@ -421,7 +366,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	}
 	hs := w.hs
 	cs := &w.c.sh.e.hsCPU
-	cs.handOn(hs.took)
+	cs.release(hs.took)
 	hs.slot = false
 	n, err := w.Read(p)
 	hs.took = cs.acquire(true)

@@ -54,10 +54,7 @@ type handshakeState struct {
 	held bool          // guarded by mu: the shard stopped reading for the handshake (holdRead)
 	slot bool          // the handshake goroutine holds a CPU slot; its goroutine only
 	took time.Duration // when it took the slot (cpuSlots' clock); its goroutine only
-	// slotq is where its start stands in the CPU slots' line
-	// (tls_start.go): guarded by the engine's hsCPU.mu.
-	slotq int
-	err   error // the handshake's result, set by its goroutine before doneFn's task
+	err  error         // the handshake's result, set by its goroutine before doneFn's task
 	// The certificate of a server's handshake, its key wrapped so that
 	// signing is a yield point (keep, tls_yield.go). Its goroutine only.
 	cert      tls.Certificate
@@ -115,23 +112,14 @@ func (c *Conn) handshakeWantsInput() {
 	c.updateInterest()
 }
 
-// startHandshake gives the handshake its goroutine once it has a CPU
-// slot, at once if one is free, else when one comes free (tls_start.go);
-// admitHandshake has counted it in WithMaxHandshakes. Loop only.
+// startHandshake gives the handshake its goroutine; admitHandshake has
+// counted it in WithMaxHandshakes. Loop only.
 func (c *Conn) startHandshake() {
+	s := c.sh
+	e := s.e
 	tc := c.extra.tls
 	tc.phase = tlsHandshake
-	if c.sh.e.hsCPU.tryStart(c, tc) {
-		c.runHandshake()
-	}
-}
-
-// runHandshake starts the goroutine of a handshake that holds a CPU slot.
-// Loop only.
-func (c *Conn) runHandshake() {
-	s := c.sh
-	tc := c.extra.tls
-	s.e.handshakes.Add(1)
+	e.handshakes.Add(1)
 	go tc.handshake(s)
 	// Without a spare P the new goroutine would wait for sysmon to take
 	// the sleeping shard's P; the shard's yield (yield.go) runs it at
@@ -139,22 +127,22 @@ func (c *Conn) runHandshake() {
 	s.yieldToWoken()
 }
 
-// handshake runs crypto/tls's handshake over the blocking wire, with the
-// CPU slot its start took, then tells the shard. The handshake goroutine.
+// handshake runs crypto/tls's handshake over the blocking wire, then
+// tells the shard. The handshake goroutine.
 func (tc *tlsConn) handshake(s *shardCtx) {
 	e := s.e
 	defer e.handshakes.Done()
 	hs := tc.wire.hs
-	hs.took = e.hsCPU.now() // the slot's time counts from here, not from the grant
+	hs.took = e.hsCPU.acquire(false)
 	hs.slot = true
-	// A connection that closed before its goroutine ran (its peer gave
-	// up, the timeout) costs no computation.
+	// A connection that closed while it waited for its slot (its peer
+	// gave up, the timeout) costs no computation.
 	err := tc.wire.ended()
 	if err == nil {
 		err = tc.conn.Handshake()
 	}
 	if hs.slot {
-		e.hsCPU.handOn(hs.took)
+		e.hsCPU.release(hs.took)
 		hs.slot = false
 	}
 	e.tlsInFlight.Add(-1)
@@ -243,9 +231,6 @@ func (c *Conn) tlsFail(tc *tlsConn, err error) {
 func (c *Conn) tlsClosed(tc *tlsConn, reason error) error {
 	if tc.phase != tlsOpen {
 		tc.wire.finish(fmt.Errorf("%w: %w", ErrConnClosed, reason))
-		if hs := tc.wire.hs; hs != nil && tc.phase == tlsHandshake {
-			c.sh.e.hsCPU.forgetStart(c.sh.e, hs) // a start still in the slots' line
-		}
 	}
 	tc.wire.release()
 	c.sh.pool.Put(tc.plain)
