@@ -29,14 +29,14 @@ func blockingCert(pki *testPKI) (cfg *tls.Config, entered <-chan struct{}, relea
 
 // TestTLSAcceptPaced: while the one CPU slot is held, a TLS listener's
 // acceptor that finds a backlog of ClientHellos (its loop was held while
-// 100 connections came in and sent theirs) takes connections only up
+// 200 connections came in and sent theirs) takes connections only up
 // to the pace's line (tlsPaceLine waiting for a slot) and leaves the rest
 // in the kernel's backlog, pausing (paceRest) instead of refusing; once the
 // slot is let go, every connection is taken in turn and gets the server's
 // flight. One client at a time, with the slot free, is never paced.
 func TestTLSAcceptPaced(t *testing.T) {
 	noLeaks(t)
-	const conns = 100
+	const conns = 200
 	pki := newTestPKI(t)
 	cfg, entered, release := blockingCert(pki)
 	defer release()
@@ -84,10 +84,13 @@ func TestTLSAcceptPaced(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // time to overshoot, if it would
 	// A window's accepts may be taken before the shards have read the
-	// last window's ClientHellos, so the line can overshoot by a line.
-	if n := e.tlsInFlight.Load(); n > 2*tlsPaceLine+1 {
-		t.Fatalf("%d handshakes in flight with the slot held, want at most %d (the pace's line, twice, and the one computing)",
-			n, 2*tlsPaceLine+1)
+	// last windows' ClientHellos and their goroutines have parked for the
+	// slot (where the pace counts them), so the line can overshoot: by
+	// 33 in one run of many under -race. Far fewer than the backlog is
+	// what matters.
+	if n := e.tlsInFlight.Load(); n > 3*tlsPaceLine+1 {
+		t.Fatalf("%d handshakes in flight with the slot held, want at most %d (the pace's line, three times, and the one computing)",
+			n, 3*tlsPaceLine+1)
 	}
 	if st := e.Stats(); st.TLSRefused != 0 {
 		t.Fatalf("Stats.TLSRefused = %d: the pace refused connections instead of leaving them in the backlog", st.TLSRefused)
