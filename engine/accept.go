@@ -71,6 +71,10 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 		defer e.shards[a.shard].flushDirty()
 	}
 	for i, n := 0, a.batch.size(); i < n; i++ {
+		if a.l.lc.tls != nil && !e.hsCPU.paceAccept() {
+			a.paceRest() // the rest waits in the kernel's backlog (tls_accept.go)
+			return
+		}
 		fd, peer, err := rawAccept(lfd)
 		switch {
 		case err == nil:

@@ -63,3 +63,52 @@ func (cs *cpuSlots) nextHold() time.Duration {
 	cs.holdEnd.Store(int64(now + d))
 	return d
 }
+
+// While the CPU slots are taken, the TLS listeners' acceptors take new
+// connections only as handshakes start: in every tlsPaceRest, at most
+// tlsPaceLine less the new handshakes already waiting to start (for a
+// slot, or for a start window, tls_admit.go). Without it, once refuseTLS
+// stopped refusing, the acceptor drained the kernel's whole backlog (up to
+// somaxconn, 4,096 here) in a row, the shards read as many ClientHellos
+// within 100-300 ms, the handshake states and buffers they allocated
+// started a GC cycle, and the open connections' messages waited for the
+// shards 10-60 ms (benchmarks/results/tls-16h). Paced, what the slots
+// cannot start yet waits in the kernel's backlog at no cost to us, and is
+// taken about as fast as handshakes start. With a slot free and nobody
+// waiting nothing is paced: a server that keeps up accepts as before.
+const (
+	tlsPaceLine = 32
+	tlsPaceRest = time.Millisecond
+)
+
+// paceAccept reports whether a TLS listener's acceptor may take one more
+// connection now, and counts it if so. The acceptors of one engine share
+// the count, and race on it only to take one too many. Any goroutine (the
+// acceptors' loops).
+func (cs *cpuSlots) paceAccept() bool {
+	waiting := cs.waiting.Load()
+	cs.mu.Lock()
+	free := cs.used < cs.limit && cs.inBudget()
+	cs.mu.Unlock()
+	if waiting == 0 && free {
+		return true
+	}
+	now := cs.now()
+	if w := time.Duration(cs.paceWin.Load()); now-w >= tlsPaceRest {
+		cs.paceWin.Store(int64(now))
+		cs.paceTaken.Store(0)
+	}
+	if waiting+cs.paceTaken.Load() >= tlsPaceLine {
+		return false
+	}
+	cs.paceTaken.Add(1)
+	return true
+}
+
+// paceRest stops the acceptor's loop watching its TLS listener for
+// tlsPaceRest, its share of the pace taken. Loop only (the acceptor's).
+func (a *acceptor) paceRest() {
+	if a.rest(tlsPaceRest) {
+		a.l.e.hsCPU.paceRests.Add(1)
+	}
+}

@@ -61,6 +61,7 @@ func (c *Conn) admitHandshake() {
 	c.extra.tls.queued = true
 	st.queue = append(st.queue, c)
 	st.queuedAll++
+	e.hsCPU.waiting.Add(1)
 	st.arm(s)
 }
 
@@ -106,6 +107,7 @@ func (s *shardCtx) drainStarts() {
 			st.queue[st.next] = nil
 			st.next++
 			s.e.tlsInFlight.Add(-1)
+			s.e.hsCPU.waiting.Add(-1)
 			continue
 		}
 		if !st.take(now) {
@@ -114,6 +116,7 @@ func (s *shardCtx) drainStarts() {
 		st.queue[st.next] = nil
 		st.next++
 		c.extra.tls.queued = false
+		s.e.hsCPU.waiting.Add(-1)
 		c.startHandshake()
 	}
 	if st.next == len(st.queue) {

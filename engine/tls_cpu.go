@@ -20,7 +20,12 @@ import (
 // (GetCertificate fetching from the network, say) holds its slot while it
 // blocks. A handshake that stops for the shards inside its computation
 // (see WithHandshakeShare) keeps its slot while it stops, for at most a
-// few milliseconds, and that time is not counted as its CPU time.
+// few milliseconds, and that time is not counted as its CPU time. While
+// every slot is taken (or the share's budget spent), a TLS listener takes
+// new connections only as handshakes start, at most 32 waiting to start a
+// millisecond: the rest wait in the kernel's listen backlog (past it the
+// kernel drops their SYNs, ListenOverflows) instead of being accepted in
+// one burst when the engine stops refusing.
 func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = n } }
 
 // WithHandshakeShare caps the CPU time TLS handshakes compute for at share
@@ -109,6 +114,13 @@ type cpuSlots struct {
 	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
 	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
 	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
+	// waiting counts the new handshakes admitted that wait to start
+	// computing: parked in fresh (under mu) or queued for a start window
+	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
+	waiting   atomic.Int64
+	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
+	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
+	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the
@@ -189,6 +201,7 @@ func (cs *cpuSlots) acquire(again bool) time.Duration {
 		cs.again.push(wake, now)
 	} else {
 		cs.fresh.push(wake, now)
+		cs.waiting.Add(1)
 		if cs.fresh.len() == 1 {
 			cs.oldest.Store(int64(now) + 1)
 		}
@@ -263,6 +276,7 @@ func (cs *cpuSlots) grant(now time.Duration) {
 			if ch, ok = cs.fresh.pop(); !ok {
 				return
 			}
+			cs.waiting.Add(-1)
 			if cs.fresh.len() > 0 {
 				cs.oldest.Store(int64(cs.fresh.q[cs.fresh.head].at) + 1)
 			} else {

@@ -162,8 +162,8 @@ func serveFloodChild(e *Engine, cfg *tls.Config) int {
 			continue
 		}
 		st := e.Stats()
-		fmt.Printf("%d %d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
-			e.hsCPU.holds.Load(), e.hsCPU.yields.Load())
+		fmt.Printf("%d %d %d %d %d %d %d %d\n", st.TLSHandshakes, st.TLSFailed, st.TLSRefused, st.TLSHandshakesDeferred, st.TLSHandshakeCPU,
+			e.hsCPU.holds.Load(), e.hsCPU.yields.Load(), e.hsCPU.paceRests.Load())
 	}
 	return 0
 }
@@ -185,7 +185,7 @@ func floodCommand(tb testing.TB, ch *child, cmd string) {
 }
 
 // floodCounts asks the flood child for its handshake counts.
-func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration, holds, yields uint64) {
+func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint64, slotTime time.Duration, holds, yields, paced uint64) {
 	tb.Helper()
 	if _, err := io.WriteString(ch.stdin, "stats\n"); err != nil {
 		tb.Fatal(err)
@@ -194,10 +194,10 @@ func floodCounts(tb testing.TB, ch *child) (done, failed, refused, deferred uint
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime, &holds, &yields); err != nil {
+	if _, err := fmt.Sscan(line, &done, &failed, &refused, &deferred, &slotTime, &holds, &yields, &paced); err != nil {
 		tb.Fatalf("child stats %q: %v", line, err)
 	}
-	return done, failed, refused, deferred, slotTime, holds, yields
+	return done, failed, refused, deferred, slotTime, holds, yields, paced
 }
 
 // fixedRate sends 1 KiB on every connection at rate round trips per
@@ -415,11 +415,11 @@ func benchFlood(b *testing.B, l floodLayout) {
 	time.Sleep(time.Second) // the flood ramps up
 	type counts struct {
 		done, failed, refused, deferred, floods, flights, dialErrs uint64
-		holds, yields, overflows, drops                            uint64
+		holds, yields, paced, overflows, drops                     uint64
 		slotTime                                                   time.Duration
 	}
 	take := func() (c counts) {
-		c.done, c.failed, c.refused, c.deferred, c.slotTime, c.holds, c.yields = floodCounts(b, srv)
+		c.done, c.failed, c.refused, c.deferred, c.slotTime, c.holds, c.yields, c.paced = floodCounts(b, srv)
 		c.overflows, c.drops = listenDrops(b)
 		if _, err := io.WriteString(fl.stdin, "stats\n"); err != nil {
 			b.Fatal(err)
@@ -499,6 +499,9 @@ func benchFlood(b *testing.B, l floodLayout) {
 		// The handshakes' stops for a shard with input waiting
 		// (tls_yield.go).
 		b.ReportMetric(float64(z.yields-a.yields)/secs, kind+"-yields/s")
+		// The acceptor's pauses for the pace of handshake starts
+		// (tls_accept.go's paceRest).
+		b.ReportMetric(float64(z.paced-a.paced)/secs, kind+"-pace-rests/s")
 		b.ReportMetric(float64(z.overflows-a.overflows)/secs, kind+"-listen-overflows/s")
 		b.ReportMetric(float64(z.drops-a.drops)/secs, kind+"-listen-drops/s")
 		b.ReportMetric(float64(z.failed-a.failed)/secs, kind+"-unopened/s")
