@@ -31,7 +31,6 @@ type shardCtx struct {
 	readMax       int                         // > 0: the most readInto reads at once (a rate limit's allowance)
 	readInto      func(p []byte) (int, error) // made once: read(readFd, p)
 	bufs          [][]byte                    // scratch for writev
-	small         [smallAlone]byte            // scratch where a small Writev is gathered (writevAlone)
 	iov           iovecs                      // scratch for writev
 	dirty         []*Conn                     // connections with output to flush
 	dirtyNext     int                         // the next dirty entry flushDirty takes
@@ -72,6 +71,12 @@ type shardCtx struct {
 	yieldFn         func()       // the shard's yield, yieldTask (yield.go)
 	rounds          roundWaiters // handshakes parked at a yield point until this shard runs (tls_yield.go)
 	hsStarts        hsStarts     // the pacing of handshake starts (tls_admit.go)
+
+	// small is scratch where a small Writev is gathered (writevAlone). It
+	// sits after the loop's other fields, so that its 512 bytes do not
+	// spread those over more cache lines, and before the counters other
+	// goroutines read.
+	small [smallAlone]byte
 
 	// Counters: the loop writes, any goroutine reads.
 	live     atomic.Int64 // live connections (the balancer's load)
