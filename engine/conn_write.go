@@ -97,23 +97,7 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 	}
 	if len(bs) <= maxIovecs && c.goesDirect(total) {
 		n, err := c.sh.iov.writev(int(c.fd), bs)
-		if !c.sentDirect(n, err) {
-			return 0, ErrConnClosed
-		}
-		if n == total {
-			c.markDirty() // see sentDirect
-			return n, nil
-		}
-		for _, b := range bs { // queue what the socket did not take
-			if n >= len(b) {
-				n -= len(b)
-				continue
-			}
-			c.queueCopy(b[max(n, 0):])
-			n = 0
-		}
-		c.waitWritable()
-		return total, nil
+		return c.sentVector(bs, total, n, err)
 	}
 	for _, b := range bs {
 		if len(b) > 0 {
@@ -167,6 +151,14 @@ func (c *Conn) writevAlone(bs [][]byte, total int) (int, error) {
 	} else {
 		n, err = s.iov.writev(int(c.fd), bs)
 	}
+	return c.sentVector(bs, total, n, err)
+}
+
+// sentVector finishes a vector of total bytes written straight to the
+// socket, n being what the system call sent and err its error: what the
+// socket did not take is queued and waits for EPOLLOUT. It returns
+// Writev's result. Loop only.
+func (c *Conn) sentVector(bs [][]byte, total, n int, err error) (int, error) {
 	if !c.sentDirect(n, err) {
 		return 0, ErrConnClosed
 	}
@@ -174,7 +166,7 @@ func (c *Conn) writevAlone(bs [][]byte, total int) (int, error) {
 		c.markDirty() // see sentDirect
 		return n, nil
 	}
-	for _, b := range bs { // queue what the socket did not take
+	for _, b := range bs {
 		if n >= len(b) {
 			n -= len(b)
 			continue

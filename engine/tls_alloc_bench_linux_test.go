@@ -15,17 +15,7 @@ import (
 // this much each (benchmarks/results/tls-16j).
 func BenchmarkTLSHandshakeAllocs(b *testing.B) {
 	pki := newTestPKI(b)
-	servers := map[string]func(tb testing.TB) string{
-		"engine": func(tb testing.TB) string {
-			e, _ := startEngine(tb, echoHandler{}, WithShards(1))
-			a, err := e.Listen("tcp://127.0.0.1:0", ListenTLS(pki.server()))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return a.String()
-		},
-		"net": func(tb testing.TB) string { return netTLSEcho(tb, pki.server()) },
-	}
+	servers := tlsEchoServers(pki)
 	for _, name := range []string{"engine", "net"} {
 		b.Run(name, func(b *testing.B) {
 			addr := servers[name](b)

@@ -40,13 +40,11 @@ func netTLSEcho(tb testing.TB, cfg *tls.Config) string {
 	return ln.Addr().String()
 }
 
-// BenchmarkTLSEcho times one round trip over one TLS 1.3 connection, the
-// engine beside crypto/tls on net, with the same crypto/tls client in
-// this process (its allocations and CPU are in both figures; compare the
-// two as a ratio).
-func BenchmarkTLSEcho(b *testing.B) {
-	pki := newTestPKI(b)
-	servers := map[string]func(tb testing.TB) string{
+// tlsEchoServers returns, by name, what starts a TLS echo server with
+// pki's server certificate and returns its address: the engine (one
+// shard) and crypto/tls on net, the pair the TLS benchmarks compare.
+func tlsEchoServers(pki *testPKI) map[string]func(tb testing.TB) string {
+	return map[string]func(tb testing.TB) string{
 		"engine": func(tb testing.TB) string {
 			e, _ := startEngine(tb, echoHandler{}, WithShards(1))
 			a, err := e.Listen("tcp://127.0.0.1:0", ListenTLS(pki.server()))
@@ -57,6 +55,15 @@ func BenchmarkTLSEcho(b *testing.B) {
 		},
 		"net": func(tb testing.TB) string { return netTLSEcho(tb, pki.server()) },
 	}
+}
+
+// BenchmarkTLSEcho times one round trip over one TLS 1.3 connection, the
+// engine beside crypto/tls on net, with the same crypto/tls client in
+// this process (its allocations and CPU are in both figures; compare the
+// two as a ratio).
+func BenchmarkTLSEcho(b *testing.B) {
+	pki := newTestPKI(b)
+	servers := tlsEchoServers(pki)
 	for _, size := range []int{64, 4096} {
 		for _, name := range []string{"engine", "net"} {
 			b.Run(name+"/size="+strconv.Itoa(size), func(b *testing.B) {

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -25,19 +24,7 @@ func TestServerAllocsPerCall(t *testing.T) {
 }
 
 func serverAllocsPerCall(t *testing.T, depth int) {
-	s, err := NewServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Handle(mEcho, func(req, dst []byte) ([]byte, error) { return append(dst, req...), nil })
-	if err := s.Serve([]string{"127.0.0.1:0"}, engine.WithShards(1), engine.WithTick(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
+	s := startEchoServer(t, engine.WithShards(1), engine.WithTick(time.Second))
 	c, err := net.Dial("tcp", s.Addrs()[0].String())
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,26 @@ func startServer(t *testing.T, opts ...ServerOption) *Server {
 	return s
 }
 
+// startEchoServer serves mEcho alone, on the shard, on a loopback port
+// with the engine options given.
+func startEchoServer(t *testing.T, opts ...engine.Option) *Server {
+	t.Helper()
+	s, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle(mEcho, func(req, dst []byte) ([]byte, error) { return append(dst, req...), nil })
+	if err := s.Serve([]string{"127.0.0.1:0"}, opts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
 // startClient connects a client to s's first address.
 func startClient(t *testing.T, addr string, opts ...ClientOption) *Client {
 	t.Helper()

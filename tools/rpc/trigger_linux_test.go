@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -32,20 +31,8 @@ func TestServerTriggerModes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewServer()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Handle(mEcho, func(req, dst []byte) ([]byte, error) { return append(dst, req...), nil })
 			opts := append([]engine.Option{engine.WithShards(1), engine.WithReadBufferSize(4096), engine.WithReadBudget(4096)}, tc.opts...)
-			if err := s.Serve([]string{"127.0.0.1:0"}, opts...); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				s.Stop(ctx)
-			})
+			s := startEchoServer(t, opts...)
 			c, err := net.Dial("tcp", s.Addrs()[0].String())
 			if err != nil {
 				t.Fatal(err)
