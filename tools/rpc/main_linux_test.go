@@ -61,7 +61,15 @@ func startServer(t *testing.T, opts ...ServerOption) *Server {
 		t.Fatal(err)
 	}
 	register(s)
-	if err := s.Serve([]string{"127.0.0.1:0"}, engine.WithShards(2), engine.WithOffloadPool(64, 1024)); err != nil {
+	serveLoopback(t, s, engine.WithShards(2), engine.WithOffloadPool(64, 1024))
+	return s
+}
+
+// serveLoopback serves s on a loopback port with the engine options given,
+// and stops it when the test ends.
+func serveLoopback(t *testing.T, s *Server, opts ...engine.Option) {
+	t.Helper()
+	if err := s.Serve([]string{"127.0.0.1:0"}, opts...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -69,7 +77,6 @@ func startServer(t *testing.T, opts ...ServerOption) *Server {
 		defer cancel()
 		s.Stop(ctx)
 	})
-	return s
 }
 
 // startEchoServer serves mEcho alone, on the shard, on a loopback port
@@ -81,14 +88,7 @@ func startEchoServer(t *testing.T, opts ...engine.Option) *Server {
 		t.Fatal(err)
 	}
 	s.Handle(mEcho, func(req, dst []byte) ([]byte, error) { return append(dst, req...), nil })
-	if err := s.Serve([]string{"127.0.0.1:0"}, opts...); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
+	serveLoopback(t, s, opts...)
 	return s
 }
 
