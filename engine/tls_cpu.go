@@ -117,10 +117,11 @@ type cpuSlots struct {
 	// waiting counts the new handshakes admitted that wait to start
 	// computing: parked in fresh (under mu) or queued for a start window
 	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
-	waiting   atomic.Int64
-	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
-	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
-	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write
+	waiting    atomic.Int64
+	paceRests  atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
+	paceYields atomic.Uint64 // paceRest's hand-overs of the P before a pause; the acceptors write
+	paceWin    atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
+	paceTaken  atomic.Int64  // connections paceAccept let through in it; the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the
