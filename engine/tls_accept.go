@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"time"
 )
 
@@ -46,6 +47,11 @@ func (a *acceptor) holdTLS() bool {
 		return false
 	}
 	e.hsCPU.holds.Add(1)
+	// A batch of resets held the P about 1.3 ms; on one P the shards
+	// waited Runnable behind it and the pause's epoll_wait
+	// (benchmarks/results/tls-16l): they get the P first, as in paceRest.
+	e.hsCPU.holdYields.Add(1)
+	runtime.Gosched()
 	return true
 }
 
@@ -106,9 +112,18 @@ func (cs *cpuSlots) paceAccept() bool {
 }
 
 // paceRest stops the acceptor's loop watching its TLS listener for
-// tlsPaceRest, its share of the pace taken. Loop only (the acceptor's).
+// tlsPaceRest, its share of the pace taken, and lets the shards have the
+// P first. A paced acceptor spends the flood in epoll_waits of about
+// tlsPaceRest, one after the other, and the runtime keeps a P with a
+// thread in a syscall; sysmon takes it back only from a syscall it sees
+// twice, and once it has slowed to its 10 ms tick it never sees one of
+// these twice. On one P, the shards then waited Runnable 15-25 ms at a
+// time while the acceptor rested (benchmarks/results/tls-16l): yielding
+// here hands them the P before every rest. Loop only (the acceptor's).
 func (a *acceptor) paceRest() {
 	if a.rest(tlsPaceRest) {
 		a.l.e.hsCPU.paceRests.Add(1)
+		a.l.e.hsCPU.paceYields.Add(1)
+		runtime.Gosched()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,22 @@ func blockingCert(pki *testPKI) (cfg *tls.Config, entered <-chan struct{}, relea
 // in the kernel's backlog, pausing (paceRest) instead of refusing; once the
 // slot is let go, every connection is taken in turn and gets the server's
 // flight. One client at a time, with the slot free, is never paced.
-func TestTLSAcceptPaced(t *testing.T) {
+func TestTLSAcceptPaced(t *testing.T) { testAcceptPaced(t) }
+
+// TestTLSAcceptPacedOneP is TestTLSAcceptPaced on one P, where the
+// acceptor's pauses used to keep the P from the shards for 15-25 ms at a
+// time (benchmarks/results/tls-16l): the backlog is still worked off in
+// turn, and every pace pause handed the P over first (paceRest's yield).
+func TestTLSAcceptPacedOneP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e := testAcceptPaced(t)
+	rests, yields := e.hsCPU.paceRests.Load(), e.hsCPU.paceYields.Load()
+	if rests == 0 || yields != rests {
+		t.Fatalf("%d pace pauses, %d of them yielded the P first; want every one of at least one", rests, yields)
+	}
+}
+
+func testAcceptPaced(t *testing.T) *Engine {
 	noLeaks(t)
 	const conns = 200
 	pki := newTestPKI(t)
@@ -119,4 +135,5 @@ func TestTLSAcceptPaced(t *testing.T) {
 		t.Fatalf("%d pace pauses for clients one at a time with the slot free", got-rests)
 	}
 	t.Logf("%d pace pauses for a backlog of %d", rests, conns)
+	return e
 }
