@@ -50,7 +50,6 @@ func (a *acceptor) holdTLS() bool {
 	// A batch of resets held the P about 1.3 ms; on one P the shards
 	// waited Runnable behind it and the pause's epoll_wait
 	// (benchmarks/results/tls-16l): they get the P first, as in paceRest.
-	e.hsCPU.holdYields.Add(1)
 	runtime.Gosched()
 	return true
 }
@@ -123,7 +122,6 @@ func (cs *cpuSlots) paceAccept() bool {
 func (a *acceptor) paceRest() {
 	if a.rest(tlsPaceRest) {
 		a.l.e.hsCPU.paceRests.Add(1)
-		a.l.e.hsCPU.paceYields.Add(1)
 		runtime.Gosched()
 	}
 }

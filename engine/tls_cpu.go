@@ -105,24 +105,22 @@ type cpuSlots struct {
 
 	// Counters: slot holders write, Stats reads; oldest is read by the
 	// acceptor (refuseTLS).
-	held       atomic.Int64  // slot time in all, nanoseconds
-	deferred   atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
-	oldest     atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
-	warned     atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
-	holds      atomic.Uint64 // holdTLS's pauses; the acceptors write
-	holdYields atomic.Uint64 // holdTLS's hand-overs of the P before a pause; the acceptors write
-	unheld     atomic.Int64  // refusals since holdTLS last paused; the acceptors and startHandshake write
-	holdLen    atomic.Int64  // holdTLS's last pause; the acceptors write
-	holdEnd    atomic.Int64  // when it ends (now's clock); the acceptors write
-	yields     atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
+	held     atomic.Int64  // slot time in all, nanoseconds
+	deferred atomic.Uint64 // handshakes held back first in line by the budget, a slot free (noteHeld)
+	oldest   atomic.Int64  // when the first new handshake in line queued (now's clock + 1); 0 when none waits
+	warned   atomic.Int64  // when refuseTLS last logged (now's clock + 1); 0 never; the acceptors write
+	holds    atomic.Uint64 // holdTLS's pauses; the acceptors write
+	unheld   atomic.Int64  // refusals since holdTLS last paused; the acceptors and startHandshake write
+	holdLen  atomic.Int64  // holdTLS's last pause; the acceptors write
+	holdEnd  atomic.Int64  // when it ends (now's clock); the acceptors write
+	yields   atomic.Uint64 // handshakes parked at a yield point for the shards (tls_yield.go)
 	// waiting counts the new handshakes admitted that wait to start
 	// computing: parked in fresh (under mu) or queued for a start window
 	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
-	waiting    atomic.Int64
-	paceRests  atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
-	paceYields atomic.Uint64 // paceRest's hand-overs of the P before a pause; the acceptors write
-	paceWin    atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
-	paceTaken  atomic.Int64  // connections paceAccept let through in it; the acceptors write
+	waiting   atomic.Int64
+	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
+	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
+	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write
 }
 
 // init sets the slots' limits from the engine's configuration, the

@@ -38,15 +38,16 @@ func blockingCert(pki *testPKI) (cfg *tls.Config, entered <-chan struct{}, relea
 func TestTLSAcceptPaced(t *testing.T) { testAcceptPaced(t) }
 
 // TestTLSAcceptPacedOneP is TestTLSAcceptPaced on one P, where the
-// acceptor's pauses used to keep the P from the shards for 15-25 ms at a
-// time (benchmarks/results/tls-16l): the backlog is still worked off in
-// turn, and every pace pause handed the P over first (paceRest's yield).
+// acceptor, its shards and the handshakes share the P and the acceptor
+// yields it before each pause (paceRest): the pace still engages, and the
+// backlog is still worked off in turn. What the yield does to the open
+// connections' latency is measured by BenchmarkTLSHandshakeFlood
+// (benchmarks/results/tls-16l), not asserted here.
 func TestTLSAcceptPacedOneP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	e := testAcceptPaced(t)
-	rests, yields := e.hsCPU.paceRests.Load(), e.hsCPU.paceYields.Load()
-	if rests == 0 || yields != rests {
-		t.Fatalf("%d pace pauses, %d of them yielded the P first; want every one of at least one", rests, yields)
+	if rests := e.hsCPU.paceRests.Load(); rests == 0 {
+		t.Fatal("the acceptor never paused for the pace on one P")
 	}
 }
 
