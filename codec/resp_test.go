@@ -194,7 +194,7 @@ func TestRESPZeroAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.Discard(n)
-		if n, err = d.Decode(src, &c); err != nil || len(c.Args) != 2 {
+		if _, err = d.Decode(src, &c); err != nil || len(c.Args) != 2 {
 			t.Fatal(err)
 		}
 		out = AppendBulk(AppendInt(AppendError(AppendSimpleString(out[:0], "OK"), "ERR x"), 5), c.Args[1])

@@ -81,13 +81,12 @@ func lastLines(s string, n int) string {
 
 // window is what was sampled of a server and its client between two moments.
 type window struct {
-	seconds    float64
-	serverCPU  float64 // seconds of CPU
-	clientCPU  float64
-	mallocs    int64     // -1 if the server does not report them
-	coreBusy   []float64 // seconds each CPU was not idle (/proc/stat); nil if unread
-	coreIRQ    []float64 // seconds of irq and softirq ticks on each CPU
-	serverPeer bool
+	seconds   float64
+	serverCPU float64 // seconds of CPU
+	clientCPU float64
+	mallocs   int64     // -1 if the server does not report them
+	coreBusy  []float64 // seconds each CPU was not idle (/proc/stat); nil if unread
+	coreIRQ   []float64 // seconds of irq and softirq ticks on each CPU
 }
 
 // describe is the window's line in a raw record.

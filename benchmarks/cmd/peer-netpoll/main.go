@@ -6,15 +6,16 @@ package main
 
 import (
 	"context"
-	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 
 	"github.com/cloudwego/netpoll"
+
+	"github.com/shardnet/shardnet/benchmarks/internal/peer"
 )
 
 // serveNetpoll runs on netpoll's event loops; OnRequest runs on netpoll's
 // goroutine pool, as netpoll does by default.
 func serveNetpoll(addr, mode string, loops int) error {
-	if err := netpoll.SetNumLoops(loops); err != nil {
+	if err := netpoll.Configure(netpoll.Config{PollerNum: loops}); err != nil {
 		return err
 	}
 	ln, err := netpoll.CreateListener("tcp", addr)

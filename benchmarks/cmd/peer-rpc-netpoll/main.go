@@ -107,7 +107,7 @@ func serve(addr, transport string) (stop func(), bound string, err error) {
 			e.Stop(ctx)
 		}, e.Addrs()[0].String(), nil
 	case "netpoll":
-		if err := netpoll.SetNumLoops(1); err != nil {
+		if err := netpoll.Configure(netpoll.Config{PollerNum: 1}); err != nil {
 			return nil, "", err
 		}
 		ln, err := netpoll.CreateListener("tcp", addr)

@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -182,14 +181,4 @@ func rssOf(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("pid %d: no VmRSS", pid)
-}
-
-// lines splits output into lines, for reports.
-func lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }
