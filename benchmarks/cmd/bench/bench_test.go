@@ -38,6 +38,20 @@ Requests/sec:  5000.50
 	if m := wrkNon2xx.FindStringSubmatch(out); m == nil || m[1] != "4" {
 		t.Errorf("non-2xx: %v", m)
 	}
+	for _, c := range []struct {
+		quick  bool
+		errors int
+	}{{false, 4 + 1 + 2 + 3}, {true, 4 + 1 + 2}} { // a quick run does not count wrk's timeouts
+		var s Sample
+		d := &driver{quick: c.quick}
+		if !d.parseWrk(&s, out) || s.Rate != 5000.5 || s.P50us != 512 || s.P99us != 3500 || s.Errors != c.errors {
+			t.Errorf("parseWrk, quick %v: rate %v p50 %v p99 %v errors %d (want %d)", c.quick, s.Rate, s.P50us, s.P99us, s.Errors, c.errors)
+		}
+	}
+	var s Sample
+	if (&driver{}).parseWrk(&s, "unable to connect\n") || s.Errors != 1 || !strings.Contains(s.Note, "no Requests/sec") {
+		t.Errorf("parseWrk without a rate: errors %d, note %q", s.Errors, s.Note)
+	}
 }
 
 func TestJSONAndCSVParts(t *testing.T) {

@@ -189,37 +189,8 @@ func (d *driver) runProxyClose(s Sample) Sample {
 	be.stop()
 	raw := cl.output()
 	d.saveRaw(&s, append(parts, w.describe())...)
-	m := wrkRate.FindStringSubmatch(raw)
-	if m == nil {
-		s.Errors, s.Note = 1, "wrk printed no Requests/sec: "+lastLines(raw, 3)
+	if !d.parseWrk(&s, raw) {
 		return s
-	}
-	s.Rate, _ = strconv.ParseFloat(m[1], 64)
-	if m := wrkNon2xx.FindStringSubmatch(raw); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		s.Errors += n
-		s.Note = "non-2xx responses"
-	}
-	if m := wrkSockErr.FindStringSubmatch(raw); m != nil {
-		for _, v := range m[1:] {
-			n, _ := strconv.Atoi(v)
-			s.Errors += n
-		}
-		s.Note = strings.TrimSpace(m[0])
-	}
-	for _, m := range wrkPct.FindAllStringSubmatch(raw, -1) {
-		v, _ := strconv.ParseFloat(m[2], 64)
-		switch m[3] {
-		case "ms":
-			v *= 1e3
-		case "s":
-			v *= 1e6
-		}
-		if m[1] == "50" {
-			s.P50us = v
-		} else {
-			s.P99us = v
-		}
 	}
 	s.fill(w, s.Rate, true)
 	return s

@@ -410,10 +410,21 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 	srv.stop()
 	raw := cl.output()
 	d.saveRaw(&s, "# client", raw, "# server", srv.output(), w.describe())
+	if !d.parseWrk(&s, raw) {
+		return s
+	}
+	s.fill(w, s.Rate, true)
+	return s
+}
+
+// parseWrk reads wrk's report into s: the rate, non-2xx answers and socket
+// errors as errors, and p50/p99 in µs. It returns false, with the reason
+// noted in s, when wrk printed no rate.
+func (d *driver) parseWrk(s *Sample, raw string) bool {
 	m := wrkRate.FindStringSubmatch(raw)
 	if m == nil {
 		s.Errors, s.Note = 1, "wrk printed no Requests/sec: "+lastLines(raw, 3)
-		return s
+		return false
 	}
 	s.Rate, _ = strconv.ParseFloat(m[1], 64)
 	if m := wrkNon2xx.FindStringSubmatch(raw); m != nil {
@@ -450,8 +461,7 @@ func (d *driver) runHTTP(s Sample, spec httpSpec) Sample {
 			s.P99us = v
 		}
 	}
-	s.fill(w, s.Rate, true)
-	return s
+	return true
 }
 
 // startCheckedHTTP starts the peer's HTTP server (or the standard stack's
