@@ -151,12 +151,12 @@ func main() {
 type result struct {
 	proxy      string
 	start      time.Time // when the proxy started
-	window     float64 // seconds
-	kib        float64 // KiB the sink received in the window
-	proxyCPU   float64 // seconds of the proxy's CPU time in the window
-	coreBusy   float64 // seconds CPU 0 was busy in the window
-	clientSent int64   // bytes the client sent in all
-	sinkGot    int64   // bytes the sink received in all
+	window     float64   // seconds
+	kib        float64   // KiB the sink received in the window
+	proxyCPU   float64   // seconds of the proxy's CPU time in the window
+	coreBusy   float64   // seconds CPU 0 was busy in the window
+	clientSent int64     // bytes the client sent in all
+	sinkGot    int64     // bytes the sink received in all
 }
 
 func (r result) nsPerKiB() float64     { return 1e9 * r.proxyCPU / r.kib }
