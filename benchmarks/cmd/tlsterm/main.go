@@ -65,6 +65,7 @@ const haproxyName = "haproxy"
 // the idle wait it runs with (SHARDNET_WAIT; empty: the binary's default).
 type variant struct {
 	name, dir, wait string
+	flagWait        string // the proxy's -wait, if set
 }
 
 // variants is the -variant flag.
@@ -82,20 +83,24 @@ func (v *variants) String() string {
 func (v *variants) Set(s string) error {
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" || rest == "" || name == haproxyName {
-		return fmt.Errorf("variant %q: want NAME=DIR[,wait=MODE] (NAME not %q)", s, haproxyName)
+		return fmt.Errorf("variant %q: want NAME=DIR[,wait=MODE][,flag-wait=MODE] (NAME not %q)", s, haproxyName)
 	}
 	x := variant{name: name}
 	parts := strings.Split(rest, ",")
 	x.dir = parts[0]
 	for _, p := range parts[1:] {
-		mode, ok := strings.CutPrefix(p, "wait=")
-		switch {
-		case !ok:
+		key, mode, _ := strings.Cut(p, "=")
+		if key != "wait" && key != "flag-wait" {
 			return fmt.Errorf("variant %q: unknown setting %q", s, p)
-		case mode != "syscall" && mode != "runtime" && mode != "runtime-pinned":
+		}
+		if mode != "syscall" && mode != "runtime" && mode != "runtime-pinned" {
 			return fmt.Errorf("variant %q: wait %q: want syscall, runtime or runtime-pinned", s, mode)
 		}
-		x.wait = mode
+		if key == "wait" {
+			x.wait = mode
+		} else {
+			x.flagWait = mode
+		}
 	}
 	for _, y := range *v {
 		if y.name == name {
@@ -114,7 +119,7 @@ func main() {
 	rate := flag.Float64("rate", 0, "client pace in MiB/s (0: as fast as it goes)")
 	port := flag.Int("port", 19500, "first port (the sink takes it, each proxy run the next)")
 	var vs variants
-	flag.Var(&vs, "variant", "NAME=DIR[,wait=MODE]: a shardnet proxy to measure (repeatable; instead of -bin), MODE its SHARDNET_WAIT")
+	flag.Var(&vs, "variant", "NAME=DIR[,wait=MODE][,flag-wait=MODE]: a shardnet proxy to measure (repeatable; instead of -bin), with SHARDNET_WAIT or -wait set to MODE")
 	flag.Parse()
 	if len(vs) == 0 {
 		if *bin == "" {
@@ -271,6 +276,9 @@ func one(v variant, dir string, p pki, name string, port int, sink *sink, cfg *t
 	default:
 		argv = []string{filepath.Join(v.dir, "shardnet"), "proxy", "-listen", front, "-backend", sink.addr, "-shards", "1", "-tls", p.cert + "," + p.key}
 		pin.GOMAXPROCS = 1
+		if v.flagWait != "" {
+			argv = append(argv, "-wait", v.flagWait)
+		}
 		if v.wait != "" {
 			env = append(env, "SHARDNET_WAIT="+v.wait)
 		}

@@ -74,7 +74,9 @@ func TestVariantFlag(t *testing.T) {
 	}{
 		{in: []string{"main=/tmp/a"}, want: variants{{name: "main", dir: "/tmp/a"}}},
 		{in: []string{"main=/tmp/a", "rt=/tmp/b,wait=runtime"}, want: variants{{name: "main", dir: "/tmp/a"}, {name: "rt", dir: "/tmp/b", wait: "runtime"}}},
+		{in: []string{"new=/tmp/c,flag-wait=runtime"}, want: variants{{name: "new", dir: "/tmp/c", flagWait: "runtime"}}},
 		{in: []string{"x=/tmp/a,wait=epoll"}, wantErr: "want syscall, runtime or runtime-pinned"},
+		{in: []string{"x=/tmp/a,flag-wait=epoll"}, wantErr: "want syscall, runtime or runtime-pinned"},
 		{in: []string{"x=/tmp/a,speed=1"}, wantErr: "unknown setting"},
 		{in: []string{"haproxy=/tmp/a"}, wantErr: "NAME=DIR"},
 		{in: []string{"/tmp/a"}, wantErr: "NAME=DIR"},
