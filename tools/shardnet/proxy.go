@@ -22,7 +22,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	var backends addrList
 	var pf proxyFlags
-	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.\n\nAn idle shard blocks in epoll_wait by default (-wait syscall, the engine's\ndefault). -wait runtime parks it in the Go runtime's netpoller instead\n(engine.WithRuntimeWait): terminating TLS for a stream at 150 MiB/s on one\nthread it cost 0.78x the proxy CPU per KiB of the default, 0.83x HAProxy's\n(benchmarks/results/tls-16n); saturated, and relaying plaintext connections\n(proxy-close, sysmon-wait-2), the two cost the same. On a core shared with\nother busy processes the runtime wait has cost more CPU (sysmon-wait-2).\nWithout -wait, SHARDNET_WAIT decides when set, as for the other server\ncommands.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
+	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.\n\nAn idle shard blocks in epoll_wait by default (-wait syscall, the engine's\ndefault). -wait runtime parks it in the Go runtime's netpoller instead\n(engine.WithRuntimeWait): terminating TLS for one stream at 150 MiB/s on one\nthread it cost 0.75-0.78x the proxy CPU per KiB of the default wait, and\n0.72-0.83x HAProxy's, where the default cost 0.91-1.03x HAProxy's\n(benchmarks/results/tls-16n); saturated, 0.93-0.97x the default's. Relaying\nplaintext connections (proxy-close, sysmon-wait-2) the two cost the same, and\non a core shared with other busy processes the runtime wait has cost more\nCPU (sysmon-wait-2).\nWithout -wait, SHARDNET_WAIT decides when set, as for the other server\ncommands.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -policy lc -connect-timeout 1s
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -check-interval 2s \
       -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
@@ -90,10 +90,10 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 
 // proxyDefaultWait is the proxy's idle wait when neither -wait nor
 // SHARDNET_WAIT names one: the engine's blocking epoll_wait. The runtime
-// wait cost 0.78x its proxy CPU per KiB terminating TLS at 150 MiB/s
-// (benchmarks/results/tls-16n) but the same saturated and on plaintext
-// connection churn, and more on a contended core (sysmon-wait-2), so it is
-// offered, not imposed.
+// wait cost 0.75-0.78x its proxy CPU per KiB terminating TLS at 150 MiB/s
+// (benchmarks/results/tls-16n), but about the same saturated and on
+// plaintext connection churn, and more on a contended core (sysmon-wait-2),
+// so it is offered, not imposed.
 const proxyDefaultWait = "syscall"
 
 // proxyFlags are the proxy's own flags.
