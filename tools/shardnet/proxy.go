@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -21,7 +22,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	var backends addrList
 	var pf proxyFlags
-	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
+	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.\n\nAn idle shard blocks in epoll_wait by default (-wait syscall, the engine's\ndefault). -wait runtime parks it in the Go runtime's netpoller instead\n(engine.WithRuntimeWait): terminating TLS for one stream at 150 MiB/s on one\nthread it cost 0.75-0.78x the proxy CPU per KiB of the default wait, and\n0.72-0.83x HAProxy's, where the default cost 0.91-1.03x HAProxy's\n(benchmarks/results/tls-16n); saturated, 0.93-0.97x the default's. Relaying\nplaintext connections (proxy-close, sysmon-wait-2) the two cost the same, and\non a core shared with other busy processes the runtime wait has cost more\nCPU (sysmon-wait-2).\nWithout -wait, SHARDNET_WAIT decides when set, as for the other server\ncommands.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -policy lc -connect-timeout 1s
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -check-interval 2s \
       -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
@@ -30,6 +31,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -rate-conn 10MB -rate-total 100MB   # 10 MB/s per client, 100 MB/s in all
   shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
+  shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080 -wait runtime   # idle shards park in the runtime
   shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
 	sf.register(fs, defaultAddr)
@@ -37,9 +39,19 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&sf.addrs, "listen", "alias of -addr: the address clients connect to")
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
 	pf.register(fs)
+	var wait string
+	fs.StringVar(&wait, "wait", proxyDefaultWait, "how an idle shard waits: syscall (blocks in epoll_wait, the engine's default), runtime (parks in the Go runtime's netpoller) or runtime-pinned (runtime, thread pinned); without it SHARDNET_WAIT decides when set")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "wait" })
+	waitOpts, waitMode, err := rpcWaitOptions(wait, explicit, os.Getenv, sf.pin)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
+		return 2
+	}
+	sf.waitMode = waitMode
 	// The relay applies the rate limits itself: it must know them to
 	// relay limited pairs by copy.
 	pf.rateConn, pf.rateTotal, sf.rateInHandler = sf.rateConn, sf.rateTotal, true
@@ -69,12 +81,20 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	sf.metricsOpts = append(sf.metricsOpts, metrics.WithProxy(px), metrics.WithPool("default", pool))
 	sf.drain = px.Drain // -drain-timeout is a server flag (server.go)
-	code := serve("proxy", &sf, px, px.EngineOptions(), stdout, stderr)
+	code := serve("proxy", &sf, px, append(px.EngineOptions(), waitOpts...), stdout, stderr)
 	st := px.Stats()
 	fmt.Fprintf(stdout, "proxy: clients=%d relayed=%d no-backend=%d retries=%d up=%d down=%d spliced=%d\n",
 		st.Clients, st.Relayed, st.NoBackend, st.Retries, st.BytesUp, st.BytesDown, st.Spliced)
 	return code
 }
+
+// proxyDefaultWait is the proxy's idle wait when neither -wait nor
+// SHARDNET_WAIT names one: the engine's blocking epoll_wait. The runtime
+// wait cost 0.75-0.78x its proxy CPU per KiB terminating TLS at 150 MiB/s
+// (benchmarks/results/tls-16n), but about the same saturated and on
+// plaintext connection churn, and more on a contended core (sysmon-wait-2),
+// so it is offered, not imposed.
+const proxyDefaultWait = "syscall"
 
 // proxyFlags are the proxy's own flags.
 type proxyFlags struct {

@@ -4,6 +4,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -36,4 +40,59 @@ func TestProxyHonoursWaitEnv(t *testing.T) {
 	if !strings.Contains(stderr.String(), waitenv.Var) {
 		t.Errorf("stderr %q does not name %s", stderr.String(), waitenv.Var)
 	}
+}
+
+// TestProxyWaitFlag runs the proxy terminating TLS with -wait and
+// SHARDNET_WAIT in each combination, reads the wait its start-up line
+// names, checks that the engine got it (under the runtime wait the shard's
+// epoll fd is non-blocking, see nonblockingEpollFds), and relays 1 MiB
+// through it to an echo server, checked by sha256.
+func TestProxyWaitFlag(t *testing.T) {
+	caFile, certFile, keyFile := writePKI(t)
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	clientCfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	t.Setenv(waitenv.Var, "")
+	echo := startServer(t, "echo", "-addr", "127.0.0.1:0")
+	for _, tc := range []struct {
+		name        string
+		env         string
+		args        []string
+		want        string
+		nonblocking int // epoll fds with O_NONBLOCK: one per shard under the runtime wait
+	}{
+		{name: "default", want: "wait=syscall"},
+		{name: "flag", args: []string{"-wait", "runtime"}, want: "wait=runtime", nonblocking: 1},
+		{name: "env", env: "runtime", want: "wait=runtime", nonblocking: 1},
+		{name: "flag over env", env: "runtime", args: []string{"-wait", "syscall"}, want: "wait=syscall"},
+		{name: "pinned", args: []string{"-wait", "runtime-pinned"}, want: "wait=runtime-pinned", nonblocking: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(waitenv.Var, tc.env)
+			args := append([]string{"-shards", "1", "-tls", certFile + "," + keyFile}, tc.args...)
+			p, _ := startProxy(t, []string{echo.addr}, args...)
+			if !strings.Contains(p.line, tc.want) {
+				t.Fatalf("start-up line %q, want %q", p.line, tc.want)
+			}
+			if n := nonblockingEpollFds(t, p.cmd.Process.Pid); n != tc.nonblocking {
+				t.Fatalf("%d non-blocking epoll fds, want %d", n, tc.nonblocking)
+			}
+			nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", p.addr, clientCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			echoThrough(t, nc, 1<<20)
+			nc.Close()
+			p.stop(t)
+		})
+	}
+	runDispatchCases(t, []string{"proxy"}, []dispatchCase{
+		{name: "help names the waits", args: []string{"-help"}, wantCode: 0, wantErr: "-wait runtime"},
+		{name: "bad wait", args: []string{"-backend", echo.addr, "-wait", "epoll"}, wantCode: 2, wantErr: "-wait \"epoll\""},
+	})
+	echo.stop(t)
 }

@@ -52,6 +52,9 @@ type serverFlags struct {
 	drain        func(context.Context) error
 	drainTimeout time.Duration
 	tls          tlsFlags // registered only by the commands that serve TLS
+	// waitMode, when a command chose the shards' idle wait itself (the
+	// proxy's -wait), names it in the start-up line.
+	waitMode string
 
 	// upgradeSock is -upgrade-sock: the unix socket a new process takes
 	// the listening sockets over from (upgrade.go).
@@ -204,6 +207,9 @@ func serve(name string, sf *serverFlags, h engine.Handler, extra []engine.Option
 	}
 	if sf.acceptProxy {
 		mode += " accept-proxy"
+	}
+	if sf.waitMode != "" {
+		mode += " wait=" + sf.waitMode
 	}
 	fmt.Fprintf(stdout, "shardnet %s listening on %s shards=%d %s\n", name, strings.Join(bound, ","), e.Shards(), mode)
 	if err := up.tookOver(); err != nil {

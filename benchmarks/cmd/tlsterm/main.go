@@ -9,8 +9,8 @@
 //
 // The proxy runs on CPU 0 (GOMAXPROCS=1 for shardnet, nbthread 1 for
 // HAProxy); this command, the client and the sink, on CPU 1 (it re-runs
-// itself under taskset). Each round runs both proxies, in alternating
-// order, for -seconds each; after a warm-up of -warmup, a window measures
+// itself under taskset). Each round runs every proxy, in an order
+// rotated from round to round, for -seconds each; after a warm-up of -warmup, a window measures
 // the proxy's CPU time (utime+stime of all its threads, from /proc) and
 // CPU 0's busy time (/proc/stat and the cpuidle residencies), and the
 // bytes the sink received: CPU per KiB relayed is their quotient. The
@@ -57,7 +57,59 @@ const (
 	warmupDflt = time.Second
 )
 
-var proxies = []string{"shardnet", "haproxy"}
+// haproxyName is HAProxy's name in the results; every other name is a
+// shardnet variant.
+const haproxyName = "haproxy"
+
+// variant is one shardnet proxy to measure: its binary's directory and
+// the idle wait it runs with (SHARDNET_WAIT; empty: the binary's default).
+type variant struct {
+	name, dir, wait string
+	flagWait        string // the proxy's -wait, if set
+}
+
+// variants is the -variant flag.
+type variants []variant
+
+func (v *variants) String() string {
+	var s []string
+	for _, x := range *v {
+		s = append(s, x.name+"="+x.dir)
+	}
+	return strings.Join(s, " ")
+}
+
+// Set reads NAME=DIR[,wait=MODE].
+func (v *variants) Set(s string) error {
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" || rest == "" || name == haproxyName {
+		return fmt.Errorf("variant %q: want NAME=DIR[,wait=MODE][,flag-wait=MODE] (NAME not %q)", s, haproxyName)
+	}
+	x := variant{name: name}
+	parts := strings.Split(rest, ",")
+	x.dir = parts[0]
+	for _, p := range parts[1:] {
+		key, mode, _ := strings.Cut(p, "=")
+		if key != "wait" && key != "flag-wait" {
+			return fmt.Errorf("variant %q: unknown setting %q", s, p)
+		}
+		if mode != "syscall" && mode != "runtime" && mode != "runtime-pinned" {
+			return fmt.Errorf("variant %q: wait %q: want syscall, runtime or runtime-pinned", s, mode)
+		}
+		if key == "wait" {
+			x.wait = mode
+		} else {
+			x.flagWait = mode
+		}
+	}
+	for _, y := range *v {
+		if y.name == name {
+			return fmt.Errorf("variant %q named twice", name)
+		}
+	}
+	*v = append(*v, x)
+	return nil
+}
 
 func main() {
 	bin := flag.String("bin", "", "directory holding the shardnet binary")
@@ -66,10 +118,15 @@ func main() {
 	warmup := flag.Duration("warmup", warmupDflt, "streaming before the window opens")
 	rate := flag.Float64("rate", 0, "client pace in MiB/s (0: as fast as it goes)")
 	port := flag.Int("port", 19500, "first port (the sink takes it, each proxy run the next)")
+	var vs variants
+	flag.Var(&vs, "variant", "NAME=DIR[,wait=MODE][,flag-wait=MODE]: a shardnet proxy to measure (repeatable; instead of -bin), with SHARDNET_WAIT or -wait set to MODE")
 	flag.Parse()
-	if *bin == "" {
-		fmt.Fprintln(os.Stderr, "tlsterm: -bin is required")
-		os.Exit(2)
+	if len(vs) == 0 {
+		if *bin == "" {
+			fmt.Fprintln(os.Stderr, "tlsterm: -bin or -variant is required")
+			os.Exit(2)
+		}
+		vs = variants{{name: "shardnet", dir: *bin}}
 	}
 	if os.Getenv(pinnedEnv) == "" {
 		// Run again on the client's CPU, with every thread of this
@@ -89,7 +146,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tlsterm: haproxy is not installed")
 		os.Exit(1)
 	}
-	if err := run(*bin, *rounds, time.Duration(*seconds*float64(time.Second)), *warmup, *rate, *port); err != nil {
+	if err := run(vs, *rounds, time.Duration(*seconds*float64(time.Second)), *warmup, *rate, *port); err != nil {
 		fmt.Fprintln(os.Stderr, "tlsterm:", err)
 		os.Exit(1)
 	}
@@ -98,19 +155,20 @@ func main() {
 // result is one proxy's run in one round.
 type result struct {
 	proxy      string
-	window     float64 // seconds
-	kib        float64 // KiB the sink received in the window
-	proxyCPU   float64 // seconds of the proxy's CPU time in the window
-	coreBusy   float64 // seconds CPU 0 was busy in the window
-	clientSent int64   // bytes the client sent in all
-	sinkGot    int64   // bytes the sink received in all
+	start      time.Time // when the proxy started
+	window     float64   // seconds
+	kib        float64   // KiB the sink received in the window
+	proxyCPU   float64   // seconds of the proxy's CPU time in the window
+	coreBusy   float64   // seconds CPU 0 was busy in the window
+	clientSent int64     // bytes the client sent in all
+	sinkGot    int64     // bytes the sink received in all
 }
 
 func (r result) nsPerKiB() float64     { return 1e9 * r.proxyCPU / r.kib }
 func (r result) coreNsPerKiB() float64 { return 1e9 * r.coreBusy / r.kib }
 func (r result) mibPerSec() float64    { return r.kib / 1024 / r.window }
 
-func run(bin string, rounds int, dur, warmup time.Duration, rate float64, port int) error {
+func run(vs variants, rounds int, dur, warmup time.Duration, rate float64, port int) error {
 	dir, err := os.MkdirTemp("", "tlsterm-*")
 	if err != nil {
 		return err
@@ -132,33 +190,35 @@ func run(bin string, rounds int, dur, warmup time.Duration, rate float64, port i
 		MinVersion:       tls.VersionTLS13,
 		CurvePreferences: []tls.CurveID{tls.X25519},
 	}
-	var all [][2]result
+	// names: the variants, then HAProxy; each round runs them all, the
+	// order rotated by one from the round before.
+	var names []string
+	byName := map[string]variant{}
+	for _, v := range vs {
+		names = append(names, v.name)
+		byName[v.name] = v
+	}
+	names = append(names, haproxyName)
+	var all []map[string]result
 	var raw strings.Builder
 	for r := 0; r < rounds; r++ {
-		order := proxies
-		if r%2 == 1 {
-			order = []string{proxies[1], proxies[0]}
-		}
-		var pair [2]result
-		for _, name := range order {
-			res, log, err := one(bin, dir, p, name, port, sink, clientCfg, dur, warmup, rate)
+		round := map[string]result{}
+		for i := range names {
+			name := names[(i+r)%len(names)]
+			res, log, err := one(byName[name], dir, p, name, port, sink, clientCfg, dur, warmup, rate)
 			port++
-			fmt.Fprintf(&raw, "# round %d %s\n%s", r+1, name, log)
+			fmt.Fprintf(&raw, "# round %d %s (start %s)\n%s", r+1, name, res.start.UTC().Format("15:04:05"), log)
 			if err != nil {
 				fmt.Print(raw.String())
 				return fmt.Errorf("round %d, %s: %w", r+1, name, err)
 			}
 			fmt.Fprintf(&raw, "window %.3fs: sink %.0f KiB, proxy cpu %.3fs, cpu%d busy %.3fs; client sent %d B, sink got %d B\n",
 				res.window, res.kib, res.proxyCPU, proxyCPU, res.coreBusy, res.clientSent, res.sinkGot)
-			if name == "shardnet" {
-				pair[0] = res
-			} else {
-				pair[1] = res
-			}
+			round[name] = res
 		}
-		all = append(all, pair)
+		all = append(all, round)
 	}
-	report(os.Stdout, all, dur, warmup, rate)
+	report(os.Stdout, names, all, dur, warmup, rate)
 	fmt.Printf("\nRaw:\n\n```\n%s```\n", raw.String())
 	return nil
 }
@@ -207,23 +267,29 @@ listen relay
 }
 
 // one runs a proxy and streams through it.
-func one(bin, dir string, p pki, name string, port int, sink *sink, cfg *tls.Config, dur, warmup time.Duration, rate float64) (result, string, error) {
-	res := result{proxy: name}
+func one(v variant, dir string, p pki, name string, port int, sink *sink, cfg *tls.Config, dur, warmup time.Duration, rate float64) (result, string, error) {
+	res := result{proxy: name, start: time.Now()}
 	front := "127.0.0.1:" + strconv.Itoa(port)
-	var argv []string
+	var argv, env []string
 	pin := procstat.Pin{CPU: proxyCPU}
 	switch name {
-	case "shardnet":
-		argv = []string{filepath.Join(bin, "shardnet"), "proxy", "-listen", front, "-backend", sink.addr, "-shards", "1", "-tls", p.cert + "," + p.key}
+	default:
+		argv = []string{filepath.Join(v.dir, "shardnet"), "proxy", "-listen", front, "-backend", sink.addr, "-shards", "1", "-tls", p.cert + "," + p.key}
 		pin.GOMAXPROCS = 1
-	case "haproxy":
+		if v.flagWait != "" {
+			argv = append(argv, "-wait", v.flagWait)
+		}
+		if v.wait != "" {
+			env = append(env, "SHARDNET_WAIT="+v.wait)
+		}
+	case haproxyName:
 		cfgFile := filepath.Join(dir, fmt.Sprintf("haproxy-%d.cfg", port))
 		if err := os.WriteFile(cfgFile, []byte(haproxyConfig(front, sink.addr, p.combined)), 0o644); err != nil {
 			return res, "", err
 		}
 		argv = []string{"haproxy", "-db", "-f", cfgFile}
 	}
-	px, err := procstat.Start(name, pin, argv)
+	px, err := procstat.Start(name, pin, argv, env...)
 	if err != nil {
 		return res, "", err
 	}
@@ -243,6 +309,9 @@ func one(bin, dir string, p pki, name string, port int, sink *sink, cfg *tls.Con
 	}
 	st := tc.ConnectionState()
 	desc := fmt.Sprintf("%s %s %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)
+	if len(env) > 0 {
+		desc += "env: " + strings.Join(env, " ") + "\n"
+	}
 	startGot := sink.got.Load()
 	var sent atomic.Int64
 	done := make(chan error, 1)
@@ -351,35 +420,59 @@ func newSink(addr string) (*sink, error) {
 	return s, nil
 }
 
-// report prints each round and the paired verdict.
-func report(w io.Writer, all [][2]result, dur, warmup time.Duration, rate float64) {
+// report prints each round and the paired verdicts: every variant
+// against HAProxy, and every variant after the first against the first.
+func report(w io.Writer, names []string, all []map[string]result, dur, warmup time.Duration, rate float64) {
 	pace := "as fast as the client goes"
 	if rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f MiB/s", rate)
 	}
 	fmt.Fprintf(w, "TLS termination, one connection streaming %s, %d paired rounds of %v per proxy (window: the last %v):\n\n", pace, len(all), dur, dur-warmup)
-	fmt.Fprintln(w, "| round | proxy | MiB/s | proxy CPU % | proxy CPU ns/KiB | CPU 0 busy ns/KiB |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
-	var ratios, coreRatios []float64
-	for i, pair := range all {
-		for _, r := range pair {
-			fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.1f | %.1f |\n", i+1, r.proxy, r.mibPerSec(), 100*r.proxyCPU/r.window, r.nsPerKiB(), r.coreNsPerKiB())
-		}
-		ratios = append(ratios, pair[0].nsPerKiB()/pair[1].nsPerKiB())
-		if pair[0].coreBusy > 0 && pair[1].coreBusy > 0 {
-			coreRatios = append(coreRatios, pair[0].coreNsPerKiB()/pair[1].coreNsPerKiB())
+	fmt.Fprintln(w, "| round | proxy | start (UTC) | MiB/s | proxy CPU % | proxy CPU ns/KiB | CPU 0 busy ns/KiB |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|")
+	for i, round := range all {
+		for _, name := range names {
+			r := round[name]
+			fmt.Fprintf(w, "| %d | %s | %s | %.0f | %.0f | %.1f | %.1f |\n", i+1, r.proxy, r.start.UTC().Format("15:04:05"), r.mibPerSec(), 100*r.proxyCPU/r.window, r.nsPerKiB(), r.coreNsPerKiB())
 		}
 	}
 	fmt.Fprintln(w)
-	m := median(ratios)
-	verdict := "met"
-	if m > 1 {
-		verdict = "missed"
+	vs := names[:len(names)-1]
+	for _, v := range vs {
+		ratios, coreRatios := paired(all, v, haproxyName)
+		m := median(ratios)
+		verdict := "met"
+		if m > 1 {
+			verdict = "missed"
+		}
+		under := 0
+		for _, x := range ratios {
+			if x <= 1 {
+				under++
+			}
+		}
+		fmt.Fprintf(w, "- %s / HAProxy, proxy CPU per KiB: median %.2f over rounds %s (target ≤ 1.00: %s; %d of %d rounds ≤ 1)\n", v, m, list(ratios), verdict, under, len(ratios))
+		if len(coreRatios) > 0 {
+			fmt.Fprintf(w, "- %s / HAProxy, CPU 0 busy per KiB: median %.2f over rounds %s\n", v, median(coreRatios), list(coreRatios))
+		}
 	}
-	fmt.Fprintf(w, "- shardnet / HAProxy, proxy CPU per KiB: median %.2f over rounds %s (target ≤ 1.00: %s)\n", m, list(ratios), verdict)
-	if len(coreRatios) > 0 {
-		fmt.Fprintf(w, "- shardnet / HAProxy, CPU 0 busy per KiB: median %.2f over rounds %s\n", median(coreRatios), list(coreRatios))
+	for _, v := range vs[min(1, len(vs)):] {
+		ratios, _ := paired(all, v, vs[0])
+		fmt.Fprintf(w, "- %s / %s, proxy CPU per KiB: median %.2f over rounds %s\n", v, vs[0], median(ratios), list(ratios))
 	}
+}
+
+// paired returns a's CPU per KiB over b's, round by round, by the proxy's
+// CPU time and by CPU 0's busy time (when both were read).
+func paired(all []map[string]result, a, b string) (ratios, coreRatios []float64) {
+	for _, round := range all {
+		x, y := round[a], round[b]
+		ratios = append(ratios, x.nsPerKiB()/y.nsPerKiB())
+		if x.coreBusy > 0 && y.coreBusy > 0 {
+			coreRatios = append(coreRatios, x.coreNsPerKiB()/y.coreNsPerKiB())
+		}
+	}
+	return ratios, coreRatios
 }
 
 func list(v []float64) string {
