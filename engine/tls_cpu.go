@@ -117,7 +117,12 @@ type cpuSlots struct {
 	// waiting counts the new handshakes admitted that wait to start
 	// computing: parked in fresh (under mu) or queued for a start window
 	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
-	waiting   atomic.Int64
+	waiting atomic.Int64
+	// transit counts the new TLS connections the acceptors handed to a
+	// shard that has not polled them since (tls_accept.go): the acceptors
+	// add, the shards take off (settleTransit). The acceptors read it
+	// (paceAccept).
+	transit   atomic.Int64
 	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
 	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
 	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write

@@ -16,6 +16,7 @@ import (
 // and is opened (OnOpen) only once the handshake is done. Loop only.
 // lr, if not nil, is the listener's rate limits, which apply at once.
 func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, lr *listenRate) *Conn {
+	s.noteRegistered() // the acceptor counted it in transit (handoffTLS)
 	c := s.enter(fd, h, isUnix)
 	if c.state == stateClosed {
 		return c
@@ -120,6 +121,9 @@ func (c *Conn) startHandshake() {
 	tc := c.extra.tls
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
+	// Waiting to start until it parks for a slot or takes one
+	// (handshake): the acceptors' pace counts it meanwhile.
+	e.hsCPU.waiting.Add(1)
 	go tc.handshake(s)
 	// Without a spare P the new goroutine would wait for sysmon to take
 	// the sleeping shard's P; the shard's yield (yield.go) runs it at
@@ -133,6 +137,7 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 	e := s.e
 	defer e.handshakes.Done()
 	hs := tc.wire.hs
+	e.hsCPU.waiting.Add(-1) // startHandshake's; acquire counts it again if it parks
 	hs.took = e.hsCPU.acquire(false)
 	hs.slot = true
 	// A connection that closed while it waited for its slot (its peer
