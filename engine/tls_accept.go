@@ -85,8 +85,7 @@ func (cs *cpuSlots) nextHold() time.Duration {
 //
 // The connections taken but not yet seen by their shard count as waiting
 // too (transit, from the hand-off until the shard's first poll after it
-// registered them; a handshake counts from its start until it parks for a
-// slot or takes one). Without them, a flood's backlog was still drained
+// registered them). Without them, a flood's backlog was still drained
 // in one burst on one P: once the last handshakes waiting drained, the
 // slot was free and nobody counted as waiting, so the acceptor took
 // connection after connection, 3,600 in 50-60 ms, while the shards,

@@ -121,9 +121,6 @@ func (c *Conn) startHandshake() {
 	tc := c.extra.tls
 	tc.phase = tlsHandshake
 	e.handshakes.Add(1)
-	// Waiting to start until it parks for a slot or takes one
-	// (handshake): the acceptors' pace counts it meanwhile.
-	e.hsCPU.waiting.Add(1)
 	go tc.handshake(s)
 	// Without a spare P the new goroutine would wait for sysmon to take
 	// the sleeping shard's P; the shard's yield (yield.go) runs it at
@@ -137,7 +134,6 @@ func (tc *tlsConn) handshake(s *shardCtx) {
 	e := s.e
 	defer e.handshakes.Done()
 	hs := tc.wire.hs
-	e.hsCPU.waiting.Add(-1) // startHandshake's; acquire counts it again if it parks
 	hs.took = e.hsCPU.acquire(false)
 	hs.slot = true
 	// A connection that closed while it waited for its slot (its peer
