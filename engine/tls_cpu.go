@@ -21,11 +21,13 @@ import (
 // blocks. A handshake that stops for the shards inside its computation
 // (see WithHandshakeShare) keeps its slot while it stops, for at most a
 // few milliseconds, and that time is not counted as its CPU time. While
-// every slot is taken (or the share's budget spent), a TLS listener takes
-// new connections only as handshakes start, at most 32 waiting to start a
-// millisecond: the rest wait in the kernel's listen backlog (past it the
-// kernel drops their SYNs, ListenOverflows) instead of being accepted in
-// one burst when the engine stops refusing.
+// every slot is taken (or the share's budget spent), and while
+// connections it took wait for their shard's first poll, a TLS listener
+// takes new connections only as handshakes start, at most 32 waiting a
+// millisecond (to start, or for that poll): the rest wait in the kernel's
+// listen backlog (past it the kernel drops their SYNs, ListenOverflows)
+// instead of being accepted in one burst when the engine stops refusing,
+// or while the shards cannot run to read what it took.
 func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = n } }
 
 // WithHandshakeShare caps the CPU time TLS handshakes compute for at share
