@@ -196,3 +196,27 @@ func testAcceptPacedTransit(t *testing.T) {
 		t.Fatalf("Stats.TLSRefused = %d: the pace refused connections instead of leaving them in the backlog", st.TLSRefused)
 	}
 }
+
+// TestTLSAcceptTransitMaxConns: connections WithMaxConns refuses in the
+// hand-off never reach a shard, and leave the pace's transit count at
+// once: past the limit nothing stays counted that no shard will poll
+// (which would hold the acceptor to the pace for good).
+func TestTLSAcceptTransitMaxConns(t *testing.T) {
+	noLeaks(t)
+	const limit, conns = 5, 20
+	pki := newTestPKI(t)
+	e, addr, _ := startTLS(t, echoHandler{}, pki.server(), WithShards(2), WithMaxConns(limit), WithHandshakeTimeout(time.Minute))
+	for range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if !waitFor(10*time.Second, func() bool { return e.Stats().Refused >= conns-limit }) {
+		t.Fatalf("Stats.Refused = %d, want %d past WithMaxConns(%d)", e.Stats().Refused, conns-limit, limit)
+	}
+	if !waitFor(5*time.Second, func() bool { return e.hsCPU.transit.Load() == 0 }) {
+		t.Fatalf("transit = %d with %d connections open and %d refused", e.hsCPU.transit.Load(), limit, conns-limit)
+	}
+}
