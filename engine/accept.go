@@ -85,6 +85,10 @@ func (a *acceptor) HandleEvents(lfd int, _ shard.Events) {
 				}
 				continue
 			}
+			if a.l.lc.tls != nil {
+				a.handoffTLS(fd, peer) // counted for the pace (tls_accept.go)
+				continue
+			}
 			e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
 		case err == syscall.EAGAIN:
 			a.batch.drained(i)

@@ -79,8 +79,11 @@ func DialTLS(cfg *tls.Config) DialOption {
 // A shard starts at most 16 handshakes per millisecond; a ClientHello past
 // that waits for the next millisecond, buffered and counted in the cap, so
 // a backlog of them taken at once does not hold the shard (tls_admit.go).
-// And while every CPU slot is taken (WithHandshakeCPU), the acceptor takes
-// new TLS connections only as handshakes start: those it leaves wait in
+// And while every CPU slot is taken (WithHandshakeCPU), or handshakes
+// wait to start, or connections it took wait for their shard's first
+// poll, the acceptor takes new TLS connections only as handshakes start
+// (at most 32 waiting, those taken and not yet polled included, per
+// millisecond): those it leaves wait in
 // the kernel's backlog, where past its length the kernel drops their SYNs
 // and counts them (ListenOverflows, in nstat), so a flood the engine paces
 // shows there rather than in Stats.TLSRefused.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"runtime"
 	"time"
 )
@@ -81,6 +82,18 @@ func (cs *cpuSlots) nextHold() time.Duration {
 // cannot start yet waits in the kernel's backlog at no cost to us, and is
 // taken about as fast as handshakes start. With a slot free and nobody
 // waiting nothing is paced: a server that keeps up accepts as before.
+//
+// The connections taken but not yet seen by their shard count as waiting
+// too (transit, from the hand-off until the shard's first poll after it
+// registered them). Without them, a flood's backlog was still drained
+// in one burst on one P: once the last handshakes waiting drained, the
+// slot was free and nobody counted as waiting, so the acceptor took
+// connection after connection, 3,600 in 50-60 ms, while the shards,
+// behind it on the P, had not read one; their goroutines then started at
+// the shards' start pace for 200 ms and the open connections' messages
+// waited 15-25 ms (benchmarks/results/tls-16m). Counted until the first
+// poll, not until a ClientHello comes, a peer that never speaks leaves the
+// count at once and cannot hold the acceptors back.
 const (
 	tlsPaceLine = 32
 	tlsPaceRest = time.Millisecond
@@ -91,7 +104,10 @@ const (
 // the count, and race on it only to take one too many. Any goroutine (the
 // acceptors' loops).
 func (cs *cpuSlots) paceAccept() bool {
-	waiting := cs.waiting.Load()
+	// transit can dip below zero when handoffTLS misreads a refusal
+	// of another acceptor's as its own: it then counts too few, never
+	// too many.
+	waiting := cs.waiting.Load() + max(cs.transit.Load(), 0)
 	cs.mu.Lock()
 	free := cs.used < cs.limit && cs.inBudget()
 	cs.mu.Unlock()
@@ -108,6 +124,25 @@ func (cs *cpuSlots) paceAccept() bool {
 	}
 	cs.paceTaken.Add(1)
 	return true
+}
+
+// handoffTLS hands a TLS listener's new connection to a shard, counted in
+// transit until that shard has polled it (settleTransit). A listener that
+// reads a PROXY header first opens its connections' TLS later, outside
+// this count. A connection WithMaxConns refuses in the hand-off never
+// reaches a shard, and is taken off again. Loop only (the acceptor's).
+func (a *acceptor) handoffTLS(fd int, peer netip.AddrPort) {
+	e := a.l.e
+	if a.l.lc.proxy != nil {
+		e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
+		return
+	}
+	e.hsCPU.transit.Add(1)
+	over := e.overLimit.Load()
+	e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
+	if e.overLimit.Load() != over {
+		e.hsCPU.transit.Add(-1)
+	}
 }
 
 // paceRest stops the acceptor's loop watching its TLS listener for

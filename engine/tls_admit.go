@@ -35,6 +35,55 @@ type hsStarts struct {
 	fn        func() // drain, as the timer's callback; made once
 	most      int    // the most goroutines started in one window (for tests)
 	queuedAll int    // ClientHellos ever queued (for tests)
+
+	// The accepted connections registered here that the acceptors
+	// counted in transit (tls_accept.go) and this shard has not polled
+	// since, the round the last of them was registered in, and the
+	// timer that takes them off after the next poll.
+	unpolled    int64
+	regRound    uint64
+	settle      *shard.Timer
+	settleFn    func()
+	settleArmed bool
+}
+
+// noteRegistered counts a TLS listener's connection registered here (the
+// acceptor counted it in transit) until this shard's next poll. Loop only.
+func (s *shardCtx) noteRegistered() {
+	st := &s.hsStarts
+	st.unpolled++
+	st.regRound = s.loop.Stats().Iterations
+	if st.settleArmed {
+		return
+	}
+	st.settleArmed = true
+	if st.settle == nil {
+		st.settleFn = s.settleTransit
+		st.settle = s.loop.AfterFunc(0, st.settleFn)
+		return
+	}
+	st.settle.Reset(0)
+}
+
+// settleTransit takes the connections registered here off transit once
+// the shard has polled since the last of them came: a round's timers run
+// after its events, so a ClientHello that was there then has been read
+// and counts as waiting now (admitHandshake), and a peer that has not
+// spoken yet no longer counts. A timer set in the round that registered
+// them runs before that poll, and waits for the next round's. Loop only.
+func (s *shardCtx) settleTransit() {
+	st := &s.hsStarts
+	st.settleArmed = false
+	if st.unpolled == 0 {
+		return
+	}
+	if s.loop.Stats().Iterations <= st.regRound {
+		st.settleArmed = true
+		st.settle.Reset(0)
+		return
+	}
+	s.e.hsCPU.transit.Add(-st.unpolled)
+	st.unpolled = 0
 }
 
 // admitHandshake starts c's handshake, or queues it for a later window

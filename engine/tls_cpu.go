@@ -21,11 +21,13 @@ import (
 // blocks. A handshake that stops for the shards inside its computation
 // (see WithHandshakeShare) keeps its slot while it stops, for at most a
 // few milliseconds, and that time is not counted as its CPU time. While
-// every slot is taken (or the share's budget spent), a TLS listener takes
-// new connections only as handshakes start, at most 32 waiting to start a
-// millisecond: the rest wait in the kernel's listen backlog (past it the
-// kernel drops their SYNs, ListenOverflows) instead of being accepted in
-// one burst when the engine stops refusing.
+// every slot is taken (or the share's budget spent), and while
+// connections it took wait for their shard's first poll, a TLS listener
+// takes new connections only as handshakes start, at most 32 waiting a
+// millisecond (to start, or for that poll): the rest wait in the kernel's
+// listen backlog (past it the kernel drops their SYNs, ListenOverflows)
+// instead of being accepted in one burst when the engine stops refusing,
+// or while the shards cannot run to read what it took.
 func WithHandshakeCPU(n int) Option { return func(c *config) { c.handshakeCPU = n } }
 
 // WithHandshakeShare caps the CPU time TLS handshakes compute for at share
@@ -117,7 +119,12 @@ type cpuSlots struct {
 	// waiting counts the new handshakes admitted that wait to start
 	// computing: parked in fresh (under mu) or queued for a start window
 	// (tls_admit.go, their shards). The acceptors read it (paceAccept).
-	waiting   atomic.Int64
+	waiting atomic.Int64
+	// transit counts the new TLS connections the acceptors handed to a
+	// shard that has not polled them since (tls_accept.go): the acceptors
+	// add, the shards take off (settleTransit). The acceptors read it
+	// (paceAccept).
+	transit   atomic.Int64
 	paceRests atomic.Uint64 // the acceptors' paceRest pauses; the acceptors write
 	paceWin   atomic.Int64  // when paceAccept's current window began (now's clock); the acceptors write
 	paceTaken atomic.Int64  // connections paceAccept let through in it; the acceptors write

@@ -16,6 +16,7 @@ import (
 // and is opened (OnOpen) only once the handshake is done. Loop only.
 // lr, if not nil, is the listener's rate limits, which apply at once.
 func (s *shardCtx) registerTLS(fd int, h Handler, isUnix bool, cfg *tls.Config, lr *listenRate) *Conn {
+	s.noteRegistered() // the acceptor counted it in transit (handoffTLS)
 	c := s.enter(fd, h, isUnix)
 	if c.state == stateClosed {
 		return c

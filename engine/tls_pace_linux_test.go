@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -137,4 +138,85 @@ func testAcceptPaced(t *testing.T) *Engine {
 	}
 	t.Logf("%d pace pauses for a backlog of %d", rests, conns)
 	return e
+}
+
+// TestTLSAcceptPacedTransit: with the CPU slot free and no handshake
+// waiting, an acceptor whose shards have not polled the connections it
+// handed them (held here; on one P, in a flood, the acceptor itself kept
+// them off the P: benchmarks/results/tls-16m) takes a backlog only up to
+// the pace's line, not all of it in one go; once the shards run, the rest
+// is taken though no peer has sent a byte: a connection counts until its
+// shard's first poll, not until its ClientHello, so silent peers cannot
+// hold the acceptor back. Run on the default Ps and on one.
+func TestTLSAcceptPacedTransit(t *testing.T) {
+	for _, procs := range []int{0, 1} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			if procs > 0 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			}
+			testAcceptPacedTransit(t)
+		})
+	}
+}
+
+func testAcceptPacedTransit(t *testing.T) {
+	noLeaks(t)
+	const conns = 200
+	pki := newTestPKI(t)
+	e, addr, _ := startTLS(t, echoHandler{}, pki.server(), WithShards(2), WithHandshakeTimeout(time.Minute))
+	var frees []func()
+	for _, s := range e.shards {
+		frees = append(frees, blockShard(t, s))
+	}
+	for range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if !waitFor(10*time.Second, func() bool { return e.hsCPU.paceRests.Load() > 0 }) {
+		t.Fatalf("the acceptor took %d of a backlog of %d without a pause, its shards not polling",
+			e.liveTotal.Load(), conns)
+	}
+	time.Sleep(100 * time.Millisecond) // time to overshoot, if it would
+	if n := e.liveTotal.Load(); n > tlsPaceLine {
+		t.Fatalf("%d connections taken while the shards did not poll, want at most %d (the pace's line)", n, tlsPaceLine)
+	}
+	for _, free := range frees {
+		free()
+	}
+	if !waitFor(10*time.Second, func() bool { return e.liveTotal.Load() == conns }) {
+		t.Fatalf("%d of %d silent connections taken after the shards ran", e.liveTotal.Load(), conns)
+	}
+	if !waitFor(5*time.Second, func() bool { return e.hsCPU.transit.Load() == 0 }) {
+		t.Fatalf("transit = %d with every connection polled", e.hsCPU.transit.Load())
+	}
+	if st := e.Stats(); st.TLSRefused != 0 {
+		t.Fatalf("Stats.TLSRefused = %d: the pace refused connections instead of leaving them in the backlog", st.TLSRefused)
+	}
+}
+
+// TestTLSAcceptTransitMaxConns: connections WithMaxConns refuses in the
+// hand-off never reach a shard, and leave the pace's transit count at
+// once: past the limit nothing stays counted that no shard will poll
+// (which would hold the acceptor to the pace for good).
+func TestTLSAcceptTransitMaxConns(t *testing.T) {
+	noLeaks(t)
+	const limit, conns = 5, 20
+	pki := newTestPKI(t)
+	e, addr, _ := startTLS(t, echoHandler{}, pki.server(), WithShards(2), WithMaxConns(limit), WithHandshakeTimeout(time.Minute))
+	for range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if !waitFor(10*time.Second, func() bool { return e.Stats().Refused >= conns-limit }) {
+		t.Fatalf("Stats.Refused = %d, want %d past WithMaxConns(%d)", e.Stats().Refused, conns-limit, limit)
+	}
+	if !waitFor(5*time.Second, func() bool { return e.hsCPU.transit.Load() == 0 }) {
+		t.Fatalf("transit = %d with %d connections open and %d refused", e.hsCPU.transit.Load(), limit, conns-limit)
+	}
 }
