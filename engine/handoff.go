@@ -51,11 +51,12 @@ func (s *shardCtx) dropHandoffs() {
 // handoff gives an accepted fd to a shard: the balancer's pick, or its own
 // shard for a reuse-port listener (then it runs on that shard's loop and
 // registers at once). lc is the listener's settings (TLS, PROXY header,
-// rate limits), nil for none. Any goroutine.
-func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, lc *listenConfig) {
+// rate limits), nil for none. It reports false when WithMaxConns refused
+// the connection (closed, never registered). Any goroutine.
+func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, lc *listenConfig) bool {
 	if !e.admit() {
 		closeFd(fd)
-		return
+		return false
 	}
 	if !isUnix {
 		setConnOptions(fd, &e.cfg)
@@ -70,9 +71,10 @@ func (e *Engine) handoff(fd int, peer netip.AddrPort, isUnix bool, own int, lc *
 	s.live.Add(1)
 	if own >= 0 {
 		s.registerAccepted(fd, isUnix, lc)
-		return
+		return true
 	}
 	s.postHandoff(fd, isUnix, lc)
+	return true
 }
 
 // registerAccepted makes a Conn of an accepted fd as its listener says: a

@@ -104,10 +104,10 @@ const (
 // the count, and race on it only to take one too many. Any goroutine (the
 // acceptors' loops).
 func (cs *cpuSlots) paceAccept() bool {
-	// transit can dip below zero when handoffTLS misreads a refusal
-	// of another acceptor's as its own: it then counts too few, never
-	// too many.
-	waiting := cs.waiting.Load() + max(cs.transit.Load(), 0)
+	// transit is read apart from waiting, so the two may be a moment
+	// apart: the sum can count a connection twice or miss one, a
+	// difference of one in the line of 32.
+	waiting := cs.waiting.Load() + cs.transit.Load()
 	cs.mu.Lock()
 	free := cs.used < cs.limit && cs.inBudget()
 	cs.mu.Unlock()
@@ -138,9 +138,7 @@ func (a *acceptor) handoffTLS(fd int, peer netip.AddrPort) {
 		return
 	}
 	e.hsCPU.transit.Add(1)
-	over := e.overLimit.Load()
-	e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc)
-	if e.overLimit.Load() != over {
+	if !e.handoff(fd, peer, a.l.isUnix, a.shard, &a.l.lc) {
 		e.hsCPU.transit.Add(-1)
 	}
 }
