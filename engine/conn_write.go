@@ -114,7 +114,7 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 // left to answer (see directWriteMin and directWriteAlways).
 func (c *Conn) goesDirect(n int) bool {
 	return c.outLen() == 0 && c.flags&(flagWantWrite|flagRated) == 0 &&
-		(n >= directWriteMin && c.flags&flagDirty == 0 && c.Buffered() == 0 || n >= directWriteAlways)
+		(n >= directWriteMin && c.flags&flagDirty == 0 && c.sh.alone != c && c.Buffered() == 0 || n >= directWriteAlways)
 }
 
 // sendsAlone reports whether a Writev of n bytes below directWriteMin
@@ -126,11 +126,11 @@ func (c *Conn) goesDirect(n int) bool {
 // returning the queue's pooled block and the flush's bookkeeping (tools/rpc
 // at 64 B and a fixed rate: one answer per callback; benchmarks/results/
 // rpc-15f). A handler that writes again in the same callback has that
-// write gathered as before (the connection is then dirty), so it costs one
-// system call more than gathering both; Write keeps gathering small writes.
+// write gathered as before (markSentAlone), so it costs one system call
+// more than gathering both; Write keeps gathering small writes.
 func (c *Conn) sendsAlone(n int) bool {
 	return n < directWriteMin && c.flags&(flagWantWrite|flagRated|flagDirty) == 0 &&
-		c.outLen() == 0 && c.Buffered() == 0
+		c.sh.alone != c && c.outLen() == 0 && c.Buffered() == 0
 }
 
 // writevAlone sends the small vector bs (total bytes) with one system call,
@@ -151,7 +151,30 @@ func (c *Conn) writevAlone(bs [][]byte, total int) (int, error) {
 	} else {
 		n, err = s.iov.writev(int(c.fd), bs)
 	}
+	if n == total && err == nil {
+		c.sentDirect(n, nil)
+		c.markSentAlone()
+		return n, nil
+	}
 	return c.sentVector(bs, total, n, err)
+}
+
+// markSentAlone follows a lone answer that went out whole. Later writes
+// of the same callback on c must be gathered, as after any direct write
+// (sendsAlone and goesDirect), but c need not join the dirty list for
+// that: it has nothing queued and is as it was before the write, so the
+// flush at the end of the callback would only go through drained's
+// bookkeeping for nothing. The shard notes c in alone instead, one
+// connection a callback, which flushDirty clears. A second connection
+// answering alone in the same callback, or one with a NotifyWritable
+// pending (which drained answers at the end of the callback), is marked
+// dirty as before. Loop only.
+func (c *Conn) markSentAlone() {
+	if s := c.sh; s.alone == nil && c.flags&flagNotifyWritable == 0 {
+		s.alone = c
+		return
+	}
+	c.markDirty()
 }
 
 // sentVector finishes a vector of total bytes written straight to the

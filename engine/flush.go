@@ -11,6 +11,7 @@ import "github.com/shardnet/shardnet/buffer"
 // flushes again. dirtyNext is shared by the nested calls, so each entry is
 // taken once and the list is only truncated when all of it was taken.
 func (s *shardCtx) flushDirty() {
+	s.alone = nil // the callback is over: its next answer may go alone again
 	for s.dirtyNext < len(s.dirty) {
 		c := s.dirty[s.dirtyNext]
 		s.dirty[s.dirtyNext] = nil

@@ -34,6 +34,7 @@ type shardCtx struct {
 	iov           iovecs                      // scratch for writev
 	dirty         []*Conn                     // connections with output to flush
 	dirtyNext     int                         // the next dirty entry flushDirty takes
+	alone         *Conn                       // the connection whose lone Writev went out whole in this callback (markSentAlone); flushDirty clears it
 	queued        int                         // output bytes queued in this shard's connections
 	queuedShown   int                         // the last queued value stored in queuedBytes
 	nextID        uint64                      // the per-shard part of the next ID
