@@ -26,12 +26,8 @@ type Loop struct {
 	// for the loop to leave before it frees what the loop uses.
 	runMu    sync.Mutex
 	released bool         // guarded by runMu
-	loopTid  atomic.Int64 // the OS thread inside Run or RunOnce, else 0; see OSThread
-	// owner is curG of the goroutine inside Run or RunOnce, else 0 (only
-	// where haveCurG): what inLoop compares, so that a park off the thread
-	// needs no gettid to keep Close from a callback recognised.
-	owner atomic.Uintptr
-	cpu   atomic.Int64 // the CPU the loop last saw itself on; -1 unknown
+	loopTid  atomic.Int64 // the OS thread inside Run or RunOnce, else 0
+	cpu      atomic.Int64 // the CPU the loop last saw itself on; -1 unknown
 
 	// sleeping is set by the loop just before a blocking epoll_wait;
 	// wakeSent makes sure only one eventfd write is in flight. Both are
@@ -100,8 +96,8 @@ func (l *Loop) Run() error {
 			return err
 		}
 	}
-	l.enter()
-	defer l.leave()
+	l.loopTid.Store(int64(gettid()))
+	defer l.loopTid.Store(0)
 	// A callback's runtime.Goexit unwinds through here mid-round: no
 	// round is running once Run is gone.
 	defer l.stats.roundStart.Store(0)
@@ -157,8 +153,8 @@ func (l *Loop) RunOnce(block bool) error {
 	// loop's own thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l.enter()
-	defer l.leave()
+	l.loopTid.Store(int64(gettid()))
+	defer l.loopTid.Store(0)
 	defer l.stats.roundStart.Store(0) // see Run
 	err := l.round(block)
 	l.exitReq.Store(false)
@@ -218,7 +214,7 @@ func (l *Loop) Close() error {
 		l.wakeLocked()
 	}
 	q.mu.Unlock()
-	if l.inLoop() {
+	if tid := l.loopTid.Load(); tid != 0 && tid == int64(gettid()) {
 		return nil
 	}
 	l.runMu.Lock()
@@ -251,50 +247,11 @@ func (l *Loop) release() error {
 }
 
 // OSThread reports the ID of the OS thread that runs the loop's callbacks
-// now, or 0 where that is not known: before Run, while a loop with
-// WithRuntimeWait and without WithCPU is parked off its thread (it may
-// resume on another), and after such a park until one of the loop's
-// callbacks asks (the loop looks its thread up only then, which saves a
-// system call per park; where the loop's goroutine has no cheap identity,
-// see self_other.go, it looks at every resumption instead). Called from
-// one of the loop's callbacks it is always the caller's own thread; a
-// caller on another goroutine never finds its own thread's ID here. Any
-// goroutine.
-func (l *Loop) OSThread() int {
-	tid := l.loopTid.Load()
-	if tid == 0 && haveCurG && l.inLoop() {
-		// Only the loop's goroutine stores a thread ID, and it is locked
-		// to that thread until it clears it before the next park.
-		tid = int64(gettid())
-		l.loopTid.Store(tid)
-	}
-	return int(tid)
-}
-
-// enter marks the calling goroutine, locked to its thread, as the one
-// running the loop (Run or RunOnce); leave undoes it.
-func (l *Loop) enter() {
-	if haveCurG {
-		l.owner.Store(curG())
-	}
-	l.loopTid.Store(int64(gettid()))
-}
-
-func (l *Loop) leave() {
-	l.loopTid.Store(0)
-	l.owner.Store(0)
-}
-
-// inLoop reports whether the caller is the goroutine running the loop, that
-// is one of its callbacks. Any goroutine.
-func (l *Loop) inLoop() bool {
-	if haveCurG {
-		g := l.owner.Load()
-		return g != 0 && g == curG()
-	}
-	tid := l.loopTid.Load()
-	return tid != 0 && tid == int64(gettid())
-}
+// now: set while Run or RunOnce runs, 0 otherwise, and 0 while a loop with
+// WithRuntimeWait is parked off its thread (it may resume on another). A
+// caller that finds its own thread ID here is one of the loop's callbacks.
+// Any goroutine.
+func (l *Loop) OSThread() int { return int(l.loopTid.Load()) }
 
 // CPU reports the CPU the loop's thread was last seen on (it looks when Run
 // starts and every 1024 rounds), or -1 before Run. With WithCPU it is the

@@ -13,10 +13,7 @@ import "runtime"
 // so every wake-up would hand the P from that thread to the locked one and
 // back (the runtime's stoplockedm and startlockedm, a futex wake and a
 // context switch each). While unlocked the loop runs no callback, so loopTid
-// is cleared. It is not read again on resumption where the goroutine has a
-// cheap identity (haveCurG): Close tells a callback from another goroutine
-// by that identity, and OSThread looks the thread up when a callback asks.
-// Elsewhere the thread's ID is the identity, read again here.
+// is cleared for Close, and set again for whichever thread resumes it.
 func (l *Loop) park() (int, error) {
 	when := int64(-1)
 	if len(l.timers) > 0 {
@@ -30,9 +27,7 @@ func (l *Loop) park() (int, error) {
 	n, err := l.poller.park(when, l.epoch)
 	if unlock {
 		runtime.LockOSThread()
-		if !haveCurG {
-			l.loopTid.Store(int64(gettid()))
-		}
+		l.loopTid.Store(int64(gettid()))
 	}
 	return n, err
 }
