@@ -214,7 +214,7 @@ func (l *Loop) Close() error {
 		l.wakeLocked()
 	}
 	q.mu.Unlock()
-	if tid := l.loopTid.Load(); tid != 0 && tid == int64(gettid()) {
+	if l.inLoop() {
 		return nil
 	}
 	l.runMu.Lock()
@@ -252,6 +252,13 @@ func (l *Loop) release() error {
 // caller that finds its own thread ID here is one of the loop's callbacks.
 // Any goroutine.
 func (l *Loop) OSThread() int { return int(l.loopTid.Load()) }
+
+// inLoop reports whether the caller is one of the loop's callbacks: its
+// thread is the one inside Run or RunOnce now. Any goroutine.
+func (l *Loop) inLoop() bool {
+	tid := l.loopTid.Load()
+	return tid != 0 && tid == int64(gettid())
+}
 
 // CPU reports the CPU the loop's thread was last seen on (it looks when Run
 // starts and every 1024 rounds), or -1 before Run. With WithCPU it is the
