@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -45,13 +43,7 @@ func TestProxyTLS(t *testing.T) {
 		size = 8 << 20
 	}
 	caFile, certFile, keyFile := writePKI(t)
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	clientCfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	clientCfg := clientConfig(t, caFile)
 	plainEcho := startServer(t, "echo", "-addr", "127.0.0.1:0")
 	tlsEcho := startServer(t, "echo", "-addr", "127.0.0.1:0", "-tls", certFile+","+keyFile)
 	_, tlsEchoPort, _ := strings.Cut(tlsEcho.addr, ":")

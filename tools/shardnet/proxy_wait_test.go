@@ -5,9 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,13 +47,7 @@ func TestProxyHonoursWaitEnv(t *testing.T) {
 // through it to an echo server, checked by sha256.
 func TestProxyWaitFlag(t *testing.T) {
 	caFile, certFile, keyFile := writePKI(t)
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	clientCfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	clientCfg := clientConfig(t, caFile)
 	t.Setenv(waitenv.Var, "")
 	echo := startServer(t, "echo", "-addr", "127.0.0.1:0")
 	for _, tc := range []struct {

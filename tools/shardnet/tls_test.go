@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +45,21 @@ func writePKI(t *testing.T) (caFile, certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return caFile, certFile, keyFile
+}
+
+// clientConfig is a TLS client's configuration that trusts caFile's
+// authority and verifies the name localhost.
+func clientConfig(t *testing.T, caFile string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s: no certificate", caFile)
+	}
+	return &tls.Config{RootCAs: roots, ServerName: "localhost"}
 }
 
 func TestHTTPSWithCurlAndWrk(t *testing.T) {

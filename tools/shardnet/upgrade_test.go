@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"cmp"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -612,13 +611,7 @@ func respCall(t *testing.T, nc net.Conn, cmd, want string) {
 func TestUpgradeTLS(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writePKI(t)
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	cfg := clientConfig(t, caFile)
 	addr := freeAddr(t)
 	args := []string{"echo", "-addr", addr, "-shards", "1", "-tls", certFile + "," + keyFile, "-upgrade-sock", filepath.Join(dir, "u.sock")}
 	tlsEcho := func(step string) {
