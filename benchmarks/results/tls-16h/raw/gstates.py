@@ -7,30 +7,17 @@ with the stack lines removed.
 usage: gstates.py EVENTS FIXED1_WALL_NS FROM_MS TO_MS G[,G...] [min_ms]
 Times are ms after FIXED1_WALL_NS (the fixed-rate flood phase's start).
 """
-import sys, re, datetime, collections
+import sys, re, collections
+import tracelog
 ev, fixed1, a_ms, b_ms = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 gs = set(sys.argv[5].split(','))
 min_ms = float(sys.argv[6]) if len(sys.argv) > 6 else 1.0
-pat = re.compile(r'^M=(-?\d+) P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$')
-off = None
 state, since = {}, {}
 tot = collections.defaultdict(lambda: collections.defaultdict(float))
 longs = []
 created = collections.Counter()
 ranges = []
-for line in open(ev):
-    m = pat.match(line)
-    if not m: continue
-    M, P, G, kind, t, rest = m.groups()
-    t = int(t)
-    if kind == 'Sync' and off is None:
-        w = re.search(r'Wall=(\S+)', rest).group(1)
-        dt = datetime.datetime.fromisoformat(w[:19] + '+00:00')
-        frac = w.split('.')[1].rstrip('Z')
-        off = int(dt.timestamp()) * 10**9 + int(frac.ljust(9, '0')[:9]) - t
-        continue
-    if off is None: continue
-    rel = (t + off - fixed1) / 1e6
+for G, kind, rel, rest in tracelog.events(ev, fixed1):
     if kind in ('RangeBegin', 'RangeEnd') and a_ms <= rel <= b_ms:
         nm = re.search(r'Name="([^"]*)"', rest)
         ranges.append((rel, kind, nm.group(1) if nm else '', G))

@@ -6,40 +6,21 @@ messages due then.
 
 usage: spawns.py EVENTS LATLOG_PREFIX G[,G...] [bin_ms]
 """
-import sys, re, datetime, collections
+import sys, re, collections
+import tracelog
 ev, pre = sys.argv[1], sys.argv[2]
 gs = set(sys.argv[3].split(','))
 binms = float(sys.argv[4]) if len(sys.argv) > 4 else 50.0
-marks, cl, sv = {}, {}, {}
-for line in open(pre + '.client'):
-    f = line.split()
-    if f[0] == 'mark': marks[f[1]] = int(f[2])
-    elif f[0] == 'msg' and f[1] == '1': cl[tuple(map(int, f[1:4]))] = tuple(map(int, f[4:]))
+marks, cl = tracelog.client_log(pre)
 fixed1, end = marks['fixed1'], marks['fixed1-end']
-worst = collections.defaultdict(float)
-for (ph, k, i), (due, w0, w1, got) in cl.items():
-    if got: b = int((due - fixed1) / 1e6 // binms); worst[b] = max(worst[b], (got - due) / 1e6)
-pat = re.compile(r'^M=(-?\d+) P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$')
-off = None
+worst = tracelog.worst_by_bin(cl, fixed1, binms)
 spawn = collections.Counter(); runnable = collections.defaultdict(float); assistw = collections.defaultdict(float)
-gcmark = collections.defaultdict(float); state, since = {}, {}
+gcmark = collections.defaultdict(float); state, since, reason = {}, {}, {}
 gcstart = None
 def add(d, a, b):
     while a < b:
         k = int(a // binms); e = min(b, (k + 1) * binms); d[k] += e - a; a = e
-for line in open(ev):
-    m = pat.match(line)
-    if not m: continue
-    M, P, G, kind, t, rest = m.groups()
-    t = int(t)
-    if kind == 'Sync' and off is None:
-        w = re.search(r'Wall=(\S+)', rest).group(1)
-        dt = datetime.datetime.fromisoformat(w[:19] + '+00:00')
-        frac = w.split('.')[1].rstrip('Z')
-        off = int(dt.timestamp()) * 10**9 + int(frac.ljust(9, '0')[:9]) - t
-        continue
-    if off is None: continue
-    rel = (t + off - fixed1) / 1e6
+for G, kind, rel, rest in tracelog.events(ev, fixed1):
     if kind in ('RangeBegin', 'RangeEnd') and 'concurrent mark' in rest:
         if kind == 'RangeBegin': gcstart = rel
         elif gcstart is not None: add(gcmark, gcstart, rel); gcstart = None
@@ -52,8 +33,7 @@ for line in open(ev):
         if gid in state:
             if state[gid] == 'Runnable': add(runnable, since[gid], rel)
             if state[gid] == 'Waiting' and 'assist' in reason[gid]: add(assistw, since[gid], rel)
-        state[gid], since[gid] = to, rel
-        reason = globals().setdefault('reason', {}); reason[gid] = why
+        state[gid], since[gid], reason[gid] = to, rel, why
 nb = int((end - fixed1) / 1e6 // binms) + 1
 print(f"bin {binms:.0f} ms | shard-created goroutines | shards' ms Runnable (sum of {len(gs)}) | ms in GC assist waits | ms GC mark | client's worst latency ms")
 for b in range(nb):

@@ -5,28 +5,14 @@ time Running in [FROM_MS, TO_MS) after the fixed-rate flood phase's start
 
 usage: whoran.py EVENTS FIXED1_WALL_NS FROM_MS TO_MS [min_ms]
 """
-import sys, re, datetime, collections
+import sys, os, collections
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../tls-16h/raw'))
+import tracelog
 ev, fixed1, a_ms, b_ms = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 min_ms = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
-pat = re.compile(r'^M=(-?\d+) P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$')
-off = None
 since, tot, longs = {}, collections.Counter(), []
 creator, nrun = {}, collections.Counter()
-for line in open(ev):
-    m = pat.match(line)
-    if not m: continue
-    M, P, G, kind, t, rest = m.groups(); t = int(t)
-    if kind == 'Sync' and off is None:
-        w = re.search(r'Wall=(\S+)', rest).group(1)
-        dt = datetime.datetime.fromisoformat(w[:19] + '+00:00')
-        frac = w.split('.')[1].rstrip('Z')
-        off = int(dt.timestamp()) * 10**9 + int(frac.ljust(9, '0')[:9]) - t
-        continue
-    if off is None or kind != 'StateTransition': continue
-    mg = re.search(r'GoID=(\d+) (\w+)->(\w+)', rest)
-    if not mg: continue
-    gid, frm, to = mg.groups()
-    rel = (t + off - fixed1) / 1e6
+for G, gid, frm, to, rel, _ in tracelog.transitions(ev, fixed1):
     if frm == 'NotExist': creator[gid] = G
     if to == 'Running': since[gid] = rel
     elif frm == 'Running' and gid in since:

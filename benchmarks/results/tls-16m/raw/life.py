@@ -7,40 +7,18 @@ then. Times are ms after the fixed-rate flood phase's start.
 
 usage: life.py EVENTS LATLOG_PREFIX G[,G...] FROM_MS TO_MS [bin_ms]
 """
-import sys, re, datetime, collections
+import sys, os, collections
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../tls-16h/raw'))
+import tracelog
 ev, pre = sys.argv[1], sys.argv[2]
 gs = set(sys.argv[3].split(','))
 a_ms, b_ms = float(sys.argv[4]), float(sys.argv[5])
 binms = float(sys.argv[6]) if len(sys.argv) > 6 else 20.0
-marks, worst = {}, collections.defaultdict(float)
-for line in open(pre + '.client'):
-    f = line.split()
-    if f[0] == 'mark': marks[f[1]] = int(f[2])
+marks, msgs = tracelog.client_log(pre)
 fixed1 = marks['fixed1']
-for line in open(pre + '.client'):
-    f = line.split()
-    if f[0] == 'msg' and f[1] == '1' and f[7] != '0':
-        due, got = int(f[4]), int(f[7])
-        b = int((due - fixed1) / 1e6 // binms)
-        worst[b] = max(worst[b], (got - due) / 1e6)
-pat = re.compile(r'^M=(-?\d+) P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$')
-off = None
+worst = tracelog.worst_by_bin(msgs, fixed1, binms)
 born, first_run, first_park = {}, {}, {}
-for line in open(ev):
-    m = pat.match(line)
-    if not m: continue
-    M, P, G, kind, t, rest = m.groups(); t = int(t)
-    if kind == 'Sync' and off is None:
-        w = re.search(r'Wall=(\S+)', rest).group(1)
-        dt = datetime.datetime.fromisoformat(w[:19] + '+00:00')
-        frac = w.split('.')[1].rstrip('Z')
-        off = int(dt.timestamp()) * 10**9 + int(frac.ljust(9, '0')[:9]) - t
-        continue
-    if off is None or kind != 'StateTransition': continue
-    mg = re.search(r'GoID=(\d+) (\w+)->(\w+)', rest)
-    if not mg: continue
-    gid, frm, to = mg.groups()
-    rel = (t + off - fixed1) / 1e6
+for G, gid, frm, to, rel, _ in tracelog.transitions(ev, fixed1):
     if frm == 'NotExist' and G in gs and a_ms <= rel < b_ms: born[gid] = rel
     elif gid in born:
         if to == 'Running' and gid not in first_run: first_run[gid] = rel
