@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# paired, interleaved flood runs of three builds (engine test binaries in /tmp/fl16j),
+# paired, interleaved flood runs of the builds named (engine test binaries in /tmp/fl16j),
 # the shared cells (two Ps; shares 0.5 and 0.25) and pinned share=0.5 (one P)
-# usage: run3.sh RUN N A B C
+# usage: run3.sh RUN N BUILD...
 set -u
 r=$1; n=$2; shift 2
 out=/tmp/fl16j/out/$r
