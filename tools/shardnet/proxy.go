@@ -22,7 +22,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	var sf serverFlags
 	var backends addrList
 	var pf proxyFlags
-	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.\n\nAn idle shard blocks in epoll_wait by default (-wait syscall, the engine's\ndefault). -wait runtime parks it in the Go runtime's netpoller instead\n(engine.WithRuntimeWait): terminating TLS for one stream at 150 MiB/s on one\nthread it cost 0.75-0.78x the proxy CPU per KiB of the default wait, and\n0.72-0.83x HAProxy's, where the default cost 0.91-1.03x HAProxy's\n(benchmarks/results/tls-16n); saturated, 0.93-0.97x the default's. Relaying\nplaintext connections (proxy-close, sysmon-wait-2) the two cost the same, and\non a core shared with other busy processes the runtime wait has cost more\nCPU (sysmon-wait-2).\nWithout -wait, SHARDNET_WAIT decides when set, as for the other server\ncommands.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
+	fs := newFlagSet("proxy", "TCP (layer 4) proxy: each client is relayed to a backend chosen by -policy, with\nback-pressure and half-close passed on both ways. A backend that refuses or\ntimes out is skipped for -down-for and the next one is tried before the client\nsees anything; with -check-interval, health checks take backends out of the\nrotation and back. SIGTERM drains (stops accepting, lets relayed connections\nfinish for up to -drain-timeout); SIGINT stops at once.\n\nAn idle shard's wait follows -wait auto by default: a proxy that terminates\nTLS (-tls, -tls-self-signed) parks idle shards in the Go runtime's netpoller\n(-wait runtime, engine.WithRuntimeWait), any other blocks in epoll_wait (-wait\nsyscall, the engine's default). Terminating TLS for one stream at 150 MiB/s on\none thread the runtime wait cost 0.73-0.79x the proxy CPU per KiB of the\nblocking wait, 0.97x with a busy loop on the proxy's core (tls-16n,\nsession12), and 0.72-0.83x HAProxy's, where the blocking wait cost\n0.91-1.03x; saturated 0.93-0.97x. Relaying plaintext connections\n(proxy-close, sysmon-wait-2) the two cost the same, and RPC calls on a core\nshared with busy processes cost more under the runtime wait (sysmon-wait-2).\nWithout -wait, SHARDNET_WAIT decides when set, as for the other server\ncommands.", `  shardnet proxy -listen 127.0.0.1:8000 -backend 127.0.0.1:7000
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -policy lc -connect-timeout 1s
   shardnet proxy -listen :8000 -backend 10.0.0.1:80,10.0.0.2:80 -check-interval 2s \
       -check-send 'GET /health HTTP/1.0\r\n\r\n' -check-expect '200 OK'   # L7 health check
@@ -31,7 +31,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -send-proxy v2         # backend sees the client's address
   shardnet proxy -listen :8000 -backend 10.0.0.1:80 -rate-conn 10MB -rate-total 100MB   # 10 MB/s per client, 100 MB/s in all
   shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080   # terminate TLS
-  shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080 -wait runtime   # idle shards park in the runtime
+  shardnet proxy -listen 127.0.0.1:8443 -tls cert.pem,key.pem -backend 127.0.0.1:8080 -wait syscall   # idle shards block in epoll_wait
   shardnet proxy -listen 127.0.0.1:8000 -backend localhost:8443 -backend-tls -backend-ca ca.pem  # originate TLS
 `, stderr)
 	sf.register(fs, defaultAddr)
@@ -40,12 +40,15 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&backends, "backend", "backend address(es), repeatable or comma-separated (required)")
 	pf.register(fs)
 	var wait string
-	fs.StringVar(&wait, "wait", proxyDefaultWait, "how an idle shard waits: syscall (blocks in epoll_wait, the engine's default), runtime (parks in the Go runtime's netpoller) or runtime-pinned (runtime, thread pinned); without it SHARDNET_WAIT decides when set")
+	fs.StringVar(&wait, "wait", "auto", "how an idle shard waits: syscall (blocks in epoll_wait, the engine's default), runtime (parks in the Go runtime's netpoller), runtime-pinned (runtime, thread pinned) or auto (runtime when the listener terminates TLS, else syscall); without it SHARDNET_WAIT decides when set")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "wait" })
+	if wait == "auto" {
+		wait = proxyAutoWait(sf.tls.files != "" || sf.tls.selfSigned)
+	}
 	waitOpts, waitMode, err := rpcWaitOptions(wait, explicit, os.Getenv, sf.pin)
 	if err != nil {
 		fmt.Fprintf(stderr, "shardnet proxy: %v\n", err)
@@ -88,13 +91,21 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// proxyDefaultWait is the proxy's idle wait when neither -wait nor
-// SHARDNET_WAIT names one: the engine's blocking epoll_wait. The runtime
-// wait cost 0.75-0.78x its proxy CPU per KiB terminating TLS at 150 MiB/s
-// (benchmarks/results/tls-16n), but about the same saturated and on
-// plaintext connection churn, and more on a contended core (sysmon-wait-2),
-// so it is offered, not imposed.
-const proxyDefaultWait = "syscall"
+// proxyAutoWait is the proxy's idle wait under -wait auto, its default,
+// when SHARDNET_WAIT does not name one. A proxy that terminates TLS parks
+// idle shards in the runtime's netpoller: streaming one connection at 150
+// MiB/s that cost 0.73-0.79x the blocking wait's proxy CPU per KiB (the
+// blocking wait pays sysmon's retake of the shard's P per sleep), 0.97x
+// with a steady busy loop on the proxy's core, 0.93-0.97x saturated
+// (benchmarks/results/tls-16n, session12). Relaying plaintext the two cost
+// the same (proxy-close, sysmon-wait-2), and the blocking wait is the
+// engine's default and the more tested one, so plaintext proxies keep it.
+func proxyAutoWait(terminatesTLS bool) string {
+	if terminatesTLS {
+		return "runtime"
+	}
+	return "syscall"
+}
 
 // proxyFlags are the proxy's own flags.
 type proxyFlags struct {

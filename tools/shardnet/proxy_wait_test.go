@@ -40,8 +40,10 @@ func TestProxyHonoursWaitEnv(t *testing.T) {
 	}
 }
 
-// TestProxyWaitFlag runs the proxy terminating TLS with -wait and
-// SHARDNET_WAIT in each combination, reads the wait its start-up line
+// TestProxyWaitFlag runs the proxy, terminating TLS or relaying plaintext,
+// with -wait and SHARDNET_WAIT in each combination (the default, -wait
+// auto, is the runtime wait for TLS and the blocking wait for plaintext),
+// reads the wait its start-up line
 // names, checks that the engine got it (under the runtime wait the shard's
 // epoll fd is non-blocking, see nonblockingEpollFds), and relays 1 MiB
 // through it to an echo server, checked by sha256.
@@ -55,9 +57,13 @@ func TestProxyWaitFlag(t *testing.T) {
 		env         string
 		args        []string
 		want        string
-		nonblocking int // epoll fds with O_NONBLOCK: one per shard under the runtime wait
+		nonblocking int  // epoll fds with O_NONBLOCK: one per shard under the runtime wait
+		plain       bool // no -tls: the listener relays plaintext
 	}{
-		{name: "default", want: "wait=syscall"},
+		{name: "default terminating TLS", want: "wait=runtime", nonblocking: 1},
+		{name: "default plaintext", plain: true, want: "wait=syscall"},
+		{name: "auto plaintext", plain: true, args: []string{"-wait", "auto"}, want: "wait=syscall"},
+		{name: "env over default", env: "syscall", want: "wait=syscall"},
 		{name: "flag", args: []string{"-wait", "runtime"}, want: "wait=runtime", nonblocking: 1},
 		{name: "env", env: "runtime", want: "wait=runtime", nonblocking: 1},
 		{name: "flag over env", env: "runtime", args: []string{"-wait", "syscall"}, want: "wait=syscall"},
@@ -65,7 +71,11 @@ func TestProxyWaitFlag(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(waitenv.Var, tc.env)
-			args := append([]string{"-shards", "1", "-tls", certFile + "," + keyFile}, tc.args...)
+			args := []string{"-shards", "1"}
+			if !tc.plain {
+				args = append(args, "-tls", certFile+","+keyFile)
+			}
+			args = append(args, tc.args...)
 			p, _ := startProxy(t, []string{echo.addr}, args...)
 			if !strings.Contains(p.line, tc.want) {
 				t.Fatalf("start-up line %q, want %q", p.line, tc.want)
@@ -73,7 +83,13 @@ func TestProxyWaitFlag(t *testing.T) {
 			if n := nonblockingEpollFds(t, p.cmd.Process.Pid); n != tc.nonblocking {
 				t.Fatalf("%d non-blocking epoll fds, want %d", n, tc.nonblocking)
 			}
-			nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", p.addr, clientCfg)
+			var nc net.Conn
+			var err error
+			if tc.plain {
+				nc, err = net.DialTimeout("tcp", p.addr, 5*time.Second)
+			} else {
+				nc, err = tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", p.addr, clientCfg)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
