@@ -31,7 +31,7 @@ func TestLoopYield(t *testing.T) {
 			sameThread := 0
 			for i := range yields {
 				type seen struct {
-					ran, inLoop, tidOK bool
+					ran, inLoop, tidOK   bool
 					before, after, woken int
 				}
 				got := make(chan seen, 1)
