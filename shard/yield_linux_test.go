@@ -8,7 +8,8 @@ import (
 )
 
 // TestLoopYield: with one P, a goroutine a callback wakes runs inside the
-// callback's Yield. Unpinned, it runs on the loop's own thread (the loop
+// callback's Yield (now and then the runtime resumes the loop first).
+// Unpinned, it runs on the loop's own thread (the loop
 // let go of its thread for the yield, so no hand-off to another thread);
 // pinned (WithCPU), the loop keeps its thread and the goroutine runs on
 // another. Either way the callback is the loop again after Yield
@@ -28,7 +29,7 @@ func TestLoopYield(t *testing.T) {
 			l := newLoop(t, tc.opts...)
 			done := startRun(t, l)
 			const yields = 20
-			sameThread := 0
+			ranIn, sameThread := 0, 0
 			for i := range yields {
 				type seen struct {
 					ran, inLoop, tidOK   bool
@@ -49,6 +50,10 @@ func TestLoopYield(t *testing.T) {
 					case s.woken = <-ran:
 						s.ran = true
 					default:
+						// The runtime took the loop first (it looks at the
+						// global queue first every 61st time): the
+						// goroutine runs at the loop's next stop.
+						<-ran
 					}
 					s.after = unix.Gettid()
 					s.inLoop = l.inLoop()
@@ -58,9 +63,6 @@ func TestLoopYield(t *testing.T) {
 					t.Fatalf("Submit: %v", err)
 				}
 				s := <-got
-				if !s.ran {
-					t.Fatalf("yield %d: the woken goroutine had not run when Yield returned", i)
-				}
 				if !s.inLoop || !s.tidOK {
 					t.Fatalf("yield %d: after Yield inLoop %v, OSThread matches the thread %v", i, s.inLoop, s.tidOK)
 				}
@@ -68,15 +70,18 @@ func TestLoopYield(t *testing.T) {
 					if s.after != s.before {
 						t.Fatalf("yield %d: a pinned loop moved from thread %d to %d", i, s.before, s.after)
 					}
-					if s.woken == s.before {
+					if s.ran && s.woken == s.before {
 						t.Fatalf("yield %d: the woken goroutine ran on the pinned loop's locked thread", i)
 					}
 				}
-				if s.woken == s.before {
-					sameThread++
+				if s.ran {
+					ranIn++
+					if s.woken == s.before {
+						sameThread++
+					}
 				}
 			}
-			t.Logf("the woken goroutine ran on the loop's thread in %d of %d yields", sameThread, yields)
+			t.Logf("the woken goroutine ran inside %d of %d yields, on the loop's thread in %d", ranIn, yields, sameThread)
 			// Unpinned, the thread that held the P ran it; another thread
 			// may take the P now and then (the runtime's sysmon), so the
 			// test asks it of half the yields; a locked loop gets none.
