@@ -49,9 +49,12 @@ type Engine struct {
 	liveTotal atomic.Int64 // live connections over all shards, for WithMaxConns
 	overLimit atomic.Uint64
 
-	// TLS handshakes: shards add to handshakes and tlsInFlight when they
-	// start one, its goroutine takes them back; Stop waits for handshakes.
+	// TLS handshakes: shards add to tlsInFlight when they start one, its
+	// goroutine takes it back. handshakes counts the handshake goroutines,
+	// running one or parked in hsIdle; Stop ends the parked ones and waits
+	// for all.
 	handshakes  sync.WaitGroup
+	hsIdle      hsIdle // handshake goroutines parked for the next handshake (tls_idle.go)
 	tlsInFlight atomic.Int64
 	tlsRefused  atomic.Uint64 // past WithMaxHandshakes; shards write, Stats reads
 	tlsFailed   atomic.Uint64 // TLS connections closed before their handshake was done
@@ -81,6 +84,7 @@ func New(h Handler, opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, h: h, pool: buffer.NewPool(), stopped: make(chan struct{}), lagBounds: lagBounds()}
 	e.hsCPU.init(&e.cfg)
+	e.hsIdle.init(e.cfg.maxHandshakes)
 	for i := 0; i < cfg.shards; i++ {
 		sopts := []shard.Option{shard.WithPanicHandler(e.loopPanic), shard.WithBusyPoll(cfg.busyPoll), shard.WithRuntimeWait(cfg.runtimeWait)}
 		if cfg.pin {
@@ -240,7 +244,8 @@ func (e *Engine) stop(ctx context.Context) {
 	e.closeShards()
 	// Every connection is closed, so every handshake goroutine was woken
 	// and ends; none is left after Stop.
-	e.hsCPU.stop() // the handshakes waiting for the CPU budget wait no more
+	e.hsCPU.stop()  // the handshakes waiting for the CPU budget wait no more
+	e.hsIdle.stop() // the shards are gone: no handshake starts, the parked goroutines end
 	e.handshakes.Wait()
 	for _, s := range e.shards {
 		s.failAsync()

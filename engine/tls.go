@@ -23,8 +23,9 @@ import (
 // the rest in the kernel until the goroutine asks for more or the
 // handshake is done (a peer may stream right behind its Finished).
 //
-// Once the handshake is done the goroutine ends and the record layer runs
-// on the shard: tls.Conn.Read over an in-memory transport (tlsWire) that
+// Once the handshake is done the goroutine lets go of the connection (it
+// parks for the next handshake, or ends: tls_idle.go) and the record layer
+// runs on the shard: tls.Conn.Read over an in-memory transport (tlsWire) that
 // says "would block" with a temporary net.Error, which crypto/tls does not
 // keep (TestCryptoTLSKeepsNoTemporaryError pins that), and tls.Conn.Write
 // into the connection's outbound chain, through a transport Write that
@@ -62,7 +63,9 @@ func DialTLS(cfg *tls.Config) DialOption {
 
 // WithMaxHandshakes caps the TLS handshakes in progress at once over the
 // whole engine. Each takes a goroutine (a handshake mostly waits a round
-// trip for the peer, so a small pool would sit idle; WithHandshakeCPU
+// trip for the peer, so a small pool would sit idle; a goroutine whose
+// handshake ended parks, up to 32 of them, and takes the next handshake
+// instead of a new one, tls_idle.go; WithHandshakeCPU
 // bounds how many compute at once, WithHandshakeShare for how long). Once
 // the cap is reached, or new handshakes have waited half the handshake
 // timeout for the CPU, new TLS connections are reset at accept, before any Conn is made (so no

@@ -120,19 +120,23 @@ func (c *Conn) startHandshake() {
 	e := s.e
 	tc := c.extra.tls
 	tc.phase = tlsHandshake
-	e.handshakes.Add(1)
-	go tc.handshake(s)
-	// Without a spare P the new goroutine would wait for sysmon to take
-	// the sleeping shard's P; the shard's yield (yield.go) runs it at
-	// once, and gets the P back when it parks for the peer or a CPU slot.
+	// A goroutine parked after an earlier handshake takes it (tls_idle.go),
+	// else a new one.
+	if !e.hsIdle.handOff(tc) {
+		e.handshakes.Add(1)
+		go e.runHandshakes(tc)
+	}
+	// Without a spare P the goroutine would wait for sysmon to take the
+	// sleeping shard's P; the shard's yield (yield.go) runs it at once,
+	// and gets the P back when it parks for the peer or a CPU slot.
 	s.yieldToWoken()
 }
 
 // handshake runs crypto/tls's handshake over the blocking wire, then
-// tells the shard. The handshake goroutine.
-func (tc *tlsConn) handshake(s *shardCtx) {
+// tells the shard. A handshake goroutine (runHandshakes).
+func (tc *tlsConn) handshake() {
+	s := tc.wire.c.sh
 	e := s.e
-	defer e.handshakes.Done()
 	hs := tc.wire.hs
 	hs.took = e.hsCPU.acquire(false)
 	hs.slot = true

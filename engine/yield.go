@@ -14,10 +14,13 @@ import "runtime"
 // which it woke a goroutine, the shard gives up its P (runtime.Gosched,
 // from a task that runs after the round's events and flushes first): the
 // woken goroutines run, queue their answers, and the shard takes those in
-// the same round. That costs two thread switches per round, which
-// sysmon's hand-off also costs. With a P to spare the runtime starts
-// another thread for the woken goroutine itself, and the yield does
-// nothing.
+// the same round. The shard's goroutine is unlocked from its thread for
+// the yield (shard.Loop.Yield), so the thread that holds the P runs the
+// woken goroutines and then the shard, without handing the P to another
+// thread and back (two futex wakes and two context switches per yield,
+// when it stayed locked); a pinned shard (WithCPU) yields locked. With a
+// P to spare the runtime starts another thread for the woken goroutine
+// itself, and the yield does nothing.
 //
 // The yield is a task of the shard's own queue, not of a connection's
 // (Handle.Do), so it runs whatever happens to the connection that asked
@@ -51,5 +54,5 @@ func (s *shardCtx) yieldToWoken() {
 func (s *shardCtx) yieldTask() {
 	s.yieldQueued = false
 	s.flushDirty()
-	runtime.Gosched()
+	s.loop.Yield()
 }

@@ -15,7 +15,10 @@
 // the deadline) and, unless WithCPU pinned it, leaves its thread while
 // parked. It is off by default: it saves CPU where a wake-up carries one
 // message or a few, but with several unpinned loops near saturation its
-// tail latency is worse (see WithRuntimeWait).
+// tail latency is worse (see WithRuntimeWait). Yield, which a callback calls
+// to let the goroutines it woke run on the loop's P, also leaves the thread
+// for its moment unless WithCPU pinned it, in either wait: the loop may go
+// on from another thread after it.
 //
 // # Threading
 //
@@ -23,8 +26,8 @@
 // goroutines may call them:
 //
 //   - any goroutine: Submit, Exit, Break, Close, Stats, CPU, PollFd;
-//   - loop only: Watch, Modify, Unwatch, Handover, Park, Forget, AfterFunc,
-//     Every, InitTimer and the Timer methods. "Loop only" means from a callback the loop runs, or from
+//   - loop only: Watch, Modify, Unwatch, Handover, Park, Forget, Yield,
+//     AfterFunc, Every, InitTimer and the Timer methods. "Loop only" means from a callback the loop runs, or from
 //     the goroutine that owns a loop that is not running (before Run, or
 //     between RunOnce calls).
 //
