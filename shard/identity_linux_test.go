@@ -91,16 +91,7 @@ func TestLoopIdentityAcrossParks(t *testing.T) {
 			}
 			t.Logf("callbacks ran on %d threads over %d parks", len(threads), rounds)
 
-			closed := make(chan error, 1)
-			if err := l.Submit(func() { closed <- l.Close() }); err != nil {
-				t.Fatalf("Submit: %v", err)
-			}
-			if err := waitRun(t, done, slack); err != nil {
-				t.Fatalf("Run after Close from a callback: %v", err)
-			}
-			if err := <-closed; err != nil {
-				t.Fatalf("Close from a callback: %v", err)
-			}
+			closeFromCallback(t, l, done)
 			if l.inLoop() || l.OSThread() != 0 {
 				t.Fatalf("after Run: inLoop %v, OSThread %d", l.inLoop(), l.OSThread())
 			}

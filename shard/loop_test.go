@@ -83,6 +83,23 @@ func waitRun(t testing.TB, r *run, within time.Duration) error {
 	}
 }
 
+// closeFromCallback closes l from one of its callbacks and checks that
+// Close returned nil there and that Run, started by startRun as r, then
+// returned nil within slack.
+func closeFromCallback(t testing.TB, l *Loop, r *run) {
+	t.Helper()
+	closed := make(chan error, 1)
+	if err := l.Submit(func() { closed <- l.Close() }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	if err := waitRun(t, r, slack); err != nil {
+		t.Fatalf("Run after Close from a callback: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close from a callback: %v", err)
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after within.
 func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()

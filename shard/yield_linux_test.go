@@ -88,16 +88,7 @@ func TestLoopYield(t *testing.T) {
 			if !tc.pinned && sameThread < yields/2 {
 				t.Fatalf("the woken goroutine ran on the loop's thread in %d of %d yields: the loop did not let go of it", sameThread, yields)
 			}
-			closed := make(chan error, 1)
-			if err := l.Submit(func() { closed <- l.Close() }); err != nil {
-				t.Fatalf("Submit: %v", err)
-			}
-			if err := waitRun(t, done, slack); err != nil {
-				t.Fatalf("Run after Close from a callback: %v", err)
-			}
-			if err := <-closed; err != nil {
-				t.Fatalf("Close from a callback: %v", err)
-			}
+			closeFromCallback(t, l, done)
 		})
 	}
 }
