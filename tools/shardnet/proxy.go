@@ -46,8 +46,13 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "wait" })
-	if wait == "auto" {
+	switch wait {
+	case "auto":
 		wait = proxyAutoWait(sf.tls.files != "" || sf.tls.selfSigned)
+	case "syscall", "runtime", "runtime-pinned":
+	default:
+		fmt.Fprintf(stderr, "shardnet proxy: -wait %q: want auto, syscall, runtime or runtime-pinned\n", wait)
+		return 2
 	}
 	waitOpts, waitMode, err := rpcWaitOptions(wait, explicit, os.Getenv, sf.pin)
 	if err != nil {

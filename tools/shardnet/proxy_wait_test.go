@@ -100,7 +100,7 @@ func TestProxyWaitFlag(t *testing.T) {
 	}
 	runDispatchCases(t, []string{"proxy"}, []dispatchCase{
 		{name: "help names the waits", args: []string{"-help"}, wantCode: 0, wantErr: "-wait runtime"},
-		{name: "bad wait", args: []string{"-backend", echo.addr, "-wait", "epoll"}, wantCode: 2, wantErr: "-wait \"epoll\""},
+		{name: "bad wait", args: []string{"-backend", echo.addr, "-wait", "epoll"}, wantCode: 2, wantErr: "-wait \"epoll\": want auto, syscall"},
 	})
 	echo.stop(t)
 }
