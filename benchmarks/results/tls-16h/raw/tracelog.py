@@ -70,3 +70,17 @@ def worst_by_bin(msgs, fixed1, binms):
             b = int((due - fixed1) / 1e6 // binms)
             worst[b] = max(worst[b], (got - due) / 1e6)
     return worst
+
+
+def window_args(argv, default_binms):
+    """The arguments of the per-bin window scripts (churn.py, life.py):
+    EVENTS LATLOG_PREFIX G[,G...] FROM_MS TO_MS [bin_ms]. Returns the events
+    path, the goroutine ids, the window, the bin, the fixed-rate phase's
+    start (wall ns) and the client's worst latency per bin."""
+    ev, pre = argv[1], argv[2]
+    gs = set(argv[3].split(','))
+    a_ms, b_ms = float(argv[4]), float(argv[5])
+    binms = float(argv[6]) if len(argv) > 6 else default_binms
+    marks, msgs = client_log(pre)
+    fixed1 = marks['fixed1']
+    return ev, gs, a_ms, b_ms, binms, fixed1, worst_by_bin(msgs, fixed1, binms)

@@ -9,13 +9,7 @@ usage: churn.py EVENTS LATLOG_PREFIX G[,G...] FROM_MS TO_MS [bin_ms]
 import sys, os, collections
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../tls-16h/raw'))
 import tracelog
-ev, pre = sys.argv[1], sys.argv[2]
-gs = set(sys.argv[3].split(','))
-a_ms, b_ms = float(sys.argv[4]), float(sys.argv[5])
-binms = float(sys.argv[6]) if len(sys.argv) > 6 else 10.0
-marks, msgs = tracelog.client_log(pre)
-fixed1 = marks['fixed1']
-worst = tracelog.worst_by_bin(msgs, fixed1, binms)
+ev, gs, a_ms, b_ms, binms, fixed1, worst = tracelog.window_args(sys.argv, 10.0)
 made, ended = collections.Counter(), collections.Counter()
 hs = set(); alive = {}
 for G, gid, frm, to, rel, _ in tracelog.transitions(ev, fixed1):
