@@ -1,7 +1,5 @@
 package shard
 
-import "runtime"
-
 // park is round's blocking wait under WithRuntimeWait: the loop's goroutine
 // parks in the Go runtime's netpoller until an fd of its set is ready, a
 // wake-up arrives on the eventfd (which is in the set) or the nearest timer
@@ -19,15 +17,8 @@ func (l *Loop) park() (int, error) {
 	if len(l.timers) > 0 {
 		when = l.timers[0].when
 	}
-	unlock := l.cfg.cpu < 0
-	if unlock {
-		l.loopTid.Store(0)
-		runtime.UnlockOSThread()
-	}
+	unlocked := l.releaseThread()
 	n, err := l.poller.park(when, l.epoch)
-	if unlock {
-		runtime.LockOSThread()
-		l.loopTid.Store(int64(gettid()))
-	}
+	l.retakeThread(unlocked)
 	return n, err
 }

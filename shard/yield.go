@@ -16,13 +16,28 @@ import "runtime"
 // callback runs. A pinned loop yields locked: its thread is the one it was
 // pinned for. Loop only (a callback).
 func (l *Loop) Yield() {
-	unlock := l.cfg.cpu < 0
-	if unlock {
-		l.loopTid.Store(0)
-		runtime.UnlockOSThread()
-	}
+	unlocked := l.releaseThread()
 	runtime.Gosched()
-	if unlock {
+	l.retakeThread(unlocked)
+}
+
+// releaseThread unlocks the loop's goroutine from its thread, unless WithCPU
+// pinned it, for a moment in which the loop runs no callback (a park or a
+// yield), and reports whether it did. loopTid reads 0 meanwhile, so Close
+// and inLoop see no callback on the thread the loop left.
+func (l *Loop) releaseThread() bool {
+	if l.cfg.cpu >= 0 {
+		return false
+	}
+	l.loopTid.Store(0)
+	runtime.UnlockOSThread()
+	return true
+}
+
+// retakeThread locks the loop's goroutine to the thread it runs on now, after
+// releaseThread reported unlocked, and records that thread as the loop's.
+func (l *Loop) retakeThread(unlocked bool) {
+	if unlocked {
 		runtime.LockOSThread()
 		l.loopTid.Store(int64(gettid()))
 	}
