@@ -9,24 +9,40 @@ import (
 )
 
 // TestHandshakeStartsPaced: ClientHellos that a shard reads all at once
-// (it was held while 100 clients connected and sent them) start their
+// (it was held while 100 connected clients sent them) start their
 // handshakes at most startsPerWindow per window, the rest queued, and
-// every handshake still completes and the connection works.
+// every handshake still completes and the connection works. The clients
+// connect first and the shard holds all of them before any sends its
+// ClientHello: with one shard the shard accepts too, and the accept pace
+// would otherwise spread the connections, and their ClientHellos, over
+// several windows (the test then failed now and then: "no ClientHello was
+// queued").
 func TestHandshakeStartsPaced(t *testing.T) {
 	noLeaks(t)
 	const clients = 100
 	pki := newTestPKI(t)
 	e, addr, _ := startTLS(t, echoHandler{}, pki.server(), WithShards(1))
+	raws := make([]net.Conn, 0, clients)
+	for range clients {
+		nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		raws = append(raws, nc)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Stats().Shards[0].Conns < clients {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine holds %d of %d connections after 10 s", e.Stats().Shards[0].Conns, clients)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	free := blockShard(t, e.shards[0])
 	errs := make(chan error, clients)
-	for range clients {
+	for _, nc := range raws {
 		go func() {
-			d := &net.Dialer{Timeout: 10 * time.Second}
-			tc, err := tls.DialWithDialer(d, "tcp", addr, pki.client(tls.VersionTLS13))
-			if err != nil {
-				errs <- err
-				return
-			}
+			tc := tls.Client(nc, pki.client(tls.VersionTLS13))
 			defer tc.Close()
 			tc.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := tc.Write([]byte("ping")); err != nil {
@@ -34,7 +50,7 @@ func TestHandshakeStartsPaced(t *testing.T) {
 				return
 			}
 			b := make([]byte, 4)
-			_, err = io.ReadFull(tc, b)
+			_, err := io.ReadFull(tc, b)
 			errs <- err
 		}()
 	}
